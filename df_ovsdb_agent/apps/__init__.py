@@ -1,0 +1,1 @@
+"""Controller modules ("apps") that run inside the agent process."""

@@ -1,0 +1,211 @@
+"""In-process event bus with per-subscriber ordered, coalescing delivery.
+
+Each subscriber gets its own worker thread, so a slow or failing subscriber
+holds up nobody else, and :meth:`EventBus.publish` never blocks on one.
+
+Nothing is dropped and memory stays bounded: a subscriber's backlog holds at
+most one entry per interface (its latest state) plus two sync markers.  When
+a subscriber falls behind, successive changes of one interface collapse into
+the net change *relative to what that subscriber was last told*, computed by
+the same :func:`~df_ovsdb_agent.classifier.transition` the agent uses.  So a
+subscriber may skip intermediate states it never saw, but never misses a
+final state, never sees ``offline`` for something it was not told was
+online, and never sees two ``online`` without an ``offline`` between them.
+"""
+
+import collections
+import logging
+import threading
+from typing import Callable, Iterable, Optional
+
+from df_ovsdb_agent.classifier import transition
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Event
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent.events import SyncEvent
+
+LOG = logging.getLogger(__name__)
+
+Callback = Callable[[Event], None]
+
+_STARTED = ('sync', Sync.STARTED)
+_FINISHED = ('sync', Sync.FINISHED)
+
+
+class Subscription:
+    """One subscriber's backlog and worker; returned by ``subscribe``."""
+
+    def __init__(self, callback: Callback, kinds: Optional[frozenset],
+                 actions: Optional[frozenset], name: str) -> None:
+        self.callback = callback
+        self.kinds = kinds
+        self.actions = actions
+        self.name = name
+        self.errors = 0
+        self.delivered = 0
+        # key (uuid, or a sync marker tuple) -> latest value, in arrival
+        # order of each key's most recent change.
+        self._pending: collections.OrderedDict = collections.OrderedDict()
+        # uuid -> Interface this subscriber was last told is online.
+        self._known: dict[str, Interface] = {}
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='df-ovsdb-bus-%s' % name)
+
+    @property
+    def backlog(self) -> int:
+        """Entries waiting for delivery (bounded, see module docstring)."""
+        return len(self._pending)
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def offer(self, event: Event) -> None:
+        """Queue ``event`` for this subscriber only (used for replays)."""
+        with self._cond:
+            if self._closed:
+                return
+            if isinstance(event, InterfaceEvent):
+                self._offer_state(event)
+            else:
+                self._offer_sync(event.sync)
+            self._cond.notify()
+
+    def _offer_state(self, event: InterfaceEvent) -> None:
+        latest = None if event.action is Action.OFFLINE else event.interface
+        self._pending[event.uuid] = latest
+        self._pending.move_to_end(event.uuid)
+
+    def _offer_sync(self, sync: Sync) -> None:
+        # Overlapping resyncs merge into one started...finished window so a
+        # stuck subscriber holds at most one of each marker.
+        if sync is Sync.STARTED:
+            if _FINISHED in self._pending:
+                del self._pending[_FINISHED]
+            elif _STARTED not in self._pending:
+                self._pending[_STARTED] = SyncEvent(Sync.STARTED)
+        else:
+            self._pending[_FINISHED] = SyncEvent(Sync.FINISHED)
+
+    def _next_events(self) -> Optional[list]:
+        """Wait for the next backlog entry; None once closed."""
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            key, value = self._pending.popitem(last=False)
+            self._busy = True
+            if isinstance(value, SyncEvent):
+                return [value]
+            events = transition(self._known.get(key), value)
+            if value is None:
+                self._known.pop(key, None)
+            else:
+                self._known[key] = value
+            return [e for e in events if self._wants(e)]
+
+    def _wants(self, event: InterfaceEvent) -> bool:
+        return ((self.kinds is None or event.kind in self.kinds) and
+                (self.actions is None or event.action in self.actions))
+
+    def _run(self) -> None:
+        while True:
+            events = self._next_events()
+            if events is None:
+                return
+            for event in events:
+                self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        try:
+            self.callback(event)
+        except Exception:
+            self.errors += 1
+            LOG.exception('Subscriber %s failed on event "%s"; it keeps '
+                          'receiving events', self.name, event)
+        self.delivered += 1
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until everything offered so far has been delivered."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._closed or not (self._pending or self._busy),
+                timeout)
+
+    def _close(self, timeout: Optional[float]) -> None:
+        with self._cond:
+            self._closed = True
+            self._pending.clear()
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+
+class EventBus:
+    """Fan events out to subscribers; thread-safe, eventlet-compatible."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []
+        self.published = 0
+
+    def subscribe(self, callback: Callback,
+                  kinds: Optional[Iterable[Kind]] = None,
+                  actions: Optional[Iterable[Action]] = None,
+                  name: Optional[str] = None) -> Subscription:
+        """Deliver future events to ``callback`` from a dedicated thread.
+
+        :param kinds: only interface events of these kinds (default: all).
+        :param actions: only these actions (default: all).
+        Sync markers are delivered to every subscriber.
+        """
+        sub = Subscription(
+            callback,
+            frozenset(Kind(k) for k in kinds) if kinds is not None else None,
+            (frozenset(Action(a) for a in actions)
+             if actions is not None else None),
+            name or getattr(callback, '__qualname__', repr(callback)))
+        sub._start()
+        with self._lock:
+            self._subscriptions = self._subscriptions + [sub]
+        return sub
+
+    def unsubscribe(self, subscription: Subscription,
+                    timeout: Optional[float] = 5.0) -> None:
+        """Stop delivering to a subscriber; its backlog is discarded."""
+        with self._lock:
+            self._subscriptions = [s for s in self._subscriptions
+                                   if s is not subscription]
+        subscription._close(timeout)
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        return list(self._subscriptions)
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event`` for every subscriber; never blocks on them."""
+        self.published += 1
+        # Copy-on-write list: publish needs no lock against subscribe.
+        for sub in self._subscriptions:
+            sub.offer(event)
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every subscriber has caught up (or ``timeout``)."""
+        for sub in self.subscriptions:
+            if not sub.wait_idle(timeout):
+                return False
+        return True
+
+    def close(self, timeout: Optional[float] = 5.0) -> None:
+        """Give subscribers ``timeout`` seconds to drain, then stop them."""
+        self.wait_idle(timeout)
+        for sub in self.subscriptions:
+            self.unsubscribe(sub, timeout)

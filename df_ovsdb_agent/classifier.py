@@ -1,0 +1,107 @@
+"""Pure classification of Interface rows and of their state changes.
+
+Nothing here does I/O or reads configuration: callers pass a :class:`Policy`.
+That keeps the rules in one table-testable place.
+"""
+
+import dataclasses
+from typing import Mapping, NamedTuple, Optional
+
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
+
+DEFAULT_BRIDGE_NAMES = ('br-int', 'br-tun', 'br-ex')
+DEFAULT_TUNNEL_TYPES = ('vxlan', 'gre', 'geneve', 'stt', 'erspan', 'ip6gre',
+                        'ip6erspan', 'gtpu', 'bareudp', 'srv6')
+
+# The Interface columns classification reads; the monitor fetches only these.
+COLUMNS = ('name', 'type', 'ofport', 'external_ids', 'options')
+
+# OVS sets ofport to -1 when it failed to add the interface.
+OFPORT_FAILED = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """The operator's choices that classification depends on."""
+
+    bridge_names: frozenset = frozenset(DEFAULT_BRIDGE_NAMES)
+    tunnel_types: frozenset = frozenset(DEFAULT_TUNNEL_TYPES)
+    require_ofport: bool = True
+
+
+class RowValues(NamedTuple):
+    """The classification-relevant columns of one Interface row."""
+
+    uuid: str
+    name: str
+    type: str
+    ofport: Optional[int]
+    external_ids: Mapping[str, str]
+    options: Mapping[str, str]
+
+
+def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
+    """Return the online :class:`Interface` a row describes, or None.
+
+    The port ``type`` decides the family first, so a tunnel or patch port is
+    never mistaken for a VM port because it carries an ``iface-id``.
+    """
+    if not _has_usable_ofport(row.ofport, policy.require_ofport):
+        return None
+    if row.type == 'patch':
+        return _patch(row)
+    if row.type in policy.tunnel_types:
+        return _tunnel(row)
+    if row.type == 'internal' and row.name in policy.bridge_names:
+        return Interface(Kind.BRIDGE, row.name, row.uuid, row.ofport)
+    if row.external_ids.get('iface-id'):
+        return Interface(Kind.VM, row.name, row.uuid, row.ofport,
+                         iface_id=row.external_ids['iface-id'],
+                         attached_mac=row.external_ids.get('attached-mac'))
+    return None
+
+
+def _has_usable_ofport(ofport: Optional[int], require_ofport: bool) -> bool:
+    if ofport == OFPORT_FAILED:
+        return False
+    if require_ofport:
+        return ofport is not None and ofport > 0
+    return True
+
+
+def _patch(row: RowValues) -> Optional[Interface]:
+    peer = row.options.get('peer')
+    if not peer:
+        return None
+    return Interface(Kind.PATCH, row.name, row.uuid, row.ofport, peer=peer)
+
+
+def _tunnel(row: RowValues) -> Optional[Interface]:
+    remote_ip = row.options.get('remote_ip')
+    if not remote_ip:
+        return None
+    return Interface(Kind.TUNNEL, row.name, row.uuid, row.ofport,
+                     tunnel_type=row.type, remote_ip=remote_ip,
+                     local_ip=row.options.get('local_ip'))
+
+
+def transition(old: Optional[Interface],
+               new: Optional[Interface]) -> list[InterfaceEvent]:
+    """Events that take a viewer who knows ``old`` to ``new``.
+
+    ``None`` means "not online". Changes of attributes outside
+    :class:`Interface` never reach here, so they yield no event.
+    """
+    if old is None:
+        return [] if new is None else [InterfaceEvent(Action.ONLINE, new)]
+    if new is None:
+        return [InterfaceEvent(Action.OFFLINE, old)]
+    if old.kind != new.kind:
+        return [InterfaceEvent(Action.OFFLINE, old),
+                InterfaceEvent(Action.ONLINE, new)]
+    if old != new:
+        return [InterfaceEvent(Action.UPDATED, new)]
+    return []

@@ -1,0 +1,45 @@
+"""Shared start-up for the console scripts: config, logging, errors."""
+
+import sys
+from typing import Callable, Optional
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from df_ovsdb_agent import conf as conf_lib
+from df_ovsdb_agent.exceptions import AgentError
+
+LOG = logging.getLogger(__name__)
+
+
+def load_config(argv: Optional[list], prog: str,
+                cli_opts: tuple = (), log: bool = True) -> cfg.ConfigOpts:
+    """Parse ``argv`` and config files into a fresh ConfigOpts."""
+    conf = cfg.ConfigOpts()
+    conf_lib.register_opts(conf)
+    if log:
+        logging.register_options(conf)
+    conf.register_cli_opts(list(cli_opts))
+    conf(argv if argv is not None else sys.argv[1:], project='df-ovsdb-agent',
+         prog=prog, default_config_files=[])
+    if log:
+        logging.setup(conf, 'df-ovsdb-agent')
+    return conf
+
+
+def run(main: Callable[[], int], prog: str) -> int:
+    """Run ``main``, turning expected failures into one line and exit 1."""
+    try:
+        return main()
+    except AgentError as exc:
+        print('%s: error: %s' % (prog, exc), file=sys.stderr)
+        return 1
+    except (cfg.Error, ValueError) as exc:
+        print('%s: error: %s' % (prog, _one_line(exc)), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _one_line(exc: Exception) -> str:
+    return ' '.join(str(exc).split())

@@ -1,0 +1,84 @@
+"""``df-ovsdb-events``: print what the agent sees, one JSON object a line.
+
+Events print as ``{"kind", "action", "name", "uuid", "ofport", ...}``,
+sync markers as ``{"sync": "started"}`` / ``{"sync": "finished"}``.  With
+``--once`` it prints the current state between the markers and exits.
+"""
+
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Optional, TextIO
+
+from oslo_config import cfg
+
+from df_ovsdb_agent.agent import Agent
+from df_ovsdb_agent.cmd import common
+from df_ovsdb_agent.events import SYNC_FINISHED
+
+PROG = 'df-ovsdb-events'
+
+CLI_OPTS = (
+    cfg.StrOpt('connection',
+               help='OVSDB remote to watch; overrides [ovsdb] connection.'),
+    cfg.BoolOpt('once', default=False,
+                help='Print the interfaces online now, then exit.'),
+    cfg.BoolOpt('verbose', short='v', default=False,
+                help='Log progress to stderr.'),
+)
+
+
+class JsonLinePrinter:
+    """Bus subscriber writing one flushed JSON line per event."""
+
+    def __init__(self, out: TextIO, stop: threading.Event) -> None:
+        self.out = out
+        self.stop = stop
+        self.finished = threading.Event()
+
+    def __call__(self, event) -> None:
+        try:
+            self.out.write(json.dumps(event.to_dict(), sort_keys=True) + '\n')
+            self.out.flush()
+        except BrokenPipeError:  # e.g. piped into `head`
+            self.stop.set()
+        if event == SYNC_FINISHED:
+            self.finished.set()
+
+
+def _main(argv: Optional[list], out: TextIO) -> int:
+    conf = common.load_config(argv, PROG, CLI_OPTS, log=False)
+    logging.basicConfig(
+        stream=sys.stderr, format='%(asctime)s %(levelname)s %(message)s',
+        level=logging.INFO if conf.verbose else logging.WARNING)
+    agent = Agent.from_conf(conf)
+    if conf.connection:
+        agent = Agent(conf.connection, settings=agent.settings,
+                      policy=agent.policy)
+    stop = threading.Event()
+    printer = JsonLinePrinter(out, stop)
+    agent.subscribe(printer, name='json-lines')
+    if not conf.once:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    agent.start()
+    try:
+        if conf.once:
+            # start() returned after publishing the first sync; wait until
+            # this subscriber has printed all of it.
+            printer.finished.wait()
+        else:
+            stop.wait()
+    finally:
+        agent.stop(conf.agent.shutdown_timeout)
+    return 0
+
+
+def main(argv: Optional[list] = None) -> int:
+    return common.run(lambda: _main(argv, sys.stdout), PROG)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

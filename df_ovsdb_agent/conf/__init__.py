@@ -1,0 +1,139 @@
+"""Option declarations; register_opts(conf) and list_opts() for tools.
+
+Only entry points read a ConfigOpts; they turn it into plain settings
+objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
+"""
+
+import itertools
+import socket
+
+from oslo_config import cfg
+
+from df_ovsdb_agent.classifier import DEFAULT_BRIDGE_NAMES
+from df_ovsdb_agent.classifier import DEFAULT_TUNNEL_TYPES
+from df_ovsdb_agent.classifier import Policy
+from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
+from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+from df_ovsdb_agent.ovsdb import remote as remote_lib
+
+DEFAULT_OPTS = [
+    cfg.HostAddressOpt(
+        'host', default=socket.gethostname(),
+        sample_default='<hostname>',
+        help='Name of this hypervisor, used by publishers to key its state.'),
+]
+
+OVSDB_OPTS = [
+    cfg.StrOpt(
+        'connection', default=DEFAULT_CONNECTION,
+        help='OVSDB remote(s) to monitor: tcp:IP:PORT, ssl:IP:PORT or '
+             'unix:PATH; a comma-separated list is tried in turn.'),
+    cfg.FloatOpt(
+        'timeout', default=10.0, min=0.1,
+        help='Seconds to wait at start-up for the server to answer and '
+             'send its schema before giving up.'),
+    cfg.FloatOpt(
+        'sync_timeout', default=300.0, min=1.0,
+        help='Seconds to wait at start-up for the initial dump of the '
+             'Interface table.'),
+    cfg.IntOpt(
+        'probe_interval', default=5000, min=0,
+        help='Milliseconds of silence after which the session sends an '
+             'inactivity probe and, if that goes unanswered as long again, '
+             'reconnects. 0 disables probes (not recommended).'),
+    cfg.IntOpt(
+        'max_backoff', default=1000, min=1000,
+        help='Upper bound, in milliseconds, of the delay between '
+             'reconnection attempts. Retries never stop.'),
+    cfg.StrOpt('ssl_key_file',
+               help='Private key for ssl: remotes.'),
+    cfg.StrOpt('ssl_cert_file',
+               help='Certificate for ssl: remotes.'),
+    cfg.StrOpt('ssl_ca_cert_file',
+               help='CA certificate the server must be signed by.'),
+]
+
+AGENT_OPTS = [
+    cfg.ListOpt(
+        'bridge_names', default=list(DEFAULT_BRIDGE_NAMES),
+        help='Internal interfaces with exactly these names are bridges.'),
+    cfg.ListOpt(
+        'tunnel_types', default=list(DEFAULT_TUNNEL_TYPES),
+        help='Interface types treated as tunnels (with options:remote_ip).'),
+    cfg.BoolOpt(
+        'require_ofport', default=True,
+        help='Only report an interface online once OVS has given it an '
+             'OpenFlow port (ofport > 0).'),
+    cfg.ListOpt(
+        'apps', default=[],
+        help='Controller modules to load from the df_ovsdb_agent.apps '
+             'entry point namespace.'),
+    cfg.FloatOpt(
+        'shutdown_timeout', default=5.0, min=0.0,
+        help='Seconds subscribers get to drain their backlog on shutdown.'),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every option of the agent on ``conf``."""
+    conf.register_opts(DEFAULT_OPTS)
+    conf.register_opts(OVSDB_OPTS, group='ovsdb')
+    conf.register_opts(AGENT_OPTS, group='agent')
+
+
+def list_opts():
+    """Entry point for oslo-config-generator."""
+    return [
+        ('DEFAULT', DEFAULT_OPTS),
+        ('ovsdb', OVSDB_OPTS),
+        ('agent', AGENT_OPTS),
+    ]
+
+
+def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
+    """Read and validate the ``[ovsdb]`` group into plain settings."""
+    group = _read(conf, 'ovsdb')
+    settings = OvsdbSettings(
+        connection=group.connection, timeout=group.timeout,
+        sync_timeout=group.sync_timeout,
+        probe_interval=group.probe_interval, max_backoff=group.max_backoff,
+        ssl_key_file=group.ssl_key_file, ssl_cert_file=group.ssl_cert_file,
+        ssl_ca_cert_file=group.ssl_ca_cert_file)
+    remote_lib.split_remotes(settings.connection)
+    return settings
+
+
+def policy(conf: cfg.ConfigOpts) -> Policy:
+    """Read and validate the classification options of ``[agent]``."""
+    group = _read(conf, 'agent')
+    for opt in ('bridge_names', 'tunnel_types'):
+        values = getattr(group, opt)
+        if any(not v.strip() for v in values):
+            raise ConfigError('[agent] %s contains an empty name' % opt)
+    return Policy(bridge_names=frozenset(v.strip()
+                                         for v in group.bridge_names),
+                  tunnel_types=frozenset(v.strip()
+                                         for v in group.tunnel_types),
+                  require_ofport=group.require_ofport)
+
+
+class _Group:
+    """Eagerly read option values, so bad ones fail in one place."""
+
+    def __init__(self, conf: cfg.ConfigOpts, name: str) -> None:
+        group = conf[name]
+        opts = dict(list_opts())[name]
+        for opt in opts:
+            setattr(self, opt.dest, group[opt.dest])
+
+
+def _read(conf: cfg.ConfigOpts, name: str) -> _Group:
+    try:
+        return _Group(conf, name)
+    except (cfg.ConfigFileValueError, ValueError) as exc:
+        raise ConfigError('bad value in [%s]: %s' % (name, exc)) from None
+
+
+def all_opts():
+    return list(itertools.chain.from_iterable(o for _, o in list_opts()))

@@ -1,0 +1,130 @@
+"""The public contract: what the agent tells its subscribers.
+
+Every value here is immutable, so an event can be handed to any number of
+subscribers, threads or queues without copying and without exposing live
+python-ovs rows.
+"""
+
+import dataclasses
+import enum
+from typing import Any, Optional
+
+
+class Kind(str, enum.Enum):
+    """What an Open vSwitch interface is to a controller."""
+
+    BRIDGE = 'bridge'
+    VM = 'vm'
+    TUNNEL = 'tunnel'
+    PATCH = 'patch'
+
+
+class Action(str, enum.Enum):
+    """What happened to an interface, as seen by one subscriber."""
+
+    ONLINE = 'online'
+    OFFLINE = 'offline'
+    UPDATED = 'updated'
+
+
+class Sync(str, enum.Enum):
+    """Markers bracketing a (re)synchronisation with ovsdb-server."""
+
+    STARTED = 'started'
+    FINISHED = 'finished'
+
+
+# Which optional attributes belong to which kind; drives to_dict() so the
+# JSON form of an event only carries the keys meaningful for its kind.
+KIND_ATTRIBUTES = {
+    Kind.BRIDGE: (),
+    Kind.VM: ('iface_id', 'attached_mac'),
+    Kind.TUNNEL: ('tunnel_type', 'remote_ip', 'local_ip'),
+    Kind.PATCH: ('peer',),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """An online interface: the attributes a controller acts on."""
+
+    kind: Kind
+    name: str
+    uuid: str
+    ofport: Optional[int]
+    iface_id: Optional[str] = None
+    attached_mac: Optional[str] = None
+    tunnel_type: Optional[str] = None
+    remote_ip: Optional[str] = None
+    local_ip: Optional[str] = None
+    peer: Optional[str] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form: common keys plus the kind's own."""
+        data = {'kind': self.kind.value, 'name': self.name,
+                'uuid': self.uuid, 'ofport': self.ofport}
+        for attr in KIND_ATTRIBUTES[self.kind]:
+            data[attr] = getattr(self, attr)
+        return data
+
+
+@dataclasses.dataclass(frozen=True)
+class InterfaceEvent:
+    """An interface came online, went offline or changed while online.
+
+    For ``offline`` the interface carries its last published attributes.
+    """
+
+    action: Action
+    interface: Interface
+
+    @property
+    def kind(self) -> Kind:
+        return self.interface.kind
+
+    @property
+    def name(self) -> str:
+        return self.interface.name
+
+    @property
+    def uuid(self) -> str:
+        return self.interface.uuid
+
+    @property
+    def ofport(self) -> Optional[int]:
+        return self.interface.ofport
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"kind", "action", "name", "uuid", "ofport", ...}``."""
+        data = self.interface.to_dict()
+        data['action'] = self.action.value
+        return data
+
+    def __str__(self) -> str:
+        extra = ' '.join('%s=%s' % (attr, getattr(self.interface, attr))
+                         for attr in KIND_ATTRIBUTES[self.kind])
+        return ('%s %s %s ofport=%s uuid=%s %s' % (
+            self.kind.value, self.action.value, self.name, self.ofport,
+            self.uuid, extra)).rstrip()
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncEvent:
+    """Marks the start or the end of a (re)sync.
+
+    After ``finished`` the subscriber's view equals the database's.
+    """
+
+    sync: Sync
+
+    def to_dict(self) -> dict[str, Any]:
+        return {'sync': self.sync.value}
+
+    def __str__(self) -> str:
+        return 'sync %s' % self.sync.value
+
+
+SYNC_STARTED = SyncEvent(Sync.STARTED)
+SYNC_FINISHED = SyncEvent(Sync.FINISHED)
+
+Event = InterfaceEvent | SyncEvent  # what a subscriber callback receives

@@ -1,0 +1,1 @@
+"""The OVSDB side: remotes, schema, the pruned IDL and its connection."""

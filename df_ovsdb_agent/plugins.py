@@ -1,0 +1,85 @@
+"""Loading of apps and publishers through stevedore (os-vif style).
+
+Each plugin class declares ``CONFIG_OPTS``; the loader registers them in the
+plugin's own group (``[app_<name>]`` / ``[publisher_<name>]``) and hands the
+plugin that group only, never the global configuration.
+"""
+
+import abc
+import logging
+from typing import TYPE_CHECKING
+
+from oslo_config import cfg
+from stevedore import extension
+
+from df_ovsdb_agent.exceptions import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from df_ovsdb_agent.agent import Agent
+
+LOG = logging.getLogger(__name__)
+
+APPS_NAMESPACE = 'df_ovsdb_agent.apps'
+PUBLISHERS_NAMESPACE = 'df_ovsdb_agent.publishers'
+GROUP_PREFIX = {APPS_NAMESPACE: 'app_', PUBLISHERS_NAMESPACE: 'publisher_'}
+
+
+class Plugin(abc.ABC):
+    """Base of apps and publishers: a bus subscriber with its own options."""
+
+    CONFIG_OPTS: list = []
+
+    def __init__(self, agent: 'Agent', config, host: str) -> None:
+        """:param config: this plugin's option group (attribute access)."""
+        self.agent = agent
+        self.bus = agent.bus
+        self.config = config
+        self.host = host
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Subscribe and start; called before the agent's first sync."""
+
+    def stop(self) -> None:
+        """Release resources; the agent is already stopped."""
+
+
+def available(namespace: str) -> dict:
+    """Plugin name -> class for every installed entry point."""
+    mgr = extension.ExtensionManager(namespace, invoke_on_load=False)
+    return {ext.name: ext.plugin for ext in mgr}
+
+
+def group_name(namespace: str, name: str) -> str:
+    return GROUP_PREFIX[namespace] + name
+
+
+def load(namespace: str, names: list, conf: cfg.ConfigOpts,
+         agent: 'Agent') -> list:
+    """Instantiate the named plugins, each with its own option group."""
+    found = available(namespace)
+    plugins = []
+    for name in names:
+        if name not in found:
+            raise ConfigError('unknown plugin %r in %s (installed: %s)'
+                              % (name, namespace,
+                                 ', '.join(sorted(found)) or 'none'))
+        cls = found[name]
+        group = group_name(namespace, name)
+        conf.register_opts(cls.CONFIG_OPTS, group=group)
+        try:
+            config = conf[group]
+            for opt in cls.CONFIG_OPTS:  # fail on bad values now
+                config[opt.dest]
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            raise ConfigError('bad value in [%s]: %s' % (group, exc)) from None
+        LOG.info('Loading %s %s from %s', namespace, name, cls.__module__)
+        plugins.append(cls(agent, config, conf.host))
+    return plugins
+
+
+def list_plugin_opts(namespace: str) -> list:
+    """(group, opts) of every installed plugin, for the config generator."""
+    return [(group_name(namespace, name), cls.CONFIG_OPTS)
+            for name, cls in sorted(available(namespace).items())
+            if cls.CONFIG_OPTS]

@@ -1,0 +1,187 @@
+"""A throw-away Open vSwitch on 127.0.0.1: real ovsdb-server and vswitchd.
+
+Used by the demo, the functional tests and the benchmarks.  Processes run
+as foreground children and are stopped by PID (a ``--detach``ed daemon is
+re-parented to PID 1, which reaps slowly in containers).  Needs Debian's
+``openvswitch-switch``; no kernel module: ovs-vswitchd runs with the dummy
+datapath and still assigns real OpenFlow ports.
+"""
+
+import errno
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from typing import Optional
+
+LOG = logging.getLogger(__name__)
+
+SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
+LOOPBACK = '127.0.0.1'
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be set up."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str,
+             interval: float = 0.01) -> None:
+    """Poll ``predicate`` until true; for external processes only."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SandboxError('timed out after %ss waiting for %s'
+                               % (timeout, what))
+        time.sleep(interval)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+class OvsSandbox:
+    """ovsdb-server (+ optional ovs-vswitchd) in a temporary directory."""
+
+    def __init__(self, base_dir: Optional[str] = None, vswitchd: bool = True,
+                 port: Optional[int] = None,
+                 schema: str = SCHEMA) -> None:
+        self._own_dir = base_dir is None
+        self.dir = base_dir or tempfile.mkdtemp(prefix='df-ovsdb-sandbox-')
+        self.want_vswitchd = vswitchd
+        self.port = port or free_port()
+        self.schema = schema
+        self.db = os.path.join(self.dir, 'conf.db')
+        self.sock = os.path.join(self.dir, 'db.sock')
+        self.ovsdb: Optional[subprocess.Popen] = None
+        self.vswitchd: Optional[subprocess.Popen] = None
+        self.extra_remotes: list[str] = []
+
+    @property
+    def remote(self) -> str:
+        return 'tcp:%s:%d' % (LOOPBACK, self.port)
+
+    @property
+    def unix_remote(self) -> str:
+        return 'unix:%s' % self.sock
+
+    def __enter__(self) -> 'OvsSandbox':
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for tool in ('ovsdb-tool', 'ovsdb-server', 'ovs-vsctl'):
+            if shutil.which(tool) is None:
+                raise SandboxError('%s not found; install Debian package '
+                                   'openvswitch-switch' % tool)
+        if not os.path.exists(self.db):
+            subprocess.run(['ovsdb-tool', 'create', self.db, self.schema],
+                           check=True, capture_output=True)
+        self.start_ovsdb()
+        if self.schema == SCHEMA:
+            self.vsctl('init')
+        if self.want_vswitchd:
+            self.start_vswitchd()
+
+    def start_ovsdb(self) -> None:
+        """(Re)start ovsdb-server on the same port and database."""
+        cmd = ['ovsdb-server', self.db,
+               '--remote=ptcp:%d:%s' % (self.port, LOOPBACK),
+               '--remote=punix:%s' % self.sock,
+               '--unixctl=%s' % os.path.join(self.dir, 'ovsdb-server.ctl'),
+               '--pidfile=%s' % os.path.join(self.dir, 'ovsdb-server.pid'),
+               '--log-file=%s' % os.path.join(self.dir, 'ovsdb-server.log'),
+               '--no-chdir']
+        cmd += ['--remote=%s' % r for r in self.extra_remotes]
+        self.ovsdb = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._ovsdb_ready(), 10, 'ovsdb-server on port %d'
+                 % self.port)
+
+    def _ovsdb_ready(self) -> bool:
+        if self.ovsdb.poll() is not None:
+            raise SandboxError('ovsdb-server exited with %s; see %s'
+                               % (self.ovsdb.returncode, self.dir))
+        return _listening(self.port) and os.path.exists(self.sock)
+
+    def start_vswitchd(self) -> None:
+        env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir,
+                   OVS_DBDIR=self.dir)
+        self.vswitchd = subprocess.Popen(
+            ['ovs-vswitchd', 'unix:%s' % self.sock,
+             '--enable-dummy=override', '--disable-system',
+             '--pidfile=%s' % os.path.join(self.dir, 'ovs-vswitchd.pid'),
+             '--unixctl=%s' % os.path.join(self.dir, 'ovs-vswitchd.ctl'),
+             '--log-file=%s' % os.path.join(self.dir, 'ovs-vswitchd.log'),
+             '--no-chdir'],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # vswitchd is up once it has acknowledged the configuration.
+        self.vsctl('--timeout=10', 'set', 'Open_vSwitch', '.',
+                   'external_ids:sandbox=1', wait=True)
+
+    def vsctl(self, *args: str, wait: Optional[bool] = None) -> str:
+        """Run ovs-vsctl against the sandbox and return its stdout.
+
+        Waits for ovs-vswitchd to apply the change when it runs, so ofports
+        are assigned by the time this returns.
+        """
+        if wait is None:
+            wait = self.vswitchd is not None and self.vswitchd.poll() is None
+        cmd = ['ovs-vsctl', '--db=%s' % self.unix_remote, '--timeout=20']
+        if not wait:
+            cmd.append('--no-wait')
+        result = subprocess.run(cmd + list(args), capture_output=True,
+                                text=True)
+        if result.returncode:
+            raise SandboxError('ovs-vsctl %s failed: %s'
+                               % (' '.join(args), result.stderr.strip()))
+        return result.stdout
+
+    def signal_ovsdb(self, sig: int) -> None:
+        self.ovsdb.send_signal(sig)
+
+    def kill_ovsdb(self) -> None:
+        """kill -9 ovsdb-server and reap it."""
+        self._stop_process(self.ovsdb, signal.SIGKILL)
+
+    def restart_ovsdb(self) -> None:
+        self.kill_ovsdb()
+        self.start_ovsdb()
+
+    @staticmethod
+    def _stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(sig)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+    def stop(self) -> None:
+        """Stop every process by PID and remove the directory we made."""
+        self._stop_process(self.vswitchd, signal.SIGTERM)
+        self._stop_process(self.ovsdb, signal.SIGTERM)
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,124 @@
+import pytest
+
+from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import Policy
+from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.classifier import transition
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import Kind
+
+POLICY = Policy()
+
+
+def row(name='p', type='', ofport=5, external_ids=None, options=None):
+    return RowValues('u-' + name, name, type, ofport, external_ids or {},
+                     options or {})
+
+
+VM_IDS = {'iface-id': 'port-1', 'attached-mac': 'fa:16:3e:00:00:01'}
+
+CASES = [
+    # (description, row, expected kind or None)
+    ('bridge br-int', row('br-int', 'internal', 65534), Kind.BRIDGE),
+    ('bridge br-tun', row('br-tun', 'internal'), Kind.BRIDGE),
+    ('bridge br-ex', row('br-ex', 'internal'), Kind.BRIDGE),
+    ('bridge name but not internal', row('br-int', ''), None),
+    ('internal, name not configured', row('br-foo', 'internal'), None),
+    ('substring of a bridge name', row('br-int2', 'internal'), None),
+    ('bridge name as substring', row('xbr-int', 'internal'), None),
+    ('vm with iface-id', row('tap1', '', external_ids=VM_IDS), Kind.VM),
+    ('vm keyed on iface-id, not tap prefix',
+     row('vm-port', '', external_ids=VM_IDS), Kind.VM),
+    ('internal port with iface-id is a vm',
+     row('ha-1', 'internal', external_ids=VM_IDS), Kind.VM),
+    ('tap name without iface-id', row('tap1', ''), None),
+    ('empty iface-id', row('tap1', '', external_ids={'iface-id': ''}), None),
+    ('other external_ids only',
+     row('tap1', '', external_ids={'attached-mac': 'fa:16:3e:0:0:1'}), None),
+    ('vxlan tunnel', row('vx', 'vxlan', options={'remote_ip': '192.0.2.1'}),
+     Kind.TUNNEL),
+    ('geneve tunnel', row('gn', 'geneve', options={'remote_ip': 'flow'}),
+     Kind.TUNNEL),
+    ('gre tunnel', row('gr', 'gre', options={'remote_ip': '192.0.2.9'}),
+     Kind.TUNNEL),
+    ('tunnel without remote_ip', row('vx', 'vxlan'), None),
+    ('tunnel with empty remote_ip',
+     row('vx', 'vxlan', options={'remote_ip': ''}), None),
+    ('remote_ip on a non-tunnel type',
+     row('x', 'system', options={'remote_ip': '192.0.2.1'}), None),
+    ('tunnel with iface-id is still a tunnel',
+     row('vx', 'vxlan', external_ids=VM_IDS,
+         options={'remote_ip': '192.0.2.1'}), Kind.TUNNEL),
+    ('patch with peer', row('p', 'patch', options={'peer': 'q'}), Kind.PATCH),
+    ('patch without peer', row('p', 'patch'), None),
+    ('patch without peer but iface-id',
+     row('p', 'patch', external_ids=VM_IDS), None),
+    ('vm without ofport yet', row('tap1', '', None, VM_IDS), None),
+    ('vm with ofport 0', row('tap1', '', 0, VM_IDS), None),
+    ('vm OVS failed to add (ofport -1)', row('tap1', '', -1, VM_IDS), None),
+    ('bridge with ofport -1', row('br-int', 'internal', -1), None),
+    ('plain system port', row('eth0', 'system'), None),
+]
+
+
+@pytest.mark.parametrize('desc,values,kind', CASES, ids=[c[0] for c in CASES])
+def test_classify_table(desc, values, kind):
+    result = classify(values, POLICY)
+    assert (result.kind if result else None) == kind
+
+
+def test_vm_attributes():
+    result = classify(row('tap1', '', 7, VM_IDS), POLICY)
+    assert result == Interface(Kind.VM, 'tap1', 'u-tap1', 7,
+                               iface_id='port-1',
+                               attached_mac='fa:16:3e:00:00:01')
+
+
+def test_tunnel_attributes():
+    result = classify(row('vx', 'gre', 3, options={
+        'remote_ip': '192.0.2.1', 'local_ip': '192.0.2.2', 'key': 'flow'}),
+        POLICY)
+    assert (result.tunnel_type, result.remote_ip, result.local_ip) == (
+        'gre', '192.0.2.1', '192.0.2.2')
+
+
+def test_configured_bridge_names_and_tunnel_types():
+    policy = Policy(bridge_names=frozenset(['br-prv']),
+                    tunnel_types=frozenset(['vxlan']))
+    assert classify(row('br-prv', 'internal'), policy).kind == Kind.BRIDGE
+    assert classify(row('br-int', 'internal'), policy) is None
+    assert classify(row('g', 'gre', options={'remote_ip': '1.1.1.1'}),
+                    policy) is None
+
+
+def test_require_ofport_off():
+    policy = Policy(require_ofport=False)
+    assert classify(row('tap1', '', None, VM_IDS), policy).kind == Kind.VM
+    assert classify(row('tap1', '', -1, VM_IDS), policy) is None
+
+
+A = Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')
+
+
+@pytest.mark.parametrize('old,new,expected', [
+    (None, None, []),
+    (None, A, [(Action.ONLINE, A)]),
+    (A, None, [(Action.OFFLINE, A)]),
+    (A, A, []),
+    (A, Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x'),
+     [(Action.UPDATED, Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x'))]),
+    (A, Interface(Kind.PATCH, 'tap1', 'u1', 1, peer='p'),
+     [(Action.OFFLINE, A),
+      (Action.ONLINE, Interface(Kind.PATCH, 'tap1', 'u1', 1, peer='p'))]),
+], ids=['nothing', 'online', 'offline', 'unchanged', 'updated',
+        'kind-change'])
+def test_transition(old, new, expected):
+    assert [(e.action, e.interface) for e in transition(old, new)] == expected
+
+
+def test_event_json_carries_only_kind_keys():
+    event = transition(None, A)[0]
+    assert event.to_dict() == {'kind': 'vm', 'action': 'online',
+                               'name': 'tap1', 'uuid': 'u1', 'ofport': 1,
+                               'iface_id': 'x', 'attached_mac': None}
