@@ -30,8 +30,13 @@ class Daemon:
         self.conf = conf
         self.agent = Agent.from_conf(conf)
         self.agent.subscribe(log_event, name='event-log')
-        self.apps = plugins.load(plugins.APPS_NAMESPACE, conf.agent.apps,
-                                 conf, self.agent)
+        # Publishers first: they are subscribers like apps, but an app may
+        # want to find them running.
+        self.plugins = (
+            plugins.load(plugins.PUBLISHERS_NAMESPACE,
+                         conf.agent.publishers, conf, self.agent) +
+            plugins.load(plugins.APPS_NAMESPACE, conf.agent.apps, conf,
+                         self.agent))
         self._stop = threading.Event()
 
     def install_signal_handlers(self) -> None:
@@ -51,8 +56,8 @@ class Daemon:
         logging.setup(self.conf, 'df-ovsdb-agent')
 
     def run(self) -> int:
-        for app in self.apps:
-            app.start()
+        for plugin in self.plugins:
+            plugin.start()
         self.agent.start()
         LOG.info('%s running: %d interfaces online', PROG,
                  len(self.agent.interfaces()))
@@ -68,11 +73,11 @@ class Daemon:
         # Stop the monitor first, so nothing new is published, then let
         # subscribers drain what they already have.
         self.agent.stop(timeout)
-        for app in self.apps:
+        for plugin in reversed(self.plugins):
             try:
-                app.stop()
+                plugin.stop()
             except Exception:
-                LOG.exception('App %s failed to stop', app)
+                LOG.exception('Plugin %s failed to stop', plugin)
         LOG.info('%s stopped', PROG)
 
 

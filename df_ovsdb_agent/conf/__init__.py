@@ -4,7 +4,6 @@ Only entry points read a ConfigOpts; they turn it into plain settings
 objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
 """
 
-import itertools
 import socket
 
 from oslo_config import cfg
@@ -69,6 +68,11 @@ AGENT_OPTS = [
         'apps', default=[],
         help='Controller modules to load from the df_ovsdb_agent.apps '
              'entry point namespace.'),
+    cfg.ListOpt(
+        'publishers', default=[],
+        help='Publishers to load from the df_ovsdb_agent.publishers entry '
+             'point namespace (e.g. etcd, redis); each reads its own '
+             '[publisher_<name>] group.'),
     cfg.FloatOpt(
         'shutdown_timeout', default=5.0, min=0.0,
         help='Seconds subscribers get to drain their backlog on shutdown.'),
@@ -83,12 +87,12 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
 
 def list_opts():
-    """Entry point for oslo-config-generator."""
-    return [
-        ('DEFAULT', DEFAULT_OPTS),
-        ('ovsdb', OVSDB_OPTS),
-        ('agent', AGENT_OPTS),
-    ]
+    """Entry point for oslo-config-generator: ours, then every plugin's."""
+    from df_ovsdb_agent import plugins
+    return ([('DEFAULT', DEFAULT_OPTS), ('ovsdb', OVSDB_OPTS),
+             ('agent', AGENT_OPTS)] +
+            plugins.list_plugin_opts(plugins.APPS_NAMESPACE) +
+            plugins.list_plugin_opts(plugins.PUBLISHERS_NAMESPACE))
 
 
 def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
@@ -123,7 +127,8 @@ class _Group:
 
     def __init__(self, conf: cfg.ConfigOpts, name: str) -> None:
         group = conf[name]
-        opts = dict(list_opts())[name]
+        opts = {'DEFAULT': DEFAULT_OPTS, 'ovsdb': OVSDB_OPTS,
+                'agent': AGENT_OPTS}[name]
         for opt in opts:
             setattr(self, opt.dest, group[opt.dest])
 
@@ -133,7 +138,3 @@ def _read(conf: cfg.ConfigOpts, name: str) -> _Group:
         return _Group(conf, name)
     except (cfg.ConfigFileValueError, ValueError) as exc:
         raise ConfigError('bad value in [%s]: %s' % (name, exc)) from None
-
-
-def all_opts():
-    return list(itertools.chain.from_iterable(o for _, o in list_opts()))
