@@ -63,10 +63,17 @@ class InterfaceIdl(ovs_idl.Idl):
         # python-ovs backs off up to 8 s by default; a hypervisor agent
         # should be back within a second of ovsdb-server.
         self._session.reconnect.set_backoff(1000, max_backoff)
+        if probe_interval:
+            # python-ovs disables probes on unix: sockets, but a stopped or
+            # wedged ovsdb-server keeps a unix socket open just as well as a
+            # TCP one; probe every kind of remote.
+            self._session.reconnect.set_probe_interval(probe_interval)
         self._sink = sink
         self._forward = False
         self._sync_open = False
+        self._was_connected = False
         self.syncs = 0
+        self.connections = 0
 
     @property
     def connected(self) -> bool:
@@ -86,6 +93,15 @@ class InterfaceIdl(ovs_idl.Idl):
             self._after_run(monitoring)
 
     def _after_run(self, was_monitoring: bool) -> None:
+        connected = self._session.is_connected()
+        if connected != self._was_connected:
+            self._was_connected = connected
+            if connected:
+                self.connections += 1
+                LOG.info('Connected to OVSDB at %s', self.remote_name)
+            else:
+                LOG.warning('Lost OVSDB connection to %s; reconnecting',
+                            self.remote_name)
         if self.state != self.IDL_S_MONITORING:
             if not self._sync_open:
                 self._sync_open = True
