@@ -152,6 +152,32 @@ class OvsSandbox:
                                % (' '.join(args), result.stderr.strip()))
         return result.stdout
 
+    def offline_vsctl(self, *args: str) -> str:
+        """Change the database while the main ovsdb-server is down.
+
+        Serves the database file from a private socket nobody else knows,
+        so the change is made exactly as if it happened during an outage.
+        """
+        if self.ovsdb is not None and self.ovsdb.poll() is None:
+            raise SandboxError('offline_vsctl needs ovsdb-server stopped')
+        sock = os.path.join(self.dir, 'offline.sock')
+        proc = subprocess.Popen(
+            ['ovsdb-server', self.db, '--remote=punix:%s' % sock,
+             '--unixctl=%s' % os.path.join(self.dir, 'offline.ctl'),
+             '--no-chdir'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(sock), 10, 'offline ovsdb-server')
+            result = subprocess.run(
+                ['ovs-vsctl', '--db=unix:%s' % sock, '--no-wait',
+                 '--timeout=20'] + list(args), capture_output=True, text=True)
+        finally:
+            self._stop_process(proc, signal.SIGTERM)
+        if result.returncode:
+            raise SandboxError('ovs-vsctl %s failed: %s'
+                               % (' '.join(args), result.stderr.strip()))
+        return result.stdout
+
     def signal_ovsdb(self, sig: int) -> None:
         self.ovsdb.send_signal(sig)
 
