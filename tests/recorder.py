@@ -33,6 +33,12 @@ class Recorder:
         return self.wait_for(lambda evs: any(_matches(e, match)
                                              for e in evs), timeout)
 
+    def wait_sync(self, which='finished', timeout=10.0):
+        """Wait until the latest event is the given sync marker."""
+        marker = 'sync %s' % which
+        return self.wait_for(lambda evs: bool(evs) and str(evs[-1]) == marker,
+                             timeout)
+
     def interface_events(self):
         with self._cond:
             return [e for e in self.events if isinstance(e, InterfaceEvent)]

@@ -37,7 +37,7 @@ def test_kill_restart_with_changes_while_down(ovsdb, make_agent):
     ovsdb.start_ovsdb()
     assert agent.wait_synced(15, after=syncs)
 
-    events = rec.wait_for(lambda evs: str(evs[-1]) == 'sync finished')
+    events = rec.wait_sync('finished')
     assert str(events[0]) == 'sync started'
     assert sorted(rec.summary()) == [
         ('vm', 'offline', 'tap1'), ('vm', 'offline', 'tap2'),
@@ -81,16 +81,16 @@ def test_hung_server_is_detected_by_probes(ovsdb, make_agent):
     rec = Recorder()
     agent.subscribe(rec)
     agent.start()
-    rec.wait_for(lambda evs: str(evs[-1]) == 'sync finished')
+    rec.wait_sync('finished')
     rec.clear()
     connections = agent.monitor.idl.connections
     ovsdb.signal_ovsdb(signal.SIGSTOP)
     # Probe after 1 s of silence, disconnect after 1 s more, reconnect
     # (a stopped server's listening socket still accepts): a resync begins.
-    rec.wait_for(lambda evs: str(evs[-1]) == 'sync started', timeout=10)
+    rec.wait_sync('started', timeout=10)
     assert not agent.synced
     ovsdb.signal_ovsdb(signal.SIGCONT)
     assert agent.wait_synced(15, after=1)
     assert agent.monitor.idl.connections > connections
-    rec.wait_for(lambda evs: str(evs[-1]) == 'sync finished')
+    rec.wait_sync('finished')
     assert rec.summary() == []
