@@ -133,20 +133,20 @@ class Agent:
 
     # -- Sink: called from the IDL thread ----------------------------------
 
-    def sync_started(self) -> None:
+    def on_sync_started(self) -> None:
         with self._lock:
             self._synced = False
             self._sync_began = time.monotonic()
             self.bus.publish(SYNC_STARTED)
         LOG.info('OVSDB (re)sync started')
 
-    def row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
+    def on_row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
         new = classify(row, self.policy) if row is not None else None
         with self._lock:
             for event in self._snapshot.apply(uuid, new):
                 self.bus.publish(event)
 
-    def synced(self, rows: Iterator[RowValues]) -> None:
+    def on_synced(self, rows: Iterator[RowValues]) -> None:
         current = {}
         for row in rows:
             interface = classify(row, self.policy)

@@ -20,13 +20,13 @@ LOG = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where the IDL reports; implemented by the agent."""
 
-    def sync_started(self) -> None:
-        """A (re)sync began: state is stale until :meth:`synced`."""
+    def on_sync_started(self) -> None:
+        """A (re)sync began: state is stale until :meth:`on_synced`."""
 
-    def row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
+    def on_row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
         """One row was inserted or modified (``row``) or deleted (None)."""
 
-    def synced(self, rows: Iterator[RowValues]) -> None:
+    def on_synced(self, rows: Iterator[RowValues]) -> None:
         """The dump is in; ``rows`` is the complete table."""
 
 
@@ -105,11 +105,11 @@ class InterfaceIdl(ovs_idl.Idl):
         if self.state != self.IDL_S_MONITORING:
             if not self._sync_open:
                 self._sync_open = True
-                self._sink.sync_started()
+                self._sink.on_sync_started()
         elif not was_monitoring and self._sync_open:
             self._sync_open = False
             self.syncs += 1
-            self._sink.synced(self._rows())
+            self._sink.on_synced(self._rows())
 
     def _rows(self) -> Iterator[RowValues]:
         for row in self.tables[TABLE].rows.values():
@@ -119,6 +119,6 @@ class InterfaceIdl(ovs_idl.Idl):
         if not self._forward:
             return
         if event == ovs_idl.ROW_DELETE:
-            self._sink.row_changed(str(row.uuid), None)
+            self._sink.on_row_changed(str(row.uuid), None)
         else:
-            self._sink.row_changed(str(row.uuid), row_values(row))
+            self._sink.on_row_changed(str(row.uuid), row_values(row))
