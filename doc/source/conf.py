@@ -33,6 +33,8 @@ html_theme_options = {'description': 'Local OVSDB monitor agent'}
 
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'description'
+autodoc_typehints_description_target = 'documented_params'
+autoclass_content = 'both'
 autodoc_default_options = {'undoc-members': False}
 
 # devstack.rst is written by the DevStack plugin's author; until it lands
