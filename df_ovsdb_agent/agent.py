@@ -9,6 +9,7 @@ Embedding it takes a few lines::
     agent.stop()
 """
 
+import dataclasses
 import logging
 import threading
 import time
@@ -47,8 +48,7 @@ class Agent:
         """
         settings = settings or OvsdbSettings()
         if connection is not None:
-            settings = OvsdbSettings(**{**settings.__dict__,
-                                        'connection': connection})
+            settings = dataclasses.replace(settings, connection=connection)
         self.settings = settings
         self.policy = policy or Policy()
         self.bus = bus or EventBus()
