@@ -4,6 +4,9 @@ The example is run as a user would run it, against a real ovsdb-server and
 ovs-vswitchd (dummy datapath) on a free 127.0.0.1 port.
 """
 
+import configparser
+import dataclasses
+import importlib.util
 import os
 import queue
 import shutil
@@ -13,14 +16,24 @@ import sys
 import threading
 import time
 
+from oslo_config import cfg
 import pytest
 
+from df_ovsdb_agent.agent import Agent
+from df_ovsdb_agent import events
 from df_ovsdb_agent import sandbox
+from tests.recorder import Recorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(ROOT, 'doc', 'source')
-EXAMPLE = os.path.join(ROOT, 'doc', 'examples', 'embed_agent.py')
+EXAMPLES = os.path.join(ROOT, 'doc', 'examples')
+EXAMPLE = os.path.join(EXAMPLES, 'embed_agent.py')
 BUILD_TIMEOUT = 60
+
+
+def _read(name):
+    with open(os.path.join(SOURCE, name)) as f:
+        return f.read()
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT + 10)
@@ -38,6 +51,29 @@ def test_docs_build_without_warnings(tmp_path):
     config = (out / 'configuration.html').read_text()
     for needle in ('sync_timeout', 'require_ofport', 'app_state_file'):
         assert needle in config, needle
+
+
+def test_event_reference_covers_the_contract():
+    """Every kind, action, attribute and marker of events.py is described."""
+    text = _read('events.rst')
+    names = ([k.value for k in events.Kind] +
+             [a.value for a in events.Action] +
+             [s.value for s in events.Sync] +
+             [f.name for f in dataclasses.fields(events.Interface)])
+    missing = [n for n in names if '``%s``' % n not in text]
+    assert not missing, 'events.rst does not describe: %s' % missing
+
+
+def test_cli_reference_covers_every_console_script():
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(os.path.join(ROOT, 'setup.cfg'))
+    section = setup_cfg['entry_points']['console_scripts']
+    scripts = [line.split('=')[0].strip() for line in section.splitlines()
+               if '=' in line]
+    assert scripts
+    text = _read('cli.rst')
+    missing = [s for s in scripts if '``%s``' % s not in text]
+    assert not missing, 'cli.rst does not describe: %s' % missing
 
 
 class Lines:
@@ -145,3 +181,49 @@ def test_library_example_reports_a_bad_remote_in_one_line():
     assert result.stderr.strip().splitlines() == [
         "embed_agent: error: OVSDB remote 'tpc:127.0.0.1:6640' is not "
         "valid; expected tcp:IP:PORT, ssl:IP:PORT or unix:PATH"]
+
+
+def _load_example(name):
+    spec = importlib.util.spec_from_file_location(
+        'doc_example_%s' % name, os.path.join(EXAMPLES, name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.functional
+@pytest.mark.timeout(60)
+def test_app_example_tracks_ofports(ovs):
+    """The plugin example, given its own option group as the loader does."""
+    app_cls = _load_example('ofport_map_app').OfportMapApp
+    conf = cfg.ConfigOpts()
+    conf.register_opts(app_cls.CONFIG_OPTS, group='app_ofport_map')
+    conf([], default_config_files=[])
+    ovs.vsctl('add-br', 'br-int')
+    ovs.vsctl(*_vm_port('tap-a', 'port-a'))
+    agent = Agent(ovs.remote)
+    app = app_cls(agent, conf['app_ofport_map'], 'compute-1')
+    seen = Recorder()
+    try:
+        app.start()
+        agent.subscribe(seen, name='test')
+        agent.start()
+        # Apps start before the first sync: the port came as an event.
+        agent.bus.wait_idle(10)
+        tap_a = [i for i in agent.interfaces() if i.name == 'tap-a'][0]
+        assert app.ofport('port-a') == tap_a.ofport > 0
+
+        ovs.vsctl(*_vm_port('tap-b', 'port-b'))
+        seen.wait_event(name='tap-b', action='online')
+        agent.bus.wait_idle(10)
+        tap_b = [i for i in agent.interfaces() if i.name == 'tap-b'][0]
+        assert app.ofport('port-b') == tap_b.ofport > 0
+
+        ovs.vsctl('del-port', 'tap-a')
+        seen.wait_event(name='tap-a', action='offline')
+        agent.bus.wait_idle(10)
+        assert app.ofport('port-a') is None
+        assert app._sub.errors == 0
+    finally:
+        agent.stop(5)
+        app.stop()
