@@ -7,7 +7,7 @@ and, once the dump is in, the sink gets the whole table to diff against.
 """
 
 import logging
-from typing import Iterator, Optional, Protocol
+from typing import Any, Iterator, Optional, Protocol
 
 from ovs.db import idl as ovs_idl
 
@@ -34,19 +34,34 @@ def row_values(row: ovs_idl.Row) -> RowValues:
     """Extract the classification columns from an IDL row.
 
     Reads the committed Datums directly: ``Row.__getattr__`` converts every
-    value through ``to_python`` and costs several times more per row.
+    value through ``to_python`` and costs several times more per row.  It
+    uses ``dict.get`` because python-ovs's ``ColumnDefaultDict.__missing__``
+    builds a fresh default Datum for every absent column (``options`` is
+    absent from most rows).  ~2x faster than ``Datum.as_scalar``; it runs
+    for every row of every (re)sync.
     """
-    data = row._data
+    get = row._data.get
     return RowValues(
         str(row.uuid),
-        data['name'].as_scalar() or '',
-        data['type'].as_scalar() or '',
-        data['ofport'].as_scalar(),
-        _as_map(data['external_ids']),
-        _as_map(data['options']))
+        _scalar(get('name')) or '',
+        _scalar(get('type')) or '',
+        _scalar(get('ofport')),
+        _as_map(get('external_ids')),
+        _as_map(get('options')))
+
+
+def _scalar(datum) -> Any:
+    """The value of a one-value Datum; None if absent, empty or a set."""
+    if datum is not None and len(datum.values) == 1:
+        for atom in datum.values:
+            return atom.value
+    return None
 
 
 def _as_map(datum) -> dict:
+    """A map Datum as a plain dict; {} if the column is absent."""
+    if datum is None or not datum.values:
+        return {}
     return {k.value: v.value for k, v in datum.values.items()}
 
 
