@@ -10,7 +10,6 @@ the ``oslo.config.opts`` entry point, so the package must be installed
 """
 
 import importlib.metadata
-import os
 import warnings
 
 # The option reference imports python-ovs, which imports eventlet when it is
@@ -44,18 +43,3 @@ autodoc_typehints = 'description'
 autodoc_typehints_description_target = 'documented_params'
 autoclass_content = 'both'
 autodoc_default_options = {'undoc-members': False}
-
-# devstack.rst is written by the DevStack plugin's author.  Until it lands,
-# its toctree entry is dropped rather than left dangling; nothing else is
-# relaxed, so any other broken entry still fails the build.
-_DEVSTACK = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                         'devstack.rst')
-
-
-def _drop_missing_devstack(app, docname, source):
-    if docname == 'index' and not os.path.exists(_DEVSTACK):
-        source[0] = source[0].replace('\n   devstack\n', '\n')
-
-
-def setup(app):
-    app.connect('source-read', _drop_missing_devstack)
