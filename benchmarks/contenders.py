@@ -1,0 +1,371 @@
+"""The things measured, each as it would be written by its users.
+
+Every contender runs in its own process (see :mod:`benchmarks.worker`) and
+reports to a :class:`Reporter`: one ``event(name)`` per notification its
+subscriber receives, ``sync_started``/``sync_finished`` around (re)syncs.
+"""
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from typing import Callable, Optional
+
+COLUMNS = ('name', 'type', 'ofport', 'external_ids', 'options')
+SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
+MARK_PREFIX = 'lat'
+POLL_INTERVAL = 2.0
+
+
+def now_ns() -> int:
+    # CLOCK_MONOTONIC is system-wide on Linux: comparable across processes.
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+class Reporter:
+    """Counts deliveries and writes protocol lines to the parent."""
+
+    def __init__(self, out) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self.count = 0
+        self.target: Optional[int] = None
+        self.synced = False
+        self.resync_count = 0
+        self.resync_target: Optional[int] = None
+        self.sync_target: Optional[int] = None
+
+    def emit(self, **msg) -> None:
+        with self._lock:
+            self._emit(msg)
+
+    def _emit(self, msg: dict) -> None:
+        self._out.write(json.dumps(msg) + '\n')
+        self._out.flush()
+
+    def event(self, name: Optional[str], n: int = 1) -> None:
+        """The subscriber got ``n`` notifications (named when known)."""
+        with self._lock:
+            self.count += n
+            self.resync_count += n
+            if name is not None and name.startswith(MARK_PREFIX):
+                self._emit({'ev': 'mark', 'name': name, 't': now_ns()})
+            if self.target is not None and self.count >= self.target:
+                self.target = None
+                self._emit({'ev': 'reached', 't': now_ns(),
+                            'count': self.count})
+            if self.sync_target is not None and self.count >= self.sync_target:
+                self.sync_target = None
+                self.synced = True
+                self._emit({'ev': 'synced', 't': now_ns(),
+                            'events': self.count})
+            if (self.resync_target is not None
+                    and self.resync_count >= self.resync_target):
+                self.resync_target = None
+                self._resynced()
+
+    def mark(self, name: str) -> None:
+        self.emit(ev='mark', name=name, t=now_ns())
+
+    def expect(self, count: int) -> None:
+        """Report 'reached' once ``count`` more notifications arrived."""
+        with self._lock:
+            self.count = 0
+            self.target = count
+
+    def expect_resync(self, count: Optional[int]) -> None:
+        """Report 'resynced' at the next sync_finished, or after ``count``
+        notifications for contenders that have no sync marker."""
+        with self._lock:
+            self.resync_count = 0
+            self.resync_target = count
+
+    def sync_started(self) -> None:
+        with self._lock:
+            if self.synced:
+                self.resync_count = 0
+
+    def sync_finished(self) -> None:
+        with self._lock:
+            if not self.synced:
+                self.synced = True
+                self._emit({'ev': 'synced', 't': now_ns(),
+                            'events': self.count})
+            else:
+                self._resynced()
+
+    def _resynced(self) -> None:
+        self._emit({'ev': 'resynced', 't': now_ns(),
+                    'events': self.resync_count})
+
+
+class Contender:
+    """Base: ``run`` monitors until ``stop`` is set."""
+
+    #: Does it report sync_finished itself (else: count-based sync)?
+    has_sync_marker = False
+
+    def __init__(self, remote: str, rep: Reporter,
+                 stop: threading.Event) -> None:
+        self.remote = remote
+        self.rep = rep
+        self.stop = stop
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+
+class AgentContender(Contender):
+    """The df-ovsdb-agent library with one subscriber."""
+
+    has_sync_marker = True
+
+    def run(self) -> None:
+        from df_ovsdb_agent.agent import Agent
+        from df_ovsdb_agent.events import Sync
+        from df_ovsdb_agent.events import SyncEvent
+        from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+        rep = self.rep
+
+        def subscriber(event) -> None:
+            if isinstance(event, SyncEvent):
+                if event.sync is Sync.FINISHED:
+                    rep.sync_finished()
+                else:
+                    rep.sync_started()
+            else:
+                rep.event(event.interface.name)
+
+        agent = Agent(settings=OvsdbSettings(connection=self.remote,
+                                             sync_timeout=600))
+        agent.subscribe(subscriber, name='bench')
+        agent.start()
+        self.stop.wait()
+        agent.stop(timeout=2)
+
+
+def _raw_helper():
+    from ovs.db import idl
+    helper = idl.SchemaHelper(SCHEMA)
+    helper.register_columns('Interface', list(COLUMNS))
+    return helper
+
+
+def idl_synced(idl) -> bool:
+    """Connected, and the dump for the current connection is in."""
+    session = idl._session
+    return (session.is_connected() and idl._last_seqno == session.get_seqno()
+            and idl.state == idl.IDL_S_MONITORING)
+
+
+class RawIdlContender(Contender):
+    """python-ovs ``Idl`` on the same 5 columns, driven by a bare loop."""
+
+    has_sync_marker = True
+
+    def run(self) -> None:
+        from ovs.db import idl as ovs_idl
+        from ovs import poller
+        rep = self.rep
+
+        class Idl(ovs_idl.Idl):
+            def notify(self, event, row, updates=None):
+                rep.event(row.name)
+
+        idl = Idl(self.remote, _raw_helper())
+        # Same reconnect backoff as the agent, so resyncs compare parsing.
+        idl._session.reconnect.set_backoff(1000, 1000)
+        was_synced = False
+        while not self.stop.is_set():
+            idl.run()
+            now = idl_synced(idl)
+            if now and not was_synced:
+                rep.sync_finished()
+            elif was_synced and not now:
+                rep.sync_started()
+            was_synced = now
+            wait = poller.Poller()
+            idl.wait(wait)
+            wait.timer_wait(200)
+            wait.block()
+        idl.close()
+
+
+class OvsdbappNaiveContender(Contender):
+    """What most users write: ovsdbapp ``Connection`` over an ``OvsdbIdl``
+    built with ``from_server`` (``register_all``), a ``RowEventHandler``
+    and a ``RowEvent`` for Interface create/update/delete."""
+
+    def run(self) -> None:
+        from ovsdbapp.backend.ovs_idl import connection
+        from ovsdbapp.backend.ovs_idl import event as row_event
+        rep = self.rep
+
+        class InterfaceEvent(row_event.RowEvent):
+            def __init__(self):
+                super().__init__((self.ROW_CREATE, self.ROW_UPDATE,
+                                  self.ROW_DELETE), 'Interface', None)
+
+            def run(self, event, row, old):
+                rep.event(row.name)
+
+        class Idl(connection.OvsdbIdl):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.notify_handler = row_event.RowEventHandler()
+
+            def notify(self, event, row, updates=None):
+                self.notify_handler.notify(event, row, updates)
+
+        idl = Idl.from_server(self.remote, 'Open_vSwitch')
+        idl.notify_handler.watch_event(InterfaceEvent())
+        conn = connection.Connection(idl, timeout=600)
+        conn.start()
+        self._watch_resyncs(idl)
+        conn.stop(timeout=2)
+
+    def _watch_resyncs(self, idl) -> None:
+        # A naive user has no sync marker; the initial sync is counted
+        # (every Interface row once), resyncs are read off the IDL state
+        # plus an empty handler queue.
+        rep, queue = self.rep, idl.notify_handler.notifications
+        while not rep.synced and not self.stop.wait(0.01):
+            pass
+        was_synced = True
+        while not self.stop.wait(0.002):
+            now = idl_synced(idl) and queue.empty()
+            if now and not was_synced:
+                rep.sync_finished()
+            elif was_synced and not now and not idl_synced(idl):
+                rep.sync_started()
+            was_synced = now
+
+
+def monitor_cmd(remote: str) -> list[str]:
+    return ['ovsdb-client', 'monitor', remote, 'Open_vSwitch', 'Interface',
+            ','.join(COLUMNS), '--format=json']
+
+
+class NeutronJsonContender(Contender):
+    """The neutron OVS agent's way: ``ovsdb-client monitor --format=json``
+    as a subprocess, each output line parsed with ``json.loads``."""
+
+    has_sync_marker = True
+
+    def run(self) -> None:
+        rep = self.rep
+        proc = subprocess.Popen(monitor_cmd(self.remote),
+                                stdout=subprocess.PIPE)
+        threading.Thread(target=self._stopper, args=(proc,),
+                         daemon=True).start()
+        first = True
+        for line in proc.stdout:
+            update = json.loads(line)
+            headings = update['headings']
+            for values in update['data']:
+                row = dict(zip(headings, values))
+                if row['action'] == 'old':
+                    continue
+                row['external_ids'] = dict(row['external_ids'][1])
+                rep.event(row['name'])
+            if first:
+                first = False
+                rep.sync_finished()
+
+    def _stopper(self, proc: subprocess.Popen) -> None:
+        self.stop.wait()
+        proc.kill()
+        proc.wait()
+
+
+_ACTIONS = (b'"initial"', b'"insert"', b'"delete"', b'"new"')
+_MARK = re.compile(rb'"(%s\d+)"' % MARK_PREFIX.encode())
+
+
+class CFloorContender(NeutronJsonContender):
+    """The floor: ``ovsdb-client monitor`` (C) of the same columns.
+
+    Only its output is counted, with bytes operations; the CPU and memory
+    reported are the ovsdb-client process's own.
+    """
+
+    def run(self) -> None:
+        rep = self.rep
+        proc = subprocess.Popen(monitor_cmd(self.remote),
+                                stdout=subprocess.PIPE)
+        threading.Thread(target=self._stopper, args=(proc,),
+                         daemon=True).start()
+        fd = proc.stdout.fileno()
+        pending = b''
+        first = True
+        while True:
+            data = os.read(fd, 1 << 20)
+            if not data:
+                return
+            pending += data
+            *lines, pending = pending.split(b'\n')
+            for line in lines:
+                if b'"%s' % MARK_PREFIX.encode() in line:
+                    for name in _MARK.findall(line):
+                        rep.mark(name.decode())
+                rep.event(None, sum(line.count(a) for a in _ACTIONS))
+                if first:
+                    first = False
+                    rep.sync_finished()
+
+
+class PollingContender(Contender):
+    """The loop the agent replaces: fetch the whole Interface table every
+    ``POLL_INTERVAL`` seconds (like ``ovs-vsctl list Interface``) and diff.
+    Uses the stdlib's C JSON parser, so it is a generous baseline."""
+
+    has_sync_marker = True
+
+    def run(self) -> None:
+        from benchmarks import rpc
+        client = rpc.Client(self.remote)
+        seen: dict = {}
+        first = True
+        while not self.stop.is_set():
+            began = time.monotonic()
+            rows = client.transact([{'op': 'select', 'table': 'Interface',
+                                     'where': []}])[0]['rows']
+            seen = self._diff(seen, rows)
+            if first:
+                first = False
+                self.rep.sync_finished()
+            self.stop.wait(max(0.0, POLL_INTERVAL -
+                               (time.monotonic() - began)))
+        client.close()
+
+    def _diff(self, seen: dict, rows: list) -> dict:
+        current = {}
+        for row in rows:
+            state = (row['name'], row['type'], row['ofport'],
+                     json.dumps(row['external_ids']),
+                     json.dumps(row['options']))
+            uuid = row['_uuid'][1]
+            current[uuid] = state
+            if seen.get(uuid) != state:
+                self.rep.event(row['name'])
+        for uuid, state in seen.items():
+            if uuid not in current:
+                self.rep.event(state[0])
+        return current
+
+
+CONTENDERS: dict[str, Callable] = {
+    'agent': AgentContender,
+    'agent_pyjson': AgentContender,
+    'raw_idl': RawIdlContender,
+    'raw_idl_pyjson': RawIdlContender,
+    'ovsdbapp_naive': OvsdbappNaiveContender,
+    'neutron_json': NeutronJsonContender,
+    'c_floor': CFloorContender,
+    'polling': PollingContender,
+}
+
+#: Variants that run python-ovs with its pure-Python JSON parser forced.
+PURE_PYTHON_JSON = {'agent_pyjson', 'raw_idl_pyjson'}

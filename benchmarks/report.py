@@ -1,0 +1,265 @@
+"""Turn the results dict into tables (markdown), JSON and a PNG plot."""
+
+import json
+import os
+from typing import Optional
+
+from benchmarks.scenarios import POLLING_NOTE
+
+LABELS = {
+    'agent': 'df-ovsdb-agent',
+    'agent_pyjson': 'df-ovsdb-agent, pure-Python JSON',
+    'c_floor': 'ovsdb-client monitor (C floor)',
+    'raw_idl': 'raw python-ovs IDL',
+    'raw_idl_pyjson': 'raw python-ovs IDL, pure-Python JSON',
+    'ovsdbapp_naive': 'ovsdbapp Connection+RowEvent, register_all',
+    'neutron_json': 'neutron: ovsdb-client --format=json + json.loads',
+    'polling': 'polling: full Interface fetch every 2 s',
+}
+
+
+def _f(value: Optional[float], fmt: str = '%.3f') -> str:
+    return '-' if value is None else fmt % value
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    if a is None or b is None or b == 0:
+        return '-'
+    return '%.2fx' % (a / b)
+
+
+def sync_table(res: dict, sizes: list[str]) -> list[str]:
+    agent = res.get('agent', {})
+    mid = '10000' if '10000' in sizes else sizes[-1]
+    lines = ['| contender | ' + ' | '.join('%s rows (s)' % s for s in sizes)
+             + ' | peak RSS @%s (MB) | time / agent @%s |' % (mid, mid),
+             '|---|' + '---|' * (len(sizes) + 2)]
+    for name, cells in res.items():
+        row = []
+        for size in sizes:
+            cell = cells.get(size, {})
+            if cell.get('median') is not None:
+                row.append(_f(cell['median']))
+            elif cell.get('extrapolated'):
+                row.append('~%.0f (extrapolated)' % cell['extrapolated'])
+            else:
+                row.append('-')
+        at = cells.get(mid, {})
+        rss = at.get('rss_median')
+        lines.append('| %s | %s | %s | %s |' % (
+            LABELS.get(name, name), ' | '.join(row),
+            _f(rss / 1e6 if rss else None, '%.0f'),
+            _ratio(at.get('median'), agent.get(mid, {}).get('median'))))
+    return lines
+
+
+def latency_table(res: dict) -> list[str]:
+    agent = res.get('agent', {})
+    lines = ['| contender | idle p50 (ms) | idle p99 (ms) | burst p50 (ms) '
+             '| burst p99 (ms) | idle p50 / agent | lost |',
+             '|---|---|---|---|---|---|---|']
+    for name, phases in res.items():
+        idle, busy = phases['idle'], phases['burst']
+        lines.append('| %s | %s | %s | %s | %s | %s | %d |' % (
+            LABELS.get(name, name), _ms(idle['p50']), _ms(idle['p99']),
+            _ms(busy['p50']), _ms(busy['p99']),
+            _ratio(idle['p50'], agent.get('idle', {}).get('p50')),
+            idle['lost'] + busy['lost']))
+    return lines
+
+
+def _ms(value: Optional[float]) -> str:
+    return _f(value * 1000 if value is not None else None, '%.2f')
+
+
+def burst_table(res: dict, bursts: list[str]) -> list[str]:
+    agent = res.get('agent', {})
+    lines = ['| contender | ' + ' | '.join('%s adds (s)' % b for b in bursts)
+             + ' | ' + ' | '.join('%s / agent' % b for b in bursts) + ' |',
+             '|---|' + '---|' * (2 * len(bursts))]
+    for name, cells in res.items():
+        times = [cells.get(b, {}).get('median') for b in bursts]
+        ratios = [_ratio(t, agent.get(b, {}).get('median'))
+                  for t, b in zip(times, bursts)]
+        lines.append('| %s | %s | %s |' % (
+            LABELS.get(name, name), ' | '.join(_f(t) for t in times),
+            ' | '.join(ratios)))
+    return lines
+
+
+def idle_table(res: dict, seconds: float) -> list[str]:
+    lines = ['| contender | CPU s / %.0f s, stats churn | CPU s / %.0f s, '
+             'quiet | CPU s / hour, churn | MB read / hour, churn |'
+             % (seconds, seconds),
+             '|---|---|---|---|---|']
+    for name, cell in res.items():
+        if name.startswith('_'):
+            continue
+        churn, quiet = cell['churn'], cell['quiet']
+        quiet_scaled = quiet['cpu'] * seconds / quiet['seconds']
+        lines.append('| %s | %.3f | %.3f | %.0f | %.1f |' % (
+            LABELS.get(name, name), churn['cpu'], quiet_scaled,
+            churn['cpu_per_hour'], churn['bytes_per_hour'] / 1e6))
+    server = res.get('_server')
+    if server:
+        lines.append('| (ovsdb-server, serving all of the above) | %.3f | '
+                     '%.3f | | |' % (server['churn']['cpu'],
+                                      server['quiet']['cpu'] * seconds /
+                                      server['quiet']['seconds']))
+    return lines
+
+
+def resync_table(res: dict) -> list[str]:
+    lines = ['| contender | restart -> re-synced (s) | events emitted |',
+             '|---|---|---|']
+    for name, cell in res.items():
+        lines.append('| %s | %s | %s |' % (
+            LABELS.get(name, name), _f(cell.get('median')),
+            ', '.join(str(e) for e in cell['events'])))
+    return lines
+
+
+def targets(results: dict) -> list[str]:
+    """The issue's targets, as measured in this run."""
+    out = []
+    sync = results.get('sync', {})
+    size = '10000' if '10000' in sync.get('agent', {}) else None
+    if size is None and sync.get('agent'):
+        size = max(sync['agent'], key=int)
+
+    def sync_of(name):
+        return sync.get(name, {}).get(size, {})
+
+    def add(what, value, limit, ok):
+        out.append('| %s | %s | %s | %s |' % (
+            what, value, limit,
+            '-' if ok is None else ('met' if ok else 'missed')))
+
+    agent = sync_of('agent').get('median')
+    floor = sync_of('c_floor').get('median')
+    naive = sync_of('ovsdbapp_naive').get('median')
+    if agent and floor:
+        add('initial sync @%s, agent / C floor' % size,
+            '%.2fx' % (agent / floor), '<= 3x', agent / floor <= 3)
+    if agent and naive:
+        add('initial sync @%s, ovsdbapp naive / agent' % size,
+            '%.1fx' % (naive / agent), '>= 3x', naive / agent >= 3)
+    lat = results.get('latency', {})
+    a50 = lat.get('agent', {}).get('idle', {}).get('p50')
+    r50 = lat.get('raw_idl', {}).get('idle', {}).get('p50')
+    if a50 and r50:
+        add('commit -> subscriber p50, agent / raw IDL',
+            '%.2fx' % (a50 / r50), '<= 1.2x', a50 / r50 <= 1.2)
+    idle = results.get('idle', {})
+    a_cpu = idle.get('agent', {}).get('churn', {}).get('cpu')
+    n_cpu = idle.get('ovsdbapp_naive', {}).get('churn', {}).get('cpu')
+    if a_cpu is not None and n_cpu:
+        add('CPU with statistics churn, agent / ovsdbapp naive',
+            '%.4f' % (a_cpu / n_cpu), '<= 0.1', a_cpu / n_cpu <= 0.1)
+    if a_cpu is not None:
+        add('agent CPU with statistics churn (nothing relevant changes)',
+            '%.3f s / %.0f s' % (a_cpu, idle['agent']['churn']['seconds']),
+            '~0', None)
+    a_rss = sync_of('agent').get('rss_median')
+    r_rss = sync_of('raw_idl').get('rss_median')
+    if a_rss and r_rss:
+        add('peak RSS @%s, agent / raw IDL' % size,
+            '%.2fx' % (a_rss / r_rss), '<= 1.5x', a_rss / r_rss <= 1.5)
+    events = results.get('resync', {}).get('agent', {}).get('events')
+    if events:
+        add('resync events emitted by the agent', ', '.join(map(str, events)),
+            'exactly 10', all(e == 10 for e in events))
+    if not out:
+        return []
+    return ['| target | measured | goal | |', '|---|---|---|---|'] + out
+
+
+def tables(results: dict) -> str:
+    """All tables as markdown."""
+    meta = results['meta']
+    parts = []
+    if 'targets' not in meta.get('skip', []):
+        lines = targets(results)
+        if lines:
+            parts += ['### Targets (ratios from this run)', ''] + lines + ['']
+    if 'sync' in results:
+        sizes = [str(s) for s in meta['config']['sizes']]
+        parts += ['### Initial sync: start -> every `online` delivered '
+                  '(median of %d)' % meta['config']['repeats'], '']
+        parts += sync_table(results['sync'], sizes) + ['']
+    if 'latency' in results:
+        parts += ['### Commit -> subscriber callback (%d changes x %d, '
+                  '%d rows; burst: 100 relevant changes every 50 ms)'
+                  % (meta['config']['latency_changes'],
+                     meta['config']['repeats'],
+                     meta['config']['latency_rows']), '']
+        parts += latency_table(results['latency'])
+        parts += ['', POLLING_NOTE, '']
+    if 'burst' in results:
+        bursts = [str(b) for b in meta['config']['bursts']]
+        parts += ['### Burst: N port adds in one transaction -> last event '
+                  'delivered (median of %d)' % meta['config']['repeats'], '']
+        parts += burst_table(results['burst'], bursts) + ['']
+    if 'idle' in results:
+        seconds = meta['config']['idle_seconds']
+        parts += ['### Idle cost @%d rows: statistics/status of every row '
+                  'rewritten every %.0f s (side by side, one server)'
+                  % (meta['config']['idle_rows'],
+                     meta['config']['churn_interval']), '']
+        parts += idle_table(results['idle'], seconds) + ['']
+    if 'resync' in results:
+        parts += ['### Resync: ovsdb-server restart @%d rows, 10 changes '
+                  'made while down (median of %d)'
+                  % (meta['config']['resync_rows'],
+                     meta['config']['repeats']), '']
+        parts += resync_table(results['resync']) + ['']
+    return '\n'.join(parts)
+
+
+def write_json(results: dict, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as out:
+        json.dump(results, out, indent=1, sort_keys=True)
+
+
+def write_markdown(results: dict, path: str) -> None:
+    meta = results['meta']
+    head = ['# Benchmark results', '',
+            'Generated by `%s` on %s.' % (meta['command'], meta['date']), '',
+            '- Machine: %s' % meta['machine'],
+            '- Software: %s' % meta['software'],
+            '- JSON parser of python-ovs: %s' % meta['parser'],
+            '- Wall time of the run: %.0f s' % meta['wall_seconds'], '',
+            'How to read and reproduce this: `benchmarks/README.md`.', '']
+    with open(path, 'w') as out:
+        out.write('\n'.join(head) + tables(results) + '\n')
+
+
+def plot(results: dict, path: str) -> bool:
+    """Sync time vs interface count, one line per contender."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        from matplotlib import pyplot
+    except ImportError:
+        return False
+    fig, axis = pyplot.subplots(figsize=(8, 5))
+    for name, cells in results.get('sync', {}).items():
+        points = sorted((int(s), c['median']) for s, c in cells.items()
+                        if c.get('median') is not None)
+        if points:
+            xs, ys = zip(*points)
+            axis.plot(xs, ys, marker='o', label=LABELS.get(name, name),
+                      linewidth=2.5 if name == 'agent' else 1.2)
+    axis.set_xscale('log')
+    axis.set_yscale('log')
+    axis.set_xlabel('Interface rows')
+    axis.set_ylabel('initial sync, start -> all delivered (s)')
+    axis.set_title('Initial sync time (median), %s'
+                   % results['meta']['date'][:10])
+    axis.grid(True, which='both', alpha=0.3)
+    axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot.close(fig)
+    return True

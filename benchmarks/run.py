@@ -1,0 +1,168 @@
+"""Run the benchmark: ``python -m benchmarks.run [--quick|--tiny] ...``.
+
+Prints the tables, writes ``benchmarks/out/results.json`` and, unless
+``--no-publish``, regenerates ``benchmarks/results.md`` and
+``benchmarks/sync_time.png``.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+from benchmarks import report
+from benchmarks import scenarios
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PRESETS = {
+    'full': {},
+    'quick': dict(sizes=(1000, 10000), repeats=1, latency_rows=1000,
+                  latency_changes=200, bursts=(1000,), idle_rows=1000,
+                  idle_seconds=20, quiet_seconds=5, churn_interval=2,
+                  resync_rows=1000, sync_budget=30),
+    'tiny': dict(sizes=(50,), repeats=1, latency_rows=50, latency_changes=5,
+                 burst_base=20, bursts=(50,), idle_rows=50, idle_seconds=2,
+                 quiet_seconds=1, churn_interval=1, resync_rows=50,
+                 timeout=60),
+}
+
+
+def _ints(text: str) -> tuple:
+    try:
+        return tuple(int(v) for v in text.split(',') if v)
+    except ValueError:
+        raise argparse.ArgumentTypeError('expected comma-separated integers, '
+                                         'got %r' % text) from None
+
+
+def _names(allowed):
+    def parse(text: str) -> tuple:
+        names = tuple(v for v in text.split(',') if v)
+        bad = [n for n in names if n not in allowed]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                'unknown: %s (choose from %s)' % (', '.join(bad),
+                                                  ', '.join(allowed)))
+        return names
+    return parse
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog='python -m benchmarks.run',
+        description='df-ovsdb-agent against its baselines on a real '
+                    'ovsdb-server (127.0.0.1 only).')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--quick', action='store_true',
+                      help='smaller sizes, one repeat (~3 min)')
+    mode.add_argument('--tiny', action='store_true',
+                      help='50 interfaces, one repeat: proves it works')
+    parser.add_argument('--sizes', type=_ints,
+                        help='initial-sync sizes, e.g. 1000,10000,50000')
+    parser.add_argument('--repeats', type=int, help='runs per figure')
+    parser.add_argument('--scenarios', type=_names(tuple(
+        scenarios.SCENARIOS)), default=tuple(scenarios.SCENARIOS),
+        help='comma-separated subset of: %s' % ','.join(scenarios.SCENARIOS))
+    parser.add_argument('--contenders', type=_names(scenarios.ALL),
+                        help='comma-separated subset of: %s'
+                        % ','.join(scenarios.ALL))
+    parser.add_argument('--out', default=os.path.join(HERE, 'out'),
+                        help='directory for results.json')
+    parser.add_argument('--no-publish', action='store_true',
+                        help='do not rewrite benchmarks/results.md and '
+                             'sync_time.png')
+    args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error('--repeats must be at least 1')
+    return args
+
+
+def config(args) -> scenarios.Config:
+    preset = 'tiny' if args.tiny else 'quick' if args.quick else 'full'
+    cfg = scenarios.Config(**PRESETS[preset])
+    if args.sizes:
+        cfg.sizes = args.sizes
+    if args.repeats:
+        cfg.repeats = args.repeats
+    if args.contenders:
+        cfg.contenders = args.contenders
+    return cfg
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as info:
+            for line in info:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+        with open('/proc/meminfo') as info:
+            mem = int(info.readline().split()[1]) // 1024
+    except OSError:
+        mem = 0
+    return '%s, %d cores, %d MB RAM, %s' % (
+        cpu, os.cpu_count() or 0, mem, platform.platform())
+
+
+def _software() -> str:
+    import ovs.version
+    import ovsdbapp
+    try:
+        ovsdb = subprocess.run(['ovsdb-server', '--version'],
+                               capture_output=True, text=True
+                               ).stdout.split('\n')[0]
+    except OSError:
+        ovsdb = 'ovsdb-server ?'
+    try:
+        from importlib import metadata
+        ovsdbapp_version = metadata.version('ovsdbapp')
+    except Exception:
+        ovsdbapp_version = getattr(ovsdbapp, '__version__', '?')
+    return '%s; python-ovs %s; ovsdbapp %s; Python %s' % (
+        ovsdb, ovs.version.VERSION, ovsdbapp_version,
+        platform.python_version())
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING)
+    cfg = config(args)
+    from df_ovsdb_agent.ovsdb import jsonparser
+    began = time.monotonic()
+    results = {'meta': {
+        'command': 'python -m benchmarks.run ' + ' '.join(
+            shlex.quote(a) for a in (sys.argv[1:] if argv is None
+                                     else argv)),
+        'date': datetime.datetime.now(datetime.timezone.utc).strftime(
+            '%Y-%m-%d %H:%M UTC'),
+        'machine': _machine(), 'software': _software(),
+        'parser': jsonparser.active(),
+        'config': dataclasses.asdict(cfg)}}
+
+    def progress(line: str) -> None:
+        print('  ' + line, flush=True)
+
+    for name in args.scenarios:
+        print('== %s' % name, flush=True)
+        results[name] = scenarios.SCENARIOS[name](cfg, progress)
+    results['meta']['wall_seconds'] = time.monotonic() - began
+    report.write_json(results, os.path.join(args.out, 'results.json'))
+    print()
+    print(report.tables(results))
+    if not args.no_publish:
+        report.write_markdown(results, os.path.join(HERE, 'results.md'))
+        report.plot(results, os.path.join(HERE, 'sync_time.png'))
+    print('wrote %s' % os.path.join(args.out, 'results.json'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The five scenarios.  Each takes a :class:`Config`, returns plain data.
+
+Contenders run one at a time (sync, latency, burst, resync) so none steals
+the other's CPU; the idle scenario runs them side by side on one server
+because it measures CPU time, which is per process.
+"""
+
+import dataclasses
+import logging
+import statistics
+import time
+from typing import Callable, Optional
+
+from benchmarks import dataset
+from benchmarks import harness
+from benchmarks import rpc
+from benchmarks.contenders import POLL_INTERVAL
+from df_ovsdb_agent import sandbox
+
+LOG = logging.getLogger('benchmarks')
+
+ALL = ('agent', 'agent_pyjson', 'c_floor', 'raw_idl', 'raw_idl_pyjson',
+       'ovsdbapp_naive', 'neutron_json', 'polling')
+#: Contenders that get a notification per change (polling does not).
+PUSH = tuple(c for c in ALL if c != 'polling')
+RESYNC = ('agent', 'raw_idl', 'ovsdbapp_naive')
+
+
+@dataclasses.dataclass
+class Config:
+    """How big and how long; see ``run.py`` for the presets."""
+
+    sizes: tuple = (1000, 10000, 50000)
+    repeats: int = 3
+    contenders: tuple = ALL
+    latency_rows: int = 10000
+    latency_changes: int = 200
+    burst_base: int = 1000
+    bursts: tuple = (1000, 10000)
+    idle_rows: int = 10000
+    idle_seconds: float = 60.0
+    quiet_seconds: float = 20.0
+    churn_interval: float = 5.0
+    resync_rows: int = 10000
+    timeout: float = 600.0
+    # Skip a contender at a size when its extrapolated sync time (from the
+    # previous size) exceeds this many seconds; reported as extrapolated.
+    sync_budget: float = 90.0
+
+    def want(self, names) -> list[str]:
+        return [c for c in names if c in self.contenders]
+
+
+def median(values: list) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def percentile(values: list, pct: float) -> Optional[float]:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100.0 *
+                                                    (len(ordered) - 1))))]
+
+
+class Database:
+    """An ovsdb-server sandbox filled with ``ports`` VM ports."""
+
+    def __init__(self, ports: int) -> None:
+        self.box = sandbox.OvsSandbox(vswitchd=False)
+        self.box.start()
+        self.client = rpc.Client(self.box.remote)
+        self.pop = dataset.Population(self.client)
+        if ports:
+            self.pop.add('tap', ports)
+
+    @property
+    def remote(self) -> str:
+        return self.box.remote
+
+    def server_cpu(self) -> float:
+        import psutil
+        times = psutil.Process(self.box.ovsdb.pid).cpu_times()
+        return times.user + times.system
+
+    def close(self) -> None:
+        self.client.close()
+        self.box.stop()
+
+    def __enter__(self) -> 'Database':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _started(name: str, db: Database, timeout: float) -> tuple:
+    worker = harness.Worker(name)
+    try:
+        sync = worker.start(db.remote, db.pop.rows, timeout)
+    except Exception:
+        worker.close()
+        raise
+    return worker, sync
+
+
+# -- initial sync ------------------------------------------------------------
+
+def sync(cfg: Config, progress: Callable) -> dict:
+    """Start -> every row delivered, and peak RSS, per size and contender."""
+    out: dict = {}
+    for size in cfg.sizes:
+        with Database(size) as db:
+            for rep in range(cfg.repeats):
+                for name in cfg.want(ALL):
+                    cell = out.setdefault(name, {}).setdefault(
+                        str(size), {'seconds': [], 'rss': [], 'cpu': [],
+                                    'events': []})
+                    guess = _extrapolate(out[name], size)
+                    if guess is not None and guess > cfg.sync_budget:
+                        cell['extrapolated'] = guess
+                        continue
+                    worker, result = _started(name, db, cfg.timeout)
+                    cell['seconds'].append(result['seconds'])
+                    cell['events'].append(result['events'])
+                    cell['rss'].append(worker.peak_rss())
+                    cell['cpu'].append(worker.cpu())
+                    worker.close()
+                    progress('sync %6d %-15s #%d %.3fs' % (
+                        size, name, rep + 1, result['seconds']))
+    for cells in out.values():
+        for cell in cells.values():
+            cell['median'] = median(cell['seconds'])
+            cell['rss_median'] = median(cell['rss'])
+    return out
+
+
+def _extrapolate(cells: dict, size: int) -> Optional[float]:
+    """Linear guess from the largest measured smaller size."""
+    done = [(int(s), c['seconds']) for s, c in cells.items()
+            if c['seconds'] and int(s) < size]
+    if not done:
+        return None
+    prev, seconds = max(done)
+    return median(seconds) * size / prev
+
+
+# -- latency -------------------------------------------------------------------
+
+def latency(cfg: Config, progress: Callable) -> dict:
+    """Commit -> subscriber callback, idle and under a background burst."""
+    out: dict = {}
+    with Database(cfg.latency_rows) as db:
+        probe = db.pop.add('lat', 1)[0]
+        noise_ports = db.pop.ports[:200]
+        generation = [0]
+        for name in cfg.want(PUSH):
+            worker, _ = _started(name, db, cfg.timeout)
+            result = out[name] = {}
+            for phase in ('idle', 'burst'):
+                noise = (harness.Noise(db.remote, noise_ports, 'burst',
+                                       pause=0.05, batch=100)
+                         if phase == 'burst' else None)
+                try:
+                    batches = [_probe_batch(db, worker, probe, generation,
+                                            cfg.latency_changes)
+                               for _ in range(cfg.repeats)]
+                finally:
+                    commits = noise.close() if noise else 0
+                result[phase] = _latency_summary(batches)
+                result[phase]['noise_commits'] = commits
+                progress('latency %-15s %-5s p50 %s ms  p99 %s ms' % (
+                    name, phase, _ms(result[phase]['p50']),
+                    _ms(result[phase]['p99'])))
+            worker.close()
+    return out
+
+
+def _probe_batch(db: Database, worker: harness.Worker,
+                 probe: dataset.Port, generation: list, count: int) -> dict:
+    samples, lost = [], 0
+    for _ in range(count):
+        generation[0] += 1
+        worker.drain_marks()
+        began = harness.stamp()
+        db.client.transact(dataset.set_mac_ops([probe], generation[0]))
+        seen = worker.wait_mark(probe.name, 5.0)
+        if seen is None:
+            lost += 1
+            if lost >= 5:
+                break
+            continue
+        samples.append((seen - began) / 1e9)
+        time.sleep(0.002)
+    return {'p50': percentile(samples, 50), 'p99': percentile(samples, 99),
+            'n': len(samples), 'lost': lost}
+
+
+def _latency_summary(batches: list[dict]) -> dict:
+    return {'p50': median([b['p50'] for b in batches]),
+            'p99': median([b['p99'] for b in batches]),
+            'batches': batches,
+            'n': sum(b['n'] for b in batches),
+            'lost': sum(b['lost'] for b in batches)}
+
+
+def _ms(seconds: Optional[float]) -> str:
+    return '-' if seconds is None else '%.2f' % (seconds * 1000)
+
+
+# -- burst ---------------------------------------------------------------------
+
+def burst(cfg: Config, progress: Callable) -> dict:
+    """N port adds in one transaction -> last event delivered."""
+    out: dict = {}
+    with Database(cfg.burst_base) as db:
+        for name in cfg.want(PUSH):
+            worker, _ = _started(name, db, cfg.timeout)
+            for size in cfg.bursts:
+                cell = out.setdefault(name, {})[str(size)] = {'seconds': []}
+                for rep in range(cfg.repeats):
+                    worker.call('expect', count=size)
+                    began = harness.stamp()
+                    ports = db.pop.add('b', size, chunk_size=size)
+                    reached = worker.wait('reached', cfg.timeout)
+                    cell['seconds'].append((reached['t'] - began) / 1e9)
+                    worker.call('expect', count=size)
+                    db.pop.remove(ports, chunk_size=size)
+                    worker.wait('reached', cfg.timeout)
+                    progress('burst %6d %-15s #%d %.3fs' % (
+                        size, name, rep + 1, cell['seconds'][-1]))
+                cell['median'] = median(cell['seconds'])
+            worker.close()
+    return out
+
+
+# -- idle cost -----------------------------------------------------------------
+
+def idle(cfg: Config, progress: Callable) -> dict:
+    """CPU and bytes read with nothing happening, then with vswitchd-like
+    statistics churn; every contender connected to one server at once."""
+    out: dict = {}
+    with Database(cfg.idle_rows) as db:
+        workers = {}
+        try:
+            for name in cfg.want(ALL):
+                workers[name] = _started(name, db, cfg.timeout)[0]
+            time.sleep(2.0)  # let the initial syncs' stragglers settle
+            quiet = _window(db, workers, cfg.quiet_seconds)
+            with harness.Noise(db.remote, db.pop.ports, 'churn',
+                               pause=cfg.churn_interval) as noise:
+                churn = _window(db, workers, cfg.idle_seconds)
+                churn['churn_commits'] = noise.close()
+        finally:
+            for worker in workers.values():
+                worker.close()
+    for name in workers:
+        out[name] = {'quiet': quiet[name], 'churn': churn[name]}
+        progress('idle %-15s quiet %.3f cpu-s  churn %.3f cpu-s / %ds' % (
+            name, quiet[name]['cpu'], churn[name]['cpu'], cfg.idle_seconds))
+    out['_server'] = {'quiet': quiet['_server'], 'churn': churn['_server'],
+                      'churn_commits': churn['churn_commits']}
+    return out
+
+
+def _window(db: Database, workers: dict, seconds: float) -> dict:
+    before = {n: (w.cpu(), w.bytes_read()) for n, w in workers.items()}
+    server = db.server_cpu()
+    time.sleep(seconds)
+    result = {}
+    for name, worker in workers.items():
+        cpu0, read0 = before[name]
+        cpu = worker.cpu() - cpu0
+        read = worker.bytes_read() - read0
+        result[name] = {'seconds': seconds, 'cpu': cpu, 'bytes': read,
+                        'cpu_per_hour': cpu * 3600 / seconds,
+                        'bytes_per_hour': read * 3600 / seconds}
+    result['_server'] = {'cpu': db.server_cpu() - server,
+                         'seconds': seconds}
+    return result
+
+
+# -- resync --------------------------------------------------------------------
+
+def resync(cfg: Config, progress: Callable) -> dict:
+    """ovsdb-server restart with 10 offline changes -> re-synced."""
+    out: dict = {}
+    with Database(cfg.resync_rows) as db:
+        generation = 0
+        for name in cfg.want(RESYNC):
+            worker, _ = _started(name, db, cfg.timeout)
+            cell = out[name] = {'seconds': [], 'events': []}
+            for rep in range(cfg.repeats):
+                generation += 1
+                taps = [p for p in db.pop.ports if p.name.startswith('tap')]
+                removed, modified = taps[:3], taps[3:5]
+                worker.call('resync', count=None)
+                db.client.close()
+                db.box.kill_ovsdb()
+                db.pop.offline_changes(db.box.db, 'r', 5, removed, modified,
+                                       generation)
+                began = harness.stamp()
+                db.box.start_ovsdb()
+                done = worker.wait('resynced', cfg.timeout)
+                cell['seconds'].append((done['t'] - began) / 1e9)
+                cell['events'].append(done['events'])
+                db.client = rpc.Client(db.remote)
+                db.pop.client = db.client
+                progress('resync %-15s #%d %.3fs %d events' % (
+                    name, rep + 1, cell['seconds'][-1], done['events']))
+            cell['median'] = median(cell['seconds'])
+            cell['events_median'] = median(cell['events'])
+            worker.close()
+    return out
+
+
+SCENARIOS = {'sync': sync, 'latency': latency, 'burst': burst,
+             'idle': idle, 'resync': resync}
+
+#: Derived figures for polling, which gets no notifications: a change
+#: waits on average half an interval, at most a whole one, plus the fetch.
+POLLING_NOTE = ('polling: a change is seen after interval/2 on average '
+                '(interval %.0fs) plus one full fetch' % POLL_INTERVAL)
