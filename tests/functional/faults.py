@@ -485,10 +485,12 @@ class Audit:
         self.by_action = {a: 0 for a in Action}
         self.online: dict = {}
         for event in events:
-            if isinstance(event, InterfaceEvent):
-                self._fold(event)
+            self.add(event)
 
-    def _fold(self, event: InterfaceEvent) -> None:
+    def add(self, event) -> None:
+        """Fold one more event (sync markers are ignored)."""
+        if not isinstance(event, InterfaceEvent):
+            return
         self.events += 1
         self.by_action[event.action] += 1
         known = event.uuid in self.online
