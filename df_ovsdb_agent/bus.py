@@ -165,6 +165,7 @@ class EventBus:
 
         :param kinds: only interface events of these kinds (default: all).
         :param actions: only these actions (default: all).
+
         Sync markers are delivered to every subscriber.
         """
         sub = Subscription(

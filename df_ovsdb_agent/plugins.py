@@ -6,12 +6,15 @@ plugin that group only, never the global configuration.
 """
 
 import abc
+from importlib import metadata as importlib_metadata
 import logging
 from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 from stevedore import extension
+from stevedore import named
 
+from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +53,16 @@ def available(namespace: str) -> dict:
     return {ext.name: ext.plugin for ext in mgr}
 
 
+def _names(namespace: str) -> list:
+    return [ep.name for ep in importlib_metadata.entry_points(
+        group=namespace)]
+
+
+def _load_failed(manager, entrypoint, exc) -> None:
+    raise ConfigError('cannot load plugin %r from %s: %s'
+                      % (entrypoint.name, entrypoint.value, exc))
+
+
 def group_name(namespace: str, name: str) -> str:
     return GROUP_PREFIX[namespace] + name
 
@@ -57,22 +70,27 @@ def group_name(namespace: str, name: str) -> str:
 def load(namespace: str, names: list, conf: cfg.ConfigOpts,
          agent: 'Agent') -> list:
     """Instantiate the named plugins, each with its own option group."""
-    found = available(namespace)
+    if not names:
+        return []
+    installed = _names(namespace)
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        raise ConfigError('unknown plugin %r in %s (installed: %s)'
+                          % (unknown[0], namespace,
+                             ', '.join(sorted(installed)) or 'none'))
+    # Import only the configured plugins: another plugin's missing extra
+    # dependency must not matter here.
+    mgr = named.NamedExtensionManager(
+        namespace, names, invoke_on_load=False, name_order=True,
+        on_load_failure_callback=_load_failed)
+    found = {ext.name: ext.plugin for ext in mgr}
     plugins = []
     for name in names:
-        if name not in found:
-            raise ConfigError('unknown plugin %r in %s (installed: %s)'
-                              % (name, namespace,
-                                 ', '.join(sorted(found)) or 'none'))
         cls = found[name]
         group = group_name(namespace, name)
         conf.register_opts(cls.CONFIG_OPTS, group=group)
-        try:
-            config = conf[group]
-            for opt in cls.CONFIG_OPTS:  # fail on bad values now
-                config[opt.dest]
-        except (cfg.ConfigFileValueError, ValueError) as exc:
-            raise ConfigError('bad value in [%s]: %s' % (group, exc)) from None
+        conf_lib.read_group(conf, group, cls.CONFIG_OPTS)
+        config = conf[group]
         LOG.info('Loading %s %s from %s', namespace, name, cls.__module__)
         plugins.append(cls(agent, config, conf.host))
     return plugins

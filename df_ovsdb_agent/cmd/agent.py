@@ -13,6 +13,8 @@ from oslo_log import log as logging
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
+from df_ovsdb_agent import conf as conf_lib
+from df_ovsdb_agent import metrics
 from df_ovsdb_agent import plugins
 
 LOG = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ class Daemon:
                          conf.agent.publishers, conf, self.agent) +
             plugins.load(plugins.APPS_NAMESPACE, conf.agent.apps, conf,
                          self.agent))
+        settings = conf_lib.metrics_settings(conf)
+        self.metrics = (metrics.MetricsServer(self.agent, settings.host,
+                                              settings.port)
+                        if settings.enabled else None)
         self._stop = threading.Event()
 
     def install_signal_handlers(self) -> None:
@@ -56,6 +62,9 @@ class Daemon:
         logging.setup(self.conf, 'df-ovsdb-agent')
 
     def run(self) -> int:
+        if self.metrics is not None:
+            # Before the first sync, so /healthz can say "not synced yet".
+            self.metrics.start()
         for plugin in self.plugins:
             plugin.start()
         self.agent.start()
@@ -78,6 +87,8 @@ class Daemon:
                 plugin.stop()
             except Exception:
                 LOG.exception('Plugin %s failed to stop', plugin)
+        if self.metrics is not None:
+            self.metrics.stop()
         LOG.info('%s stopped', PROG)
 
 

@@ -5,6 +5,7 @@ objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
 """
 
 import socket
+import types
 
 from oslo_config import cfg
 
@@ -12,6 +13,7 @@ from df_ovsdb_agent.classifier import DEFAULT_BRIDGE_NAMES
 from df_ovsdb_agent.classifier import DEFAULT_TUNNEL_TYPES
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent import metrics
 from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.ovsdb import remote as remote_lib
@@ -84,13 +86,14 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(DEFAULT_OPTS)
     conf.register_opts(OVSDB_OPTS, group='ovsdb')
     conf.register_opts(AGENT_OPTS, group='agent')
+    conf.register_opts(metrics.METRICS_OPTS, group='metrics')
 
 
 def list_opts():
     """Entry point for oslo-config-generator: ours, then every plugin's."""
     from df_ovsdb_agent import plugins
     return ([('DEFAULT', DEFAULT_OPTS), ('ovsdb', OVSDB_OPTS),
-             ('agent', AGENT_OPTS)] +
+             ('agent', AGENT_OPTS), ('metrics', metrics.METRICS_OPTS)] +
             plugins.list_plugin_opts(plugins.APPS_NAMESPACE) +
             plugins.list_plugin_opts(plugins.PUBLISHERS_NAMESPACE))
 
@@ -122,19 +125,32 @@ def policy(conf: cfg.ConfigOpts) -> Policy:
                   require_ofport=group.require_ofport)
 
 
-class _Group:
-    """Eagerly read option values, so bad ones fail in one place."""
+def read_group(conf: cfg.ConfigOpts, name: str, opts: list) -> dict:
+    """Read every option of a group now, so a bad value fails in one place.
 
-    def __init__(self, conf: cfg.ConfigOpts, name: str) -> None:
-        group = conf[name]
-        opts = {'DEFAULT': DEFAULT_OPTS, 'ovsdb': OVSDB_OPTS,
-                'agent': AGENT_OPTS}[name]
-        for opt in opts:
-            setattr(self, opt.dest, group[opt.dest])
+    :raises ConfigError: naming the option, the file and the reason.
+    """
+    values = {}
+    for opt in opts:
+        try:
+            values[opt.dest] = conf[name][opt.dest]
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            # oslo's text embeds a LocationInfo repr; keep only the reason.
+            text = str(exc)
+            reason = text.rpartition('is not valid: ')[2]
+            detail = text.partition("detail='")[2].partition("'")[0]
+            where = ' in %s' % detail if detail else ''
+            raise ConfigError('invalid value for [%s] %s%s: %s'
+                              % (name, opt.dest, where, reason)) from None
+    return values
 
 
-def _read(conf: cfg.ConfigOpts, name: str) -> _Group:
-    try:
-        return _Group(conf, name)
-    except (cfg.ConfigFileValueError, ValueError) as exc:
-        raise ConfigError('bad value in [%s]: %s' % (name, exc)) from None
+def _read(conf: cfg.ConfigOpts, name: str):
+    opts = {'DEFAULT': DEFAULT_OPTS, 'ovsdb': OVSDB_OPTS,
+            'agent': AGENT_OPTS, 'metrics': metrics.METRICS_OPTS}[name]
+    return types.SimpleNamespace(**read_group(conf, name, opts))
+
+
+def metrics_settings(conf: cfg.ConfigOpts):
+    """Read and validate the ``[metrics]`` group."""
+    return _read(conf, 'metrics')
