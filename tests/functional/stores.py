@@ -1,0 +1,275 @@
+"""Real etcd and redis-server on free 127.0.0.1 ports, for the publishers.
+
+Each server runs as a foreground child in a temporary directory and is
+stopped by PID.  Import the fixtures into a test module::
+
+    from tests.functional.stores import etcd_server_fixture  # noqa: F401
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from typing import Optional
+
+from oslo_config import cfg
+import pytest
+
+from df_ovsdb_agent import conf as conf_lib
+from df_ovsdb_agent import plugins
+from df_ovsdb_agent.sandbox import free_port
+from df_ovsdb_agent.sandbox import LOOPBACK
+from df_ovsdb_agent.sandbox import wait_for
+
+PASSWORD = 'S3cret-never-logged'
+
+
+class _Server:
+    """A foreground child process that can be killed and restarted."""
+
+    name = 'server'
+
+    def __init__(self, base_dir: str) -> None:
+        self.dir = base_dir
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc: Optional[subprocess.Popen] = None
+        self.log = os.path.join(self.dir, '%s.log' % self.name)
+
+    def command(self) -> list:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        binary = self.command()[0]
+        if shutil.which(binary) is None:
+            pytest.fail('%s is not installed; run tools/setup.sh' % binary)
+        with open(self.log, 'ab') as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         cwd=self.dir)
+        wait_for(self._ready, 15, '%s in %s' % (self.name, self.dir),
+                 interval=0.05)
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError('%s exited with %s; see %s' % (
+                self.name, self.proc.returncode, self.log))
+        try:
+            return self.ready()
+        except Exception:
+            return False
+
+    def kill(self) -> None:
+        """kill -9 the server and reap it."""
+        self._signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def _signal(self, sig: int) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class EtcdServer(_Server):
+    """A single-member etcd cluster; its data dir survives restarts."""
+
+    name = 'etcd'
+
+    def __init__(self, base_dir: str, extra_args: tuple = (),
+                 scheme: str = 'http') -> None:
+        super().__init__(base_dir)
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.data_dir = os.path.join(self.dir, 'data')
+        self.extra_args = list(extra_args)
+        self.scheme = scheme
+        self.tls: dict = {}
+
+    @property
+    def url(self) -> str:
+        return '%s://%s:%d' % (self.scheme, LOOPBACK, self.client_port)
+
+    def command(self) -> list:
+        peer = 'http://%s:%d' % (LOOPBACK, self.peer_port)
+        return ['etcd', '--name', 't', '--data-dir', self.data_dir,
+                '--listen-client-urls', self.url,
+                '--advertise-client-urls', self.url,
+                '--listen-peer-urls', peer,
+                '--initial-advertise-peer-urls', peer,
+                '--initial-cluster', 't=%s' % peer,
+                '--initial-cluster-state', 'new'] + self.extra_args
+
+    def client(self, **kwargs):
+        import etcd3gw
+        client = etcd3gw.Etcd3Client(
+            host=LOOPBACK, port=self.client_port, protocol=self.scheme,
+            timeout=5, **{**self.tls, **kwargs})
+        client.session.trust_env = False  # see cluster.stores.etcd_client
+        return client
+
+    def ready(self) -> bool:
+        self.client().status()
+        return True
+
+    def wipe(self) -> None:
+        """Forget every key and lease (the server must be stopped)."""
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class RedisServer(_Server):
+    """redis-server without persistence: a restart loses everything."""
+
+    name = 'redis'
+
+    def __init__(self, base_dir: str, password: Optional[str] = None) -> None:
+        super().__init__(base_dir)
+        self.port = free_port()
+        self.password = password
+
+    @property
+    def url(self) -> str:
+        return 'redis://%s:%d/0' % (LOOPBACK, self.port)
+
+    def command(self) -> list:
+        cmd = ['redis-server', '--port', str(self.port), '--bind', LOOPBACK,
+               '--dir', self.dir, '--save', '', '--appendonly', 'no',
+               '--logfile', '']
+        if self.password:
+            cmd += ['--requirepass', self.password]
+        return cmd
+
+    def client(self):
+        import redis
+        return redis.Redis(host=LOOPBACK, port=self.port,
+                           password=self.password, socket_timeout=5,
+                           decode_responses=True)
+
+    def ready(self) -> bool:
+        with self.client() as client:
+            return client.ping()
+
+
+@pytest.fixture(name='etcd_server')
+def etcd_server_fixture(tmp_path):
+    """A running etcd on 127.0.0.1, stopped at teardown."""
+    server = EtcdServer(str(tmp_path / 'etcd'))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name='redis_server')
+def redis_server_fixture(tmp_path):
+    """A running redis-server on 127.0.0.1, stopped at teardown."""
+    server = RedisServer(str(tmp_path / 'redis'))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name='make_publisher')
+def make_publisher_fixture():
+    """Load publishers the way the daemon does: plugins.load + ConfigOpts.
+
+    ``factory(name, agent, host, **options)`` returns the started plugin;
+    every plugin is stopped at teardown.
+    """
+    started = []
+
+    def factory(name, agent, host='hv1', **options):
+        conf = cfg.ConfigOpts()
+        conf_lib.register_opts(conf)
+        conf([], project='df-ovsdb-agent', default_config_files=[])
+        conf.set_override('host', host)
+        cls = plugins.available(plugins.PUBLISHERS_NAMESPACE)[name]
+        group = plugins.group_name(plugins.PUBLISHERS_NAMESPACE, name)
+        conf.register_opts(cls.CONFIG_OPTS, group=group)
+        options.setdefault('max_backoff', 0.5)
+        for key, value in options.items():
+            conf.set_override(key, value, group=group)
+        [plugin] = plugins.load(plugins.PUBLISHERS_NAMESPACE, [name], conf,
+                                agent)
+        plugin.start()
+        started.append(plugin)
+        return plugin
+
+    yield factory
+    for plugin in started:
+        plugin.stop()
+
+
+def etcd_records(server, host=None, prefix='/df-ovsdb-agent'):
+    """name (or host/name) -> (record, lease) of what etcd holds."""
+    found = {}
+    top = prefix + '/' + (host + '/interfaces/' if host else '')
+    for value, meta in server.client().get_prefix(top):
+        key = meta['key'].decode()[len(top):]
+        found[key] = (json.loads(value), int(meta.get('lease', 0)))
+    return found
+
+
+def expected_records(agent, host):
+    """name -> record the publishers should hold for ``agent``."""
+    return {i.name: dict(i.to_dict(), host=host)
+            for i in agent.interfaces()}
+
+
+def wait_until(predicate, timeout=15.0, what='the store to converge'):
+    """Poll an external store until ``predicate()`` is true."""
+    wait_for(predicate, timeout, what, interval=0.05)
+
+
+def make_certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate.
+
+    Returns a dict of file paths: ca, server_cert, server_key, client_cert,
+    client_key.
+    """
+    os.makedirs(directory, exist_ok=True)
+    paths = {name: os.path.join(directory, name + '.pem') for name in (
+        'ca', 'ca_key', 'server_cert', 'server_key', 'client_cert',
+        'client_key')}
+
+    def openssl(*args):
+        subprocess.run(['openssl'] + list(args), check=True,
+                       capture_output=True, cwd=directory)
+
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+            '-subj', '/CN=test-ca', '-keyout', paths['ca_key'],
+            '-out', paths['ca'])
+    for who, extra in (('server', 'subjectAltName=IP:127.0.0.1'),
+                       ('client', 'extendedKeyUsage=clientAuth')):
+        csr = os.path.join(directory, who + '.csr')
+        ext = os.path.join(directory, who + '.ext')
+        with open(ext, 'w') as f:
+            f.write(extra + '\n')
+        openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
+                '/CN=' + who, '-keyout', paths[who + '_key'], '-out', csr)
+        openssl('x509', '-req', '-in', csr, '-CA', paths['ca'], '-CAkey',
+                paths['ca_key'], '-CAcreateserial', '-days', '2',
+                '-extfile', ext, '-out', paths[who + '_cert'])
+    return paths
+
+
+def enable_etcd_auth(server, password=PASSWORD):
+    """Create user root with ``password`` and turn authentication on."""
+    client = server.client()
+    for path, body in (
+            ('/auth/user/add', {'name': 'root', 'password': password}),
+            ('/auth/user/grant', {'user': 'root', 'role': 'root'}),
+            ('/auth/enable', {})):
+        client.post(client.get_url(path), json=body)
