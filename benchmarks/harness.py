@@ -8,6 +8,7 @@ is measured the same way and in isolation.
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -137,14 +138,22 @@ class Worker:
                 continue
         return total
 
-    def bytes_read(self) -> int:
-        """Bytes read by the process (sockets and pipes; /proc rchar)."""
-        total = 0
-        for proc in self._processes():
-            try:
-                total += proc.io_counters().read_chars
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
+    def bytes_read(self, port: int) -> int:
+        """Bytes received on its TCP connections to ``port`` (from ``ss``:
+        python sockets use recv(2), which /proc/PID/io does not count)."""
+        pids = {p.pid for p in self._processes()}
+        out = subprocess.run(
+            ['ss', '-tinpH', 'dst', '127.0.0.1:%d' % port],
+            capture_output=True, text=True).stdout
+        total, owner = 0, None
+        for line in out.splitlines():
+            if not line[:1].isspace():
+                match = re.search(r'pid=(\d+)', line)
+                owner = int(match.group(1)) if match else None
                 continue
+            match = re.search(r'bytes_received:(\d+)', line)
+            if match and owner in pids:
+                total += int(match.group(1))
         return total
 
     def close(self) -> None:

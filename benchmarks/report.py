@@ -229,7 +229,11 @@ def write_markdown(results: dict, path: str) -> None:
             '- Machine: %s' % meta['machine'],
             '- Software: %s' % meta['software'],
             '- JSON parser of python-ovs: %s' % meta['parser'],
-            '- Wall time of the run: %.0f s' % meta['wall_seconds'], '',
+            '- Wall time of the run: %.0f s; load average (1/5/15 min) '
+            'before %s, after %s (the machine is shared)' % (
+                meta['wall_seconds'],
+                '/'.join('%.1f' % v for v in meta['load_before']),
+                '/'.join('%.1f' % v for v in meta['load_after'])), '',
             'How to read and reproduce this: `benchmarks/README.md`.', '']
     with open(path, 'w') as out:
         out.write('\n'.join(head) + tables(results) + '\n')

@@ -145,6 +145,7 @@ def main(argv=None) -> int:
             '%Y-%m-%d %H:%M UTC'),
         'machine': _machine(), 'software': _software(),
         'parser': jsonparser.active(),
+        'load_before': os.getloadavg(),
         'config': dataclasses.asdict(cfg)}}
 
     def progress(line: str) -> None:
@@ -154,6 +155,7 @@ def main(argv=None) -> int:
         print('== %s' % name, flush=True)
         results[name] = scenarios.SCENARIOS[name](cfg, progress)
     results['meta']['wall_seconds'] = time.monotonic() - began
+    results['meta']['load_after'] = os.getloadavg()
     report.write_json(results, os.path.join(args.out, 'results.json'))
     print()
     print(report.tables(results))

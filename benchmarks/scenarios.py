@@ -265,14 +265,15 @@ def idle(cfg: Config, progress: Callable) -> dict:
 
 
 def _window(db: Database, workers: dict, seconds: float) -> dict:
-    before = {n: (w.cpu(), w.bytes_read()) for n, w in workers.items()}
+    port = db.box.port
+    before = {n: (w.cpu(), w.bytes_read(port)) for n, w in workers.items()}
     server = db.server_cpu()
     time.sleep(seconds)
     result = {}
     for name, worker in workers.items():
         cpu0, read0 = before[name]
         cpu = worker.cpu() - cpu0
-        read = worker.bytes_read() - read0
+        read = worker.bytes_read(port) - read0
         result[name] = {'seconds': seconds, 'cpu': cpu, 'bytes': read,
                         'cpu_per_hour': cpu * 3600 / seconds,
                         'bytes_per_hour': read * 3600 / seconds}
