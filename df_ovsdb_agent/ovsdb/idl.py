@@ -37,7 +37,7 @@ def row_values(row: ovs_idl.Row) -> RowValues:
     value through ``to_python`` and costs several times more per row.  It
     uses ``dict.get`` because python-ovs's ``ColumnDefaultDict.__missing__``
     builds a fresh default Datum for every absent column (``options`` is
-    absent from most rows).  ~2x faster than ``Datum.as_scalar``; it runs
+    absent from most rows).  ~1.6x faster than ``Datum.as_scalar``; it runs
     for every row of every (re)sync.
     """
     get = row._data.get
