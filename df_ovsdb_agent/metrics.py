@@ -14,6 +14,10 @@ Wiring (the daemon does this when ``[metrics] enabled``)::
     server.start()
     ...
     server.stop()
+
+prometheus-client is the optional ``[metrics]`` extra: it is imported only
+when a server is built, so :data:`METRICS_OPTS` can be registered without
+it.
 """
 
 import http.server
@@ -23,11 +27,6 @@ import threading
 from typing import Iterator, Optional
 
 from oslo_config import cfg
-from prometheus_client import exposition
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.registry import CollectorRegistry
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
@@ -77,8 +76,24 @@ class EventCounter:
             return dict(self.counts)
 
 
-class AgentCollector(Collector):
-    """Reads an :class:`~df_ovsdb_agent.agent.Agent` at scrape time."""
+def _prometheus():
+    try:
+        import prometheus_client
+        from prometheus_client import core  # noqa: F401
+        from prometheus_client import exposition  # noqa: F401
+        from prometheus_client import registry  # noqa: F401
+    except ImportError:
+        raise ConfigError('[metrics] enabled needs prometheus-client; '
+                          'install df-ovsdb-agent[metrics]') from None
+    return prometheus_client
+
+
+class AgentCollector:
+    """Reads an :class:`~df_ovsdb_agent.agent.Agent` at scrape time.
+
+    A prometheus-client custom collector: the registry calls
+    :meth:`collect` on every scrape.
+    """
 
     def __init__(self, agent, counter: EventCounter) -> None:
         self.agent = agent
@@ -108,7 +123,7 @@ class AgentCollector(Collector):
                      duration if duration is not None else float('nan'))
 
     def _events(self) -> Iterator:
-        family = CounterMetricFamily(
+        family = _core().CounterMetricFamily(
             '%s_events' % PREFIX, 'Interface events delivered, by kind '
             'and action.', labels=['kind', 'action'])
         for (kind, action), count in sorted(self.counter.snapshot().items()):
@@ -119,7 +134,7 @@ class AgentCollector(Collector):
         online = {kind: 0 for kind in Kind}
         for interface in self.agent.interfaces():
             online[interface.kind] += 1
-        family = GaugeMetricFamily(
+        family = _core().GaugeMetricFamily(
             '%s_interfaces_online' % PREFIX, 'Interfaces online now, by '
             'kind.', labels=['kind'])
         for kind, count in online.items():
@@ -127,11 +142,11 @@ class AgentCollector(Collector):
         yield family
 
     def _subscribers(self) -> Iterator:
-        backlog = GaugeMetricFamily(
+        backlog = _core().GaugeMetricFamily(
             '%s_subscriber_backlog' % PREFIX, 'Entries waiting for a '
             'subscriber (at most one per interface plus two).',
             labels=['subscriber'])
-        errors = CounterMetricFamily(
+        errors = _core().CounterMetricFamily(
             '%s_subscriber_errors' % PREFIX, 'Exceptions raised by a '
             'subscriber callback.', labels=['subscriber'])
         for sub in self.agent.bus.subscriptions:
@@ -141,12 +156,18 @@ class AgentCollector(Collector):
         yield errors
 
 
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily('%s_%s' % (PREFIX, name), doc, value=value)
+def _core():
+    return _prometheus().core
 
 
-def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily('%s_%s' % (PREFIX, name), doc, value=value)
+def _gauge(name: str, doc: str, value: float):
+    return _core().GaugeMetricFamily('%s_%s' % (PREFIX, name), doc,
+                                     value=value)
+
+
+def _counter(name: str, doc: str, value: float):
+    return _core().CounterMetricFamily('%s_%s' % (PREFIX, name), doc,
+                                       value=value)
 
 
 def health(agent) -> tuple[int, str]:
@@ -167,6 +188,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
         path = self.path.split('?', 1)[0]
         if path == '/metrics':
+            exposition = _prometheus().exposition
             self._send(200, exposition.generate_latest(self.server.registry),
                        exposition.CONTENT_TYPE_LATEST)
         elif path == '/healthz':
@@ -209,7 +231,8 @@ class MetricsServer:
         self.host = host
         self._port = port
         self.counter = EventCounter()
-        self.registry = CollectorRegistry(auto_describe=False)
+        registry = _prometheus().registry
+        self.registry = registry.CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(agent, self.counter))
         self._subscription = None
         self._httpd: Optional[_HttpServer] = None

@@ -194,7 +194,7 @@ def test_bad_values_at_startup(tmp_path, remote, extra, expected):
     assert expected in err, err
 
 
-# -- run time ------------------------------------------------------------------
+# -- run time -----------------------------------------------------------------
 
 RUNTIME = [
     (garbage, r'pars|invalid|multibyte'),
