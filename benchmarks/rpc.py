@@ -42,6 +42,8 @@ class Client:
         self._utf8 = codecs.getincrementaldecoder('utf-8')()
         self._next_id = 0
         self.bytes_received = 0
+        self._timeout = timeout
+        self._last_used = time.monotonic()
 
     def close(self) -> None:
         self.sock.close()
@@ -74,7 +76,17 @@ class Client:
             return msg['result']
 
     def call(self, method: str, params: list) -> Any:
-        return self.wait(self.send(method, params))
+        # ovsdb-server drops a session that leaves its echo probe
+        # unanswered (5 s + 5 s), and this client only answers while it
+        # waits for a reply: after a long pause, start a fresh session.
+        if time.monotonic() - self._last_used > 4.0:
+            self.sock.close()
+            self.sock = _connect(self.remote, self._timeout)
+            self._buf = ''
+        try:
+            return self.wait(self.send(method, params))
+        finally:
+            self._last_used = time.monotonic()
 
     def transact(self, ops: list, database: str = DATABASE) -> list:
         """Run one transaction; raise on any failed operation."""

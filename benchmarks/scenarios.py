@@ -146,7 +146,7 @@ def _extrapolate(cells: dict, size: int) -> Optional[float]:
     return median(seconds) * size / prev
 
 
-# -- latency -------------------------------------------------------------------
+# -- latency ------------------------------------------------------------------
 
 def latency(cfg: Config, progress: Callable) -> dict:
     """Commit -> subscriber callback, idle and under a background burst."""
@@ -209,7 +209,7 @@ def _ms(seconds: Optional[float]) -> str:
     return '-' if seconds is None else '%.2f' % (seconds * 1000)
 
 
-# -- burst ---------------------------------------------------------------------
+# -- burst --------------------------------------------------------------------
 
 def burst(cfg: Config, progress: Callable) -> dict:
     """N port adds in one transaction -> last event delivered."""
@@ -235,7 +235,7 @@ def burst(cfg: Config, progress: Callable) -> dict:
     return out
 
 
-# -- idle cost -----------------------------------------------------------------
+# -- idle cost ----------------------------------------------------------------
 
 def idle(cfg: Config, progress: Callable) -> dict:
     """CPU and bytes read with nothing happening, then with vswitchd-like
@@ -282,7 +282,7 @@ def _window(db: Database, workers: dict, seconds: float) -> dict:
     return result
 
 
-# -- resync --------------------------------------------------------------------
+# -- resync -------------------------------------------------------------------
 
 def resync(cfg: Config, progress: Callable) -> dict:
     """ovsdb-server restart with 10 offline changes -> re-synced."""
