@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openvswitch-switch openvswitch-common etcd-server redis-server
+APT_PACKAGES=(openvswitch-switch openvswitch-common etcd-server redis-server openssl
               shellcheck python3-venv)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -47,6 +47,12 @@ OVSDB_OPTS = [
         'max_backoff', default=1000, min=1000,
         help='Upper bound, in milliseconds, of the delay between '
              'reconnection attempts. Retries never stop.'),
+    cfg.IntOpt(
+        'max_message_size', default=256, min=1,
+        help='Largest OVSDB message accepted, in MiB. A peer sending more '
+             'in one message is disconnected (python-ovs has no limit of '
+             'its own). The dump of the monitored columns takes a few '
+             'hundred bytes per interface.'),
     cfg.StrOpt('ssl_key_file',
                help='Private key for ssl: remotes.'),
     cfg.StrOpt('ssl_cert_file',
@@ -105,6 +111,7 @@ def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
         connection=group.connection, timeout=group.timeout,
         sync_timeout=group.sync_timeout,
         probe_interval=group.probe_interval, max_backoff=group.max_backoff,
+        max_message_size=group.max_message_size << 20,
         ssl_key_file=group.ssl_key_file, ssl_cert_file=group.ssl_cert_file,
         ssl_ca_cert_file=group.ssl_ca_cert_file)
     remote_lib.split_remotes(settings.connection)

@@ -2,11 +2,13 @@
 
 import dataclasses
 import logging
+import ssl
 from typing import Optional
 
 import ovs.json
 import ovs.stream
 from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
+from ovsdbapp.backend.ovs_idl import vlog as ovs_vlog
 from ovsdbapp import exceptions as ovsdbapp_exceptions
 
 from df_ovsdb_agent.classifier import COLUMNS
@@ -31,6 +33,7 @@ class OvsdbSettings:
     sync_timeout: float = 300.0
     probe_interval: int = 5000
     max_backoff: int = 1000
+    max_message_size: int = 256 << 20
     ssl_key_file: Optional[str] = None
     ssl_cert_file: Optional[str] = None
     ssl_ca_cert_file: Optional[str] = None
@@ -54,9 +57,31 @@ def configure_ssl(settings: OvsdbSettings, remotes: list[str]) -> None:
     remote_lib.check_readable(settings.ssl_key_file, 'ssl_key_file')
     remote_lib.check_readable(settings.ssl_cert_file, 'ssl_cert_file')
     remote_lib.check_readable(settings.ssl_ca_cert_file, 'ssl_ca_cert_file')
+    # python-ovs loads these lazily on every connection attempt, where a
+    # bad file becomes a traceback per retry; load them once now.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(settings.ssl_ca_cert_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError('ssl_ca_cert_file %s is not a usable CA '
+                          'certificate: %s' % (settings.ssl_ca_cert_file,
+                                               _reason(exc))) from None
+    try:
+        context.load_cert_chain(settings.ssl_cert_file,
+                                settings.ssl_key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError('ssl_cert_file %s and ssl_key_file %s are not a '
+                          'matching certificate and key: %s'
+                          % (settings.ssl_cert_file, settings.ssl_key_file,
+                             _reason(exc))) from None
     ovs.stream.Stream.ssl_set_private_key_file(settings.ssl_key_file)
     ovs.stream.Stream.ssl_set_certificate_file(settings.ssl_cert_file)
     ovs.stream.Stream.ssl_set_ca_cert_file(settings.ssl_ca_cert_file)
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, 'reason', None) or getattr(exc, 'strerror',
+                                                   None) or str(exc)
 
 
 class Monitor:
@@ -85,9 +110,15 @@ class Monitor:
         configure_ssl(settings, remotes)
         schema = schema_lib.fetch_schema(remotes, settings.timeout)
         helper = schema_lib.interface_schema_helper(schema)
+        # From here on python-ovs's own reports (parse errors, unanswered
+        # probes, failed connects) matter; vlog is silent unless routed to
+        # logging.  Not earlier: start-up failures are our one-line errors.
+        ovs_vlog.use_python_logger(max_level=ovs_vlog.WARN)
         self.idl = InterfaceIdl(','.join(remotes), helper, self._sink,
                                 probe_interval=settings.probe_interval,
-                                max_backoff=settings.max_backoff)
+                                max_backoff=settings.max_backoff,
+                                sync_timeout=settings.sync_timeout,
+                                max_message_size=settings.max_message_size)
         self._connection = ovsdbapp_connection.Connection(
             self.idl, settings.sync_timeout)
         LOG.info('Monitoring %s.%s columns %s at %s (JSON parser: %s)',

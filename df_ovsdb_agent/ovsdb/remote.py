@@ -43,7 +43,9 @@ def validate_remote(remote: str) -> None:
 
 def _validate_host_port(remote: str, rest: str) -> None:
     if rest.startswith('['):
-        host, _, tail = rest[1:].partition(']')
+        host, bracket, tail = rest[1:].partition(']')
+        if not bracket:
+            raise ConfigError('OVSDB remote %r has an unclosed [' % remote)
         port = tail[1:] if tail.startswith(':') else None
         if tail and port is None:
             raise ConfigError('OVSDB remote %r is not valid' % remote)
