@@ -163,12 +163,13 @@ def test_filters_by_kind_and_action(bus):
     bus.subscribe(everything)
     src = Source(bus)
     patch = Interface(Kind.PATCH, 'p', 'up', 1, peer='q')
-    # One change at a time: changes still pending would be coalesced.
-    for count, (uuid, new) in enumerate([('u0', vm(0)), ('up', patch),
-                                         ('u0', None), ('up', None)], 1):
+    # One change at a time, every subscriber caught up before the next:
+    # changes still pending for a subscriber would be coalesced.
+    for uuid, new in [('u0', vm(0)), ('up', patch), ('u0', None),
+                      ('up', None)]:
         src.set(uuid, new)
-        everything.wait_count(count)
-    bus.wait_idle(5)
+        assert bus.wait_idle(5)
+    assert len(everything.events) == 4
     assert rec.summary() == [('patch', 'offline', 'p')]
 
 
