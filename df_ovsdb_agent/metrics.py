@@ -14,10 +14,6 @@ Wiring (the daemon does this when ``[metrics] enabled``)::
     server.start()
     ...
     server.stop()
-
-prometheus-client is the optional ``[metrics]`` extra: it is imported only
-when a server is built, so :data:`METRICS_OPTS` can be registered without
-it.
 """
 
 import http.server
@@ -27,6 +23,9 @@ import threading
 from typing import Iterator, Optional
 
 from oslo_config import cfg
+from prometheus_client import core
+from prometheus_client import exposition
+from prometheus_client import registry
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
@@ -76,18 +75,6 @@ class EventCounter:
             return dict(self.counts)
 
 
-def _prometheus():
-    try:
-        import prometheus_client
-        from prometheus_client import core  # noqa: F401
-        from prometheus_client import exposition  # noqa: F401
-        from prometheus_client import registry  # noqa: F401
-    except ImportError:
-        raise ConfigError('[metrics] enabled needs prometheus-client; '
-                          'install df-ovsdb-agent[metrics]') from None
-    return prometheus_client
-
-
 class AgentCollector:
     """Reads an :class:`~df_ovsdb_agent.agent.Agent` at scrape time.
 
@@ -123,7 +110,7 @@ class AgentCollector:
                      duration if duration is not None else float('nan'))
 
     def _events(self) -> Iterator:
-        family = _core().CounterMetricFamily(
+        family = core.CounterMetricFamily(
             '%s_events' % PREFIX, 'Interface events delivered, by kind '
             'and action.', labels=['kind', 'action'])
         for (kind, action), count in sorted(self.counter.snapshot().items()):
@@ -134,7 +121,7 @@ class AgentCollector:
         online = {kind: 0 for kind in Kind}
         for interface in self.agent.interfaces():
             online[interface.kind] += 1
-        family = _core().GaugeMetricFamily(
+        family = core.GaugeMetricFamily(
             '%s_interfaces_online' % PREFIX, 'Interfaces online now, by '
             'kind.', labels=['kind'])
         for kind, count in online.items():
@@ -142,11 +129,11 @@ class AgentCollector:
         yield family
 
     def _subscribers(self) -> Iterator:
-        backlog = _core().GaugeMetricFamily(
+        backlog = core.GaugeMetricFamily(
             '%s_subscriber_backlog' % PREFIX, 'Entries waiting for a '
             'subscriber (at most one per interface plus two).',
             labels=['subscriber'])
-        errors = _core().CounterMetricFamily(
+        errors = core.CounterMetricFamily(
             '%s_subscriber_errors' % PREFIX, 'Exceptions raised by a '
             'subscriber callback.', labels=['subscriber'])
         for sub in self.agent.bus.subscriptions:
@@ -156,17 +143,13 @@ class AgentCollector:
         yield errors
 
 
-def _core():
-    return _prometheus().core
-
-
 def _gauge(name: str, doc: str, value: float):
-    return _core().GaugeMetricFamily('%s_%s' % (PREFIX, name), doc,
+    return core.GaugeMetricFamily('%s_%s' % (PREFIX, name), doc,
                                      value=value)
 
 
 def _counter(name: str, doc: str, value: float):
-    return _core().CounterMetricFamily('%s_%s' % (PREFIX, name), doc,
+    return core.CounterMetricFamily('%s_%s' % (PREFIX, name), doc,
                                        value=value)
 
 
@@ -188,7 +171,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
         path = self.path.split('?', 1)[0]
         if path == '/metrics':
-            exposition = _prometheus().exposition
             self._send(200, exposition.generate_latest(self.server.registry),
                        exposition.CONTENT_TYPE_LATEST)
         elif path == '/healthz':
@@ -231,7 +213,6 @@ class MetricsServer:
         self.host = host
         self._port = port
         self.counter = EventCounter()
-        registry = _prometheus().registry
         self.registry = registry.CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(agent, self.counter))
         self._subscription = None

@@ -52,6 +52,23 @@ def _listening(port: int) -> bool:
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
+def stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
+    """Signal a child by PID (waking it if stopped) and reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(sig)
+    except OSError as exc:
+        if exc.errno != errno.ESRCH:
+            raise
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 class OvsSandbox:
     """ovsdb-server (+ optional ovs-vswitchd) in a temporary directory."""
 
@@ -172,7 +189,7 @@ class OvsSandbox:
                 ['ovs-vsctl', '--db=unix:%s' % sock, '--no-wait',
                  '--timeout=20'] + list(args), capture_output=True, text=True)
         finally:
-            self._stop_process(proc, signal.SIGTERM)
+            stop_process(proc, signal.SIGTERM)
         if result.returncode:
             raise SandboxError('ovs-vsctl %s failed: %s'
                                % (' '.join(args), result.stderr.strip()))
@@ -183,31 +200,15 @@ class OvsSandbox:
 
     def kill_ovsdb(self) -> None:
         """kill -9 ovsdb-server and reap it."""
-        self._stop_process(self.ovsdb, signal.SIGKILL)
+        stop_process(self.ovsdb, signal.SIGKILL)
 
     def restart_ovsdb(self) -> None:
         self.kill_ovsdb()
         self.start_ovsdb()
 
-    @staticmethod
-    def _stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(signal.SIGCONT)
-            proc.send_signal(sig)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
     def stop(self) -> None:
         """Stop every process by PID and remove the directory we made."""
-        self._stop_process(self.vswitchd, signal.SIGTERM)
-        self._stop_process(self.ovsdb, signal.SIGTERM)
+        stop_process(self.vswitchd, signal.SIGTERM)
+        stop_process(self.ovsdb, signal.SIGTERM)
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -6,7 +6,6 @@ a temp dir) and stops what it started by PID.  Nothing here imitates
 ovsdb-server: :class:`HostileServer` is a deliberately broken peer.
 """
 
-import errno
 import itertools
 import json
 import os
@@ -24,6 +23,7 @@ from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.sandbox import stop_process
 
 SCHEMA = sandbox.SCHEMA
 LOOPBACK = sandbox.LOOPBACK
@@ -100,23 +100,6 @@ class OvsdbProcess:
         return subprocess.run(['ovs-appctl', '-t', self.ctl] + list(args),
                               capture_output=True, text=True, timeout=10,
                               check=True).stdout
-
-
-def stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
-    """Signal a child by PID (waking it if stopped) and reap it."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(sig)
-    except OSError as exc:
-        if exc.errno != errno.ESRCH:
-            raise
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 def wait_serving(remote: str, database: str = 'Open_vSwitch',

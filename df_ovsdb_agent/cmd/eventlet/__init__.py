@@ -4,7 +4,7 @@ Monkey-patching happens here and nowhere else, before anything imports
 threading or socket; the core stays eventlet-optional.
 """
 
-import df_ovsdb_agent.cmd  # noqa: F401  (silences eventlet's own warning)
+import df_ovsdb_agent  # noqa: F401  (silences eventlet's own warning)
 
 import eventlet
 
