@@ -18,6 +18,16 @@ LABELS = {
 }
 
 
+def _contenders(res: dict) -> list:
+    return [(n, v) for n, v in res.items() if not n.startswith('_')]
+
+
+def errors(res: dict) -> list[str]:
+    """One line per contender that failed in a scenario."""
+    return ['- %s failed: %s' % (LABELS.get(n, n), e)
+            for n, e in res.get('_errors', {}).items()]
+
+
 def _f(value: Optional[float], fmt: str = '%.3f') -> str:
     return '-' if value is None else fmt % value
 
@@ -34,7 +44,7 @@ def sync_table(res: dict, sizes: list[str]) -> list[str]:
     lines = ['| contender | ' + ' | '.join('%s rows (s)' % s for s in sizes)
              + ' | peak RSS @%s (MB) | time / agent @%s |' % (mid, mid),
              '|---|' + '---|' * (len(sizes) + 2)]
-    for name, cells in res.items():
+    for name, cells in _contenders(res):
         row = []
         for size in sizes:
             cell = cells.get(size, {})
@@ -58,7 +68,7 @@ def latency_table(res: dict) -> list[str]:
     lines = ['| contender | idle p50 (ms) | idle p99 (ms) | burst p50 (ms) '
              '| burst p99 (ms) | idle p50 / agent | lost |',
              '|---|---|---|---|---|---|---|']
-    for name, phases in res.items():
+    for name, phases in _contenders(res):
         idle, busy = phases['idle'], phases['burst']
         lines.append('| %s | %s | %s | %s | %s | %s | %d |' % (
             LABELS.get(name, name), _ms(idle['p50']), _ms(idle['p99']),
@@ -77,7 +87,7 @@ def burst_table(res: dict, bursts: list[str]) -> list[str]:
     lines = ['| contender | ' + ' | '.join('%s adds (s)' % b for b in bursts)
              + ' | ' + ' | '.join('%s / agent' % b for b in bursts) + ' |',
              '|---|' + '---|' * (2 * len(bursts))]
-    for name, cells in res.items():
+    for name, cells in _contenders(res):
         times = [cells.get(b, {}).get('median') for b in bursts]
         ratios = [_ratio(t, agent.get(b, {}).get('median'))
                   for t, b in zip(times, bursts)]
@@ -112,7 +122,7 @@ def idle_table(res: dict, seconds: float) -> list[str]:
 def resync_table(res: dict) -> list[str]:
     lines = ['| contender | restart -> re-synced (s) | events emitted |',
              '|---|---|---|']
-    for name, cell in res.items():
+    for name, cell in _contenders(res):
         lines.append('| %s | %s | %s |' % (
             LABELS.get(name, name), _f(cell.get('median')),
             ', '.join(str(e) for e in cell['events'])))
@@ -187,6 +197,7 @@ def tables(results: dict) -> str:
         parts += ['### Initial sync: start -> every `online` delivered '
                   '(median of %d)' % meta['config']['repeats'], '']
         parts += sync_table(results['sync'], sizes) + ['']
+        parts += errors(results['sync'])
     if 'latency' in results:
         parts += ['### Commit -> subscriber callback (%d changes x %d, '
                   '%d rows; burst: 100 relevant changes every 50 ms)'
@@ -194,12 +205,13 @@ def tables(results: dict) -> str:
                      meta['config']['repeats'],
                      meta['config']['latency_rows']), '']
         parts += latency_table(results['latency'])
-        parts += ['', POLLING_NOTE, '']
+        parts += ['', POLLING_NOTE, ''] + errors(results['latency'])
     if 'burst' in results:
         bursts = [str(b) for b in meta['config']['bursts']]
         parts += ['### Burst: N port adds in one transaction -> last event '
                   'delivered (median of %d)' % meta['config']['repeats'], '']
         parts += burst_table(results['burst'], bursts) + ['']
+        parts += errors(results['burst'])
     if 'idle' in results:
         seconds = meta['config']['idle_seconds']
         parts += ['### Idle cost @%d rows: statistics/status of every row '
@@ -213,6 +225,7 @@ def tables(results: dict) -> str:
                   % (meta['config']['resync_rows'],
                      meta['config']['repeats']), '']
         parts += resync_table(results['resync']) + ['']
+        parts += errors(results['resync'])
     return '\n'.join(parts)
 
 

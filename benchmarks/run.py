@@ -154,6 +154,8 @@ def main(argv=None) -> int:
     for name in args.scenarios:
         print('== %s' % name, flush=True)
         results[name] = scenarios.SCENARIOS[name](cfg, progress)
+        # Partial results survive a later scenario's failure.
+        report.write_json(results, os.path.join(args.out, 'partial.json'))
     results['meta']['wall_seconds'] = time.monotonic() - began
     results['meta']['load_after'] = os.getloadavg()
     report.write_json(results, os.path.join(args.out, 'results.json'))

@@ -5,6 +5,7 @@ the other's CPU; the idle scenario runs them side by side on one server
 because it measures CPU time, which is per process.
 """
 
+import contextlib
 import dataclasses
 import logging
 import statistics
@@ -95,6 +96,16 @@ class Database:
         self.close()
 
 
+@contextlib.contextmanager
+def _guard(out: dict, name: str, progress: Callable, scenario: str):
+    """Record a contender that fails or hangs, and carry on with the rest."""
+    try:
+        yield
+    except harness.WorkerError as exc:
+        out.setdefault('_errors', {})[name] = str(exc)
+        progress('%s %-15s FAILED: %s' % (scenario, name, exc))
+
+
 def _started(name: str, db: Database, timeout: float) -> tuple:
     worker = harness.Worker(name)
     try:
@@ -121,15 +132,18 @@ def sync(cfg: Config, progress: Callable) -> dict:
                     if guess is not None and guess > cfg.sync_budget:
                         cell['extrapolated'] = guess
                         continue
-                    worker, result = _started(name, db, cfg.timeout)
-                    cell['seconds'].append(result['seconds'])
-                    cell['events'].append(result['events'])
-                    cell['rss'].append(worker.peak_rss())
-                    cell['cpu'].append(worker.cpu())
-                    worker.close()
-                    progress('sync %6d %-15s #%d %.3fs' % (
-                        size, name, rep + 1, result['seconds']))
-    for cells in out.values():
+                    with _guard(out, name, progress, 'sync'):
+                        worker, result = _started(name, db, cfg.timeout)
+                        cell['seconds'].append(result['seconds'])
+                        cell['events'].append(result['events'])
+                        cell['rss'].append(worker.peak_rss())
+                        cell['cpu'].append(worker.cpu())
+                        worker.close()
+                        progress('sync %6d %-15s #%d %.3fs' % (
+                            size, name, rep + 1, result['seconds']))
+    for name, cells in out.items():
+        if name.startswith('_'):
+            continue
         for cell in cells.values():
             cell['median'] = median(cell['seconds'])
             cell['rss_median'] = median(cell['rss'])
@@ -156,25 +170,34 @@ def latency(cfg: Config, progress: Callable) -> dict:
         noise_ports = db.pop.ports[:200]
         generation = [0]
         for name in cfg.want(PUSH):
-            worker, _ = _started(name, db, cfg.timeout)
-            result = out[name] = {}
-            for phase in ('idle', 'burst'):
-                noise = (harness.Noise(db.remote, noise_ports, 'burst',
-                                       pause=0.05, batch=100)
-                         if phase == 'burst' else None)
-                try:
-                    batches = [_probe_batch(db, worker, probe, generation,
-                                            cfg.latency_changes)
-                               for _ in range(cfg.repeats)]
-                finally:
-                    commits = noise.close() if noise else 0
-                result[phase] = _latency_summary(batches)
-                result[phase]['noise_commits'] = commits
-                progress('latency %-15s %-5s p50 %s ms  p99 %s ms' % (
-                    name, phase, _ms(result[phase]['p50']),
-                    _ms(result[phase]['p99'])))
-            worker.close()
+            with _guard(out, name, progress, 'latency'):
+                _latency_one(cfg, db, name, probe, noise_ports, generation,
+                             out, progress)
     return out
+
+
+def _latency_one(cfg: Config, db: Database, name: str, probe, noise_ports,
+                 generation: list, out: dict, progress: Callable) -> None:
+    worker, _ = _started(name, db, cfg.timeout)
+    try:
+        result = out[name] = {}
+        for phase in ('idle', 'burst'):
+            noise = (harness.Noise(db.remote, noise_ports, 'burst',
+                                   pause=0.05, batch=100)
+                     if phase == 'burst' else None)
+            try:
+                batches = [_probe_batch(db, worker, probe, generation,
+                                        cfg.latency_changes)
+                           for _ in range(cfg.repeats)]
+            finally:
+                commits = noise.close() if noise else 0
+            result[phase] = _latency_summary(batches)
+            result[phase]['noise_commits'] = commits
+            progress('latency %-15s %-5s p50 %s ms  p99 %s ms' % (
+                name, phase, _ms(result[phase]['p50']),
+                _ms(result[phase]['p99'])))
+    finally:
+        worker.close()
 
 
 def _probe_batch(db: Database, worker: harness.Worker,
@@ -216,23 +239,34 @@ def burst(cfg: Config, progress: Callable) -> dict:
     out: dict = {}
     with Database(cfg.burst_base) as db:
         for name in cfg.want(PUSH):
-            worker, _ = _started(name, db, cfg.timeout)
-            for size in cfg.bursts:
-                cell = out.setdefault(name, {})[str(size)] = {'seconds': []}
-                for rep in range(cfg.repeats):
-                    worker.call('expect', count=size)
-                    began = harness.stamp()
-                    ports = db.pop.add('b', size, chunk_size=size)
-                    reached = worker.wait('reached', cfg.timeout)
+            with _guard(out, name, progress, 'burst'):
+                _burst_one(cfg, db, name, out, progress)
+    return out
+
+
+def _burst_one(cfg: Config, db: Database, name: str, out: dict,
+               progress: Callable) -> None:
+    worker, _ = _started(name, db, cfg.timeout)
+    timeout = min(cfg.timeout, 120.0)
+    try:
+        for size in cfg.bursts:
+            cell = out.setdefault(name, {})[str(size)] = {'seconds': []}
+            for rep in range(cfg.repeats):
+                worker.call('expect', count=size)
+                began = harness.stamp()
+                ports = db.pop.add('b', size, chunk_size=size)
+                try:
+                    reached = worker.wait('reached', timeout)
                     cell['seconds'].append((reached['t'] - began) / 1e9)
                     worker.call('expect', count=size)
+                finally:
                     db.pop.remove(ports, chunk_size=size)
-                    worker.wait('reached', cfg.timeout)
-                    progress('burst %6d %-15s #%d %.3fs' % (
-                        size, name, rep + 1, cell['seconds'][-1]))
-                cell['median'] = median(cell['seconds'])
-            worker.close()
-    return out
+                    cell['median'] = median(cell['seconds'])
+                worker.wait('reached', timeout)
+                progress('burst %6d %-15s #%d %.3fs' % (
+                    size, name, rep + 1, cell['seconds'][-1]))
+    finally:
+        worker.close()
 
 
 # -- idle cost ----------------------------------------------------------------
@@ -290,30 +324,40 @@ def resync(cfg: Config, progress: Callable) -> dict:
     with Database(cfg.resync_rows) as db:
         generation = 0
         for name in cfg.want(RESYNC):
-            worker, _ = _started(name, db, cfg.timeout)
-            cell = out[name] = {'seconds': [], 'events': []}
-            for rep in range(cfg.repeats):
-                generation += 1
-                taps = [p for p in db.pop.ports if p.name.startswith('tap')]
-                removed, modified = taps[:3], taps[3:5]
-                worker.call('resync', count=None)
-                db.client.close()
-                db.box.kill_ovsdb()
-                db.pop.offline_changes(db.box.db, 'r', 5, removed, modified,
-                                       generation)
-                began = harness.stamp()
-                db.box.start_ovsdb()
-                done = worker.wait('resynced', cfg.timeout)
-                cell['seconds'].append((done['t'] - began) / 1e9)
-                cell['events'].append(done['events'])
-                db.client = rpc.Client(db.remote)
-                db.pop.client = db.client
-                progress('resync %-15s #%d %.3fs %d events' % (
-                    name, rep + 1, cell['seconds'][-1], done['events']))
-            cell['median'] = median(cell['seconds'])
-            cell['events_median'] = median(cell['events'])
-            worker.close()
+            with _guard(out, name, progress, 'resync'):
+                generation = _resync_one(cfg, db, name, generation, out,
+                                         progress)
     return out
+
+
+def _resync_one(cfg: Config, db: Database, name: str, generation: int,
+                out: dict, progress: Callable) -> int:
+    worker, _ = _started(name, db, cfg.timeout)
+    try:
+        cell = out[name] = {'seconds': [], 'events': []}
+        for rep in range(cfg.repeats):
+            generation += 1
+            taps = [p for p in db.pop.ports if p.name.startswith('tap')]
+            removed, modified = taps[:3], taps[3:5]
+            worker.call('resync', count=None)
+            db.client.close()
+            db.box.kill_ovsdb()
+            db.pop.offline_changes(db.box.db, 'r', 5, removed, modified,
+                                   generation)
+            began = harness.stamp()
+            db.box.start_ovsdb()
+            done = worker.wait('resynced', cfg.timeout)
+            cell['seconds'].append((done['t'] - began) / 1e9)
+            cell['events'].append(done['events'])
+            db.client = rpc.Client(db.remote)
+            db.pop.client = db.client
+            progress('resync %-15s #%d %.3fs %d events' % (
+                name, rep + 1, cell['seconds'][-1], done['events']))
+        cell['median'] = median(cell['seconds'])
+        cell['events_median'] = median(cell['events'])
+    finally:
+        worker.close()
+    return generation
 
 
 SCENARIOS = {'sync': sync, 'latency': latency, 'burst': burst,
