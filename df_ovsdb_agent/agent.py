@@ -143,8 +143,9 @@ class Agent:
     def on_row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
         new = classify(row, self.policy) if row is not None else None
         with self._lock:
-            for event in self._snapshot.apply(uuid, new):
-                self.bus.publish(event)
+            events = self._snapshot.apply(uuid, new)
+            if events:
+                self.bus.publish_many(events)
 
     def on_synced(self, rows: Iterator[RowValues]) -> None:
         current = {}
@@ -154,9 +155,7 @@ class Agent:
                 current[row.uuid] = interface
         with self._lock:
             events = self._snapshot.replace(current)
-            for event in events:
-                self.bus.publish(event)
-            self.bus.publish(SYNC_FINISHED)
+            self.bus.publish_many(events + [SYNC_FINISHED])
             self.last_sync_duration = time.monotonic() - self._sync_began
             self._synced = True
             self.syncs += 1
