@@ -30,7 +30,6 @@ from df_ovsdb_agent.cluster.stores import StoreOptions
 
 LOG = logging.getLogger(__name__)
 
-INITIAL_BACKOFF = 0.1
 
 
 def _b64(text: str) -> str:
@@ -108,26 +107,15 @@ class EtcdWatcher:
         _shutdown(self._response)
 
     def events(self) -> Iterator:
-        delay = INITIAL_BACKOFF
-        while not self._stopped.is_set():
-            client = None
-            try:
-                client = stores.etcd_client(self.options)
-                state, self.revision = list_state(client, self.prefix)
-                yield from self.view.replace(state)
-                delay = INITIAL_BACKOFF
-                yield from self._follow(client)
-            except Exception as exc:
-                if self._stopped.is_set():
-                    break
-                LOG.warning('etcd %s: %s; retrying in %.1fs',
-                            self.options.safe_url,
-                            stores.describe_error(exc), delay)
-                self._stopped.wait(delay)
-                delay = min(delay * 2, self.max_backoff)
-            finally:
-                if client is not None:
-                    client.session.close()
+        return stores.reconnecting(
+            self._stopped, 'etcd %s' % self.options.safe_url,
+            self.max_backoff, lambda: stores.etcd_client(self.options),
+            self._list_and_follow, lambda client: client.session.close())
+
+    def _list_and_follow(self, client) -> Iterator:
+        state, self.revision = list_state(client, self.prefix)
+        yield from self.view.replace(state)
+        yield from self._follow(client)
 
     def _follow(self, client) -> Iterator:
         """Events of the watch from ``revision + 1`` until it ends."""

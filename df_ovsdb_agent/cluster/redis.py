@@ -38,7 +38,6 @@ LOG = logging.getLogger(__name__)
 
 START = '0-0'
 STREAM_ID = re.compile(r'^\d+-\d+$')
-INITIAL_BACKOFF = 0.1
 
 
 def _decode(value: str) -> Optional[dict]:
@@ -120,26 +119,12 @@ class RedisStreamReader:
         self._stopped.set()
 
     def events(self) -> Iterator:
-        delay = INITIAL_BACKOFF
-        while not self._stopped.is_set():
-            client = None
-            try:
-                client = stores.redis_client(self.options,
-                                             extra_timeout=self.block)
-                for event in self._rounds(client):
-                    delay = INITIAL_BACKOFF
-                    yield event
-            except Exception as exc:
-                if self._stopped.is_set():
-                    break
-                LOG.warning('redis %s: %s; retrying in %.1fs',
-                            self.options.safe_url,
-                            stores.describe_error(exc), delay)
-                self._stopped.wait(delay)
-                delay = min(delay * 2, self.max_backoff)
-            finally:
-                if client is not None:
-                    client.close()
+        return stores.reconnecting(
+            self._stopped, 'redis %s' % self.options.safe_url,
+            self.max_backoff,
+            lambda: stores.redis_client(self.options,
+                                        extra_timeout=self.block),
+            self._rounds, lambda client: client.close())
 
     def _rounds(self, client) -> Iterator:
         while not self._stopped.is_set():

@@ -12,11 +12,15 @@ write it and the consumers that read it:
 
 import dataclasses
 import json
+import logging
 import re
+import threading
 import urllib.parse
-from typing import Optional
+from typing import Any, Callable, Iterator, Optional
 
 from df_ovsdb_agent.exceptions import ConfigError
+
+LOG = logging.getLogger(__name__)
 
 ETCD_PREFIX = '/df-ovsdb-agent'
 REDIS_PREFIX = 'df-ovsdb-agent'
@@ -221,3 +225,54 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0):
     except ValueError as exc:
         raise ConfigError('bad redis url %r: %s'
                           % (redact(options.url), exc)) from None
+
+
+INITIAL_BACKOFF = 0.1
+
+
+class Backoff:
+    """Capped exponential delays: 0.1, 0.2, 0.4 ... ``maximum`` seconds."""
+
+    def __init__(self, maximum: float,
+                 initial: float = INITIAL_BACKOFF) -> None:
+        self.initial = min(initial, maximum)
+        self.maximum = maximum
+        self._next = self.initial
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+def reconnecting(stopped: threading.Event, target: str, max_backoff: float,
+                 connect: Callable[[], Any],
+                 follow: Callable[[Any], Iterator],
+                 close: Callable[[Any], None]) -> Iterator:
+    """Yield what ``follow(client)`` yields, reconnecting until ``stopped``.
+
+    Any failure is logged with the store's redacted ``target`` and retried
+    after a capped exponential delay, which resets once something came
+    through again.
+    """
+    backoff = Backoff(max_backoff)
+    while not stopped.is_set():
+        client = None
+        try:
+            client = connect()
+            for item in follow(client):
+                backoff.reset()
+                yield item
+        except Exception as exc:
+            if stopped.is_set():
+                break
+            delay = backoff.next()
+            LOG.warning('%s: %s; retrying in %.1fs', target,
+                        describe_error(exc), delay)
+            stopped.wait(delay)
+        finally:
+            if client is not None:
+                close(client)

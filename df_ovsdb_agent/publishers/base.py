@@ -21,6 +21,7 @@ from oslo_config import cfg
 
 from df_ovsdb_agent.cluster import record_changes
 from df_ovsdb_agent.cluster import Record
+from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.cluster.stores import describe_error
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Action
@@ -29,8 +30,6 @@ from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.plugins import Plugin
 
 LOG = logging.getLogger(__name__)
-
-INITIAL_BACKOFF = 0.1
 
 CREDENTIAL_OPTS = [
     cfg.StrOpt('username',
@@ -120,24 +119,6 @@ class Store(abc.ABC):
 
     def close(self) -> None:
         """Drop connections; :meth:`connect` may follow."""
-
-
-class Backoff:
-    """Capped exponential delays: 0.1, 0.2, 0.4 ... ``maximum`` seconds."""
-
-    def __init__(self, maximum: float,
-                 initial: float = INITIAL_BACKOFF) -> None:
-        self.initial = min(initial, maximum)
-        self.maximum = maximum
-        self._next = self.initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
 
 
 class Writer:
