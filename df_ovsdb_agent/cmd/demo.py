@@ -7,6 +7,7 @@ temporary directory, plugs and unplugs a bridge, a VM port, a tunnel and a
 patch pair, restarts ovsdb-server, and shows every event as it arrives.
 """
 
+import logging
 import sys
 import threading
 import time
@@ -139,6 +140,10 @@ def _sandbox(conf) -> int:
 
 def _main(argv: Optional[list]) -> int:
     conf = common.load_config(argv, PROG, CLI_OPTS, log=False)
+    # The agent's own warnings (e.g. the lost connection during the restart
+    # step) are part of what the demo shows.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
+                        format='    [agent log] %(levelname)s %(message)s')
     remote = conf.connection or conf.ovsdb.connection
     if _existing(remote):
         return _watch(conf, remote)
