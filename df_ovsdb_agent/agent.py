@@ -85,8 +85,8 @@ class Agent:
         with self._lock:
             sub = self.bus.subscribe(callback, kinds, actions, name)
             if replay:
-                for interface in self._snapshot:
-                    sub.offer(InterfaceEvent(Action.ONLINE, interface))
+                sub.offer_many([InterfaceEvent(Action.ONLINE, interface)
+                                for interface in self._snapshot])
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> None:
