@@ -256,10 +256,7 @@ class NeutronJsonContender(Contender):
 
     def run(self) -> None:
         rep = self.rep
-        proc = subprocess.Popen(monitor_cmd(self.remote),
-                                stdout=subprocess.PIPE)
-        threading.Thread(target=self._stopper, args=(proc,),
-                         daemon=True).start()
+        proc = self._start_monitor()
         first = True
         for line in proc.stdout:
             update = json.loads(line)
@@ -273,6 +270,14 @@ class NeutronJsonContender(Contender):
             if first:
                 first = False
                 rep.sync_finished()
+
+    def _start_monitor(self) -> subprocess.Popen:
+        """``ovsdb-client monitor`` of the agent's columns, killed on stop."""
+        proc = subprocess.Popen(monitor_cmd(self.remote),
+                                stdout=subprocess.PIPE)
+        threading.Thread(target=self._stopper, args=(proc,),
+                         daemon=True).start()
+        return proc
 
     def _stopper(self, proc: subprocess.Popen) -> None:
         self.stop.wait()
@@ -293,10 +298,7 @@ class CFloorContender(NeutronJsonContender):
 
     def run(self) -> None:
         rep = self.rep
-        proc = subprocess.Popen(monitor_cmd(self.remote),
-                                stdout=subprocess.PIPE)
-        threading.Thread(target=self._stopper, args=(proc,),
-                         daemon=True).start()
+        proc = self._start_monitor()
         fd = proc.stdout.fileno()
         pending = b''
         first = True

@@ -134,10 +134,6 @@ class Monitor:
                 'OVSDB at %s did not complete the initial sync within %ss'
                 % (','.join(remotes), settings.sync_timeout)) from None
 
-    def force_reconnect(self) -> None:
-        if self._connection is not None:
-            self._connection.force_reconnect()
-
     def stop(self, timeout: Optional[float] = 5.0) -> bool:
         """Stop the IDL thread and close the session."""
         if self._connection is None:

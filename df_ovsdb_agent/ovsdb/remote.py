@@ -62,11 +62,6 @@ def _validate_host_port(remote: str, rest: str) -> None:
                           % (remote, port))
 
 
-def uses_probes(remote: str) -> bool:
-    """Whether python-ovs sends inactivity probes on this remote."""
-    return not remote.startswith('unix:')
-
-
 def check_readable(path: str, what: str) -> None:
     """Raise :class:`ConfigError` if ``path`` cannot be read."""
     if not path:

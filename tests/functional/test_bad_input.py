@@ -62,13 +62,21 @@ broken_schema = _reply_all(result={
                                               'external_ids', 'options')}}}})
 
 
-def oversized_reply(conn):
-    """One 32 MB string as the answer to whatever was asked."""
+def _open_string_reply(conn):
+    """Answer the first request with the start of a string result; True if
+    there was a request."""
     msg = faults.read_request(conn)
     if msg is None:
-        return
+        return False
     conn.sendall(b'{"id": %s, "error": null, "result": "'
                  % json.dumps(msg.get('id')).encode())
+    return True
+
+
+def oversized_reply(conn):
+    """One 32 MB string as the answer to whatever was asked."""
+    if not _open_string_reply(conn):
+        return
     chunk = b'x' * 65536
     for _ in range(512):
         conn.sendall(chunk)
@@ -78,11 +86,8 @@ def oversized_reply(conn):
 
 def endless_reply(conn):
     """An answer that never ends: bytes keep coming, no message completes."""
-    msg = faults.read_request(conn)
-    if msg is None:
+    if not _open_string_reply(conn):
         return
-    conn.sendall(b'{"id": %s, "error": null, "result": "'
-                 % json.dumps(msg.get('id')).encode())
     chunk = b'x' * 65536
     deadline = time.monotonic() + 30  # bounded even if nobody stops it
     while time.monotonic() < deadline:
