@@ -61,10 +61,15 @@ def test_restart_without_changes_emits_nothing(ovs, make_agent):
     agent.subscribe(rec)
     agent.start()
     rec.wait_for(lambda evs: len(rec.summary(evs)) == 11)
-    for _ in range(3):
+    for restart in range(1, 4):
         syncs = agent.syncs
         ovs.restart_ovsdb()
         assert agent.wait_synced(15, after=syncs)
+        # Let the subscriber see this resync's end before the next one
+        # starts: a lagging subscriber would (by design) see overlapping
+        # resyncs merged into one started...finished window.
+        rec.wait_for(lambda evs: [str(e) for e in evs].count(
+            'sync finished') == restart + 1)
     ovs.vsctl('add-br', 'br-ex')          # fence: ordered after the resyncs
     rec.wait_event(name='br-ex', action='online')
     assert len(rec.summary()) == 12, rec.summary()
