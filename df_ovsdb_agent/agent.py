@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Mapping, Optional
 
 from df_ovsdb_agent.bus import Callback
 from df_ovsdb_agent.bus import EventBus
@@ -140,14 +140,15 @@ class Agent:
             self.bus.publish(SYNC_STARTED)
         LOG.info('OVSDB (re)sync started')
 
-    def on_row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
-        new = classify(row, self.policy) if row is not None else None
+    def on_batch(self, rows: Mapping[str, Optional[RowValues]]) -> None:
+        batch = {uuid: classify(row, self.policy) if row is not None
+                 else None for uuid, row in rows.items()}
         with self._lock:
-            events = self._snapshot.apply(uuid, new)
+            events = self._snapshot.apply(batch)
             if events:
                 self.bus.publish_many(events)
 
-    def on_synced(self, rows: Iterator[RowValues]) -> None:
+    def on_synced(self, rows: Iterable[RowValues]) -> None:
         current = {}
         for row in rows:
             interface = classify(row, self.policy)

@@ -7,7 +7,8 @@ Nothing is dropped and memory stays bounded: a subscriber's backlog holds at
 most one entry per interface (its latest state) plus two sync markers.  When
 a subscriber falls behind, successive changes of one interface collapse into
 the net change *relative to what that subscriber was last told*, computed by
-the same :func:`~df_ovsdb_agent.classifier.transition` the agent uses.  So a
+the same :class:`~df_ovsdb_agent.state.KeyedState` the agent's snapshot
+uses (offline first within each batch taken).  So a
 subscriber may skip intermediate states it never saw, but never misses a
 final state, never sees ``offline`` for something it was not told was
 online, and never sees two ``online`` without an ``offline`` between them.
@@ -18,14 +19,16 @@ import logging
 import threading
 from typing import Callable, Iterable, Optional
 
-from df_ovsdb_agent.classifier import transition
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Event
+from df_ovsdb_agent.events import identity
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
+from df_ovsdb_agent.snapshot import to_events
+from df_ovsdb_agent.state import KeyedState
 
 LOG = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class Subscription:
         # order of each key's most recent change.
         self._pending: collections.OrderedDict = collections.OrderedDict()
         # uuid -> Interface this subscriber was last told is online.
-        self._known: dict[str, Interface] = {}
+        self._known: KeyedState[str, Interface] = KeyedState(identity)
         self._busy = False
         self._closed = False
         self._cond = threading.Condition()
@@ -115,20 +118,23 @@ class Subscription:
             if self._closed:
                 return None
             self._busy = True
-            events = []
+            events: list = []
+            batch: dict = {}
             for _ in range(min(BATCH, len(self._pending))):
                 key, value = self._pending.popitem(last=False)
                 if isinstance(value, SyncEvent):
+                    events.extend(self._told(batch))
+                    batch = {}
                     events.append(value)
-                    continue
-                known = self._known.get(key)
-                if value is None:
-                    self._known.pop(key, None)
                 else:
-                    self._known[key] = value
-                events.extend(e for e in transition(known, value)
-                              if self._wants(e))
+                    batch[key] = value
+            events.extend(self._told(batch))
             return events
+
+    def _told(self, batch: dict) -> list:
+        """Events that tell this subscriber ``batch`` (uuid -> state)."""
+        return [e for e in to_events(self._known.update(batch))
+                if self._wants(e)]
 
     def _wants(self, event: InterfaceEvent) -> bool:
         return ((self.kinds is None or event.kind in self.kinds) and

@@ -7,9 +7,7 @@ That keeps the rules in one table-testable place.
 import dataclasses
 from typing import Mapping, NamedTuple, Optional
 
-from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 
 DEFAULT_BRIDGE_NAMES = ('br-int', 'br-tun', 'br-ex')
@@ -86,22 +84,3 @@ def _tunnel(row: RowValues) -> Optional[Interface]:
     return Interface(Kind.TUNNEL, row.name, row.uuid, row.ofport,
                      tunnel_type=row.type, remote_ip=remote_ip,
                      local_ip=row.options.get('local_ip'))
-
-
-def transition(old: Optional[Interface],
-               new: Optional[Interface]) -> list[InterfaceEvent]:
-    """Events that take a viewer who knows ``old`` to ``new``.
-
-    ``None`` means "not online". Changes of attributes outside
-    :class:`Interface` never reach here, so they yield no event.
-    """
-    if old is None:
-        return [] if new is None else [InterfaceEvent(Action.ONLINE, new)]
-    if new is None:
-        return [InterfaceEvent(Action.OFFLINE, old)]
-    if old.kind != new.kind:
-        return [InterfaceEvent(Action.OFFLINE, old),
-                InterfaceEvent(Action.ONLINE, new)]
-    if old != new:
-        return [InterfaceEvent(Action.UPDATED, new)]
-    return []

@@ -7,7 +7,7 @@ python-ovs rows.
 
 import dataclasses
 import enum
-from typing import Any, Optional
+from typing import Any, Hashable, Mapping, Optional
 
 
 class Kind(str, enum.Enum):
@@ -66,6 +66,35 @@ class Interface:
         for attr in KIND_ATTRIBUTES[self.kind]:
             data[attr] = getattr(self, attr)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> 'Interface':
+        """The inverse of :meth:`to_dict`; extra keys are ignored.
+
+        :raises ValueError: on a missing key or a value of the wrong type.
+        """
+        try:
+            kind = Kind(data['kind'])
+            name, uuid, ofport = data['name'], data['uuid'], data['ofport']
+            attrs = {attr: data.get(attr) for attr in KIND_ATTRIBUTES[kind]}
+        except (KeyError, TypeError) as exc:
+            raise ValueError('not an interface record: missing %s'
+                             % exc) from None
+        if not (isinstance(name, str) and isinstance(uuid, str) and
+                (ofport is None or type(ofport) is int) and
+                all(v is None or isinstance(v, str)
+                    for v in attrs.values())):
+            raise ValueError('not an interface record: bad value types')
+        return cls(kind, name, uuid, ofport, **attrs)
+
+
+def identity(interface: Interface) -> Hashable:
+    """What makes an interface the same one across changes.
+
+    Another uuid (a port re-created under the same name) or another kind is
+    another interface: ``offline`` for the old, ``online`` for the new.
+    """
+    return (interface.uuid, interface.kind)
 
 
 @dataclasses.dataclass(frozen=True)

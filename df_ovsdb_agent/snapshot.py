@@ -1,31 +1,33 @@
-"""The agent's own record of what it has published.
+"""The agent's record of what it has published: uuid -> online Interface.
 
-python-ovs forgets its rows on reconnect without telling anyone, so the
-only reliable source of ``offline`` events after a resync is a diff between
-what was published and what the fresh dump says.
+python-ovs forgets its rows on reconnect without telling anyone, and an
+agent restart forgets everything, so the only reliable source of
+``offline`` events after a resync is a diff between what was published
+(possibly restored from disk, see :mod:`df_ovsdb_agent.persist`) and what
+the fresh dump says.
 """
 
-from typing import Iterator, Mapping, Optional
+from typing import Iterable, Iterator, Mapping, Optional
 
-from df_ovsdb_agent.classifier import transition
+from df_ovsdb_agent.events import identity
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.state import Change
+from df_ovsdb_agent.state import diff as state_diff
+from df_ovsdb_agent.state import KeyedState
+
+
+def to_events(changes: Iterable[Change]) -> list[InterfaceEvent]:
+    """The interface events of ``changes`` of interface states."""
+    return [InterfaceEvent(change.action, change.value)
+            for change in changes]
 
 
 def diff(old: Mapping[str, Interface],
          new: Mapping[str, Interface]) -> list[InterfaceEvent]:
-    """Events that turn the ``old`` view (uuid -> Interface) into ``new``.
-
-    Offline events come first so that a consumer never sees a name or an
-    ofport used twice at once.
-    """
-    events = []
-    for uuid, interface in old.items():
-        if uuid not in new:
-            events.extend(transition(interface, None))
-    for uuid, interface in new.items():
-        events.extend(transition(old.get(uuid), interface))
-    return events
+    """Events that turn the ``old`` view (uuid -> Interface) into ``new``,
+    offline first."""
+    return to_events(state_diff(old, new, identity))
 
 
 class Snapshot:
@@ -34,30 +36,28 @@ class Snapshot:
     Not thread-safe by itself; the agent serialises access.
     """
 
-    def __init__(self) -> None:
-        self._online: dict[str, Interface] = {}
+    def __init__(self, initial: Optional[Mapping[str, Interface]] = None):
+        self._state: KeyedState[str, Interface] = KeyedState(identity,
+                                                             initial)
 
     def __len__(self) -> int:
-        return len(self._online)
+        return len(self._state)
 
     def __iter__(self) -> Iterator[Interface]:
-        return iter(self._online.values())
+        return iter(self._state)
 
     def get(self, uuid: str) -> Optional[Interface]:
-        return self._online.get(uuid)
+        return self._state.get(uuid)
 
-    def apply(self, uuid: str,
-              new: Optional[Interface]) -> list[InterfaceEvent]:
-        """Record one interface's new state and return the events for it."""
-        events = transition(self._online.get(uuid), new)
-        if new is None:
-            self._online.pop(uuid, None)
-        else:
-            self._online[uuid] = new
-        return events
+    def copy(self) -> dict[str, Interface]:
+        return self._state.copy()
+
+    def apply(self, batch: Mapping[str, Optional[Interface]]
+              ) -> list[InterfaceEvent]:
+        """Record one transaction (uuid -> new state, None: not online)
+        and return its events, offline first."""
+        return to_events(self._state.update(batch))
 
     def replace(self, current: Mapping[str, Interface]) -> list[InterfaceEvent]:
         """Adopt a complete fresh view and return the events to get there."""
-        events = diff(self._online, current)
-        self._online = dict(current)
-        return events
+        return to_events(self._state.replace(current))

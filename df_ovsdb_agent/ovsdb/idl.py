@@ -8,7 +8,7 @@ and, once the dump is in, the sink gets the whole table to diff against.
 
 import logging
 import time
-from typing import Any, Iterator, Optional, Protocol
+from typing import Any, Iterator, Optional
 
 from ovs.db import error as ovs_error
 from ovs.db import idl as ovs_idl
@@ -16,22 +16,10 @@ from ovs import jsonrpc
 
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.ovsdb.schema import TABLE
+from df_ovsdb_agent.ovsdb.sink import Sink
 from df_ovsdb_agent.ovsdb.streamcap import MessageCap
 
 LOG = logging.getLogger(__name__)
-
-
-class Sink(Protocol):
-    """Where the IDL reports; implemented by the agent."""
-
-    def on_sync_started(self) -> None:
-        """A (re)sync began: state is stale until :meth:`on_synced`."""
-
-    def on_row_changed(self, uuid: str, row: Optional[RowValues]) -> None:
-        """One row was inserted or modified (``row``) or deleted (None)."""
-
-    def on_synced(self, rows: Iterator[RowValues]) -> None:
-        """The dump is in; ``rows`` is the complete table."""
 
 
 def row_values(row: ovs_idl.Row) -> RowValues:
@@ -102,6 +90,9 @@ class InterfaceIdl(ovs_idl.Idl):
         self.sync_timeout = sync_timeout
         self._cap = MessageCap(max_message_size, self._message_too_big)
         self._forward = False
+        # Rows notified during one run(): reported as one batch, so a
+        # transaction reaches the agent whole.
+        self._batch: dict[str, Optional[RowValues]] = {}
         self._sync_open = False
         self._conn_state = (None, False)
         self._peer: Optional[str] = None
@@ -133,6 +124,9 @@ class InterfaceIdl(ovs_idl.Idl):
             return super().run()
         finally:
             self._forward = False
+            batch, self._batch = self._batch, {}
+            if batch and not self._poisoned:
+                self._sink.on_batch(batch)
             self._after_run(monitoring)
 
     def wait(self, poller) -> None:
@@ -222,9 +216,9 @@ class InterfaceIdl(ovs_idl.Idl):
         if not self._forward or self._poisoned:
             return
         if event == ovs_idl.ROW_DELETE:
-            self._sink.on_row_changed(str(row.uuid), None)
+            self._batch[str(row.uuid)] = None
         else:
-            self._sink.on_row_changed(str(row.uuid), row_values(row))
+            self._batch[str(row.uuid)] = row_values(row)
 
 
 def monitor_reply_problem(msg: jsonrpc.Message, state: int) -> Optional[str]:

@@ -17,7 +17,7 @@ from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent.ovsdb.idl import InterfaceIdl
-from df_ovsdb_agent.ovsdb.idl import Sink
+from df_ovsdb_agent.ovsdb.sink import Sink
 
 LOG = logging.getLogger(__name__)
 

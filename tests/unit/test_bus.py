@@ -7,7 +7,7 @@ import time
 import pytest
 
 from df_ovsdb_agent.bus import EventBus
-from df_ovsdb_agent.classifier import transition
+from df_ovsdb_agent.snapshot import Snapshot
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
@@ -27,15 +27,15 @@ class Source:
 
     def __init__(self, bus):
         self.bus = bus
-        self.truth = {}
+        self.snapshot = Snapshot()
+
+    @property
+    def truth(self):
+        return self.snapshot.copy()
 
     def set(self, uuid, new):
-        for event in transition(self.truth.get(uuid), new):
+        for event in self.snapshot.apply({uuid: new}):
             self.bus.publish(event)
-        if new is None:
-            self.truth.pop(uuid, None)
-        else:
-            self.truth[uuid] = new
 
 
 @pytest.fixture
@@ -198,16 +198,16 @@ def test_bus_under_eventlet_monkey_patching():
         eventlet.monkey_patch()
         import time
         from df_ovsdb_agent.bus import EventBus
-        from df_ovsdb_agent.classifier import transition
-        from df_ovsdb_agent.events import Interface, Kind
+        from df_ovsdb_agent.events import Action, Interface, InterfaceEvent
+        from df_ovsdb_agent.events import Kind
         bus = EventBus()
         got = []
         slow_got = []
         bus.subscribe(got.append)
         bus.subscribe(lambda e: (time.sleep(0.001), slow_got.append(e)))
         for i in range(200):
-            for e in transition(None, Interface(Kind.VM, 't', 'u%d' % i, 1)):
-                bus.publish(e)
+            bus.publish(InterfaceEvent(
+                Action.ONLINE, Interface(Kind.VM, 't', 'u%d' % i, 1)))
         assert bus.wait_idle(10)
         assert [e.uuid for e in got] == ['u%d' % i for i in range(200)]
         assert len(slow_got) == 200

@@ -3,8 +3,6 @@ import pytest
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
-from df_ovsdb_agent.classifier import transition
-from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 
@@ -96,29 +94,3 @@ def test_require_ofport_off():
     policy = Policy(require_ofport=False)
     assert classify(row('tap1', '', None, VM_IDS), policy).kind == Kind.VM
     assert classify(row('tap1', '', -1, VM_IDS), policy) is None
-
-
-A = Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')
-
-
-@pytest.mark.parametrize('old,new,expected', [
-    (None, None, []),
-    (None, A, [(Action.ONLINE, A)]),
-    (A, None, [(Action.OFFLINE, A)]),
-    (A, A, []),
-    (A, Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x'),
-     [(Action.UPDATED, Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x'))]),
-    (A, Interface(Kind.PATCH, 'tap1', 'u1', 1, peer='p'),
-     [(Action.OFFLINE, A),
-      (Action.ONLINE, Interface(Kind.PATCH, 'tap1', 'u1', 1, peer='p'))]),
-], ids=['nothing', 'online', 'offline', 'unchanged', 'updated',
-        'kind-change'])
-def test_transition(old, new, expected):
-    assert [(e.action, e.interface) for e in transition(old, new)] == expected
-
-
-def test_event_json_carries_only_kind_keys():
-    event = transition(None, A)[0]
-    assert event.to_dict() == {'kind': 'vm', 'action': 'online',
-                               'name': 'tap1', 'uuid': 'u1', 'ofport': 1,
-                               'iface_id': 'x', 'attached_mac': None}

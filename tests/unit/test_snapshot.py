@@ -32,14 +32,30 @@ def test_diff_puts_offline_first():
 
 def test_snapshot_apply_and_replace():
     snap = Snapshot()
-    assert actions(snap.apply('a', vm('a'))) == [('online', 'a')]
-    assert snap.apply('a', vm('a')) == []
-    assert actions(snap.apply('a', vm('a', 2))) == [('updated', 'a')]
-    assert actions(snap.apply('b', None)) == []
+    assert actions(snap.apply({'a': vm('a')})) == [('online', 'a')]
+    assert snap.apply({'a': vm('a')}) == []
+    assert actions(snap.apply({'a': vm('a', 2)})) == [('updated', 'a')]
+    assert actions(snap.apply({'b': None})) == []
     assert len(snap) == 1
     assert actions(snap.replace({'b': vm('b')})) == [('offline', 'a'),
                                                     ('online', 'b')]
     assert [i.uuid for i in snap] == ['b']
     assert snap.get('b') == vm('b')
-    assert actions(snap.apply('b', None)) == [('offline', 'b')]
+    assert actions(snap.apply({'b': None})) == [('offline', 'b')]
     assert len(snap) == 0
+
+
+def test_snapshot_batch_is_offline_first():
+    snap = Snapshot({'old': vm('old')})
+    new = Interface(Kind.VM, 'tap-old', 'new', 1, iface_id='x')
+    events = snap.apply({'new': new, 'old': None})
+    assert [(e.action, e.uuid) for e in events] == [
+        (Action.OFFLINE, 'old'), (Action.ONLINE, 'new')]
+
+
+def test_snapshot_restored_state_diffs_exactly():
+    restored = {'a': vm('a'), 'b': vm('b'), 'c': vm('c')}
+    snap = Snapshot(restored)
+    current = {'b': vm('b'), 'c': vm('c', ofport=7), 'd': vm('d')}
+    assert actions(snap.replace(current)) == [
+        ('offline', 'a'), ('online', 'd'), ('updated', 'c')]

@@ -1,0 +1,140 @@
+"""The one keyed-state primitive: key -> current value, and the changes
+between two states.
+
+Every layer that remembers interfaces uses it: the agent's snapshot (uuid ->
+:class:`~df_ovsdb_agent.events.Interface`), each bus subscription (what that
+subscriber was last told), each publisher writer (name -> record, what the
+store holds and what it should hold) and each cluster view ((host, name) ->
+record).  One set of rules therefore decides, everywhere, what counts as
+``online``, ``offline`` or ``updated``:
+
+- a key that appears is ``online``, one that disappears ``offline``;
+- a key whose value changes *identity* (another uuid under one name, another
+  kind under one uuid) is ``offline`` for the old value then ``online`` for
+  the new one: a consumer never sees one thing turn into another;
+- any other change of value is ``updated``; an equal value is no change.
+
+Changes of one batch (one OVSDB transaction, one resync, one store read)
+come offline first, then updated, then online, so a consumer never sees a
+name or an ofport in use twice at once.
+"""
+
+from typing import Any, Callable, Generic, Hashable, Iterator, Mapping
+from typing import NamedTuple, Optional, TypeVar
+
+from df_ovsdb_agent.events import Action
+
+K = TypeVar('K', bound=Hashable)
+V = TypeVar('V')
+
+Identity = Callable[[Any], Hashable]
+
+
+def no_identity(value: Any) -> None:
+    """Identity function for values that never change identity."""
+    return None
+
+
+class Change(NamedTuple):
+    """One step of a diff: ``value`` is the new value for ``online`` and
+    ``updated``, the last known one for ``offline``."""
+
+    action: Action
+    key: Any
+    value: Any
+
+
+def transition(old: Optional[V], new: Optional[V],
+               identity: Identity = no_identity) -> list[tuple[Action, V]]:
+    """(action, value) pairs that take a viewer who knows ``old`` to ``new``.
+
+    ``None`` means "absent".
+    """
+    if old is None:
+        return [] if new is None else [(Action.ONLINE, new)]
+    if new is None:
+        return [(Action.OFFLINE, old)]
+    if identity(old) != identity(new):
+        return [(Action.OFFLINE, old), (Action.ONLINE, new)]
+    if old != new:
+        return [(Action.UPDATED, new)]
+    return []
+
+
+def ordered(changes: list[Change]) -> list[Change]:
+    """``changes`` offline first, then updated, then online (stable)."""
+    order = {Action.OFFLINE: 0, Action.UPDATED: 1, Action.ONLINE: 2}
+    return sorted(changes, key=lambda change: order[change.action])
+
+
+def diff(old: Mapping[K, V], new: Mapping[K, V],
+         identity: Identity = no_identity) -> list[Change]:
+    """Changes that turn the ``old`` state into ``new``, offline first."""
+    changes = [Change(Action.OFFLINE, key, value)
+               for key, value in old.items() if key not in new]
+    for key, value in new.items():
+        changes.extend(Change(action, key, v) for action, v
+                       in transition(old.get(key), value, identity))
+    return ordered(changes)
+
+
+class KeyedState(Generic[K, V]):
+    """key -> current value, changed one batch at a time.
+
+    Not thread-safe by itself; owners serialise access.
+    """
+
+    def __init__(self, identity: Identity = no_identity,
+                 initial: Optional[Mapping[K, V]] = None) -> None:
+        self.identity = identity
+        self._values: dict[K, V] = dict(initial or {})
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __iter__(self) -> Iterator[V]:
+        """The current values."""
+        return iter(self._values.values())
+
+    def get(self, key: K) -> Optional[V]:
+        return self._values.get(key)
+
+    def items(self) -> list[tuple[K, V]]:
+        return list(self._values.items())
+
+    def copy(self) -> dict[K, V]:
+        """A plain dict of the current state."""
+        return dict(self._values)
+
+    def changes(self, batch: Mapping[K, Optional[V]]) -> list[Change]:
+        """What :meth:`update` with ``batch`` would return, without
+        changing anything."""
+        changes = []
+        for key, value in batch.items():
+            changes.extend(Change(action, key, v) for action, v
+                           in transition(self._values.get(key), value,
+                                         self.identity))
+        return ordered(changes)
+
+    def update(self, batch: Mapping[K, Optional[V]]) -> list[Change]:
+        """Apply one batch (key -> new value, None: gone) atomically and
+        return its changes, offline first."""
+        changes = self.changes(batch)
+        for key, value in batch.items():
+            if value is None:
+                self._values.pop(key, None)
+            else:
+                self._values[key] = value
+        return changes
+
+    def replace(self, state: Mapping[K, V]) -> list[Change]:
+        """Adopt a complete fresh state and return the changes to it."""
+        changes = diff(self._values, state, self.identity)
+        self._values = dict(state)
+        return changes
+
+    def clear(self) -> None:
+        self._values.clear()

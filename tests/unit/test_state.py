@@ -1,0 +1,110 @@
+"""The keyed-state primitive: transitions, batches, offline-first order."""
+
+import pytest
+
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import identity
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.state import Change
+from df_ovsdb_agent.state import diff
+from df_ovsdb_agent.state import KeyedState
+from df_ovsdb_agent.state import transition
+
+A = Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')
+A2 = Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x')
+A_PATCH = Interface(Kind.PATCH, 'tap1', 'u1', 1, peer='p')
+B_SAME_NAME = Interface(Kind.VM, 'tap1', 'u2', 1, iface_id='x')
+
+
+@pytest.mark.parametrize('old,new,expected', [
+    (None, None, []),
+    (None, A, [(Action.ONLINE, A)]),
+    (A, None, [(Action.OFFLINE, A)]),
+    (A, A, []),
+    (A, A2, [(Action.UPDATED, A2)]),
+    (A, A_PATCH, [(Action.OFFLINE, A), (Action.ONLINE, A_PATCH)]),
+    (A, B_SAME_NAME, [(Action.OFFLINE, A), (Action.ONLINE, B_SAME_NAME)]),
+], ids=['nothing', 'online', 'offline', 'unchanged', 'updated',
+        'kind-change', 'uuid-change'])
+def test_transition(old, new, expected):
+    assert transition(old, new, identity) == expected
+
+
+def test_transition_without_identity_is_an_update():
+    assert transition({'v': 1}, {'v': 2}) == [(Action.UPDATED, {'v': 2})]
+
+
+def test_event_json_carries_only_kind_keys():
+    event = InterfaceEvent(Action.ONLINE, A)
+    assert event.to_dict() == {'kind': 'vm', 'action': 'online',
+                               'name': 'tap1', 'uuid': 'u1', 'ofport': 1,
+                               'iface_id': 'x', 'attached_mac': None}
+
+
+def test_interface_dict_round_trip():
+    for interface in (A, A_PATCH, Interface(Kind.BRIDGE, 'br', 'u', None),
+                      Interface(Kind.TUNNEL, 't', 'u', 3, tunnel_type='gre',
+                                remote_ip='1.1.1.1', local_ip=None)):
+        assert Interface.from_dict(interface.to_dict()) == interface
+
+
+@pytest.mark.parametrize('data', [
+    {}, {'kind': 'nope', 'name': 'a', 'uuid': 'u', 'ofport': 1},
+    {'kind': 'vm', 'name': 1, 'uuid': 'u', 'ofport': 1},
+    {'kind': 'vm', 'name': 'a', 'uuid': 'u', 'ofport': '1'},
+    {'kind': 'vm', 'name': 'a', 'uuid': 'u', 'ofport': True},
+    {'kind': 'vm', 'name': 'a', 'uuid': 'u', 'ofport': 1, 'iface_id': 5},
+    [],
+])
+def test_interface_from_bad_dict(data):
+    with pytest.raises(ValueError):
+        Interface.from_dict(data)
+
+
+def test_batch_is_offline_then_updated_then_online():
+    # Same name re-created (new uuid) and an ofport handed from one port to
+    # another within one transaction: whatever the batch's order, offline
+    # comes first so no name or ofport is ever in use twice.
+    state = KeyedState(lambda v: v['uuid'],
+                       {'tap1': {'uuid': 'old', 'ofport': 1},
+                        'tap2': {'uuid': 'u2', 'ofport': 2},
+                        'tap3': {'uuid': 'u3', 'ofport': 3}})
+    changes = state.update({
+        'tap9': {'uuid': 'u9', 'ofport': 3},
+        'tap1': {'uuid': 'new', 'ofport': 1},
+        'tap2': {'uuid': 'u2', 'ofport': 5},
+        'tap3': None,
+    })
+    assert [(c.action, c.key) for c in changes] == [
+        (Action.OFFLINE, 'tap1'), (Action.OFFLINE, 'tap3'),
+        (Action.UPDATED, 'tap2'),
+        (Action.ONLINE, 'tap9'), (Action.ONLINE, 'tap1')]
+    assert changes[0].value == {'uuid': 'old', 'ofport': 1}
+    assert state.copy() == {'tap1': {'uuid': 'new', 'ofport': 1},
+                            'tap2': {'uuid': 'u2', 'ofport': 5},
+                            'tap9': {'uuid': 'u9', 'ofport': 3}}
+
+
+def test_changes_does_not_modify():
+    state = KeyedState(initial={'a': 1})
+    assert state.changes({'a': None}) == [Change(Action.OFFLINE, 'a', 1)]
+    assert state.copy() == {'a': 1}
+
+
+def test_unknown_delete_and_equal_value_give_nothing():
+    state = KeyedState(initial={'a': 1})
+    assert state.update({'a': 1, 'zz': None}) == []
+    assert len(state) == 1 and 'a' in state and 'zz' not in state
+
+
+def test_replace_and_diff_agree():
+    old = {'a': 1, 'b': 2, 'c': 3}
+    new = {'b': 2, 'c': 4, 'd': 5}
+    state = KeyedState(initial=old)
+    assert state.replace(new) == diff(old, new) == [
+        Change(Action.OFFLINE, 'a', 1), Change(Action.UPDATED, 'c', 4),
+        Change(Action.ONLINE, 'd', 5)]
+    assert state.copy() == new
+    assert diff(new, new) == []
