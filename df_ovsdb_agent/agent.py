@@ -80,13 +80,17 @@ class Agent:
         """Subscribe on the bus; with ``replay`` first get the current state.
 
         Replayed interfaces arrive as ``online`` events before any later
-        change, so a late subscriber needs no separate initial read.
+        change, followed by a ``sync finished`` marker when the agent is in
+        sync, so a late subscriber needs no separate initial read.
         """
         with self._lock:
             sub = self.bus.subscribe(callback, kinds, actions, name)
             if replay:
-                sub.offer_many([InterfaceEvent(Action.ONLINE, interface)
-                                for interface in self._snapshot])
+                events: list = [InterfaceEvent(Action.ONLINE, interface)
+                                for interface in self._snapshot]
+                if self._synced:
+                    events.append(SYNC_FINISHED)
+                sub.offer_many(events)
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> None:

@@ -152,7 +152,8 @@ def test_replay_gives_a_late_subscriber_the_current_state(watched):
     rec.wait_event(kind='vm', action='online')
     late = Recorder()
     agent.subscribe(late, replay=True)
-    late.wait_count(2)
+    # The replay ends with "sync finished": the agent is in sync.
+    late.wait_sync('finished')
     assert sorted(late.summary()) == [('bridge', 'online', 'br-int'),
                                       ('vm', 'online', 'tap1')]
     ovs.vsctl('del-port', 'tap1')
