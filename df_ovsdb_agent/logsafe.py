@@ -1,0 +1,158 @@
+"""Safe log lines: escaped, bounded values and rate-limited repeats.
+
+Values that came from OVSDB or a store are attacker-influenced (an
+``iface-id`` is whatever a tenant's VM port was given), so before they are
+logged::
+
+    LOG.warning('bad iface-id %s on %s', logsafe.safe(iface_id), name)
+
+``safe`` escapes every control character, so a value cannot start a forged
+log line or drive a terminal, and cuts long values with a marker, so a
+100 KB value is not a 100 KB line.  :class:`Safe` does the same lazily, only
+when the record is emitted (for DEBUG lines).
+
+:class:`RepeatFilter` keeps an error that repeats every second from filling
+the disk: the first occurrence is logged, later identical ones are counted
+and summarised at most once per interval.
+"""
+
+import logging
+import threading
+import time
+from typing import Callable, Dict, Optional, Tuple
+
+DEFAULT_LIMIT = 256
+
+# C0 controls, DEL and C1 controls (unicodedata category Cc), plus the two
+# Unicode line and paragraph separators that some viewers break lines on.
+# The backslash is escaped too, so a literal "\n" in a value stays
+# distinguishable from an escaped newline.
+_SHORT = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
+_ESCAPES: Dict[int, str] = {}
+for _code in list(range(0x20)) + list(range(0x7f, 0xa0)) + [0x2028, 0x2029]:
+    _char = chr(_code)
+    _ESCAPES[_code] = _SHORT.get(
+        _char, '\\x%02x' % _code if _code < 0x100 else '\\u%04x' % _code)
+_ESCAPES[ord('\\')] = '\\\\'
+del _code, _char
+
+
+def safe(value: object, limit: int = DEFAULT_LIMIT) -> str:
+    """``value`` as one printable line of at most ``limit`` characters.
+
+    Control characters become ``\\n``, ``\\x1b`` and the like; ordinary
+    Unicode is kept.  A longer result is cut and ends with
+    ``...[+N chars]``, N being the characters of ``value`` not shown.
+    """
+    text = value if isinstance(value, str) else str(value)
+    # Only a prefix can be shown: never escape all of a huge value.
+    head = text[:limit]
+    escaped = head.translate(_ESCAPES)
+    if len(text) <= limit and len(escaped) <= limit:
+        return escaped
+    out = []
+    used = shown = 0
+    for char in head:
+        piece = _ESCAPES.get(ord(char), char)
+        if used + len(piece) > limit:
+            break
+        out.append(piece)
+        used += len(piece)
+        shown += 1
+    return '%s...[+%d chars]' % (''.join(out), len(text) - shown)
+
+
+class Safe:
+    """A log argument that is escaped only if the record is emitted."""
+
+    __slots__ = ('value', 'limit')
+
+    def __init__(self, value: object, limit: int = DEFAULT_LIMIT) -> None:
+        self.value = value
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return safe(self.value, self.limit)
+
+    __repr__ = __str__
+
+
+class RepeatFilter(logging.Filter):
+    """Rate-limit identical records of ``level`` and above.
+
+    The first occurrence of a message (same logger, level and formatted
+    text) passes; identical ones within ``interval`` seconds are dropped
+    and counted; the next one after the interval passes with
+    `` (repeated N times in the last Ts)`` appended, N counting the dropped
+    ones.  Attach it to a logger (``LOG.logger.addFilter``) or a handler.
+    """
+
+    def __init__(self, interval: float = 60.0, level: int = logging.WARNING,
+                 max_keys: int = 1000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self.level = level
+        self.max_keys = max_keys
+        self._clock = clock
+        # key -> [time the key was last let through, records dropped since]
+        self._seen: Dict[Tuple[str, int, str], list] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < self.level:
+            return True
+        # One filter on several handlers sees each record once per handler:
+        # decide once.
+        decided = getattr(record, '_df_repeat_pass', None)
+        if decided is not None:
+            return decided
+        verdict = self._decide(record)
+        setattr(record, '_df_repeat_pass', verdict)
+        return verdict
+
+    def _decide(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        key = (record.name, record.levelno, message)
+        now = self._clock()
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is not None and now - entry[0] < self.interval:
+                entry[1] += 1
+                return False
+            dropped = entry[1] if entry is not None else 0
+            since = now - entry[0] if entry is not None else 0.0
+            self._seen.pop(key, None)
+            self._seen[key] = [now, 0]
+            self._trim(now)
+        if dropped:
+            record.msg = '%s (repeated %d times in the last %ds)' % (
+                message, dropped, round(since))
+            record.args = None
+        return True
+
+    def _trim(self, now: float) -> None:
+        # Messages that embed changing values must not grow this forever.
+        if len(self._seen) <= self.max_keys:
+            return
+        for key in [k for k, (last, dropped) in self._seen.items()
+                    if now - last >= self.interval and not dropped]:
+            del self._seen[key]
+        while len(self._seen) > self.max_keys:
+            # Oldest first: dicts keep insertion order, and a key let
+            # through again is re-inserted.
+            del self._seen[next(iter(self._seen))]
+
+
+def install_repeat_filter(logger: Optional[logging.Logger] = None,
+                          interval: float = 60.0) -> RepeatFilter:
+    """Rate-limit repeats on every handler of ``logger`` (default: root).
+
+    On the handlers, not the logger: a logger's filters do not see records
+    of its children.  Call it after logging is set up.
+    """
+    logger = logger or logging.getLogger()
+    rf = RepeatFilter(interval)
+    for handler in logger.handlers:
+        handler.addFilter(rf)
+    return rf
