@@ -2,11 +2,16 @@
 
 A *record* is the JSON form of an online interface (see
 :meth:`df_ovsdb_agent.events.Interface.to_dict`) plus its ``host``.  Stores
-keep one record per host and interface name; consumers turn store changes
-back into events with the same rules the agent uses:
+keep one record per host and interface name, and one *liveness record* per
+live host; consumers turn store changes back into events with the rules of
+:mod:`df_ovsdb_agent.state`, the one keyed-state primitive the agent uses:
 
 - :class:`ClusterEvent` -- an interface of some host went online, offline
   or was updated;
+- :class:`ClusterHost` -- a host came ``up`` (its liveness record appeared,
+  or a new agent process took the host over), is ``synced`` (its records
+  are complete) or went ``down`` (its liveness record is gone; its
+  interfaces go ``offline``);
 - :class:`ClusterSync` -- brackets a (re)read of the store; after
   ``finished`` the consumer's view equals the store's.  With ``reset`` the
   events in between are the *whole* state, not a diff: the consumer could
@@ -18,31 +23,67 @@ Backends: :mod:`df_ovsdb_agent.cluster.etcd`,
 """
 
 import dataclasses
-from typing import Any, Iterator, Optional
+import enum
+from typing import Any, Hashable, Iterator, Mapping, Optional
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent.state import KeyedState
+from df_ovsdb_agent.state import transition
 
 Record = dict  # Interface.to_dict() plus "host"
+
+Key = tuple[str, str]  # (host, interface name)
+
+
+def record_identity(record: Record) -> Hashable:
+    """What makes a record the same interface across changes: (uuid, kind),
+    as :func:`df_ovsdb_agent.events.identity` is for events."""
+    return (record.get('uuid'), record.get('kind'))
+
+
+def incarnation(alive: dict) -> Hashable:
+    """What makes a liveness record the same agent process: another pid or
+    start time under one host id is a restart."""
+    return (alive.get('owner'), alive.get('pid'), alive.get('started'))
 
 
 def record_changes(old: Optional[Record],
                    new: Optional[Record]) -> list[tuple[Action, Record]]:
     """(action, record) pairs that take a viewer who knows ``old`` to ``new``.
 
-    Mirrors :func:`df_ovsdb_agent.classifier.transition`: a name reused by
-    another interface (new uuid) or kind is an ``offline`` then ``online``.
+    :func:`df_ovsdb_agent.state.transition` with the records' identity;
+    kept for callers of the earlier API.
     """
-    if old is None:
-        return [] if new is None else [(Action.ONLINE, new)]
-    if new is None:
-        return [(Action.OFFLINE, old)]
-    identity = ('uuid', 'kind')
-    if any(old.get(key) != new.get(key) for key in identity):
-        return [(Action.OFFLINE, old), (Action.ONLINE, new)]
-    if old != new:
-        return [(Action.UPDATED, new)]
-    return []
+    return transition(old, new, record_identity)
+
+
+class HostState(str, enum.Enum):
+    """What a consumer is told about a host as a whole."""
+
+    UP = 'up'
+    SYNCED = 'synced'
+    DOWN = 'down'
+
+
+def host_transition(old: Optional[dict],
+                    new: Optional[dict]) -> list[HostState]:
+    """Host markers that take a viewer who knows liveness record ``old``
+    to ``new`` (None: no record, the host is down)."""
+    markers = []
+    for action, record in transition(old, new, incarnation):
+        if action is Action.OFFLINE:
+            # A restart (new incarnation) is "up" again, not "down": the
+            # host's interfaces stay where they are.
+            if new is None:
+                markers.append(HostState.DOWN)
+        elif action is Action.ONLINE:
+            markers.append(HostState.UP)
+            if record.get('synced'):
+                markers.append(HostState.SYNCED)
+        elif record.get('synced') and not old.get('synced'):
+            markers.append(HostState.SYNCED)
+    return markers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +118,25 @@ class ClusterEvent:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClusterHost:
+    """Host ``host`` came up, is synced or went down.
+
+    ``record`` is the host's liveness record (its last known one for
+    ``down``).
+    """
+
+    host: str
+    state: HostState
+    record: Optional[dict] = dataclasses.field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {'host': self.host, 'state': self.state.value}
+
+    def __str__(self) -> str:
+        return 'host %s %s' % (self.host, self.state.value)
+
+
+@dataclasses.dataclass(frozen=True)
 class ClusterSync:
     """Start or end of a (re)read of the store (see the module docstring)."""
 
@@ -99,36 +159,49 @@ class ClusterSync:
 
 
 class ClusterView:
-    """What a consumer has been told: (host, name) -> record.
+    """What a consumer has been told: (host, name) -> record, and host ->
+    liveness record.
 
     Turns store changes and fresh full reads into consistent events: never
-    ``offline`` for something not online, never two ``online`` in a row.
+    ``offline`` for something not online, never two ``online`` in a row,
+    nothing for a record rewritten unchanged.  Not thread-safe; its reader
+    owns it.
     """
 
     def __init__(self) -> None:
-        self._known: dict[tuple[str, str], Record] = {}
+        self._interfaces: KeyedState[Key, Record] = KeyedState(
+            record_identity)
+        self._hosts: KeyedState[str, dict] = KeyedState(incarnation)
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self._interfaces)
 
     def records(self, host: Optional[str] = None) -> list[Record]:
-        return [r for (h, _), r in sorted(self._known.items())
+        """The online records, sorted by host and name."""
+        return [r for (h, _), r in sorted(self._interfaces.items())
                 if host is None or h == host]
+
+    def hosts(self) -> dict[str, dict]:
+        """host -> liveness record of the hosts known to be up."""
+        return self._hosts.copy()
+
+    def names(self, host: str) -> list[Key]:
+        """Keys of ``host``'s online interfaces."""
+        return [key for key, _ in self._interfaces.items() if key[0] == host]
+
+    def update(self, batch: Mapping[Key, Optional[Record]],
+               position: Optional[str] = None) -> list[ClusterEvent]:
+        """Adopt one batch of changes ((host, name) -> record, None: gone),
+        offline first."""
+        return [ClusterEvent(c.action, c.key[0], c.value, position)
+                for c in self._interfaces.update(batch)]
 
     def apply(self, host: str, name: str, record: Optional[Record],
               position: Optional[str] = None) -> list[ClusterEvent]:
         """Adopt one interface's new record (None: gone)."""
-        key = (host, name)
-        events = [ClusterEvent(action, host, rec, position)
-                  for action, rec in record_changes(self._known.get(key),
-                                                    record)]
-        if record is None:
-            self._known.pop(key, None)
-        else:
-            self._known[key] = record
-        return events
+        return self.update({(host, name): record}, position)
 
-    def replace(self, state: dict[tuple[str, str], Record],
+    def replace(self, state: Mapping[Key, Record],
                 host: Optional[str] = None,
                 reset: bool = False) -> Iterator:
         """Adopt a full read of the store, bracketed by sync markers.
@@ -139,15 +212,41 @@ class ClusterView:
         yield ClusterSync(Sync.STARTED, host, reset)
         if reset:
             self.forget(host)
-        mine = [k for k in self._known if host is None or k[0] == host]
-        # Offline first, so no name is ever online twice at once.
-        for key in mine:
-            if key not in state:
-                yield from self.apply(key[0], key[1], None)
-        for (h, name), record in sorted(state.items()):
-            yield from self.apply(h, name, record)
+        yield from self.replace_quietly(state, host)
         yield ClusterSync(Sync.FINISHED, host, reset)
 
+    def replace_quietly(self, state: Mapping[Key, Record],
+                        host: Optional[str] = None) -> list[ClusterEvent]:
+        """:meth:`replace` without the sync markers."""
+        fresh = dict(sorted(state.items()))
+        if host is None:
+            changes = self._interfaces.replace(fresh)
+            return [ClusterEvent(c.action, c.key[0], c.value)
+                    for c in changes]
+        batch: dict[Key, Optional[Record]] = {
+            key: None for key in self.names(host) if key not in fresh}
+        batch.update(fresh)
+        return self.update(batch)
+
+    def set_host(self, host: str,
+                 alive: Optional[dict]) -> list[ClusterHost]:
+        """Adopt a host's liveness record (None: gone); its markers."""
+        old = self._hosts.get(host)
+        self._hosts.update({host: alive})
+        return [ClusterHost(host, state, alive or old)
+                for state in host_transition(old, alive)]
+
+    def replace_hosts(self, hosts: Mapping[str, dict]) -> list[ClusterHost]:
+        """Adopt every host's liveness record at once (a full read)."""
+        known = self._hosts.copy()
+        markers = []
+        for host in sorted(set(known) | set(hosts)):
+            markers.extend(self.set_host(host, hosts.get(host)))
+        return markers
+
     def forget(self, host: Optional[str] = None) -> None:
-        for key in [k for k in self._known if host is None or k[0] == host]:
-            del self._known[key]
+        """Drop what the view knows of ``host`` (of everything if None)."""
+        if host is None:
+            self._interfaces.clear()
+            return
+        self._interfaces.update({key: None for key in self.names(host)})

@@ -1,0 +1,98 @@
+"""ClusterView: store reads and changes -> consistent cluster events."""
+
+from df_ovsdb_agent.cluster import ClusterHost
+from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import host_transition
+from df_ovsdb_agent.cluster import HostState
+from df_ovsdb_agent.cluster import record_changes
+from df_ovsdb_agent.events import Action
+
+
+def rec(name, uuid='u1', ofport=1, kind='vm', host='hv1'):
+    return {'kind': kind, 'name': name, 'uuid': uuid, 'ofport': ofport,
+            'host': host}
+
+
+def alive(pid=1, synced=False, interfaces=0):
+    return {'host': 'hv1', 'owner': 'o', 'version': '1', 'pid': pid,
+            'started': 100.0 + pid, 'synced': synced,
+            'interfaces': interfaces, 'ttl': 30}
+
+
+def summary(events):
+    return [str(e) if not hasattr(e, 'action') else
+            (e.host, e.action.value, e.name) for e in events]
+
+
+def test_record_changes_is_the_state_transition():
+    a, a2, b = rec('tap1'), rec('tap1', ofport=2), rec('tap1', uuid='u2')
+    assert record_changes(None, a) == [(Action.ONLINE, a)]
+    assert record_changes(a, dict(a)) == []
+    assert record_changes(a, a2) == [(Action.UPDATED, a2)]
+    assert record_changes(a, b) == [(Action.OFFLINE, a), (Action.ONLINE, b)]
+    assert record_changes(a, None) == [(Action.OFFLINE, a)]
+
+
+def test_replace_of_one_host_diffs_only_that_host():
+    view = ClusterView()
+    list(view.replace({('hv1', 'a'): rec('a'), ('hv1', 'b'): rec('b'),
+                       ('hv2', 'a'): rec('a', host='hv2')}))
+    events = list(view.replace({('hv1', 'b'): rec('b'),
+                                ('hv1', 'c'): rec('c')}, host='hv1'))
+    assert summary(events) == ['sync started host=hv1',
+                               ('hv1', 'offline', 'a'),
+                               ('hv1', 'online', 'c'),
+                               'sync finished host=hv1']
+    assert [(r['host'], r['name']) for r in view.records()] == [
+        ('hv1', 'b'), ('hv1', 'c'), ('hv2', 'a')]
+
+
+def test_full_replace_gives_nothing_for_unchanged_and_offline_first():
+    view = ClusterView()
+    list(view.replace({('hv1', 'a'): rec('a'), ('hv2', 'b'): rec('b')}))
+    events = view.replace_quietly({('hv2', 'b'): rec('b', uuid='u9'),
+                                   ('hv3', 'c'): rec('c')})
+    assert summary(events) == [('hv1', 'offline', 'a'),
+                               ('hv2', 'offline', 'b'),
+                               ('hv2', 'online', 'b'),
+                               ('hv3', 'online', 'c')]
+    assert view.replace_quietly({('hv2', 'b'): rec('b', uuid='u9'),
+                                 ('hv3', 'c'): rec('c')}) == []
+
+
+def test_reset_forgets_then_reports_the_whole_host():
+    view = ClusterView()
+    view.apply('hv1', 'a', rec('a'))
+    events = list(view.replace({('hv1', 'a'): rec('a')}, 'hv1', reset=True))
+    assert summary(events) == ['sync started host=hv1 (reset)',
+                               ('hv1', 'online', 'a'),
+                               'sync finished host=hv1 (reset)']
+
+
+def test_host_markers():
+    assert host_transition(None, alive()) == [HostState.UP]
+    assert host_transition(None, alive(synced=True)) == [HostState.UP,
+                                                         HostState.SYNCED]
+    assert host_transition(alive(), alive(synced=True)) == [
+        HostState.SYNCED]
+    # Only the interface count moved: nothing to tell.
+    assert host_transition(alive(synced=True),
+                           alive(synced=True, interfaces=5)) == []
+    # A new process under the same host id: up again, not down.
+    assert host_transition(alive(synced=True), alive(pid=2)) == [
+        HostState.UP]
+    assert host_transition(alive(), None) == [HostState.DOWN]
+    assert host_transition(None, None) == []
+
+
+def test_view_host_markers_and_replace_hosts():
+    view = ClusterView()
+    assert view.set_host('hv1', alive()) == [
+        ClusterHost('hv1', HostState.UP)]
+    assert view.set_host('hv1', alive()) == []
+    markers = view.replace_hosts({'hv2': alive(synced=True)})
+    assert [str(m) for m in markers] == ['host hv1 down', 'host hv2 up',
+                                         'host hv2 synced']
+    assert markers[0].record == alive()  # the last known one
+    assert markers[0].to_dict() == {'host': 'hv1', 'state': 'down'}
+    assert list(view.hosts()) == ['hv2']
