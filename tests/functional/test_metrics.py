@@ -155,7 +155,7 @@ def _daemon(tmp_path, remote, debug):
                     '[ovsdb]\nconnection = %s\nprobe_interval = 1000\n'
                     '[agent]\nshutdown_timeout = 2\n'
                     % (debug, log, remote))
-    # The console script: the eventlet entry point operators run.
+    # The console script operators run (native threads).
     proc = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), 'df-ovsdb-agent'),
          '--config-file', str(conf)],

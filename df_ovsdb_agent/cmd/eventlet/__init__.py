@@ -1,7 +1,15 @@
-"""Entry points that run under eventlet.
+"""Compatibility entry points that run under eventlet.
+
+The ``df-ovsdb-agent`` console script runs on native threads
+(:mod:`df_ovsdb_agent.cmd.agent`).  ``python -m
+df_ovsdb_agent.cmd.eventlet.agent`` still runs the same daemon after
+eventlet monkey-patching, for deployments that relied on it; it needs the
+``eventlet`` extra (``pip install 'df-ovsdb-agent[eventlet]'``) and brings
+back eventlet's cost: python-ovs never yields, so a large resync stalls
+every other greenthread (see doc/source/library.rst).
 
 Monkey-patching happens here and nowhere else, before anything imports
-threading or socket; the core stays eventlet-optional.
+threading or socket.
 """
 
 import df_ovsdb_agent  # noqa: F401  (silences eventlet's own warning)

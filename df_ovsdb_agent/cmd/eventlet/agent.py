@@ -1,4 +1,8 @@
-"""``df-ovsdb-agent`` under eventlet (see :mod:`df_ovsdb_agent.cmd.agent`)."""
+"""``df-ovsdb-agent`` under eventlet: a compatibility entry point.
+
+Run it as ``python -m df_ovsdb_agent.cmd.eventlet.agent``; see
+:mod:`df_ovsdb_agent.cmd.eventlet`.
+"""
 
 import sys
 

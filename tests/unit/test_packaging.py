@@ -1,0 +1,60 @@
+"""Version, licence and extras as a user of the package sees them."""
+
+import configparser
+from importlib import metadata
+import os
+import subprocess
+import sys
+
+import df_ovsdb_agent
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _setup_cfg():
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(ROOT, 'setup.cfg'))
+    return parser
+
+
+def test_version_is_the_installed_one_and_from_setup_cfg():
+    target = _setup_cfg()['metadata']['version']
+    assert df_ovsdb_agent.__version__ == metadata.version('df-ovsdb-agent')
+    # pbr: the release itself on a tag, else target.devN.
+    version = df_ovsdb_agent.__version__
+    assert version == target or version.startswith(target + '.dev'), version
+
+
+def test_license_is_apache_2_and_shipped():
+    with open(os.path.join(ROOT, 'LICENSE')) as f:
+        text = f.read()
+    assert text.split()[:3] == ['Apache', 'License', 'Version']
+    assert 'END OF TERMS AND CONDITIONS' in text
+    meta = _setup_cfg()['metadata']
+    assert meta['license'] == 'Apache-2.0'
+    assert meta['license_files'].split() == ['LICENSE']
+
+
+def test_eventlet_is_an_extra_not_a_requirement():
+    with open(os.path.join(ROOT, 'requirements.txt')) as f:
+        assert 'eventlet' not in f.read()
+    assert 'eventlet' in _setup_cfg()['extras']['eventlet']
+
+
+def test_console_scripts_import_no_eventlet():
+    """The CLIs run on native threads: nothing imports eventlet.
+
+    python-ovs imports eventlet on its own when it is installed (to detect
+    monkey-patching), so the check is that nothing monkey-patched.
+    """
+    code = ('import sys\n'
+            'import df_ovsdb_agent.cmd.agent, df_ovsdb_agent.cmd.events\n'
+            'import df_ovsdb_agent.cmd.demo\n'
+            'import socket, threading\n'
+            'assert socket.socket.__module__ == "socket", socket.socket\n'
+            'assert threading.Lock.__module__ in ("_thread", "threading")\n'
+            'print("ok")\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.strip() == 'ok', out.stderr
