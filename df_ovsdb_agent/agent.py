@@ -11,6 +11,7 @@ Embedding it takes a few lines::
 
 import dataclasses
 import logging
+import socket
 import threading
 import time
 from typing import Iterable, Mapping, Optional
@@ -28,10 +29,20 @@ from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
 from df_ovsdb_agent.ovsdb.monitor import Monitor
+from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+from df_ovsdb_agent import persist
 from df_ovsdb_agent.snapshot import Snapshot
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chassis:
+    """The host as Open vSwitch names it (``Open_vSwitch`` external_ids)."""
+
+    system_id: Optional[str] = None
+    hostname: Optional[str] = None
 
 
 class Agent:
@@ -40,11 +51,22 @@ class Agent:
     def __init__(self, connection: Optional[str] = None, *,
                  settings: Optional[OvsdbSettings] = None,
                  policy: Optional[Policy] = None,
-                 bus: Optional[EventBus] = None) -> None:
+                 bus: Optional[EventBus] = None,
+                 state_file: Optional[str] = None,
+                 host: Optional[str] = None,
+                 owner_id: Optional[str] = None) -> None:
         """Build an agent from a remote string or full :class:`OvsdbSettings`.
 
         :param connection: e.g. ``tcp:127.0.0.1:6640``; overrides
             ``settings.connection`` when both are given.
+        :param state_file: keep the published state in this file and start
+            from it: after a restart the first sync reports only what
+            changed while the agent was down (see :mod:`.persist`).  It is
+            loaded here, so subscribers that ask for ``replay`` get it.
+        :param host: the host id; default: the ``system-id`` of Open
+            vSwitch, else the hostname (see :attr:`host`).
+        :param owner_id: a stable id of this agent installation, which
+            stores use to tell a restart from a second agent.
         """
         settings = settings or OvsdbSettings()
         if connection is not None:
@@ -52,7 +74,18 @@ class Agent:
         self.settings = settings
         self.policy = policy or Policy()
         self.bus = bus or EventBus()
-        self._snapshot = Snapshot()
+        self._configured_host = host
+        self.owner_id = owner_id
+        self.chassis = Chassis()
+        restored = None
+        self._persist: Optional[persist.StateWriter] = None
+        if state_file is not None:
+            restored = persist.load_snapshot(state_file, host)
+            self._persist = persist.StateWriter(state_file,
+                                                self._saved_state,
+                                                'snapshot')
+        self.restored = restored is not None
+        self._snapshot = Snapshot(restored)
         # Serialises snapshot changes with their publication, so a replaying
         # subscriber sees a consistent cut.
         self._lock = threading.Lock()
@@ -64,11 +97,21 @@ class Agent:
         self._monitor = Monitor(settings, self)
 
     @classmethod
-    def from_conf(cls, conf, bus: Optional[EventBus] = None) -> 'Agent':
+    def from_conf(cls, conf, bus: Optional[EventBus] = None,
+                  state_file: Optional[str] = None,
+                  owner_id: Optional[str] = None) -> 'Agent':
         """Build an agent from an oslo.config object with our options."""
         from df_ovsdb_agent import conf as conf_lib
         return cls(settings=conf_lib.ovsdb_settings(conf),
-                   policy=conf_lib.policy(conf), bus=bus)
+                   policy=conf_lib.policy(conf), bus=bus,
+                   state_file=state_file, host=conf.host, owner_id=owner_id)
+
+    @property
+    def host(self) -> str:
+        """The host id: configured, else Open vSwitch's ``system-id``
+        (the OVN chassis name), else the hostname."""
+        return (self._configured_host or self.chassis.system_id or
+                socket.gethostname())
 
     # -- library API -------------------------------------------------------
 
@@ -79,13 +122,18 @@ class Agent:
                   replay: bool = False) -> Subscription:
         """Subscribe on the bus; with ``replay`` first get the current state.
 
+        Without ``replay`` the subscriber hears of changes from now on.
         Replayed interfaces arrive as ``online`` events before any later
         change, followed by a ``sync finished`` marker when the agent is in
         sync, so a late subscriber needs no separate initial read.
         """
         with self._lock:
             sub = self.bus.subscribe(callback, kinds, actions, name)
-            if replay:
+            if not replay:
+                # Such a subscriber hears of changes from now on, relative
+                # to the current (possibly restored) state.
+                sub.assume(self._snapshot.copy())
+            else:
                 events: list = [InterfaceEvent(Action.ONLINE, interface)
                                 for interface in self._snapshot]
                 if self._synced:
@@ -98,12 +146,33 @@ class Agent:
 
     def start(self) -> None:
         """Connect and publish the first sync; raises ``AgentError``."""
-        self._monitor.start()
+        if self._persist is not None:
+            self._persist.start()
+        try:
+            self._monitor.start()
+        except BaseException:
+            self._stop_persist(None)
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop monitoring, let subscribers drain, then stop them."""
+        """Stop monitoring, save the state, let subscribers drain, then
+        stop them."""
         self._monitor.stop(timeout)
+        self._stop_persist(timeout)
         self.bus.close(timeout)
+
+    def _stop_persist(self, timeout: Optional[float]) -> None:
+        if self._persist is not None:
+            self._persist.stop(timeout)
+
+    def flush_state(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the state published so far is saved (if saved)."""
+        return self._persist is None or self._persist.flush(timeout)
+
+    def _saved_state(self) -> dict:
+        with self._lock:
+            interfaces = self._snapshot.copy()
+        return persist.snapshot_body(interfaces, self.host)
 
     def wait_synced(self, timeout: Optional[float] = None,
                     after: int = 0) -> bool:
@@ -151,6 +220,25 @@ class Agent:
             events = self._snapshot.apply(batch)
             if events:
                 self.bus.publish_many(events)
+        if events and self._persist is not None:
+            self._persist.mark()
+
+    def on_system(self, external_ids: Mapping[str, str]) -> None:
+        """The ``Open_vSwitch`` row's external_ids (at every sync and on
+        change)."""
+        chassis = Chassis(external_ids.get('system-id') or None,
+                          external_ids.get('hostname') or None)
+        if chassis == self.chassis:
+            return
+        if self.chassis != Chassis():
+            LOG.warning('Open vSwitch system-id/hostname changed from '
+                        '%s/%s to %s/%s', safe(self.chassis.system_id),
+                        safe(self.chassis.hostname), safe(chassis.system_id),
+                        safe(chassis.hostname))
+        else:
+            LOG.info('Open vSwitch system-id %s, hostname %s',
+                     safe(chassis.system_id), safe(chassis.hostname))
+        self.chassis = chassis
 
     def on_synced(self, rows: Iterable[RowValues]) -> None:
         current = {}
@@ -165,6 +253,8 @@ class Agent:
             self._synced = True
             self.syncs += 1
             self._sync_done.notify_all()
+        if self._persist is not None:
+            self._persist.mark()
         LOG.info('OVSDB sync finished in %.3fs: %d interfaces online, '
                  '%d events', self.last_sync_duration, len(current),
                  len(events))

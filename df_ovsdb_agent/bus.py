@@ -17,7 +17,7 @@ online, and never sees two ``online`` without an ``offline`` between them.
 import collections
 import logging
 import threading
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Event
@@ -70,6 +70,12 @@ class Subscription:
 
     def _start(self) -> None:
         self._thread.start()
+
+    def assume(self, state: Mapping[str, Interface]) -> None:
+        """Treat ``state`` (uuid -> Interface) as already told: later
+        changes are reported relative to it."""
+        with self._cond:
+            self._known = KeyedState(identity, state)
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` for this subscriber only (used for replays)."""

@@ -8,7 +8,7 @@ plugin that group only, never the global configuration.
 import abc
 from importlib import metadata as importlib_metadata
 import logging
-from typing import TYPE_CHECKING
+from typing import Optional, TYPE_CHECKING
 
 from oslo_config import cfg
 from stevedore import extension
@@ -32,12 +32,21 @@ class Plugin(abc.ABC):
 
     CONFIG_OPTS: list = []
 
-    def __init__(self, agent: 'Agent', config, host: str) -> None:
-        """:param config: this plugin's option group (attribute access)."""
+    def __init__(self, agent: 'Agent', config,
+                 host: Optional[str] = None) -> None:
+        """:param config: this plugin's option group (attribute access).
+        :param host: the configured host id, if any (see :attr:`host`).
+        """
         self.agent = agent
         self.bus = agent.bus
         self.config = config
-        self.host = host
+        self._host = host
+
+    @property
+    def host(self) -> str:
+        """The host id: configured, else the agent's (Open vSwitch's
+        system-id once the agent has synced, else the hostname)."""
+        return self._host or self.agent.host
 
     @abc.abstractmethod
     def start(self) -> None:

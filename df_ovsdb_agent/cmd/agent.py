@@ -15,6 +15,7 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent import persist
 from df_ovsdb_agent import plugins
 
 LOG = logging.getLogger(__name__)
@@ -30,7 +31,18 @@ class Daemon:
 
     def __init__(self, conf) -> None:
         self.conf = conf
-        self.agent = Agent.from_conf(conf)
+        self.state_dir = persist.StateDir(conf.agent.state_dir)
+        self.state_dir.open()
+        try:
+            self._build(conf)
+        except BaseException:
+            self.state_dir.close()
+            raise
+
+    def _build(self, conf) -> None:
+        self.agent = Agent.from_conf(
+            conf, state_file=self.state_dir.snapshot_path,
+            owner_id=self.state_dir.owner_id())
         self.agent.subscribe(log_event, name='event-log')
         # Publishers first: they are subscribers like apps, but an app may
         # want to find them running.
@@ -89,6 +101,7 @@ class Daemon:
                 LOG.exception('Plugin %s failed to stop', plugin)
         if self.metrics is not None:
             self.metrics.stop()
+        self.state_dir.close()
         LOG.info('%s stopped', PROG)
 
 

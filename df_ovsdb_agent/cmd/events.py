@@ -3,6 +3,10 @@
 Events print as ``{"kind", "action", "name", "uuid", "ofport", ...}``,
 sync markers as ``{"sync": "started"}`` / ``{"sync": "finished"}``.  With
 ``--once`` it prints the current state between the markers and exits.
+With ``--state-file PATH`` the first sync is diffed against the state
+recorded in PATH by an earlier run (everything is ``online`` when PATH does
+not exist) and PATH is kept up to date: ``--once --state-file PATH`` prints
+exactly what changed since the last run.
 """
 
 import json
@@ -16,6 +20,7 @@ from oslo_config import cfg
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
+from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.events import SYNC_FINISHED
 
 PROG = 'df-ovsdb-events'
@@ -25,6 +30,9 @@ CLI_OPTS = (
                help='OVSDB remote to watch; overrides [ovsdb] connection.'),
     cfg.BoolOpt('once', default=False,
                 help='Print the interfaces online now, then exit.'),
+    cfg.StrOpt('state-file', metavar='PATH',
+               help='Report the first sync as changes since the state '
+                    'recorded in PATH, and record the state there.'),
     cfg.BoolOpt('verbose', short='v', default=False,
                 help='Log progress to stderr.'),
 )
@@ -53,10 +61,9 @@ def _main(argv: Optional[list], out: TextIO) -> int:
     logging.basicConfig(
         stream=sys.stderr, format='%(asctime)s %(levelname)s %(message)s',
         level=logging.INFO if conf.verbose else logging.WARNING)
-    agent = Agent.from_conf(conf)
-    if conf.connection:
-        agent = Agent(conf.connection, settings=agent.settings,
-                      policy=agent.policy)
+    agent = Agent(conf.connection, settings=conf_lib.ovsdb_settings(conf),
+                  policy=conf_lib.policy(conf), state_file=conf.state_file,
+                  host=conf.host)
     stop = threading.Event()
     printer = JsonLinePrinter(out, stop)
     agent.subscribe(printer, name='json-lines')

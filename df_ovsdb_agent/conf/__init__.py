@@ -4,7 +4,6 @@ Only entry points read a ConfigOpts; they turn it into plain settings
 objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
 """
 
-import socket
 import types
 
 from oslo_config import cfg
@@ -20,9 +19,10 @@ from df_ovsdb_agent.ovsdb import remote as remote_lib
 
 DEFAULT_OPTS = [
     cfg.HostAddressOpt(
-        'host', default=socket.gethostname(),
-        sample_default='<hostname>',
-        help='Name of this hypervisor, used by publishers to key its state.'),
+        'host',
+        help='Id of this hypervisor, used by publishers to key its state. '
+             'Default: Open vSwitch\'s external_ids:system-id (the OVN '
+             'chassis name), else the hostname.'),
 ]
 
 OVSDB_OPTS = [
@@ -81,6 +81,12 @@ AGENT_OPTS = [
         help='Publishers to load from the df_ovsdb_agent.publishers entry '
              'point namespace (e.g. etcd, redis); each reads its own '
              '[publisher_<name>] group.'),
+    cfg.StrOpt(
+        'state_dir', default='/var/lib/df-ovsdb-agent',
+        help='Directory for the agent\'s own state: the last published '
+             'interfaces (so that after a restart only what changed while '
+             'the agent was down is reported), its owner id and a lock '
+             'that keeps a second agent out.'),
     cfg.FloatOpt(
         'shutdown_timeout', default=5.0, min=0.0,
         help='Seconds subscribers get to drain their backlog on shutdown.'),

@@ -1,0 +1,283 @@
+"""The agent's published state on disk, so a restart diffs against it.
+
+The daemon keeps its last published state in ``[agent] state_dir``.  On
+start the agent loads it as its snapshot, so the first sync after a restart
+gives exactly ``offline`` / ``updated`` / ``online`` for what changed while
+the agent was down, and nothing for what did not.
+
+Files are replaced atomically and durably (temporary file, fsync, rename,
+fsync of the directory): a crash leaves the old or the new state, never a
+torn one.  Writes happen on a thread of their own, coalesced: at most one
+write in flight and one pending, whatever the event rate, so a burst of
+10,000 changes costs a couple of writes.  A kill -9 can lose the last
+write: the restarted agent then repeats the events of that last batch
+(at-least-once), it never loses one.
+"""
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent.logsafe import safe
+
+LOG = logging.getLogger(__name__)
+
+FORMAT = 1
+SNAPSHOT_FILE = 'snapshot.json'
+OWNER_FILE = 'owner-id'
+LOCK_FILE = 'lock'
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory,
+                               prefix='.%s.' % os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def snapshot_body(interfaces: dict[str, Interface],
+                  host: Optional[str]) -> dict[str, Any]:
+    """The saved form of a snapshot (uuid -> Interface)."""
+    return {'format': FORMAT, 'host': host,
+            'hostname': socket.gethostname(),
+            'interfaces': [i.to_dict() for i in interfaces.values()]}
+
+
+def load_snapshot(path: str, host: Optional[str]
+                  ) -> Optional[dict[str, Interface]]:
+    """The snapshot saved at ``path``, or None with one warning why not.
+
+    :param host: the host id this agent runs as, when configured; a file
+        saved by another host (or, with no host configured, on a machine
+        of another hostname) is not used.
+    """
+    # Logged after the except blocks: inside one, oslo.log would append
+    # the exception to the line.
+    body, interfaces, problem = _read(path)
+    if problem is not None:
+        LOG.warning('%s; the first sync reports every interface online',
+                    problem)
+        return None
+    mismatch = _foreign(body, host)
+    if mismatch:
+        LOG.warning('Saved state %s belongs to %s, not to this host; the '
+                    'first sync reports every interface online', path,
+                    mismatch)
+        return None
+    LOG.info('Loaded saved state of %d interfaces from %s',
+             len(interfaces), path)
+    return interfaces
+
+
+def _read(path: str) -> tuple[dict, dict[str, Interface], Optional[str]]:
+    """(the file's body, uuid -> Interface, what is wrong with it)."""
+    try:
+        with open(path, 'rb') as f:
+            body = json.loads(f.read())
+        if not isinstance(body, dict) or body.get('format') != FORMAT:
+            raise ValueError('unknown format')
+        interfaces = {}
+        for data in body['interfaces']:
+            interface = Interface.from_dict(data)
+            interfaces[interface.uuid] = interface
+    except FileNotFoundError:
+        return {}, {}, 'No saved state at %s' % path
+    except OSError as exc:
+        return {}, {}, 'Cannot read saved state %s (%s)' % (
+            path, exc.strerror or exc)
+    except (ValueError, KeyError, TypeError) as exc:
+        return {}, {}, 'Saved state %s is corrupt (%s)' % (
+            path, safe(str(exc)))
+    return body, interfaces, None
+
+
+def _foreign(body: dict, host: Optional[str]) -> Optional[str]:
+    if host is not None:
+        saved = body.get('host')
+        if saved is not None and saved != host:
+            return 'host %s' % safe(str(saved), 64)
+        return None
+    hostname = body.get('hostname')
+    if hostname is not None and hostname != socket.gethostname():
+        return 'hostname %s' % safe(str(hostname), 64)
+    return None
+
+
+class StateDir:
+    """``[agent] state_dir``: the saved snapshot, the owner id, a lock.
+
+    The lock keeps two daemons from sharing one directory (they would
+    overwrite each other's snapshot); the owner id, made once and kept,
+    tells a store that a restarted agent is the same one as before.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock_fd: Optional[int] = None
+
+    @property
+    def snapshot_path(self) -> str:
+        return os.path.join(self.path, SNAPSHOT_FILE)
+
+    def open(self) -> None:
+        """Create the directory if needed and lock it.
+
+        :raises ConfigError: unusable, or locked by another process.
+        """
+        try:
+            os.makedirs(self.path, mode=0o750, exist_ok=True)
+            fd = os.open(os.path.join(self.path, LOCK_FILE),
+                         os.O_RDWR | os.O_CREAT, 0o640)
+        except OSError as exc:
+            raise ConfigError('[agent] state_dir %s is not usable: %s'
+                              % (self.path, exc.strerror or exc)) from None
+        if not os.access(self.path, os.W_OK):
+            os.close(fd)
+            raise ConfigError('[agent] state_dir %s is not writable'
+                              % self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise ConfigError('[agent] state_dir %s is in use by '
+                                  'another df-ovsdb-agent' % self.path
+                                  ) from None
+            raise
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
+
+    def owner_id(self) -> str:
+        """This installation's stable owner id (made on first use)."""
+        path = os.path.join(self.path, OWNER_FILE)
+        try:
+            with open(path) as f:
+                owner = f.read().strip()
+            uuid.UUID(owner)
+            return owner
+        except (OSError, ValueError):
+            owner = str(uuid.uuid4())
+            write_atomic(path, (owner + '\n').encode())
+            return owner
+
+
+class StateWriter:
+    """Writes ``body()`` to ``path`` on its own thread whenever marked.
+
+    Coalescing: marks that arrive while a write is in flight cause exactly
+    one more write, of the state as it is then.
+    """
+
+    def __init__(self, path: str, body: Callable[[], Any],
+                 name: str = 'state') -> None:
+        self.path = path
+        self._body = body
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._closing = False
+        self._busy = False
+        self.writes = 0
+        self.failures = 0
+        self.last_duration: Optional[float] = None
+        self._failing = False
+        self._written: Any = None  # the body last written
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='df-ovsdb-%s-writer' % name)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def mark(self) -> None:
+        """The state changed: write it (soon, once)."""
+        with self._cond:
+            self._dirty = True
+            self._cond.notify_all()
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the state as of now is on disk."""
+        self.mark()
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not (self._dirty or self._busy) or
+                not self._thread.is_alive(), timeout)
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Write what is pending, then stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def write_now(self) -> None:
+        """Write on the calling thread (the thread must be stopped)."""
+        self._write()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._dirty or self._closing)
+                if not self._dirty:
+                    return
+                self._dirty = False
+                self._busy = True
+            try:
+                self._write()
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _write(self) -> None:
+        began = time.monotonic()
+        try:
+            body = self._body()
+            if body == self._written:
+                return  # e.g. a second mark for an already written batch
+            data = json.dumps(body, sort_keys=True).encode()
+            write_atomic(self.path, data)
+        except (OSError, TypeError, ValueError) as exc:
+            self.failures += 1
+            if not self._failing:  # one line per outage, not per write
+                LOG.error('Cannot write %s: %s; will retry on the next '
+                          'change', self.path,
+                          getattr(exc, 'strerror', None) or exc)
+            self._failing = True
+            return
+        if self._failing:
+            LOG.info('Writing %s works again', self.path)
+        self._failing = False
+        self._written = body
+        self.writes += 1
+        self.last_duration = time.monotonic() - began
