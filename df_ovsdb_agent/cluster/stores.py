@@ -3,16 +3,26 @@
 The one place that defines the key layout, shared by the publishers that
 write it and the consumers that read it:
 
-- etcd: ``<prefix>/<host>/interfaces/<name>`` -> JSON record, every key of
-  a host attached to that host's lease.
-- Redis: ``<key_prefix>:<host>:interfaces`` (hash name -> JSON record),
-  ``<key_prefix>:<host>:events`` (stream, one ``event`` field holding the
-  JSON event), ``<key_prefix>:hosts`` (set of host names).
+- etcd: ``<prefix>/<host>/interfaces/<name>`` -> JSON state record (no
+  ``action``: stores hold state only), and ``<prefix>/<host>/alive`` -> the
+  host's liveness record; every key of a host on that host's lease(s), at
+  most :data:`KEYS_PER_LEASE` keys per lease.
+- Redis: ``<key_prefix>:<host>:interfaces`` (hash name -> JSON state
+  record), ``<key_prefix>:<host>:events`` (stream, one ``event`` field
+  holding the JSON event, with ``action``, or a sync marker),
+  ``<key_prefix>:hosts`` (set of host names) and ``<key_prefix>:<host>:alive``
+  (the liveness record, set with a TTL).
+
+A *liveness record* (:func:`alive_record`) is
+``{"host", "owner", "version", "pid", "started", "synced", "interfaces",
+"ttl"}``: it exists while the host's publisher is alive, and ``owner`` says
+which agent installation holds the host id.
 """
 
 import dataclasses
 import json
 import logging
+import random
 import re
 import threading
 import urllib.parse
@@ -25,6 +35,11 @@ LOG = logging.getLogger(__name__)
 ETCD_PREFIX = '/df-ovsdb-agent'
 REDIS_PREFIX = 'df-ovsdb-agent'
 INTERFACES = '/interfaces/'
+ALIVE = 'alive'
+
+#: At most this many keys on one etcd lease, as Cilium bounds them: a
+#: lease's expiry deletes its keys in one raft entry, which must stay small.
+KEYS_PER_LEASE = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +98,37 @@ def dumps(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(',', ':'))
 
 
+def record_identity(record: dict) -> tuple:
+    """What makes a stored record the same interface across changes:
+    (uuid, kind), as :func:`df_ovsdb_agent.events.identity` for events.
+
+    Use with :func:`df_ovsdb_agent.state.transition` or
+    :class:`df_ovsdb_agent.state.KeyedState` on records.
+    """
+    return (record.get('uuid'), record.get('kind'))
+
+
+def alive_record(host: str, owner: str, version: str, pid: int,
+                 started: float, synced: bool, interfaces: int,
+                 ttl: int) -> dict:
+    """The liveness record of a host's publisher (see the module doc)."""
+    return {'host': host, 'owner': owner, 'version': version, 'pid': pid,
+            'started': started, 'synced': synced, 'interfaces': interfaces,
+            'ttl': ttl}
+
+
+def parse_alive(value) -> Optional[dict]:
+    """A liveness record from its stored JSON; None if unreadable."""
+    try:
+        record = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(
+            record.get('owner'), str):
+        return None
+    return record
+
+
 # -- etcd ------------------------------------------------------------------
 
 def etcd_host_prefix(prefix: str, host: str) -> str:
@@ -91,6 +137,21 @@ def etcd_host_prefix(prefix: str, host: str) -> str:
 
 def etcd_key(prefix: str, host: str, name: str) -> str:
     return etcd_host_prefix(prefix, host) + name
+
+
+def etcd_alive_key(prefix: str, host: str) -> str:
+    """``<prefix>/<host>/alive``: the host's liveness record."""
+    return '%s/%s/%s' % (prefix.rstrip('/'), host, ALIVE)
+
+
+def etcd_parse_alive_key(prefix: str, key: str) -> Optional[str]:
+    """The host of a liveness key under ``prefix``, else None."""
+    head = prefix.rstrip('/') + '/'
+    tail = '/' + ALIVE
+    if not key.startswith(head) or not key.endswith(tail):
+        return None
+    host = key[len(head):-len(tail)]
+    return host if host and '/' not in host else None
 
 
 def etcd_parse_key(prefix: str, key: str) -> Optional[tuple[str, str]]:
@@ -178,6 +239,11 @@ def redis_stream_key(key_prefix: str, host: str) -> str:
     return '%s:%s:events' % (key_prefix, host)
 
 
+def redis_alive_key(key_prefix: str, host: str) -> str:
+    """``<key_prefix>:<host>:alive``: the liveness record, with a TTL."""
+    return '%s:%s:%s' % (key_prefix, host, ALIVE)
+
+
 def check_redis(options: StoreOptions) -> bool:
     """Validate the Redis options; whether TLS files are set."""
     url = options.url
@@ -230,22 +296,37 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0):
 INITIAL_BACKOFF = 0.1
 
 
+def jittered(seconds: float, fraction: float = 0.1) -> float:
+    """``seconds`` +- ``fraction`` of it, uniformly.
+
+    Spreads a fleet's periodic work (Calico jitters its tickers by 10%).
+    """
+    return seconds * random.uniform(1.0 - fraction, 1.0 + fraction)
+
+
 class Backoff:
-    """Capped exponential delays: 0.1, 0.2, 0.4 ... ``maximum`` seconds."""
+    """Capped exponential delays with decorrelated jitter.
+
+    Each delay is drawn uniformly between ``initial`` and three times the
+    previous one, capped at ``maximum`` (the "decorrelated jitter" of the
+    AWS architecture blog): it grows about as fast as doubling, but hosts
+    that failed at the same moment spread out at once instead of retrying
+    in lockstep.  :meth:`reset` after a success.
+    """
 
     def __init__(self, maximum: float,
                  initial: float = INITIAL_BACKOFF) -> None:
         self.initial = min(initial, maximum)
         self.maximum = maximum
-        self._next = self.initial
+        self._last = self.initial
 
     def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
+        upper = max(self.initial, self._last * 3)
+        self._last = min(self.maximum, random.uniform(self.initial, upper))
+        return self._last
 
     def reset(self) -> None:
-        self._next = self.initial
+        self._last = self.initial
 
 
 def reconnecting(stopped: threading.Event, target: str, max_backoff: float,
@@ -255,8 +336,8 @@ def reconnecting(stopped: threading.Event, target: str, max_backoff: float,
     """Yield what ``follow(client)`` yields, reconnecting until ``stopped``.
 
     Any failure is logged with the store's redacted ``target`` and retried
-    after a capped exponential delay, which resets once something came
-    through again.
+    after a capped, jittered exponential delay (:class:`Backoff`), which
+    resets once something came through again.
     """
     backoff = Backoff(max_backoff)
     while not stopped.is_set():

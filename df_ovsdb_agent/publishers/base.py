@@ -1,35 +1,65 @@
-"""What every publisher shares: desired state, one writer, backoff, reconcile.
+"""What every publisher shares: desired state, one writer, ownership,
+liveness, jittered backoff and reconcile.
 
 A publisher mirrors the host's online interfaces into a store.  Its bus
-callback only records the *desired* state (name -> record) and marks names
-dirty, so it never blocks and never grows beyond one record per interface.
-A single writer thread pushes dirty names to the store.  Whenever the store
-is (re)connected, and after every agent resync, the writer *reconciles*:
-it reads what the store holds for this host and writes exactly the
-difference, so stale keys go away and a backlog lost while the store was
-down is never replayed -- only the net change is.  Failures make the writer
-reconnect with capped exponential backoff; it never gives up.
+callback only records the *desired* state (name -> interface, a
+:class:`~df_ovsdb_agent.state.KeyedState`) and marks names dirty, so it
+never blocks and never grows beyond one entry per interface.  A single
+writer thread keeps a second KeyedState of what it believes the store holds
+and writes the difference:
+
+- nothing at all before the agent's first complete sync (its first
+  ``sync finished``): an agent that cannot reach OVSDB leaves the store as
+  an earlier run left it;
+- then it claims the host id in a store transaction (see :class:`Store`),
+  reads what the store holds for the host and writes exactly the
+  difference -- one operation per key, its final value (a name re-created
+  in one OVSDB transaction is one put, never a delete and a put of one key);
+- afterwards the net change of the dirty names, a reconcile after every
+  agent resync and every ``resync_interval`` (+-10%), and the liveness
+  record when the host's synced state or interface count changed
+  (coalesced, at most once per :data:`ALIVE_COALESCE` seconds).
+
+Failures make the writer reconnect with jittered exponential backoff and
+reconcile; it never gives up.  A host id held by another live agent makes
+it write nothing and check again every ``max_backoff`` (jittered).
 """
 
 import abc
+import dataclasses
 import logging
+import os
 import threading
 import time
-from typing import Optional
+from typing import Mapping, Optional
+import uuid
 
 from oslo_config import cfg
 
-from df_ovsdb_agent.cluster import record_changes
 from df_ovsdb_agent.cluster import Record
+from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.cluster.stores import describe_error
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import identity
+from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.plugins import Plugin
+from df_ovsdb_agent.state import Change
+from df_ovsdb_agent.state import KeyedState
 
 LOG = logging.getLogger(__name__)
+
+#: Seconds a change of the liveness record waits, so that a burst of
+#: interface changes costs one liveness write, not one per event.
+ALIVE_COALESCE = 1.0
+
+#: Owner id of this process when neither the publisher nor the agent has
+#: one: shared by all publishers of the process, new at every start.
+PROCESS_OWNER = uuid.uuid4().hex
 
 CREDENTIAL_OPTS = [
     cfg.StrOpt('username',
@@ -49,97 +79,219 @@ RETRY_OPTS = [
                  help='Seconds to wait for one request to the store; also '
                       'how long pending writes may flush at shutdown.'),
     cfg.FloatOpt('max_backoff', default=10.0, min=0.1,
-                 help='Upper bound, in seconds, of the delay between '
-                      'attempts to reach the store. Retries never stop.'),
+                 help='Upper bound, in seconds, of the jittered delay '
+                      'between attempts to reach the store, and the '
+                      'interval at which a refused publisher checks '
+                      'whether the other owner of its host id went away. '
+                      'Retries never stop.'),
+]
+
+PUBLISHER_OPTS = [
+    cfg.FloatOpt('resync_interval', default=300.0, min=0.0,
+                 help='Seconds between reconciles that repair any drift '
+                      'of the store (keys changed or deleted behind the '
+                      'publisher\'s back), jittered by +-10%. 0 disables '
+                      'them; a reconcile still follows every (re)connection '
+                      'and every OVSDB resync.'),
+    cfg.BoolOpt('revoke_on_stop', default=False,
+                help='Remove this host\'s keys when the agent stops. By '
+                     'default they stay for the liveness TTL, so that a '
+                     'restarted agent takes them over and consumers see no '
+                     'change; set it for a permanent stop.'),
 ]
 
 
-class Change:
-    """One record to write: ``online``/``updated`` put it, ``offline``
-    removes it (``record`` is then its last stored value)."""
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """Who writes: the host id, and the process claiming it."""
 
-    __slots__ = ('action', 'name', 'record')
+    host: str
+    owner: str
+    pid: int
+    started: float
+    version: str
 
-    def __init__(self, action: Action, name: str, record: Record) -> None:
-        self.action = action
-        self.name = name
-        self.record = record
+    def is_self(self, alive: Mapping) -> bool:
+        """Whether ``alive`` is the liveness record this process wrote."""
+        return (alive.get('owner') == self.owner and
+                alive.get('pid') == self.pid and
+                alive.get('started') == self.started)
 
-    def event(self) -> dict:
-        """The JSON form of the change, as an event with its host."""
-        return dict(self.record, action=self.action.value)
+    def may_take_over(self, alive: Mapping) -> bool:
+        """Whether this process may claim a host whose liveness record is
+        ``alive``: its own, or an *older* process of the same owner (the
+        agent restarted); never another owner, never a newer process of
+        the same owner (which would make two live processes alternate).
+        """
+        if alive.get('owner') != self.owner:
+            return False
+        started = alive.get('started')
+        return self.is_self(alive) or (
+            isinstance(started, (int, float)) and started < self.started)
 
-    def __repr__(self) -> str:
-        return 'Change(%s %s)' % (self.action.value, self.name)
 
+class NotOwner(Exception):
+    """The store's liveness record for our host is not ours.
 
-def changes_between(stored: dict[str, Record],
-                    desired: dict[str, Record]) -> list[Change]:
-    """Changes that turn the store's ``stored`` records into ``desired``.
-
-    Removals come first, so no name is ever online twice at once.
+    ``alive`` is the record found (another agent's), or None when there is
+    none any more (ours expired or was lost): claim again.
     """
-    changes = [Change(Action.OFFLINE, name, old)
-               for name, old in stored.items() if name not in desired]
-    for name, new in desired.items():
-        changes.extend(Change(action, name, record) for action, record
-                       in record_changes(stored.get(name), new))
-    return changes
+
+    def __init__(self, host: str, alive: Optional[dict]) -> None:
+        super().__init__('host %s is held by %s' % (host, alive))
+        self.host = host
+        self.alive = alive
+
+
+@dataclasses.dataclass
+class Write:
+    """One write: ``changes`` are the events a consumer is owed (offline
+    first; a new identity under a name is offline then online), ``state``
+    the final value of each key written (None: delete) -- one operation
+    per key, which etcd requires of a transaction.
+    """
+
+    changes: list
+    state: dict
+    resync: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.state)
+
+
+def plan(stored: KeyedState, batch: Mapping[str, Optional[Record]],
+         rewrite: frozenset = frozenset(), resync: bool = False) -> Write:
+    """What to write to take ``stored`` to ``batch`` (name -> record, None:
+    gone); names in ``rewrite`` are written even when their value is right
+    (they sit on a foreign lease).
+    """
+    changes = stored.changes(batch)
+    state: dict = {}
+    for change in changes:  # offline first: the last one per key wins
+        state[change.key] = (None if change.action is Action.OFFLINE
+                             else change.value)
+    for name in rewrite:
+        if name not in state and batch.get(name) is not None:
+            state[name] = batch[name]
+    return Write(changes, state, resync)
+
+
+def event_of(change: Change) -> dict:
+    """The JSON event of one change (record plus ``action``)."""
+    return dict(change.value, action=change.action.value)
 
 
 class Store(abc.ABC):
     """A store as the writer thread drives it; called from that thread only.
 
-    Any exception means "the store is unusable": the writer calls
-    :meth:`close`, backs off, then :meth:`connect` and reconciles.
+    :meth:`NotOwner` from :meth:`claim`, :meth:`apply`, :meth:`tick` or
+    :meth:`put_alive` means the host id is not (or no longer) ours; any
+    other exception means "the store is unusable": the writer calls
+    :meth:`close`, backs off, then :meth:`connect`, claims and reconciles.
     """
 
     #: Seconds between :meth:`tick` calls, or None for no ticks.
     tick_interval: Optional[float] = None
+    #: Seconds of the liveness TTL, written into the liveness record.
+    ttl: int = 0
+
+    def __init__(self) -> None:
+        self.instance: Optional[Instance] = None
+
+    @property
+    def host(self) -> Optional[str]:
+        return self.instance.host if self.instance else None
 
     @property
     @abc.abstractmethod
     def target(self) -> str:
         """Where the store is, safe to log (no credentials)."""
 
+    def bind(self, instance: Instance) -> None:
+        """Fix the host id and owner; before the first :meth:`connect`."""
+        self.instance = instance
+
     @abc.abstractmethod
     def connect(self) -> None:
-        """Make the store usable (connect, authenticate, get a lease)."""
+        """Make the store usable (connect, authenticate); writes nothing."""
 
     @abc.abstractmethod
-    def read_state(self) -> dict[str, Record]:
-        """name -> record of everything the store holds for this host."""
+    def claim(self, alive: dict) -> None:
+        """Write the liveness record ``alive`` if the host id is free or
+        :meth:`Instance.may_take_over` allows it, atomically in the store;
+        raise :class:`NotOwner` with the other record otherwise.
+        """
 
     @abc.abstractmethod
-    def apply(self, changes: list[Change], resync: bool) -> None:
-        """Write ``changes``; ``resync`` when they come from a reconcile."""
+    def read_state(self) -> tuple[dict, frozenset]:
+        """(name -> record of what the store holds for this host, names
+        to rewrite even if their value is right).
+        """
 
-    def tick(self) -> None:
-        """Periodic upkeep, e.g. keeping a lease alive."""
+    @abc.abstractmethod
+    def apply(self, write: Write) -> None:
+        """Write ``write`` if the host id is still ours (else NotOwner)."""
+
+    @abc.abstractmethod
+    def put_alive(self, alive: dict) -> None:
+        """Update our liveness record (NotOwner if it is not ours)."""
+
+    def tick(self, alive: dict) -> bool:
+        """Periodic upkeep: keep the lease or liveness TTL alive; whether
+        that wrote ``alive`` (the current liveness record).
+        """
+        return False
+
+    @abc.abstractmethod
+    def revoke(self) -> None:
+        """Remove this host's keys now, if the host id is ours."""
 
     def close(self) -> None:
         """Drop connections; :meth:`connect` may follow."""
 
 
+def record_of(interface: Interface, host: str) -> Record:
+    """The stored state record of an interface: no ``action``."""
+    return dict(interface.to_dict(), host=host)
+
+
 class Writer:
     """Desired state plus the one thread that mirrors it into a store."""
 
-    def __init__(self, store: Store, host: str, max_backoff: float) -> None:
+    def __init__(self, store: Store, identify, max_backoff: float,
+                 resync_interval: float = 0.0,
+                 revoke_on_stop: bool = False) -> None:
+        """:param identify: returns the :class:`Instance` to write as;
+            called once, at the first write (after the first sync).
+        """
         self.store = store
-        self.host = host
+        self._identify = identify
+        self.max_backoff = max_backoff
+        self.resync_interval = resync_interval
+        self.revoke_on_stop = revoke_on_stop
         self._backoff = Backoff(max_backoff)
         self._cond = threading.Condition()
-        self._desired: dict[str, Record] = {}
+        # name -> Interface; bus thread writes, writer thread reads.
+        self._desired: KeyedState[str, Interface] = KeyedState(identity)
         self._dirty: set[str] = set()
+        self._ready = False          # the agent's first sync finished
+        self._agent_synced = False
         self._reconcile = True
         self._closing = False
         self._stopped = False
         self._busy = False
         # What the writer believes the store holds; writer thread only.
-        self._stored: dict[str, Record] = {}
+        self._stored: KeyedState[str, Record] = KeyedState(
+            stores.record_identity)
+        self._alive_written: Optional[tuple] = None
+        self._alive_due: Optional[float] = None
         self._next_tick = 0.0
+        self._next_resync: Optional[float] = None
+        self._refused_by: Optional[tuple] = None
+        self.instance: Optional[Instance] = None
         self.connected = False
         self.failures = 0
+        self.refusals = 0
         self.reconciles = 0
         self._thread = threading.Thread(
             target=self._run, daemon=True,
@@ -155,7 +307,11 @@ class Writer:
             elif event.sync is Sync.FINISHED:
                 # The agent's view was just rebuilt from OVSDB: make the
                 # store match it exactly, whatever happened to the store.
+                self._ready = True
+                self._agent_synced = True
                 self._reconcile = True
+            else:
+                self._agent_synced = False
             self._cond.notify_all()
 
     def _offer_interface(self, event: InterfaceEvent) -> None:
@@ -163,12 +319,11 @@ class Writer:
         if event.action is Action.OFFLINE:
             current = self._desired.get(name)
             # A name reused by a newer interface stays with the newer one.
-            if current is None or current['uuid'] != event.uuid:
+            if current is None or current.uuid != event.uuid:
                 return
-            del self._desired[name]
+            self._desired.update({name: None})
         else:
-            self._desired[name] = dict(event.interface.to_dict(),
-                                       host=self.host)
+            self._desired.update({name: event.interface})
         self._dirty.add(name)
 
     # -- life cycle -------------------------------------------------------
@@ -177,7 +332,10 @@ class Writer:
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
-        """Flush pending writes for up to ``timeout`` seconds, then stop."""
+        """Flush pending writes for up to ``timeout`` seconds, then stop.
+
+        The keys stay (see ``revoke_on_stop``).
+        """
         if not self._thread.is_alive():
             return
         with self._cond:
@@ -197,9 +355,14 @@ class Writer:
                     self.connected and not self._busy and
                     not self._dirty and not self._reconcile), timeout)
 
-    def desired(self) -> dict[str, Record]:
+    @property
+    def refused(self) -> bool:
+        """Whether another live agent holds our host id right now."""
+        return self._refused_by is not None
+
+    def desired(self) -> dict[str, Interface]:
         with self._cond:
-            return dict(self._desired)
+            return self._desired.copy()
 
     # -- writer thread ----------------------------------------------------
 
@@ -209,27 +372,37 @@ class Writer:
             if work is None:
                 break
             try:
-                if not self.connected:
-                    self._connect()
-                if work == 'tick':
-                    self.store.tick()
-                    self._schedule_tick()
-                elif work == 'reconcile':
-                    self._do_reconcile()
-                elif work:
-                    self._push(work)
+                self._do(work)
                 self._backoff.reset()
+            except NotOwner as exc:
+                self._not_owner(exc)
             except Exception as exc:
                 self._failed(exc)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-        self._close_store()
+        self._finish()
+
+    def _do(self, work) -> None:
+        if work == 'establish':
+            self._establish()
+        elif work == 'tick':
+            self._schedule_tick()
+            with self._cond:
+                key, alive = self._alive_key(), self._alive()
+            if self.store.tick(alive):
+                self._alive_written = key
+                self._alive_due = None
+        elif work == 'reconcile':
+            self._do_reconcile()
+        elif work == 'alive':
+            self._put_alive()
+        else:
+            self._push(work)
 
     def _next_work(self):
-        """Wait for something to do: 'tick', 'reconcile', a dirty-record
-        dict, or None to exit."""
+        """Wait for something to do; None to exit."""
         with self._cond:
             while True:
                 if self._stopped:
@@ -237,62 +410,155 @@ class Writer:
                 idle = not (self._dirty or self._reconcile)
                 if self._closing and (idle or not self.connected):
                     return None
-                ticks = self.store.tick_interval is not None
-                due = ticks and self.connected and (
-                    time.monotonic() >= self._next_tick)
-                if due:
-                    work = 'tick'
-                elif self._reconcile or not self.connected:
-                    self._reconcile = False
-                    self._dirty.clear()
-                    work = 'reconcile'
-                elif self._dirty:
-                    work = {n: self._desired.get(n) for n in self._dirty}
-                    self._dirty.clear()
-                else:
-                    wait = (self._next_tick - time.monotonic()
-                            if ticks and self.connected else None)
-                    self._cond.wait(wait)
-                    continue
-                self._busy = True
-                return work
+                work, wait = self._pick()
+                if work is not None:
+                    self._busy = True
+                    return work
+                self._cond.wait(wait)
 
-    def _connect(self) -> None:
+    def _pick(self):
+        """(work, None) or (None, seconds to wait or None); under _cond."""
+        if not self._ready:
+            return None, None
+        if not self.connected:
+            self._reconcile = False
+            self._dirty.clear()  # the reconcile covers them
+            return 'establish', None
+        now = time.monotonic()
+        timers = []
+        if self.store.tick_interval is not None:
+            if now >= self._next_tick:
+                return 'tick', None
+            timers.append(self._next_tick)
+        if self._reconcile or (self._next_resync is not None and
+                               now >= self._next_resync):
+            self._reconcile = False
+            self._dirty.clear()
+            return 'reconcile', None
+        if self._dirty:
+            work = {n: self._desired.get(n) for n in self._dirty}
+            self._dirty.clear()
+            return work, None
+        if self._alive_key() != self._alive_written:
+            if self._alive_due is None:
+                self._alive_due = now + ALIVE_COALESCE
+            if now >= self._alive_due:
+                return 'alive', None
+            timers.append(self._alive_due)
+        if self._next_resync is not None:
+            timers.append(self._next_resync)
+        return None, (min(timers) - now if timers else None)
+
+    def _identity(self) -> Instance:
+        if self.instance is None:
+            self.instance = self._identify()
+            self.store.bind(self.instance)
+        return self.instance
+
+    def _establish(self) -> None:
+        """Connect, claim the host id, reconcile, report synced."""
+        instance = self._identity()
         self.store.connect()
+        self.store.claim(self._alive(synced=False))
+        if self._refused_by is not None:
+            LOG.warning('Host %s is no longer held by owner %s; '
+                        'publishing it to %s', safe(instance.host),
+                        safe(self._refused_by[0]), self.store.target)
+            self._refused_by = None
+        LOG.info('Publisher connected to %s as host %s (owner %s)',
+                 self.store.target, instance.host, instance.owner)
+        self._alive_written = None
         self._schedule_tick()
+        self._do_reconcile()
         with self._cond:
             self.connected = True
-        LOG.info('Publisher connected to %s', self.store.target)
+        self._put_alive()
+
+    def _alive_key(self) -> tuple:
+        """What the liveness record reports: (synced, interface count)."""
+        return (self._agent_synced and self.connected, len(self._desired))
+
+    def _alive(self, synced: Optional[bool] = None) -> dict:
+        instance = self._identity()
+        key_synced, count = self._alive_key()
+        return stores.alive_record(
+            instance.host, instance.owner, instance.version, instance.pid,
+            instance.started, key_synced if synced is None else synced,
+            count, self.store.ttl)
+
+    def _put_alive(self) -> None:
+        with self._cond:
+            key = self._alive_key()
+            alive = self._alive()
+        self.store.put_alive(alive)
+        self._alive_written = key
+        self._alive_due = None
 
     def _schedule_tick(self) -> None:
         if self.store.tick_interval is not None:
             self._next_tick = time.monotonic() + self.store.tick_interval
 
     def _do_reconcile(self) -> None:
-        desired = self.desired()
-        stored = self.store.read_state()
-        changes = changes_between(stored, desired)
-        if changes:
-            self.store.apply(changes, resync=True)
-        self._stored = desired
+        host = self._identity().host
+        with self._cond:
+            desired = {name: record_of(interface, host)
+                       for name, interface in self._desired.items()}
+        stored, rewrite = self.store.read_state()
+        actual: KeyedState[str, Record] = KeyedState(
+            stores.record_identity, stored)
+        batch = dict.fromkeys(stored)
+        batch.update(desired)
+        write = plan(actual, batch, rewrite, resync=True)
+        if write:
+            self.store.apply(write)
+        self._stored = KeyedState(stores.record_identity, desired)
         self.reconciles += 1
-        LOG.info('Reconciled %s for host %s: %d interfaces, %d changes',
-                 self.store.target, self.host, len(desired), len(changes))
+        if self.resync_interval > 0:
+            self._next_resync = time.monotonic() + stores.jittered(
+                self.resync_interval)
+        LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
+                 '%d keys written', self.store.target, host, len(desired),
+                 len(write.changes), len(write.state))
 
-    def _push(self, dirty: dict[str, Optional[Record]]) -> None:
-        changes = []
-        for name, new in sorted(dirty.items()):
-            changes.extend(Change(action, name, record) for action, record
-                           in record_changes(self._stored.get(name), new))
-        # Removals first, as in changes_between (the sort is stable).
-        changes.sort(key=lambda change: change.action is not Action.OFFLINE)
-        if changes:
-            self.store.apply(changes, resync=False)
-        for name, new in dirty.items():
-            if new is None:
-                self._stored.pop(name, None)
-            else:
-                self._stored[name] = new
+    def _push(self, dirty: dict[str, Optional[Interface]]) -> None:
+        host = self._identity().host
+        batch = {name: None if interface is None
+                 else record_of(interface, host)
+                 for name, interface in sorted(dirty.items())}
+        write = plan(self._stored, batch)
+        if write:
+            self.store.apply(write)
+        self._stored.update(batch)
+
+    def _not_owner(self, exc: NotOwner) -> None:
+        self._close_store()
+        with self._cond:
+            self.connected = False
+            self._reconcile = True
+        if exc.alive is None:
+            # Our liveness record vanished (TTL passed during a stall,
+            # store data lost): claim the host again.
+            delay = self._backoff.next()
+            LOG.warning('Liveness record of host %s vanished from %s; '
+                        'claiming the host again in %.1fs', exc.host,
+                        self.store.target, delay)
+            self._wait(delay)
+            return
+        alive = exc.alive
+        who = (alive.get('owner'), alive.get('pid'), alive.get('started'))
+        self.refusals += 1
+        if who != self._refused_by:
+            self._refused_by = who
+            LOG.error(
+                'Host id %s is held in %s by another agent (owner %s, pid '
+                '%s, version %s): this agent (owner %s, pid %s) writes '
+                'nothing there and checks again every ~%.0fs until that '
+                'agent\'s liveness record expires; give each agent its own '
+                '[DEFAULT] host', safe(exc.host), self.store.target,
+                safe(alive.get('owner')), safe(alive.get('pid')),
+                safe(alive.get('version')), self.instance.owner,
+                self.instance.pid, self.max_backoff)
+        self._wait(stores.jittered(self.max_backoff))
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -305,9 +571,25 @@ class Writer:
             # the reconnect: it writes the full desired state.
             self.connected = False
             self._reconcile = True
+        self._wait(delay)
+
+    def _wait(self, delay: float) -> None:
+        with self._cond:
             self._cond.notify_all()
             self._cond.wait_for(lambda: self._stopped or self._closing,
                                 delay)
+
+    def _finish(self) -> None:
+        if self.revoke_on_stop and self.connected and not self._stopped:
+            try:
+                self.store.revoke()
+                LOG.info('Removed host %s from %s (revoke_on_stop)',
+                         self.store.host, self.store.target)
+            except Exception as exc:
+                LOG.warning('Could not remove host %s from %s: %s',
+                            self.store.host, self.store.target,
+                            describe_error(exc))
+        self._close_store()
 
     def _close_store(self) -> None:
         try:
@@ -316,25 +598,56 @@ class Writer:
             LOG.debug('Closing %s failed: %s', self.store.target, exc)
 
 
+def package_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version('df-ovsdb-agent')
+    except metadata.PackageNotFoundError:
+        return 'unknown'
+
+
 class StorePublisher(Plugin):
     """A publisher plugin: subscribes with replay and runs a :class:`Writer`.
 
-    Subclasses declare ``CONFIG_OPTS`` and build their :class:`Store`.
+    Subclasses declare ``CONFIG_OPTS`` (including :data:`PUBLISHER_OPTS`)
+    and build their :class:`Store`.
     """
+
+    #: Owner id to claim the host with; None: the agent's ``owner_id``,
+    #: else :data:`PROCESS_OWNER`.  Embedders and tests may set it.
+    owner_id: Optional[str] = None
 
     def __init__(self, agent, config, host: str) -> None:
         super().__init__(agent, config, host)
         self.options = StoreOptions.from_group(config)
         self.store = self.make_store()  # validates the options now
-        self.writer = Writer(self.store, host, config.max_backoff)
+        self.writer = Writer(self.store, self.identify, config.max_backoff,
+                             config.resync_interval, config.revoke_on_stop)
+        self.started = round(time.time(), 6)
         self._sub = None
 
     @abc.abstractmethod
     def make_store(self) -> Store:
         """Build the store from ``self.config`` (raise ConfigError)."""
 
+    def identify(self) -> Instance:
+        """Who this publisher writes as, resolved at its first write.
+
+        The host id is ``[DEFAULT] host`` when set, else the agent's
+        (``Agent.host``: Open vSwitch's ``system-id``, else the hostname),
+        which is known once the agent has synced.
+        """
+        host = self.host
+        if not host:
+            raise RuntimeError('the agent has no host id')
+        owner = (self.owner_id or getattr(self.agent, 'owner_id', None) or
+                 PROCESS_OWNER)
+        return Instance(host=host, owner=owner, pid=os.getpid(),
+                        started=self.started, version=package_version())
+
     def start(self) -> None:
-        LOG.info('Publishing host %s to %s', self.host, self.store.target)
+        LOG.info('Publishing to %s once the agent is in sync',
+                 self.store.target)
         self.writer.start()
         self._sub = self.agent.subscribe(
             self.writer.offer, replay=True,

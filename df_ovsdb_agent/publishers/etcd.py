@@ -1,13 +1,27 @@
-"""Publish the host's interfaces to etcd v3, on a lease (through etcd3gw).
+"""Publish the host's interfaces to etcd v3, on leases (through etcd3gw).
 
-Keys: ``<prefix>/<host>/interfaces/<name>`` -> JSON of the interface's last
-event plus ``host``; deleted when it goes offline.  Every key of the host is
-attached to one lease the publisher keeps alive, so when the agent dies its
-interfaces expire after ``lease_ttl`` seconds.  Watch them with
-:mod:`df_ovsdb_agent.cluster.etcd` or ``df-ovsdb-cluster-events --etcd``.
+Keys (layout in :mod:`df_ovsdb_agent.cluster.stores`):
+
+- ``<prefix>/<host>/interfaces/<name>`` -> the interface's JSON state
+  record (``Interface.to_dict()`` plus ``host``), deleted when it goes
+  offline;
+- ``<prefix>/<host>/alive`` -> the host's liveness record.
+
+Every key of the host is on one of its leases (at most
+:data:`~df_ovsdb_agent.cluster.stores.KEYS_PER_LEASE` keys each, the liveness
+record on the first), all kept alive every third of ``lease_ttl``.  When
+the agent dies its keys expire after ``lease_ttl`` -- unless a restarted
+agent of the same owner took them over first, by rewriting them with the
+same value onto its own lease: a watcher comparing values sees no change.
+
+Every write is a transaction guarded by "the liveness key is on my lease",
+so an agent that lost the host id to another never deletes its keys.
+Watch them with :mod:`df_ovsdb_agent.cluster.etcd` or
+``df-ovsdb-cluster-events --etcd``.
 """
 
 import base64
+import collections
 import json
 import logging
 from typing import Optional
@@ -15,8 +29,6 @@ from typing import Optional
 from oslo_config import cfg
 
 from df_ovsdb_agent.cluster import stores
-from df_ovsdb_agent.cluster import Record
-from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.publishers import base
 
 LOG = logging.getLogger(__name__)
@@ -24,88 +36,211 @@ LOG = logging.getLogger(__name__)
 # etcd's default --max-txn-ops.
 MAX_TXN_OPS = 128
 
-# Marks a stored record that must be rewritten although its content may be
-# right: it sits on another lease (an earlier run's, or a lost one).
-FOREIGN = '__foreign__'
+# Stands for a stored value that is not a record: it is rewritten.
+UNREADABLE = {'__unreadable__': True}
 
 
 class LeaseLost(Exception):
-    """etcd no longer knows our lease: its keys are gone or going."""
+    """etcd no longer knows one of our leases: its keys are gone."""
 
 
 class EtcdStore(base.Store):
-    """One host's interface keys under a prefix, all on one lease."""
+    """One host's keys under a prefix, on that host's leases."""
 
-    def __init__(self, options: stores.StoreOptions, prefix: str, host: str,
+    def __init__(self, options: stores.StoreOptions, prefix: str,
                  lease_ttl: int) -> None:
+        super().__init__()
         stores.check_etcd(options)
         self.options = options
         self.prefix = stores.check_prefix(prefix)
-        self.host = host
-        self.host_prefix = stores.etcd_host_prefix(self.prefix, host)
-        self.lease_ttl = lease_ttl
+        self.ttl = lease_ttl
         # Refresh three times per TTL: one lost refresh costs nothing.
         self.tick_interval = lease_ttl / 3.0
-        self.lease_id: Optional[int] = None
+        #: Our leases; the first carries the liveness key.
+        self.leases: list[int] = []
+        # name -> lease of the interface keys on our leases.
+        self._lease_of: dict[str, int] = {}
+        self.host_prefix = ''
+        self.alive_key = ''
         self._client = None
+
+    @property
+    def lease_id(self) -> Optional[int]:
+        """The lease of the liveness key (and of the first 999 others)."""
+        return self.leases[0] if self.leases else None
 
     @property
     def target(self) -> str:
         return 'etcd %s' % self.options.safe_url
 
+    def bind(self, instance: base.Instance) -> None:
+        super().bind(instance)
+        self.host_prefix = stores.etcd_host_prefix(self.prefix,
+                                                   instance.host)
+        self.alive_key = stores.etcd_alive_key(self.prefix, instance.host)
+
+    # -- connection and leases ------------------------------------------
+
     def connect(self) -> None:
         self._client = stores.etcd_client(self.options)
-        if self.lease_id is not None and self._keepalive() <= 0:
-            LOG.warning('etcd lease %x of host %s was lost; its keys are '
-                        'rewritten on a new lease', self.lease_id, self.host)
-            self.lease_id = None
-        if self.lease_id is None:
-            reply = self._client.post(self._client.get_url('/lease/grant'),
-                                      json={'TTL': self.lease_ttl, 'ID': 0})
-            self.lease_id = int(reply['ID'])
-            LOG.info('Granted etcd lease %x (TTL %ss) for host %s',
-                     self.lease_id, self.lease_ttl, self.host)
+        live = [lease for lease in self.leases if self._keepalive(lease) > 0]
+        if len(live) < len(self.leases):
+            LOG.warning('etcd lease(s) of host %s were lost; their keys are '
+                        'rewritten on other leases', self.host)
+        self.leases = live
+        self._lease_of = {name: lease for name, lease
+                          in self._lease_of.items() if lease in live}
 
-    def _keepalive(self) -> int:
-        reply = self._client.post(self._client.get_url('/lease/keepalive'),
-                                  json={'ID': self.lease_id})
+    def _post(self, path: str, body: dict) -> dict:
+        return self._client.post(self._client.get_url(path), json=body)
+
+    def _keepalive(self, lease: int) -> int:
+        reply = self._post('/lease/keepalive', {'ID': lease})
         # A lease etcd does not know comes back without a TTL.
         return int(reply.get('result', {}).get('TTL', -1))
 
-    def tick(self) -> None:
-        if self._keepalive() <= 0:
-            raise LeaseLost('lease %x expired' % self.lease_id)
+    def _grant(self) -> int:
+        reply = self._post('/lease/grant', {'TTL': self.ttl, 'ID': 0})
+        lease = int(reply['ID'])
+        self.leases.append(lease)
+        LOG.info('Granted etcd lease %x (TTL %ss) for host %s', lease,
+                 self.ttl, self.host)
+        return lease
 
-    def read_state(self) -> dict[str, Record]:
+    def tick(self, alive: dict) -> bool:
+        for lease in self.leases:
+            if self._keepalive(lease) <= 0:
+                raise LeaseLost('lease %x expired' % lease)
+        return False
+
+    # -- ownership -------------------------------------------------------
+
+    def claim(self, alive: dict) -> None:
+        key = _b64(self.alive_key)
+        kv = self._get(self.alive_key)
+        if kv is None:
+            compare = {'target': 'CREATE', 'key': key, 'create_revision': 0,
+                       'result': 'EQUAL'}
+        else:
+            current = stores.parse_alive(_unb64(kv.get('value', '')))
+            if current is None:
+                current = {'owner': '<unreadable liveness record>'}
+            if not self.instance.may_take_over(current):
+                raise base.NotOwner(self.host, current)
+            compare = {'target': 'MOD', 'key': key,
+                       'mod_revision': kv['mod_revision'], 'result': 'EQUAL'}
+        if not self.leases:
+            self._grant()
+        reply = self._txn([compare], [self._put(self.alive_key, alive,
+                                                self.leases[0])])
+        if not reply.get('succeeded'):
+            # Changed between our read and our write: decide again.
+            raise RuntimeError('liveness key %s changed while claiming it'
+                               % self.alive_key)
+
+    def _guard(self) -> list:
+        """The compare every write carries: the host is still ours."""
+        return [{'target': 'LEASE', 'key': _b64(self.alive_key),
+                 'lease': self.leases[0], 'result': 'EQUAL'}]
+
+    def _guarded(self, ops: list) -> None:
+        failure = [{'request_range': {'key': _b64(self.alive_key)}}]
+        reply = self._txn(self._guard(), ops, failure)
+        if reply.get('succeeded'):
+            return
+        kvs = (reply.get('responses') or [{}])[0].get(
+            'response_range', {}).get('kvs') or []
+        current = None
+        if kvs:
+            current = stores.parse_alive(_unb64(kvs[0].get('value', ''))) \
+                or {'owner': '<unreadable liveness record>'}
+            if self.instance.is_self(current):
+                # Our record on a lease that is no longer ours.
+                current = None
+        raise base.NotOwner(self.host, current)
+
+    def put_alive(self, alive: dict) -> None:
+        self._guarded([self._put(self.alive_key, alive, self.leases[0])])
+
+    # -- state -----------------------------------------------------------
+
+    def read_state(self) -> tuple[dict, frozenset]:
         state = {}
-        for value, meta in self._client.get_prefix(self.host_prefix):
-            name = meta['key'].decode('utf-8')[len(self.host_prefix):]
-            state[name] = self._parse(value, meta)
-        return state
+        rewrite = set()
+        self._lease_of = {}
+        top = self.host_prefix
+        reply = self._post('/kv/range', {'key': _b64(top),
+                                         'range_end': _range_end(top)})
+        for kv in reply.get('kvs', []):
+            name = _unb64(kv['key'])[len(top):]
+            lease = int(kv.get('lease', 0))
+            record = _parse(_unb64(kv.get('value', '')))
+            if record is None or 'action' in record:
+                # Not ours to read, or an older version's event form.
+                rewrite.add(name)
+                record = UNREADABLE if record is None else dict(
+                    (k, v) for k, v in record.items() if k != 'action')
+            if lease in self.leases:
+                self._lease_of[name] = lease
+            else:
+                # An earlier run's lease (or none): move it onto ours.
+                rewrite.add(name)
+            state[name] = record
+        return state, frozenset(rewrite)
 
-    def _parse(self, value: bytes, meta: dict) -> Record:
-        try:
-            record = json.loads(value)
-            record.pop('action')
-        except (ValueError, AttributeError, KeyError):
-            return {FOREIGN: 'unreadable'}
-        if int(meta.get('lease', 0)) != self.lease_id:
-            record[FOREIGN] = meta.get('lease', 'none')
-        return record
-
-    def apply(self, changes: list[base.Change], resync: bool) -> None:
-        ops = [self._op(change) for change in changes]
+    def apply(self, write: base.Write) -> None:
+        ops = []
+        counts = collections.Counter(self._lease_of.values())
+        counts[self.leases[0]] += 1  # the liveness key
+        for name, record in sorted(write.state.items()):
+            key = self.host_prefix + name
+            if record is None:
+                ops.append({'request_delete_range': {'key': _b64(key)}})
+                continue
+            lease = self._lease_for(name, counts)
+            ops.append(self._put(key, record, lease))
         for start in range(0, len(ops), MAX_TXN_OPS):
-            batch = ops[start:start + MAX_TXN_OPS]
-            self._client.transaction({'compare': [], 'success': batch,
-                                      'failure': []})
+            self._guarded(ops[start:start + MAX_TXN_OPS])
+        for name, record in write.state.items():
+            if record is None:
+                self._lease_of.pop(name, None)
 
-    def _op(self, change: base.Change) -> dict:
-        key = _b64(self.host_prefix + change.name)
-        if change.action is Action.OFFLINE:
-            return {'request_delete_range': {'key': key}}
-        return {'request_put': {'key': key, 'lease': self.lease_id,
-                                'value': _b64(stores.dumps(change.event()))}}
+    def _lease_for(self, name: str, counts: collections.Counter) -> int:
+        """The lease for ``name``'s key: where it is, else one with room."""
+        lease = self._lease_of.get(name)
+        if lease is None:
+            lease = next((lease for lease in self.leases
+                          if counts[lease] < stores.KEYS_PER_LEASE), None)
+            if lease is None:
+                lease = self._grant()
+            counts[lease] += 1
+            self._lease_of[name] = lease
+        return lease
+
+    def revoke(self) -> None:
+        # Revoking deletes exactly the keys on our leases: never another
+        # agent's, even one that took our keys over.
+        for lease in self.leases:
+            self._post('/lease/revoke', {'ID': lease})
+        self.leases = []
+        self._lease_of = {}
+
+    # -- plumbing --------------------------------------------------------
+
+    def _get(self, key: str) -> Optional[dict]:
+        reply = self._post('/kv/range', {'key': _b64(key)})
+        kvs = reply.get('kvs') or []
+        return kvs[0] if kvs else None
+
+    def _put(self, key: str, record: dict, lease: int) -> dict:
+        return {'request_put': {'key': _b64(key), 'lease': lease,
+                                'value': _b64(stores.dumps(record))}}
+
+    def _txn(self, compare: list, success: list,
+             failure: Optional[list] = None) -> dict:
+        return self._post('/kv/txn', {'compare': compare,
+                                      'success': success,
+                                      'failure': failure or []})
 
     def close(self) -> None:
         if self._client is not None:
@@ -113,13 +248,32 @@ class EtcdStore(base.Store):
             self._client = None
 
 
+def _parse(value: str) -> Optional[dict]:
+    try:
+        record = json.loads(value)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _b64(text: str) -> str:
     """etcd's JSON gateway takes keys and values base64-encoded."""
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
 
+def _unb64(text: str) -> str:
+    return base64.b64decode(text).decode('utf-8', 'replace')
+
+
+def _range_end(prefix: str) -> str:
+    """The end of the key range holding exactly the keys of ``prefix``."""
+    raw = bytearray(prefix.encode('utf-8'))
+    raw[-1] += 1
+    return base64.b64encode(bytes(raw)).decode('ascii')
+
+
 class EtcdPublisher(base.StorePublisher):
-    """Keep this host's online interfaces in etcd, on a lease."""
+    """Keep this host's online interfaces in etcd, on leases."""
 
     CONFIG_OPTS = [
         cfg.StrOpt('url', default='http://127.0.0.1:2379',
@@ -127,12 +281,17 @@ class EtcdPublisher(base.StorePublisher):
                         'https://HOST:PORT (then see ca_file).'),
         cfg.StrOpt('prefix', default=stores.ETCD_PREFIX,
                    help='Key prefix; a host\'s interfaces live under '
-                        '<prefix>/<host>/interfaces/<name>.'),
-        cfg.IntOpt('lease_ttl', default=30, min=2,
-                   help='Seconds after which a dead agent\'s keys expire. '
-                        'The lease is refreshed every third of that.'),
-    ] + base.CREDENTIAL_OPTS + base.TLS_OPTS + base.RETRY_OPTS
+                        '<prefix>/<host>/interfaces/<name>, its liveness '
+                        'record at <prefix>/<host>/alive.'),
+        cfg.IntOpt('lease_ttl', default=60, min=2,
+                   help='Seconds after which a dead agent\'s keys expire '
+                        'and consumers see its host go down; also the grace '
+                        'period in which a restarted agent takes its keys '
+                        'over without any change. Each lease is refreshed '
+                        'every third of that.'),
+    ] + (base.PUBLISHER_OPTS + base.CREDENTIAL_OPTS + base.TLS_OPTS +
+         base.RETRY_OPTS)
 
     def make_store(self) -> EtcdStore:
-        return EtcdStore(self.options, self.config.prefix, self.host,
+        return EtcdStore(self.options, self.config.prefix,
                          self.config.lease_ttl)

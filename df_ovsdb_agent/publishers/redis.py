@@ -1,13 +1,22 @@
-"""Publish the host's interfaces to Redis: a state hash and an event stream.
+"""Publish the host's interfaces to Redis: state hash, event stream, liveness.
 
-- ``<key_prefix>:<host>:interfaces`` -- hash, interface name -> JSON record;
-- ``<key_prefix>:<host>:events`` -- stream of the changes made to that hash,
-  one ``event`` field of JSON per entry, trimmed to ``stream_maxlen``;
-- ``<key_prefix>:hosts`` -- set of the hosts that publish.
+Keys (layout in :mod:`df_ovsdb_agent.cluster.stores`):
 
-Hash and stream change in one MULTI/EXEC, so a reader that takes the hash
-and the stream's last ID in one transaction can follow the stream from
-there without gap or overlap.  A reconcile appends only the net changes,
+- ``<key_prefix>:<host>:interfaces`` -- hash, interface name -> JSON state
+  record (no ``action``);
+- ``<key_prefix>:<host>:events`` -- stream of the changes made to that
+  hash, one ``event`` field of JSON per entry (with ``action``; a name
+  re-created under another uuid is ``offline`` then ``online``), trimmed to
+  ``stream_maxlen``;
+- ``<key_prefix>:hosts`` -- set of the hosts that publish;
+- ``<key_prefix>:<host>:alive`` -- the liveness record, set with a TTL of
+  ``liveness_ttl`` seconds and refreshed every third of that.
+
+Every write is one Lua script that first checks that the liveness record is
+this process's, so hash and stream change atomically (a reader that takes
+the hash and the stream's last ID in one transaction follows the stream
+from there without gap or overlap) and an agent that lost the host id to
+another never touches its keys.  A reconcile appends only the net changes,
 between ``{"sync": "started"}`` and ``{"sync": "finished"}`` entries.
 Read them with :mod:`df_ovsdb_agent.cluster.redis` or
 ``df-ovsdb-cluster-events --redis``.
@@ -18,66 +27,175 @@ import logging
 
 from oslo_config import cfg
 
-from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.publishers import base
+from df_ovsdb_agent.state import Change
 
 LOG = logging.getLogger(__name__)
 
 UNREADABLE = {'__unreadable__': True}
 
+# Is the liveness record in KEYS[1] ours?  ARGV[1..3] = owner, pid,
+# started.  Sets `rec` to the decoded record (nil if unreadable).
+_MINE = """
+local cur = redis.call('GET', KEYS[1])
+local rec = nil
+if cur then
+  local ok, decoded = pcall(cjson.decode, cur)
+  if ok and type(decoded) == 'table' then rec = decoded end
+end
+local function mine(r)
+  return r ~= nil and r.owner == ARGV[1] and r.pid == tonumber(ARGV[2])
+    and r.started == tonumber(ARGV[3])
+end
+"""
+
+# Claim or refresh the host id: KEYS = alive, hosts; ARGV = owner, pid,
+# started, record, ttl ms, mode ('claim' takes over an older process of
+# the same owner; 'refresh' needs the record to be ours), host.
+# Returns {0} done, {1, current} held by another, {2} no record.
+CLAIM = _MINE + """
+if cur then
+  local older = rec ~= nil and rec.owner == ARGV[1]
+    and type(rec.started) == 'number' and rec.started < tonumber(ARGV[3])
+  if not (mine(rec) or (ARGV[6] == 'claim' and older)) then
+    return {1, cur}
+  end
+elseif ARGV[6] ~= 'claim' then
+  return {2}
+end
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+if ARGV[6] == 'claim' then redis.call('SADD', KEYS[2], ARGV[7]) end
+return {0}
+"""
+
+# Guarded write: KEYS = alive, hash, stream, hosts; ARGV = owner, pid,
+# started, maxlen, number of hash ops N, drop (1: also remove the host),
+# host, then N (name, value or '' to delete) pairs, then stream events.
+WRITE = _MINE + """
+if not cur then return {2} end
+if not mine(rec) then return {1, cur} end
+local n = tonumber(ARGV[5])
+local i = 8
+for _ = 1, n do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  else
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'event', ARGV[i])
+  i = i + 1
+end
+if ARGV[6] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[4], ARGV[7])
+end
+return {0}
+"""
+
 
 class RedisStore(base.Store):
-    """One host's hash and stream."""
+    """One host's hash, stream and liveness record."""
 
     def __init__(self, options: stores.StoreOptions, key_prefix: str,
-                 host: str, stream_maxlen: int) -> None:
+                 stream_maxlen: int, liveness_ttl: int) -> None:
+        super().__init__()
         stores.check_redis(options)
         self.options = options
-        self.host = host
-        self.state_key = stores.redis_state_key(key_prefix, host)
-        self.stream_key = stores.redis_stream_key(key_prefix, host)
+        self.key_prefix = key_prefix
         self.hosts_key = stores.redis_hosts_key(key_prefix)
         self.stream_maxlen = stream_maxlen
+        self.ttl = liveness_ttl
+        self.tick_interval = liveness_ttl / 3.0
+        self.state_key = self.stream_key = self.alive_key = ''
         self._client = None
+        self._claim = self._write = None
 
     @property
     def target(self) -> str:
         return 'redis %s' % self.options.safe_url
 
+    def bind(self, instance: base.Instance) -> None:
+        super().bind(instance)
+        host = instance.host
+        self.state_key = stores.redis_state_key(self.key_prefix, host)
+        self.stream_key = stores.redis_stream_key(self.key_prefix, host)
+        self.alive_key = stores.redis_alive_key(self.key_prefix, host)
+
     def connect(self) -> None:
         self._client = stores.redis_client(self.options)
-        self._client.sadd(self.hosts_key, self.host)
+        self._claim = self._client.register_script(CLAIM)
+        self._write = self._client.register_script(WRITE)
 
-    def read_state(self) -> dict[str, Record]:
+    def _me(self) -> list:
+        i = self.instance
+        return [i.owner, i.pid, repr(i.started)]
+
+    def _check(self, reply: list) -> None:
+        if reply[0] == 0:
+            return
+        current = None
+        if reply[0] == 1:
+            current = stores.parse_alive(reply[1]) or {
+                'owner': '<unreadable liveness record>'}
+        raise base.NotOwner(self.host, current)
+
+    def _set_alive(self, alive: dict, mode: str) -> None:
+        self._check(self._claim(
+            keys=[self.alive_key, self.hosts_key],
+            args=self._me() + [stores.dumps(alive), int(self.ttl * 1000),
+                               mode, self.host]))
+
+    def claim(self, alive: dict) -> None:
+        self._set_alive(alive, 'claim')
+
+    def put_alive(self, alive: dict) -> None:
+        self._set_alive(alive, 'refresh')
+
+    def tick(self, alive: dict) -> bool:
+        self._set_alive(alive, 'refresh')
+        return True
+
+    def read_state(self) -> tuple[dict, frozenset]:
         state = {}
+        rewrite = set()
         for name, value in self._client.hgetall(self.state_key).items():
             try:
-                state[name] = json.loads(value)
+                record = json.loads(value)
             except ValueError:
-                state[name] = UNREADABLE  # rewritten or removed
-        return state
+                record = None
+            if not isinstance(record, dict) or 'action' in record:
+                rewrite.add(name)
+                record = UNREADABLE
+            state[name] = record
+        return state, frozenset(rewrite)
 
-    def apply(self, changes: list[base.Change], resync: bool) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        if resync:
-            self._append(pipe, {'sync': 'started', 'host': self.host})
-        for change in changes:
-            if change.action is Action.OFFLINE:
-                pipe.hdel(self.state_key, change.name)
-            else:
-                pipe.hset(self.state_key, change.name,
-                          stores.dumps(change.record))
-            self._append(pipe, change.event())
-        if resync:
-            self._append(pipe, {'sync': 'finished', 'host': self.host})
-            pipe.sadd(self.hosts_key, self.host)
-        pipe.execute()
+    def apply(self, write: base.Write, drop: bool = False) -> None:
+        events = [stores.dumps(base.event_of(change))
+                  for change in write.changes]
+        if write.resync and events:
+            events = ([stores.dumps({'sync': 'started', 'host': self.host})]
+                      + events +
+                      [stores.dumps({'sync': 'finished', 'host': self.host})])
+        pairs: list = []
+        for name, record in sorted(write.state.items()):
+            pairs += [name, '' if record is None else stores.dumps(record)]
+        self._check(self._write(
+            keys=[self.alive_key, self.state_key, self.stream_key,
+                  self.hosts_key],
+            args=self._me() + [self.stream_maxlen, len(write.state),
+                               int(drop), self.host] + pairs + events))
 
-    def _append(self, pipe, event: dict) -> None:
-        pipe.xadd(self.stream_key, {'event': stores.dumps(event)},
-                  maxlen=self.stream_maxlen, approximate=False)
+    def revoke(self) -> None:
+        stored, _ = self.read_state()
+        changes = [Change(Action.OFFLINE, name, record)
+                   for name, record in sorted(stored.items())
+                   if record is not UNREADABLE]
+        self.apply(base.Write(changes, dict.fromkeys(stored)), drop=True)
 
     def close(self) -> None:
         if self._client is not None:
@@ -94,13 +212,22 @@ class RedisPublisher(base.StorePublisher):
                         'unix://PATH?db=N.'),
         cfg.StrOpt('key_prefix', default=stores.REDIS_PREFIX,
                    help='Prefix of every key: <prefix>:<host>:interfaces, '
-                        '<prefix>:<host>:events, <prefix>:hosts.'),
+                        '<prefix>:<host>:events, <prefix>:<host>:alive, '
+                        '<prefix>:hosts.'),
         cfg.IntOpt('stream_maxlen', default=10000, min=1,
                    help='Entries kept in each host\'s event stream; a '
                         'reader that falls further behind re-reads the '
                         'state hash.'),
-    ] + base.CREDENTIAL_OPTS + base.TLS_OPTS + base.RETRY_OPTS
+        cfg.IntOpt('liveness_ttl', default=60, min=2,
+                   help='Seconds the host\'s liveness record lives without '
+                        'a refresh (refreshed every third of that): after '
+                        'it, consumers take the host for down; also the '
+                        'grace period in which a restarted agent of the '
+                        'same owner takes the host over.'),
+    ] + (base.PUBLISHER_OPTS + base.CREDENTIAL_OPTS + base.TLS_OPTS +
+         base.RETRY_OPTS)
 
     def make_store(self) -> RedisStore:
-        return RedisStore(self.options, self.config.key_prefix, self.host,
-                          self.config.stream_maxlen)
+        return RedisStore(self.options, self.config.key_prefix,
+                          self.config.stream_maxlen,
+                          self.config.liveness_ttl)

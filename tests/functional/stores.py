@@ -185,12 +185,13 @@ def redis_server_fixture(tmp_path):
 def make_publisher_fixture():
     """Load publishers the way the daemon does: plugins.load + ConfigOpts.
 
-    ``factory(name, agent, host, **options)`` returns the started plugin;
-    every plugin is stopped at teardown.
+    ``factory(name, agent, host, owner=None, **options)`` returns the
+    started plugin (claiming the host as ``owner`` when given); every plugin
+    is stopped at teardown.
     """
     started = []
 
-    def factory(name, agent, host='hv1', **options):
+    def factory(name, agent, host='hv1', owner=None, **options):
         conf = cfg.ConfigOpts()
         conf_lib.register_opts(conf)
         conf([], project='df-ovsdb-agent', default_config_files=[])
@@ -203,6 +204,8 @@ def make_publisher_fixture():
             conf.set_override(key, value, group=group)
         [plugin] = plugins.load(plugins.PUBLISHERS_NAMESPACE, [name], conf,
                                 agent)
+        if owner is not None:
+            plugin.owner_id = owner
         plugin.start()
         started.append(plugin)
         return plugin
@@ -220,6 +223,16 @@ def etcd_records(server, host=None, prefix='/df-ovsdb-agent'):
         key = meta['key'].decode()[len(top):]
         found[key] = (json.loads(value), int(meta.get('lease', 0)))
     return found
+
+
+def etcd_alive(server, host, prefix='/df-ovsdb-agent'):
+    """(liveness record, lease) of ``host`` in etcd, or None."""
+    found = server.client().get('%s/%s/alive' % (prefix, host),
+                                metadata=True)
+    if not found:
+        return None
+    value, meta = found[0]
+    return json.loads(value), int(meta.get('lease', 0))
 
 
 def expected_records(agent, host):

@@ -17,6 +17,7 @@ from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import sandbox
 from tests.functional.stores import enable_etcd_auth
+from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import EtcdServer
@@ -38,8 +39,7 @@ def converged(server, agent, host='hv1', lease=None):
     """Whether etcd holds exactly the agent's interfaces (on ``lease``)."""
     stored = etcd_records(server, host)
     want = expected_records(agent, host)
-    if {n: {k: v for k, v in r.items() if k != 'action'}
-            for n, (r, _) in stored.items()} != want:
+    if {n: r for n, (r, _) in stored.items()} != want:
         return False
     return lease is None or all(l == lease() for _, l in stored.values())
 
@@ -58,24 +58,30 @@ def test_interfaces_mirrored_on_the_lease(ovs, etcd_server, make_agent,
     agent, pub = start(make_agent, make_publisher, ovs, etcd_server)
     ovs.vsctl('add-br', 'br-int')
     ovs.vsctl(*VM)
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(etcd_records(etcd_server, 'hv1')) ==
+               ['br-int', 'tap1'])
     stored = etcd_records(etcd_server, 'hv1')
-    assert sorted(stored) == ['br-int', 'tap1']
     record, lease = stored['tap1']
-    assert record == {'action': 'online', 'host': 'hv1', 'kind': 'vm',
+    # State only: no "action" in a stored value.
+    assert record == {'host': 'hv1', 'kind': 'vm',
                       'name': 'tap1', 'uuid': record['uuid'], 'ofport': 1,
                       'iface_id': 'port-1',
                       'attached_mac': 'fa:16:3e:00:00:01'}
     assert {l for _, l in stored.values()} == {pub.store.lease_id}
+    alive = etcd_alive(etcd_server, 'hv1')
+    assert alive[1] == pub.store.lease_id
+    assert {k: alive[0][k] for k in ('host', 'owner', 'pid', 'ttl')} == {
+        'host': 'hv1', 'owner': pub.writer.instance.owner,
+        'pid': os.getpid(), 'ttl': 60}
+    wait_until(lambda: etcd_alive(etcd_server, 'hv1')[0]['interfaces'] == 2)
+    assert etcd_alive(etcd_server, 'hv1')[0]['synced'] is True
     ovs.vsctl('set', 'Interface', 'tap1',
               'external_ids:attached-mac=fa:16:3e:00:00:02')
-    assert pub.wait_flushed(10)
-    record, _ = etcd_records(etcd_server, 'hv1')['tap1']
-    assert (record['action'], record['attached_mac']) == (
-        'updated', 'fa:16:3e:00:00:02')
+    wait_until(lambda: etcd_records(etcd_server, 'hv1')['tap1'][0][
+        'attached_mac'] == 'fa:16:3e:00:00:02')
     ovs.vsctl('del-port', 'tap1')
-    assert pub.wait_flushed(10)
-    assert sorted(etcd_records(etcd_server, 'hv1')) == ['br-int']
+    wait_until(lambda: sorted(etcd_records(etcd_server, 'hv1')) ==
+               ['br-int'])
 
 
 def test_reconcile_removes_stale_keys_only_of_its_host(
@@ -107,7 +113,8 @@ def test_etcd_restart_while_events_flow_converges(
     agent.subscribe(recorder, name='recorder')
     ovs.vsctl('add-br', 'br-int')
     ovs.vsctl(*VM)
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(etcd_records(etcd_server, 'hv1')) ==
+               ['br-int', 'tap1'])
     lease = pub.store.lease_id
 
     etcd_server.kill()
@@ -234,7 +241,6 @@ def test_watcher_survives_etcd_restart_and_expiry(
                        lease_ttl=2)
     ovs.vsctl('add-br', 'br-int')
     ovs.vsctl(*VM)
-    assert pub.wait_flushed(10)
     watcher = watch_interfaces(StoreOptions(etcd_server.url),
                                max_backoff=0.5)
     recorder = Recorder()

@@ -67,7 +67,7 @@ def test_state_hash_and_event_stream(ovs, redis_server, make_agent,
     ovs.vsctl('set', 'Interface', 'tap1', 'external_ids:iface-id=p1b')
     ovs.vsctl('del-port', 'tap1')
     ovs.vsctl(*vm('tap2', 'p2'))
-    assert pub.wait_flushed(10)
+    wait_until(lambda: ('online', 'tap2') in stream_events(redis_server))
     assert hash_records(redis_server) == expected_records(agent, 'hv1')
     assert sorted(hash_records(redis_server)) == ['br-int', 'tap2']
     assert stream_events(redis_server) == [
@@ -82,7 +82,7 @@ def test_stream_is_bounded(ovs, redis_server, make_agent, make_publisher):
     ovs.vsctl('add-br', 'br-int')
     for i in range(5):
         ovs.vsctl(*vm('tap%d' % i, 'p%d' % i))
-    assert pub.wait_flushed(10)
+    wait_until(lambda: len(hash_records(redis_server)) == 6)
     assert redis_server.client().xlen(STREAM) == 4
     assert len(hash_records(redis_server)) == 6
 
@@ -94,7 +94,8 @@ def test_redis_restart_while_events_flow_converges(
     agent.subscribe(recorder, name='recorder')
     ovs.vsctl('add-br', 'br-int')
     ovs.vsctl(*vm('tap1', 'p1'))
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(hash_records(redis_server)) ==
+               ['br-int', 'tap1'])
 
     redis_server.kill()  # no persistence: everything is lost
     ovs.vsctl('del-port', 'tap1')
@@ -135,7 +136,7 @@ def test_reader_reads_state_then_follows_and_resumes(
         ovs, redis_server, make_agent, make_publisher):
     agent, pub = start(make_agent, make_publisher, ovs, redis_server)
     ovs.vsctl('add-br', 'br-int')
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(hash_records(redis_server)) == ['br-int'])
     options = StoreOptions(redis_server.url)
     tail = Tail(RedisStreamReader(options, block=0.2))
     try:
@@ -167,11 +168,11 @@ def test_reader_resets_when_its_position_was_trimmed(
     agent, pub = start(make_agent, make_publisher, ovs, redis_server,
                        stream_maxlen=2)
     ovs.vsctl('add-br', 'br-int')
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(hash_records(redis_server)) == ['br-int'])
     old = redis_server.client().xrevrange(STREAM, count=1)[0][0]
     for i in range(3):
         ovs.vsctl(*vm('tap%d' % i, 'p%d' % i))
-    assert pub.wait_flushed(10)
+    wait_until(lambda: len(hash_records(redis_server)) == 4)
     tail = Tail(RedisStreamReader(StoreOptions(redis_server.url),
                                   resume={'hv1': old}, block=0.2))
     try:
@@ -189,7 +190,8 @@ def test_reader_follows_through_data_loss(ovs, redis_server, make_agent,
     agent, pub = start(make_agent, make_publisher, ovs, redis_server)
     ovs.vsctl('add-br', 'br-int')
     ovs.vsctl(*vm('tap1', 'p1'))
-    assert pub.wait_flushed(10)
+    wait_until(lambda: sorted(hash_records(redis_server)) ==
+               ['br-int', 'tap1'])
     reader = RedisStreamReader(StoreOptions(redis_server.url), block=0.2,
                                max_backoff=0.5)
     tail = Tail(reader)
