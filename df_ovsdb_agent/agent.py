@@ -200,6 +200,10 @@ class Agent:
             return [i for i in self._snapshot
                     if kind is None or i.kind == kind]
 
+    def monitor_alive(self) -> bool:
+        """Whether the monitor's loop is running (for watchdogs)."""
+        return getattr(self._monitor, 'alive', lambda: True)()
+
     @property
     def monitor(self) -> Monitor:
         return self._monitor

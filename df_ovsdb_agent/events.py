@@ -9,6 +9,8 @@ import dataclasses
 import enum
 from typing import Any, Hashable, Mapping, Optional
 
+from df_ovsdb_agent.logsafe import safe
+
 
 class Kind(str, enum.Enum):
     """What an Open vSwitch interface is to a controller."""
@@ -130,11 +132,14 @@ class InterfaceEvent:
         return data
 
     def __str__(self) -> str:
-        extra = ' '.join('%s=%s' % (attr, getattr(self.interface, attr))
+        # Names and attributes come from OVSDB, where anyone who can name
+        # a port can put a newline: escaped and bounded, one line always.
+        extra = ' '.join('%s=%s' % (attr, safe(getattr(self.interface,
+                                                        attr)))
                          for attr in KIND_ATTRIBUTES[self.kind])
         return ('%s %s %s ofport=%s uuid=%s %s' % (
-            self.kind.value, self.action.value, self.name, self.ofport,
-            self.uuid, extra)).rstrip()
+            self.kind.value, self.action.value, safe(self.name), self.ofport,
+            safe(self.uuid, 64), extra)).rstrip()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -216,6 +216,14 @@ class StateWriter:
                                         name='df-ovsdb-%s-writer' % name)
 
     def start(self) -> None:
+        """Start the writer thread (again, after a :meth:`stop`)."""
+        if self._thread.is_alive():
+            return
+        with self._cond:
+            self._closing = False
+        if self._thread.ident is not None:  # threads start only once
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=self._thread.name)
         self._thread.start()
 
     def mark(self) -> None:

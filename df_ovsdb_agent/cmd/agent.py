@@ -1,36 +1,63 @@
 """``df-ovsdb-agent``: the per-hypervisor daemon.
 
-This module runs on native threads; ``cmd/eventlet/agent.py`` is the same
-entry point after eventlet monkey-patching.
+Native threads only.  It waits for OVSDB at boot for as long as it takes,
+tells systemd when it is ready (after the first complete sync), and stops
+everything it started on SIGTERM/SIGINT, whenever they come.
 """
 
+import logging as std_logging
 import signal
 import sys
 import threading
+import time
 from typing import Optional
 
 from oslo_log import log as logging
 
 from df_ovsdb_agent.agent import Agent
+from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
+from df_ovsdb_agent.exceptions import AgentError
+from df_ovsdb_agent.exceptions import OvsdbUnreachable
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent import persist
 from df_ovsdb_agent import plugins
+from df_ovsdb_agent import systemd
 
 LOG = logging.getLogger(__name__)
 PROG = 'df-ovsdb-agent'
+# How often systemd's STATUS= line is refreshed, in seconds.
+STATUS_INTERVAL = 1.0
 
 
-def log_event(event) -> None:
-    LOG.info('%s', event)
+# Delays between attempts to reach OVSDB at start-up, in seconds: each
+# attempt already waits [ovsdb] timeout; jitter keeps a fleet of
+# hypervisors booting together from retrying in lockstep.
+START_BACKOFF = (1.0, 30.0)
+
+
+class EventLog:
+    """The daemon's event log: one line per event at INFO (or DEBUG)."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def __call__(self, event) -> None:
+        LOG.log(self.level, '%s', event)
 
 
 class Daemon:
     """Agent + apps + signal handling, for one process lifetime."""
 
-    def __init__(self, conf) -> None:
+    def __init__(self, conf, stop: Optional[threading.Event] = None,
+                 wake: Optional[threading.Event] = None) -> None:
+        """:param stop: set to stop the daemon (e.g. by a signal handler
+            installed before the daemon exists); ``wake`` with it."""
         self.conf = conf
+        self._stop = stop or threading.Event()
+        self._wake = wake or threading.Event()
         self.state_dir = persist.StateDir(conf.agent.state_dir)
         self.state_dir.open()
         try:
@@ -43,7 +70,9 @@ class Daemon:
         self.agent = Agent.from_conf(
             conf, state_file=self.state_dir.snapshot_path,
             owner_id=self.state_dir.owner_id())
-        self.agent.subscribe(log_event, name='event-log')
+        self.agent.subscribe(EventLog(
+            std_logging.DEBUG if conf.agent.event_log_level == 'DEBUG'
+            else std_logging.INFO), name='event-log')
         # Publishers first: they are subscribers like apps, but an app may
         # want to find them running.
         self.plugins = (
@@ -55,18 +84,12 @@ class Daemon:
         self.metrics = (metrics.MetricsServer(self.agent, settings.host,
                                               settings.port)
                         if settings.enabled else None)
-        self._stop = threading.Event()
+        self._started: list = []
+        self._shut_down = False
+        self.notifier = systemd.Notifier()
+        self.watchdog = systemd.Watchdog.from_env(self.notifier)
 
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGHUP, self._on_hup)
-
-    def _on_stop_signal(self, signum, frame) -> None:
-        LOG.info('Caught %s, stopping', signal.Signals(signum).name)
-        self._stop.set()
-
-    def _on_hup(self, signum, frame) -> None:
+    def on_hup(self) -> None:
         # oslo convention: SIGHUP reloads the config files' mutable options,
         # which for this agent means the logging settings.
         LOG.info('Caught SIGHUP, reloading log settings')
@@ -74,27 +97,102 @@ class Daemon:
         logging.setup(self.conf, 'df-ovsdb-agent')
 
     def run(self) -> int:
-        if self.metrics is not None:
-            # Before the first sync, so /healthz can say "not synced yet".
-            self.metrics.start()
-        for plugin in self.plugins:
-            plugin.start()
-        self.agent.start()
-        LOG.info('%s running: %d interfaces online', PROG,
-                 len(self.agent.interfaces()))
-        self._stop.wait()
-        self.shutdown()
-        return 0
+        """Start everything, run until SIGTERM/SIGINT, stop everything.
+
+        Whatever path leads out (a signal during the wait for OVSDB or
+        the first sync, an error), everything started is stopped again.
+        """
+        try:
+            if self.metrics is not None:
+                # Before the first sync: /healthz says why it is not ok.
+                self.metrics.start()
+            for plugin in self.plugins:
+                self._started.append(plugin)
+                plugin.start()
+            if not self._start_agent():
+                return 0  # stopped while waiting for OVSDB
+            self.notifier.ready(self._status())
+            LOG.info('%s running: %d interfaces online', PROG,
+                     len(self.agent.interfaces()))
+            self._run_until_stopped()
+            return 0
+        finally:
+            self.shutdown()
+
+    def _start_agent(self) -> bool:
+        """Wait for OVSDB and the first sync for as long as it takes.
+
+        The wait runs on a thread of its own so that a stop signal ends
+        the daemon at once, whatever the monitor is doing.
+        """
+        done = threading.Event()
+        failure: list = []
+
+        def attempts() -> None:
+            backoff = Backoff(START_BACKOFF[1], initial=START_BACKOFF[0])
+            while not self._stop.is_set():
+                try:
+                    self.agent.start()
+                    break
+                except OvsdbUnreachable as exc:
+                    delay = backoff.next()
+                    self.notifier.status('waiting for OVSDB: %s' % exc)
+                    LOG.warning('%s; retrying in %.1fs', exc, delay)
+                    self._stop.wait(delay)
+                except BaseException as exc:  # one-line start-up error
+                    failure.append(exc)
+                    break
+            done.set()
+            self._wake.set()
+
+        threading.Thread(target=attempts, daemon=True,
+                         name='df-ovsdb-start').start()
+        while not (done.is_set() or self._stop.is_set()):
+            self._wake.wait()
+            self._wake.clear()
+        if failure:
+            raise failure[0]
+        return done.is_set() and not self._stop.is_set()
+
+    def _run_until_stopped(self) -> None:
+        """Report status (and keep systemd's watchdog fed) until stopped."""
+        period = self.watchdog.period if self.watchdog else STATUS_INTERVAL
+        status = None
+        while not self._stop.is_set():
+            if self.watchdog is not None and self.agent.monitor_alive():
+                self.watchdog.kick()
+            current = self._status()
+            if current != status:
+                self.notifier.status(current)
+                status = current
+            self._stop.wait(min(period, STATUS_INTERVAL))
+
+    def _status(self) -> str:
+        return '%s, %s, %d interfaces online' % (
+            'connected' if self.agent.connected else 'not connected',
+            'synced' if self.agent.synced else 'syncing',
+            len(self.agent.interfaces()))
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def shutdown(self) -> None:
+        """Stop everything that was started, within shutdown_timeout."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.notifier.stopping()
         timeout = self.conf.agent.shutdown_timeout
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         # Stop the monitor first, so nothing new is published, then let
         # subscribers drain what they already have.
         self.agent.stop(timeout)
-        for plugin in reversed(self.plugins):
+        for plugin in reversed(self._started):
             try:
                 plugin.stop()
             except Exception:
@@ -102,14 +200,50 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.stop()
         self.state_dir.close()
+        if left() == 0:
+            LOG.warning('Shutdown took longer than shutdown_timeout (%ss)',
+                        timeout)
         LOG.info('%s stopped', PROG)
 
 
+class Signals:
+    """SIGTERM/SIGINT stop the daemon, SIGHUP reloads its log settings.
+
+    Installed before anything else, so that a signal during start-up
+    (loading plugins, waiting for OVSDB) stops the daemon cleanly too.
+    """
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.daemon: Optional[Daemon] = None
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum, frame) -> None:
+        LOG.info('Caught %s, stopping', signal.Signals(signum).name)
+        self.stop.set()
+        self.wake.set()
+
+    def _on_hup(self, signum, frame) -> None:
+        if self.daemon is not None:
+            self.daemon.on_hup()
+
+
 def _main(argv: Optional[list]) -> int:
+    signals = Signals()
     conf = common.load_config(argv, PROG)
-    daemon = Daemon(conf)
-    daemon.install_signal_handlers()
-    return daemon.run()
+    logsafe.install_repeat_filter()
+    try:
+        signals.daemon = Daemon(conf, signals.stop, signals.wake)
+        return signals.daemon.run()
+    except AgentError as exc:
+        # To the configured log destination too, not only to stderr (which
+        # is where the console log goes when none is configured).
+        if conf.log_file or conf.use_journal or conf.use_syslog:
+            LOG.error('%s', exc)
+        raise
 
 
 def main(argv: Optional[list] = None) -> int:

@@ -87,6 +87,10 @@ AGENT_OPTS = [
              'interfaces (so that after a restart only what changed while '
              'the agent was down is reported), its owner id and a lock '
              'that keeps a second agent out.'),
+    cfg.StrOpt(
+        'event_log_level', default='INFO', choices=['INFO', 'DEBUG'],
+        help='Level of the one log line per interface event. DEBUG keeps '
+             'the events of very large hosts out of an INFO log.'),
     cfg.FloatOpt(
         'shutdown_timeout', default=5.0, min=0.0,
         help='Seconds subscribers get to drain their backlog on shutdown.'),

@@ -16,6 +16,7 @@ plugin named in the file is declared but not importable yet (one
 import configparser
 import importlib.metadata
 import sys
+import tempfile
 import warnings
 
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
@@ -73,7 +74,12 @@ def load(path: str) -> tuple:
             skip = {name for name, _ in missing}
             conf.set_override(opt, [n for n in names if n not in skip],
                               group='agent')
-        Daemon(conf)
+        # The daemon the harness runs holds the state directory's lock;
+        # validating the rest of the file needs a directory of its own.
+        state_dir = conf.agent.state_dir
+        conf.set_override('state_dir', tempfile.mkdtemp(), group='agent')
+        Daemon(conf).state_dir.close()
+        conf.set_override('state_dir', state_dir, group='agent')
     except (AgentError, cfg.Error, ValueError) as exc:
         raise Invalid(' '.join(str(exc).split())) from None
     return conf, unchecked
