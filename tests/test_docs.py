@@ -9,6 +9,7 @@ import dataclasses
 import importlib.util
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -140,14 +141,14 @@ def test_library_example_runs_against_real_ovsdb(ovs):
     try:
         lines = Lines(proc.stdout)
         # br-int and tap-a are online; only tap-a is a VM port.
-        lines.wait_for(lambda l: l == '2 interfaces online, 1 of them VM '
-                                         'ports')
-        replayed = lines.wait_for(lambda l: l.startswith('vm online tap-a'))
+        lines.wait_for(lambda s: s == '2 interfaces online, 1 of them VM '
+                                      'ports')
+        replayed = lines.wait_for(lambda s: s.startswith('vm online tap-a'))
         assert 'iface_id=port-a' in replayed
         assert 'attached_mac=fa:16:3e:00:00:01' in replayed
 
         ovs.vsctl(*_vm_port('tap-b', 'port-b'))
-        plugged = lines.wait_for(lambda l: l.startswith('vm online tap-b'))
+        plugged = lines.wait_for(lambda s: s.startswith('vm online tap-b'))
         ofport = int(plugged.split('ofport=')[1].split()[0])
         assert ofport > 0  # assigned by ovs-vswitchd, not by the test
 
@@ -156,7 +157,7 @@ def test_library_example_runs_against_real_ovsdb(ovs):
         ovs.vsctl('add-port', 'br-int', 'vxlan0', '--', 'set', 'Interface',
                   'vxlan0', 'type=vxlan', 'options:remote_ip=192.0.2.9')
         ovs.vsctl('del-port', 'tap-a')
-        lines.wait_for(lambda l: l.startswith('vm offline tap-a'))
+        lines.wait_for(lambda s: s.startswith('vm offline tap-a'))
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
@@ -167,7 +168,7 @@ def test_library_example_runs_against_real_ovsdb(ovs):
     output = lines.drain()
     stderr = proc.stderr.read()
     proc.stderr.close()
-    assert not [l for l in output if l.split()[0] in ('tunnel', 'bridge')]
+    assert not [s for s in output if s.split()[0] in ('tunnel', 'bridge')]
     assert 'Traceback' not in stderr and 'Warning' not in stderr, stderr
 
 
@@ -227,3 +228,65 @@ def test_app_example_tracks_ofports(ovs):
     finally:
         agent.stop(5)
         app.stop()
+
+
+def _console_scripts():
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(os.path.join(ROOT, 'setup.cfg'))
+    section = setup_cfg['entry_points']['console_scripts']
+    return dict((name.strip(), target.strip()) for name, target in
+                (line.split('=') for line in section.splitlines() if line))
+
+
+def _run_script(target, *args):
+    """Run a console script's ``main`` from this tree, as a user would."""
+    module, func = target.split(':')
+    code = 'import sys; from %s import %s as m; sys.exit(m(%r))' % (
+        module, func, list(args))
+    return subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT,
+                          env=dict(os.environ, COLUMNS='80'))
+
+
+@pytest.mark.timeout(120)
+def test_cli_usage_blocks_are_the_programs_own():
+    text = _read('cli.rst')
+    for name, target in _console_scripts().items():
+        result = _run_script(target, '--help')
+        assert result.returncode == 0, result.stderr
+        usage = result.stdout[:result.stdout.index('\n\n')]
+        block = '\n'.join('    ' + line for line in usage.splitlines())
+        assert block + '\n' in text, (
+            'cli.rst: usage of %s is not:\n%s' % (name, block))
+
+
+@pytest.mark.timeout(60)
+def test_configuration_quotes_the_real_bad_value_error(tmp_path):
+    text = _read('configuration.rst')
+    quoted = [line.strip() for line in text.splitlines()
+              if 'df-ovsdb-events: error: invalid value' in line]
+    assert len(quoted) == 1
+    bad = tmp_path / 'bad.conf'
+    bad.write_text('[agent]\nrequire_ofport = maybe\n')
+    result = _run_script(_console_scripts()['df-ovsdb-events'],
+                         '--config-file', str(bad), '--once')
+    assert result.returncode != 0
+    assert result.stderr.strip() == quoted[0].replace('/tmp/bad.conf',
+                                                      str(bad))
+
+
+# `pip install '.[etcd,redis]'` or `'df-ovsdb-agent[eventlet]'`
+EXTRA_RE = re.compile(r"(?:\.|df-ovsdb-agent)\[([a-z,]+)\]")
+
+
+def test_docs_name_no_extra_that_does_not_exist():
+    setup_cfg = configparser.ConfigParser()
+    setup_cfg.read(os.path.join(ROOT, 'setup.cfg'))
+    extras = set(setup_cfg['extras'])
+    for name in os.listdir(SOURCE):
+        if not name.endswith('.rst'):
+            continue
+        text = _read(name)
+        for match in EXTRA_RE.finditer(text):
+            named = set(match.group(1).split(','))
+            assert named <= extras, (name, match.group(0))

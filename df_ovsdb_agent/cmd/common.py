@@ -6,6 +6,7 @@ from typing import Callable, Optional
 from oslo_config import cfg
 from oslo_log import log as logging
 
+import df_ovsdb_agent
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import AgentError
 
@@ -21,7 +22,8 @@ def load_config(argv: Optional[list], prog: str,
         logging.register_options(conf)
     conf.register_cli_opts(list(cli_opts))
     conf(argv if argv is not None else sys.argv[1:], project='df-ovsdb-agent',
-         prog=prog, default_config_files=[])
+         prog=prog, default_config_files=[],
+         version=df_ovsdb_agent.__version__)
     if log:
         logging.setup(conf, 'df-ovsdb-agent')
     return conf

@@ -193,8 +193,8 @@ def test_sighup_reloads_log_settings(ovsdb, tmp_path):
         faults.stop_process(proc, signal.SIGTERM)
 
 
-def test_sigterm_stops_in_bounded_time_even_with_a_hung_server(ovsdb,
-                                                                tmp_path):
+def test_sigterm_stops_in_bounded_time_even_with_a_hung_server(
+        ovsdb, tmp_path):
     proc, conf, log = _daemon(tmp_path, ovsdb.remote, 'false')
     try:
         _wait_log(log, 'running', proc=proc)

@@ -58,3 +58,19 @@ def test_console_scripts_import_no_eventlet():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_every_console_script_has_version():
+    section = _setup_cfg()['entry_points']['console_scripts']
+    targets = [line.split('=')[1].strip() for line in section.splitlines()
+               if line]
+    assert len(targets) >= 4
+    for target in targets:
+        module, func = target.split(':')
+        code = 'import sys; from %s import %s as m; sys.exit(m(%r))' % (
+            module, func, ['--version'])
+        result = subprocess.run([sys.executable, '-c', code],
+                                capture_output=True, text=True, timeout=60,
+                                cwd=ROOT)
+        assert result.returncode == 0, (target, result.stderr)
+        assert result.stdout.strip() == df_ovsdb_agent.__version__, target
