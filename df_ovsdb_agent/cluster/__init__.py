@@ -26,6 +26,7 @@ import dataclasses
 import enum
 from typing import Any, Hashable, Iterator, Mapping, Optional
 
+from df_ovsdb_agent.cluster.stores import record_identity
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.state import KeyedState
@@ -36,26 +37,10 @@ Record = dict  # Interface.to_dict() plus "host"
 Key = tuple[str, str]  # (host, interface name)
 
 
-def record_identity(record: Record) -> Hashable:
-    """What makes a record the same interface across changes: (uuid, kind),
-    as :func:`df_ovsdb_agent.events.identity` is for events."""
-    return (record.get('uuid'), record.get('kind'))
-
-
 def incarnation(alive: dict) -> Hashable:
     """What makes a liveness record the same agent process: another pid or
     start time under one host id is a restart."""
     return (alive.get('owner'), alive.get('pid'), alive.get('started'))
-
-
-def record_changes(old: Optional[Record],
-                   new: Optional[Record]) -> list[tuple[Action, Record]]:
-    """(action, record) pairs that take a viewer who knows ``old`` to ``new``.
-
-    :func:`df_ovsdb_agent.state.transition` with the records' identity;
-    kept for callers of the earlier API.
-    """
-    return transition(old, new, record_identity)
 
 
 class HostState(str, enum.Enum):

@@ -3,14 +3,32 @@
 ::
 
     watcher = watch_interfaces(StoreOptions('http://127.0.0.1:2379'))
-    for event in watcher:          # ClusterSync / ClusterEvent
-        print(event)               # watcher.stop() from another thread
+    for event in watcher:      # ClusterSync / ClusterHost / ClusterEvent
+        print(event)           # watcher.stop() from another thread
 
-The list's header revision is where the watch starts (``revision + 1``),
-so nothing falls between them.  When the watch breaks (etcd restarted,
-history compacted) the watcher lists again and reports only the difference
-from what it already reported, between sync markers; a lease that expires
-shows up as ``offline`` events.
+The list (paged, every page at the first page's revision) gives the
+interfaces under ``<prefix>/<host>/interfaces/`` and the hosts' liveness
+records ``<prefix>/<host>/alive``; its revision is where the watch starts
+(``revision + 1``), so nothing falls between them.
+
+The watch asks etcd for *progress notifications* (an empty message
+whenever the watch has been idle for the server's
+``--experimental-watch-progress-notify-interval``, 10 minutes by default)
+and reads with a timeout of ``read_timeout`` seconds (default three
+progress intervals): a connection on which not even a progress
+notification arrived for that long is dead (a half-open TCP connection, a
+frozen server), and the watcher reconnects.  etcd 3.4's JSON gateway takes
+the watch request as one HTTP body, so a client-side ``progress_request``
+cannot be sent on the open stream; the server's interval is what bounds
+detection, so configure it alongside ``progress_interval``.
+
+When the watch breaks (read timeout, closed connection, etcd restarted
+with or without its data, history compacted past the watcher's revision)
+the watcher lists again and reports only the difference from what it
+already reported, between sync markers: exact ``offline`` for keys deleted
+in between, nothing for unchanged ones.  Resuming the watch from the old
+revision instead would be cheaper but is unsafe: an etcd restarted on an
+empty data dir counts revisions from 1 again.
 
 etcd3gw's own watch hides the end of the stream and the cancel message, so
 the stream is read here, through the etcd3gw client's session.
@@ -23,13 +41,36 @@ import socket
 import threading
 from typing import Iterator, Optional
 
+from df_ovsdb_agent.cluster import ClusterHost
+from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
+from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent import logsafe
 
 LOG = logging.getLogger(__name__)
 
+#: etcd's default --experimental-watch-progress-notify-interval, seconds.
+PROGRESS_INTERVAL = 600.0
+
+#: Keys per range request of a list.
+PAGE_SIZE = 5000
+
+
+class WatchStalled(Exception):
+    """Nothing, not even a progress notification, came for too long."""
+
+
+class Listing:
+    """One consistent read of the prefix: interfaces, hosts, revision."""
+
+    def __init__(self) -> None:
+        self.interfaces: dict[tuple[str, str], Record] = {}
+        self.hosts: dict[str, dict] = {}
+        self.revision = 0
 
 
 def _b64(text: str) -> str:
@@ -43,31 +84,84 @@ def _range_end(prefix: str) -> str:
     return base64.b64encode(bytes(raw)).decode('ascii')
 
 
-def _parse_record(host: str, name: str, value: str) -> Optional[Record]:
+def _decode(value: str) -> Optional[dict]:
     try:
-        record = json.loads(base64.b64decode(value))
+        data = json.loads(base64.b64decode(value))
     except ValueError:
         return None
-    if not isinstance(record, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _parse_record(host: str, name: str, value: str) -> Optional[Record]:
+    record = _decode(value)
+    if record is None:
         return None
-    record.pop('action', None)  # the consumer's view decides the action
+    # Records written before stores held state only carry the verb of
+    # their last change; the consumer's view decides the action.
+    record.pop('action', None)
     record.update(host=host, name=name)
     return record
 
 
-def list_state(client, prefix: str) -> tuple[dict, int]:
-    """(host, name) -> record under ``prefix``, and the revision read at."""
+def _parse_alive(value: str) -> Optional[dict]:
+    try:
+        return stores.parse_alive(base64.b64decode(value))
+    except ValueError:
+        return None
+
+
+class _Batch:
+    """Interface and host changes read from etcd, applied together."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.interfaces: dict[tuple[str, str], Optional[Record]] = {}
+        self.hosts: dict[str, Optional[dict]] = {}
+
+    def add(self, key: str, value: Optional[str]) -> None:
+        """Note ``key``'s new value (None: deleted).
+
+        An unreadable value counts as absent, and is logged.
+        """
+        parsed = stores.etcd_parse_key(self.prefix, key)
+        if parsed is not None:
+            record = value and _parse_record(*parsed, value)
+            self.interfaces[parsed] = record or None
+        else:
+            host = stores.etcd_parse_alive_key(self.prefix, key)
+            if host is None:
+                return
+            record = value and _parse_alive(value)
+            self.hosts[host] = record or None
+        if value and not record:
+            LOG.warning('Ignoring unreadable value of etcd key %s',
+                        logsafe.safe(key))
+
+
+def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
+    """Everything under ``prefix``, read page by page at one revision."""
     top = stores.check_prefix(prefix) + '/'
-    reply = client.post(client.get_url('/kv/range'),
-                        json={'key': _b64(top), 'range_end': _range_end(top)})
-    state = {}
-    for kv in reply.get('kvs', []):
-        key = base64.b64decode(kv['key']).decode('utf-8')
-        parsed = stores.etcd_parse_key(prefix, key)
-        record = parsed and _parse_record(*parsed, kv.get('value', ''))
-        if record:
-            state[parsed] = record
-    return state, int(reply['header']['revision'])
+    batch = _Batch(stores.check_prefix(prefix))
+    listing = Listing()
+    request = {'key': _b64(top), 'range_end': _range_end(top),
+               'limit': page_size}
+    while True:
+        reply = client.post(client.get_url('/kv/range'), json=request)
+        if not listing.revision:
+            listing.revision = int(reply['header']['revision'])
+            request['revision'] = listing.revision
+        kvs = reply.get('kvs', [])
+        for kv in kvs:
+            batch.add(base64.b64decode(kv['key']).decode('utf-8'),
+                      kv.get('value', ''))
+        if not reply.get('more') or not kvs:
+            break
+        # The next page starts just after the last key of this one.
+        request['key'] = base64.b64encode(
+            base64.b64decode(kvs[-1]['key']) + b'\0').decode('ascii')
+    listing.interfaces = {k: r for k, r in batch.interfaces.items() if r}
+    listing.hosts = {h: r for h, r in batch.hosts.items() if r}
+    return listing
 
 
 def list_interfaces(options: StoreOptions,
@@ -75,26 +169,52 @@ def list_interfaces(options: StoreOptions,
     """Every host's online interfaces, sorted by host and name."""
     client = stores.etcd_client(options)
     try:
-        state, _ = list_state(client, prefix)
+        state = list_state(client, prefix).interfaces
     finally:
         client.session.close()
     return [state[key] for key in sorted(state)]
 
 
+def ordered(markers: list[ClusterHost], events: list) -> list:
+    """One batch's host markers around its interface events: ``up`` and
+    ``down`` first (a host's offlines follow its ``down``), then the
+    interface events, then ``synced`` (its records are complete)."""
+    first = [m for m in markers if m.state is not HostState.SYNCED]
+    last = [m for m in markers if m.state is HostState.SYNCED]
+    return first + events + last
+
+
 class EtcdWatcher:
-    """Iterate to receive :class:`~df_ovsdb_agent.cluster.ClusterSync` and
+    """Iterate to receive :class:`~df_ovsdb_agent.cluster.ClusterSync`,
+    :class:`~df_ovsdb_agent.cluster.ClusterHost` and
     :class:`~df_ovsdb_agent.cluster.ClusterEvent` for every host."""
 
     def __init__(self, options: StoreOptions,
                  prefix: str = stores.ETCD_PREFIX,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0,
+                 progress_interval: float = PROGRESS_INTERVAL,
+                 read_timeout: Optional[float] = None,
+                 page_size: int = PAGE_SIZE) -> None:
+        """:param progress_interval: the etcd server's progress
+            notification interval, in seconds.
+        :param read_timeout: seconds without any message after which the
+            watch counts as dead; default three progress intervals.
+        """
         stores.check_etcd(options)
         self.options = options
         self.prefix = stores.check_prefix(prefix)
         self.max_backoff = max_backoff
+        self.read_timeout = read_timeout or 3 * progress_interval
+        self.page_size = page_size
         self.view = ClusterView()
-        #: Revision of the last change seen.
+        #: Revision up to which every change has been seen.
         self.revision = 0
+        #: Counters, for logs and tests: full lists, progress
+        #: notifications, read timeouts, watches canceled by compaction.
+        self.lists = 0
+        self.progress = 0
+        self.stalls = 0
+        self.compactions = 0
         self._stopped = threading.Event()
         self._response = None
 
@@ -113,8 +233,13 @@ class EtcdWatcher:
             self._list_and_follow, lambda client: client.session.close())
 
     def _list_and_follow(self, client) -> Iterator:
-        state, self.revision = list_state(client, self.prefix)
-        yield from self.view.replace(state)
+        listing = list_state(client, self.prefix, self.page_size)
+        self.lists += 1
+        self.revision = listing.revision
+        yield ClusterSync(Sync.STARTED)
+        yield from ordered(self.view.replace_hosts(listing.hosts),
+                           self.view.replace_quietly(listing.interfaces))
+        yield ClusterSync(Sync.FINISHED)
         yield from self._follow(client)
 
     def _follow(self, client) -> Iterator:
@@ -122,46 +247,104 @@ class EtcdWatcher:
         top = self.prefix + '/'
         request = {'create_request': {
             'key': _b64(top), 'range_end': _range_end(top),
-            'start_revision': self.revision + 1}}
-        self._response = client.session.post(
-            client.get_url('/watch'), json=request, stream=True,
-            timeout=(self.options.timeout, None))
-        if self._stopped.is_set():  # stop() came before the response
-            return
-        self._response.raise_for_status()
-        for line in self._response.iter_lines():
-            if not line.strip():
-                continue
-            message = json.loads(line)
-            if 'error' in message:
-                raise RuntimeError('watch failed: %s' % message['error'])
-            result = message['result']
-            if result.get('canceled'):
-                # Typically compaction past our revision: list again.
-                LOG.info('etcd watch canceled (%s); listing again',
-                         result.get('cancel_reason') or
-                         'compacted at %s' % result.get('compact_revision'))
+            'start_revision': self.revision + 1, 'progress_notify': True}}
+        try:
+            self._response = client.session.post(
+                client.get_url('/watch'), json=request, stream=True,
+                timeout=(self.options.timeout, self.read_timeout))
+            if self._stopped.is_set():  # stop() came before the response
                 return
-            for event in result.get('events', []):
-                yield from self._apply(event)
+            self._response.raise_for_status()
+            for line in _lines(self._response.iter_content(None)):
+                if not line.strip():
+                    continue
+                events = self._message(json.loads(line))
+                if events is None:
+                    return
+                yield from events
+        except Exception as exc:
+            if self._stopped.is_set():
+                return
+            if _is_timeout(exc):
+                self.stalls += 1
+                raise WatchStalled('no message from the watch for %.1fs'
+                                   % self.read_timeout) from None
+            raise
         LOG.info('etcd %s closed the watch; listing again',
                  self.options.safe_url)
 
-    def _apply(self, event: dict) -> Iterator:
-        kv = event['kv']
-        self.revision = int(kv['mod_revision'])
-        key = base64.b64decode(kv['key']).decode('utf-8')
-        parsed = stores.etcd_parse_key(self.prefix, key)
-        if parsed is None:
-            return
-        record = None
-        # PUT events carry no "type"; only DELETE ones do.
-        if event.get('type') != 'DELETE':
-            record = _parse_record(*parsed, kv.get('value', ''))
-            if record is None:
-                LOG.warning('Ignoring unreadable value of %s', key)
-                return
-        yield from self.view.apply(parsed[0], parsed[1], record)
+    def _message(self, message: dict) -> Optional[list]:
+        """The events of one watch message; None if the watch ended."""
+        if 'error' in message:
+            raise RuntimeError('watch failed: %s' % logsafe.safe(
+                message['error']))
+        result = message['result']
+        if result.get('canceled'):
+            # Typically compaction past our revision: list again.
+            if result.get('compact_revision'):
+                self.compactions += 1
+            LOG.info('etcd watch canceled (%s); listing again',
+                     logsafe.safe(result.get('cancel_reason') or
+                                  'compacted at %s' %
+                                  result.get('compact_revision')))
+            return None
+        events = result.get('events', [])
+        if not events and not result.get('created'):
+            # A progress notification: every change up to the header's
+            # revision has been sent.
+            self.progress += 1
+            self.revision = max(self.revision,
+                                int(result['header']['revision']))
+        return self._apply(events) if events else []
+
+    def _apply(self, events: list) -> list:
+        batch = _Batch(self.prefix)
+        for event in events:
+            kv = event['kv']
+            self.revision = max(self.revision, int(kv['mod_revision']))
+            # PUT events carry no "type"; only DELETE ones do.
+            value = (None if event.get('type') == 'DELETE'
+                     else kv.get('value', ''))
+            batch.add(base64.b64decode(kv['key']).decode('utf-8'), value)
+        markers = []
+        for host, alive in batch.hosts.items():
+            markers.extend(self.view.set_host(host, alive))
+        return ordered(markers, self.view.update(batch.interfaces))
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines of a stream of chunks, in linear time.
+
+    (requests' ``iter_lines`` re-splits everything pending on every 512-byte
+    chunk: quadratic in the length of a line, and one watch message -- a
+    lease expiry deleting a thousand keys -- is one long line.)
+    """
+    pending = bytearray()
+    for chunk in chunks:
+        start = len(pending)
+        pending += chunk
+        end = pending.find(b'\n', start)
+        while end >= 0:
+            yield bytes(pending[:end])
+            del pending[:end + 1]
+            end = pending.find(b'\n')
+    if pending:
+        yield bytes(pending)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a streamed read failed on its read timeout (requests wraps
+    urllib3's ReadTimeoutError in a ConnectionError)."""
+    for _ in range(10):  # bounded: exception chains can be cyclic
+        if exc is None:
+            return False
+        if isinstance(exc, (socket.timeout, TimeoutError)) or (
+                type(exc).__name__ in ('ReadTimeoutError', 'ReadTimeout')):
+            return True
+        nested = exc.args[0] if exc.args else None
+        exc = nested if isinstance(nested, BaseException) else (
+            exc.__context__)
+    return False
 
 
 def _shutdown(response) -> None:
@@ -177,6 +360,10 @@ def _shutdown(response) -> None:
 
 def watch_interfaces(options: StoreOptions,
                      prefix: str = stores.ETCD_PREFIX,
-                     max_backoff: float = 10.0) -> EtcdWatcher:
-    """Watch cluster-wide interface state: initial list, then changes."""
-    return EtcdWatcher(options, prefix, max_backoff)
+                     max_backoff: float = 10.0,
+                     **kwargs) -> EtcdWatcher:
+    """Watch cluster-wide interface state: initial list, then changes.
+
+    ``kwargs`` go to :class:`EtcdWatcher`.
+    """
+    return EtcdWatcher(options, prefix, max_backoff, **kwargs)

@@ -4,8 +4,6 @@ from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterView
 from df_ovsdb_agent.cluster import host_transition
 from df_ovsdb_agent.cluster import HostState
-from df_ovsdb_agent.cluster import record_changes
-from df_ovsdb_agent.events import Action
 
 
 def rec(name, uuid='u1', ofport=1, kind='vm', host='hv1'):
@@ -22,15 +20,6 @@ def alive(pid=1, synced=False, interfaces=0):
 def summary(events):
     return [str(e) if not hasattr(e, 'action') else
             (e.host, e.action.value, e.name) for e in events]
-
-
-def test_record_changes_is_the_state_transition():
-    a, a2, b = rec('tap1'), rec('tap1', ofport=2), rec('tap1', uuid='u2')
-    assert record_changes(None, a) == [(Action.ONLINE, a)]
-    assert record_changes(a, dict(a)) == []
-    assert record_changes(a, a2) == [(Action.UPDATED, a2)]
-    assert record_changes(a, b) == [(Action.OFFLINE, a), (Action.ONLINE, b)]
-    assert record_changes(a, None) == [(Action.OFFLINE, a)]
 
 
 def test_replace_of_one_host_diffs_only_that_host():
