@@ -1,0 +1,101 @@
+"""The fleet benchmark's consumer: the real cluster reader in its own
+process, recording everything it yields with a monotonic timestamp.
+
+etcd: :func:`df_ovsdb_agent.cluster.etcd.watch_interfaces`; Redis:
+:class:`df_ovsdb_agent.cluster.redis.RedisStreamReader`.  Only their
+public iterator API is used.  Output: JSON lines in ``--out``:
+
+- ``{"t", "e": "i", "a", "h", "n", "r"}`` an interface event (action,
+  host, name, record);
+- ``{"t", "e": "h", "h", "s"}`` a host marker (up, synced, down);
+- ``{"t", "e": "s", "s", "h", "reset"}`` a sync marker.
+
+The file is flushed at least every 50 ms; SIGTERM ends the iteration.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+
+from df_ovsdb_agent.cluster import ClusterEvent
+from df_ovsdb_agent.cluster import ClusterHost
+from df_ovsdb_agent.cluster import ClusterSync
+from df_ovsdb_agent.cluster.stores import StoreOptions
+
+FLUSH_EVERY = 0.05
+
+
+def make_reader(store: str, url: str):
+    options = StoreOptions(url)
+    if store == 'etcd':
+        from df_ovsdb_agent.cluster.etcd import watch_interfaces
+        return watch_interfaces(options, max_backoff=2.0)
+    from df_ovsdb_agent.cluster.redis import RedisStreamReader
+    return RedisStreamReader(options, max_backoff=2.0)
+
+
+def line_of(t: float, item) -> dict:
+    if isinstance(item, ClusterEvent):
+        return {'t': t, 'e': 'i', 'a': item.action.value, 'h': item.host,
+                'n': item.name, 'r': item.record}
+    if isinstance(item, ClusterHost):
+        return {'t': t, 'e': 'h', 'h': item.host, 's': item.state.value}
+    if isinstance(item, ClusterSync):
+        return {'t': t, 'e': 's', 's': item.sync.value, 'h': item.host,
+                'reset': item.reset}
+    return {'t': t, 'e': '?', 'x': str(item)}
+
+
+class Output:
+    """JSON lines, flushed by a timer so the reader never waits on disk."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, 'a')
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._flusher, daemon=True)
+        self._thread.start()
+
+    def write(self, data: dict) -> None:
+        text = json.dumps(data, separators=(',', ':')) + '\n'
+        with self._lock:
+            self._file.write(text)
+
+    def _flusher(self) -> None:
+        while not self._done.wait(FLUSH_EVERY):
+            with self._lock:
+                self._file.flush()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+        with self._lock:
+            self._file.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--store', choices=('etcd', 'redis'), required=True)
+    parser.add_argument('--url', required=True)
+    parser.add_argument('--out', required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format='%(asctime)s consumer %(levelname)s '
+                               '%(name)s %(message)s')
+    reader = make_reader(args.store, args.url)
+    signal.signal(signal.SIGTERM, lambda *_: reader.stop())
+    out = Output(args.out)
+    try:
+        for item in reader:
+            out.write(line_of(time.monotonic(), item))
+    finally:
+        out.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

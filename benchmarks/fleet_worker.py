@@ -1,0 +1,316 @@
+"""One fleet worker process: many simulated hosts, each a synthetic agent
+and a real publisher, driven by the coordinator (``benchmarks.fleet``).
+
+Commands arrive on stdin and replies leave on stdout, one JSON object per
+line.  Every change a synthetic agent publishes is appended to the
+``--changes`` file as JSON lines ``{"t", "h", "a", "r"}`` (monotonic
+commit time, host, action, stored record), flushed before each reply.
+
+Commands (``{"op": ...}``):
+
+- ``start``: every host starts (agent, then publisher, then the first sync
+  of ``interfaces`` VM ports); the reply comes when every publisher is
+  flushed;
+- ``restart``: rolling restart of every host, one at a time: stop the
+  agent and its publisher, start new ones for the same host with the same
+  owner id and the same state (restored, as from a state file), sync,
+  wait until flushed;
+- ``churn``: ``hosts`` (indices into this worker's hosts) add, delete and
+  update ports at ``rate`` changes per second per host for ``seconds``;
+  a port changed less than ``cooldown`` seconds ago is left alone, so
+  that the publisher's (correct) coalescing does not hide changes;
+- ``flushed``: wait until every publisher is flushed;
+- ``status``: the publishers' counters;
+- ``stop``: stop everything and exit.
+"""
+
+import argparse
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from typing import Optional
+import uuid as uuidlib
+
+from oslo_config import cfg
+
+from benchmarks.fleet_agent import SyntheticAgent
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import Kind
+
+LOG = logging.getLogger('fleet.worker')
+
+GROUPS = {'etcd': 'publisher_etcd', 'redis': 'publisher_redis'}
+
+
+def publisher_class(store: str):
+    """The real publisher plugin of ``store``."""
+    if store == 'etcd':
+        from df_ovsdb_agent.publishers.etcd import EtcdPublisher
+        return EtcdPublisher
+    from df_ovsdb_agent.publishers.redis import RedisPublisher
+    return RedisPublisher
+
+
+def publisher_config(store: str, url: str, overrides: dict):
+    """The publisher's option group, built as the plugin loader builds it:
+    its own CONFIG_OPTS in its own group, defaults untouched unless
+    overridden.
+    """
+    cls = publisher_class(store)
+    group = GROUPS[store]
+    conf = cfg.ConfigOpts()
+    conf.register_opts(cls.CONFIG_OPTS, group=group)
+    conf([], project='df-ovsdb-agent', default_config_files=[])
+    conf.set_override('url', url, group=group)
+    for key, value in overrides.items():
+        conf.set_override(key, value, group=group)
+    return conf[group]
+
+
+def mac(n: int) -> str:
+    return 'fa:16:3e:%02x:%02x:%02x' % ((n >> 16) & 255, (n >> 8) & 255,
+                                        n & 255)
+
+
+def vm_port(name: str, ofport: int, rng: random.Random) -> Interface:
+    uuid = str(uuidlib.UUID(int=rng.getrandbits(128), version=4))
+    return Interface(Kind.VM, name, uuid, ofport, iface_id=uuid,
+                     attached_mac=mac(rng.getrandbits(24)))
+
+
+class Recorder:
+    """Buffers the agents' changes; written out before each reply."""
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, 'a')
+        self._lines: list = []
+        self._lock = threading.Lock()
+
+    def __call__(self, host: str, t: float, events: list) -> None:
+        lines = [json.dumps({'t': t, 'h': host, 'a': e.action.value,
+                             'r': dict(e.interface.to_dict(), host=host)},
+                            separators=(',', ':')) for e in events]
+        with self._lock:
+            self._lines.extend(lines)
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        if lines:
+            self._file.write('\n'.join(lines) + '\n')
+        self._file.flush()
+
+
+class Host:
+    """One simulated host: a synthetic agent and its publisher."""
+
+    def __init__(self, name: str, owner: str, worker: 'Worker') -> None:
+        self.name = name
+        self.owner = owner
+        self.worker = worker
+        self.agent: Optional[SyntheticAgent] = None
+        self.publisher = None
+        self.last_change: dict = {}  # uuid -> monotonic time
+        self.next_port = 0
+
+    def launch(self, restored: Optional[dict]) -> None:
+        """A new agent (from ``restored`` state, if any) and publisher,
+        started as the daemon starts them: publisher first, then the
+        agent's first sync.
+        """
+        worker = self.worker
+        self.agent = SyntheticAgent(
+            self.name, self.owner, restored,
+            lambda t, events: worker.recorder(self.name, t, events))
+        self.publisher = worker.cls(self.agent, worker.config, self.name)
+        self.publisher.start()
+
+    def shutdown(self) -> None:
+        """As the daemon stops: the agent, then its plugins."""
+        self.agent.stop()
+        self.publisher.stop()
+
+    def flushed(self, timeout: float) -> bool:
+        return self.publisher.wait_flushed(timeout)
+
+
+class Worker:
+    """The hosts of this process and the commands that drive them."""
+
+    def __init__(self, args) -> None:
+        self.args = args
+        self.cls = publisher_class(args.store)
+        overrides = dict(item.split('=', 1) for item in args.set or ())
+        self.config = publisher_config(args.store, args.url, overrides)
+        self.recorder = Recorder(args.changes)
+        self.rng = random.Random(args.seed)
+        self.hosts = [Host(name, 'fleet-owner-%s' % name, self)
+                      for name in args.hosts.split(',')]
+
+    def initial_state(self, host: Host) -> dict:
+        ports = {}
+        for _ in range(self.args.interfaces):
+            port = self.new_port(host)
+            ports[port.uuid] = port
+        return ports
+
+    def new_port(self, host: Host) -> Interface:
+        host.next_port += 1
+        return vm_port('tap%05d' % host.next_port, host.next_port, self.rng)
+
+    def wait_flushed(self, hosts: list, timeout: float) -> list:
+        """Names of the hosts not flushed within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        late = []
+        for host in hosts:
+            if not host.flushed(max(0.0, deadline - time.monotonic())):
+                late.append(host.name)
+        return late
+
+    # -- commands ---------------------------------------------------------
+
+    def op_start(self, cmd: dict) -> dict:
+        for host in self.hosts:
+            host.launch(None)
+        t_launched = time.monotonic()
+        for host in self.hosts:
+            host.agent.sync(self.initial_state(host))
+        t_synced = time.monotonic()
+        late = self.wait_flushed(self.hosts, cmd.get('timeout', 600))
+        return {'t_launched': t_launched, 't_synced': t_synced,
+                't_flushed': time.monotonic(), 'late': late}
+
+    def op_restart(self, cmd: dict) -> dict:
+        durations = []
+        late = []
+        for host in self.hosts:
+            began = time.monotonic()
+            state = host.agent.state()
+            host.shutdown()
+            host.launch(state)
+            host.agent.sync(state)
+            if not host.flushed(cmd.get('timeout', 120)):
+                late.append(host.name)
+            durations.append(time.monotonic() - began)
+        return {'durations': durations, 'late': late,
+                't_flushed': time.monotonic()}
+
+    def op_churn(self, cmd: dict) -> dict:
+        hosts = [self.hosts[i] for i in cmd['hosts']]
+        if not hosts:
+            return {'changes': 0, 'transactions': 0}
+        interval = 1.0 / (cmd['rate'] * len(hosts))
+        end = time.monotonic() + cmd['seconds']
+        tick = time.monotonic()
+        changes = transactions = 0
+        while tick < end:
+            now = time.monotonic()
+            if now < tick:
+                time.sleep(tick - now)
+            tick += interval
+            events = self.churn_once(self.rng.choice(hosts),
+                                     cmd.get('cooldown', 1.0))
+            changes += len(events)
+            transactions += bool(events)
+        late = self.wait_flushed(hosts, cmd.get('timeout', 120))
+        return {'changes': changes, 'transactions': transactions,
+                'late': late, 't_flushed': time.monotonic()}
+
+    def churn_once(self, host: Host, cooldown: float) -> list:
+        """One OVSDB transaction on ``host``: add, delete or update a
+        port (one not changed within ``cooldown`` seconds).
+        """
+        now = time.monotonic()
+        state = host.agent.state()
+        idle = [u for u in state
+                if now - host.last_change.get(u, -cooldown) >= cooldown]
+        base = self.args.interfaces
+        op = self.rng.choice(('add', 'delete', 'update'))
+        if len(state) <= base - 5:
+            op = 'add'
+        elif len(state) >= base + 5:
+            op = 'delete'
+        if op != 'add' and not idle:
+            op = 'add'
+        if op == 'add':
+            port = self.new_port(host)
+            rows = {port.uuid: port}
+            uuid = port.uuid
+        else:
+            uuid = self.rng.choice(sorted(idle))
+            if op == 'delete':
+                rows = {uuid: None}
+            else:
+                old = state[uuid]
+                rows = {uuid: Interface(
+                    old.kind, old.name, old.uuid, old.ofport,
+                    iface_id=old.iface_id,
+                    attached_mac=mac(self.rng.getrandbits(24)))}
+        host.last_change[uuid] = now
+        return host.agent.batch(rows)
+
+    def op_flushed(self, cmd: dict) -> dict:
+        late = self.wait_flushed(self.hosts, cmd.get('timeout', 600))
+        return {'late': late, 't_flushed': time.monotonic()}
+
+    def op_status(self, cmd: dict) -> dict:
+        totals: dict = {'connected': 0, 'failures': 0, 'reconciles': 0,
+                        'refusals': 0}
+        for host in self.hosts:
+            # Diagnostics only: the writer's counters, when it has them.
+            writer = getattr(host.publisher, 'writer', None)
+            for key in totals:
+                totals[key] += int(getattr(writer, key, 0) or 0)
+        return totals
+
+    def op_stop(self, cmd: dict) -> dict:
+        for host in self.hosts:
+            host.shutdown()
+        return {}
+
+    def serve(self) -> None:
+        reply({'ready': True})
+        for line in sys.stdin:
+            cmd = json.loads(line)
+            try:
+                result = getattr(self, 'op_' + cmd['op'])(cmd)
+                result['ok'] = True
+            except Exception as exc:
+                LOG.exception('command %s failed', cmd['op'])
+                result = {'ok': False, 'error': '%s: %s' % (
+                    type(exc).__name__, exc)}
+            self.recorder.flush()
+            reply(result)
+            if cmd['op'] == 'stop':
+                return
+
+
+def reply(data: dict) -> None:
+    sys.stdout.write(json.dumps(data) + '\n')
+    sys.stdout.flush()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--store', choices=sorted(GROUPS), required=True)
+    parser.add_argument('--url', required=True)
+    parser.add_argument('--hosts', required=True,
+                        help='comma-separated host ids')
+    parser.add_argument('--interfaces', type=int, default=50)
+    parser.add_argument('--changes', required=True)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--set', action='append', metavar='OPT=VALUE',
+                        help='override a publisher option')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format='%(asctime)s %(process)d %(levelname)s '
+                               '%(name)s %(message)s')
+    Worker(args).serve()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
