@@ -81,9 +81,9 @@ class Agent:
         self._persist: Optional[persist.StateWriter] = None
         if state_file is not None:
             restored = persist.load_snapshot(state_file, host)
-            self._persist = persist.StateWriter(state_file,
-                                                self._saved_state,
-                                                'snapshot')
+            self._persist = persist.StateWriter(
+                state_file, self._saved_state, 'snapshot',
+                min_interval=persist.SNAPSHOT_INTERVAL)
         self.restored = restored is not None
         self._snapshot = Snapshot(restored)
         # Serialises snapshot changes with their publication, so a replaying
