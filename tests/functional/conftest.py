@@ -1,5 +1,6 @@
 """Fixtures: a real Open vSwitch per test, on a free 127.0.0.1 port."""
 
+import os
 import shutil
 
 import pytest
@@ -8,7 +9,19 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent import sandbox
 
-pytestmark = pytest.mark.functional
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of this directory ``functional``.
+
+    (A ``pytestmark`` in a conftest.py marks nothing: only test modules'
+    own ``pytestmark`` counts.)  So ``-m "not functional"`` starts no
+    server at all.
+    """
+    for item in items:
+        if os.path.abspath(str(item.fspath)).startswith(HERE + os.sep):
+            item.add_marker(pytest.mark.functional)
 
 
 def _require_ovs():
