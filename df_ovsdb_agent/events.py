@@ -134,8 +134,8 @@ class InterfaceEvent:
     def __str__(self) -> str:
         # Names and attributes come from OVSDB, where anyone who can name
         # a port can put a newline: escaped and bounded, one line always.
-        extra = ' '.join('%s=%s' % (attr, safe(getattr(self.interface,
-                                                        attr)))
+        extra = ' '.join('%s=%s' % (attr,
+                                    safe(getattr(self.interface, attr)))
                          for attr in KIND_ATTRIBUTES[self.kind])
         return ('%s %s %s ofport=%s uuid=%s %s' % (
             self.kind.value, self.action.value, safe(self.name), self.ofport,

@@ -25,8 +25,10 @@ def to_events(changes: Iterable[Change]) -> list[InterfaceEvent]:
 
 def diff(old: Mapping[str, Interface],
          new: Mapping[str, Interface]) -> list[InterfaceEvent]:
-    """Events that turn the ``old`` view (uuid -> Interface) into ``new``,
-    offline first."""
+    """Events that turn the ``old`` view (uuid -> Interface) into ``new``.
+
+    Offline first.
+    """
     return to_events(state_diff(old, new, identity))
 
 
@@ -54,10 +56,13 @@ class Snapshot:
 
     def apply(self, batch: Mapping[str, Optional[Interface]]
               ) -> list[InterfaceEvent]:
-        """Record one transaction (uuid -> new state, None: not online)
-        and return its events, offline first."""
+        """Record one transaction and return its events, offline first.
+
+        ``batch`` maps uuid -> new state (None: not online).
+        """
         return to_events(self._state.update(batch))
 
-    def replace(self, current: Mapping[str, Interface]) -> list[InterfaceEvent]:
+    def replace(self, current: Mapping[str, Interface]
+                ) -> list[InterfaceEvent]:
         """Adopt a complete fresh view and return the events to get there."""
         return to_events(self._state.replace(current))

@@ -36,8 +36,11 @@ def no_identity(value: Any) -> None:
 
 
 class Change(NamedTuple):
-    """One step of a diff: ``value`` is the new value for ``online`` and
-    ``updated``, the last known one for ``offline``."""
+    """One step of a diff.
+
+    ``value`` is the new value for ``online`` and ``updated``, the last
+    known one for ``offline``.
+    """
 
     action: Action
     key: Any
@@ -110,9 +113,8 @@ class KeyedState(Generic[K, V]):
         return dict(self._values)
 
     def changes(self, batch: Mapping[K, Optional[V]]) -> list[Change]:
-        """What :meth:`update` with ``batch`` would return, without
-        changing anything."""
-        changes = []
+        """What :meth:`update` with ``batch`` would return (a dry run)."""
+        changes: list[Change] = []
         for key, value in batch.items():
             changes.extend(Change(action, key, v) for action, v
                            in transition(self._values.get(key), value,
@@ -120,8 +122,10 @@ class KeyedState(Generic[K, V]):
         return ordered(changes)
 
     def update(self, batch: Mapping[K, Optional[V]]) -> list[Change]:
-        """Apply one batch (key -> new value, None: gone) atomically and
-        return its changes, offline first."""
+        """Apply one batch atomically; return its changes, offline first.
+
+        ``batch`` maps key -> new value (None: gone).
+        """
         changes = self.changes(batch)
         for key, value in batch.items():
             if value is None:

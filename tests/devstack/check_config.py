@@ -62,7 +62,7 @@ def missing_plugins(namespace: str, names: list) -> list:
 
 
 def load(path: str) -> tuple:
-    """The parsed ConfigOpts and the option groups that could not be checked."""
+    """The parsed ConfigOpts and the option groups it could not check."""
     try:
         conf = common.load_config(['--config-file', path], PROG)
         unchecked = {}

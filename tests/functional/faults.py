@@ -104,8 +104,10 @@ class OvsdbProcess:
 
 def wait_serving(remote: str, database: str = 'Open_vSwitch',
                  timeout: float = 20.0) -> None:
-    """Wait until ``remote`` serves ``database`` (clusters and relays join
-    their source some time after they listen)."""
+    """Wait until ``remote`` serves ``database``.
+
+    Clusters and relays join their source some time after they listen.
+    """
     def serving() -> bool:
         try:
             with Rpc(remote, timeout=2) as rpc:

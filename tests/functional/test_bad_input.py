@@ -63,8 +63,10 @@ broken_schema = _reply_all(result={
 
 
 def _open_string_reply(conn):
-    """Answer the first request with the start of a string result; True if
-    there was a request."""
+    """Answer the first request with the start of a string result.
+
+    True if there was a request.
+    """
     msg = faults.read_request(conn)
     if msg is None:
         return False

@@ -27,8 +27,8 @@ def test_initial_sync_is_bracketed_by_markers(ovs, make_agent):
     agent.subscribe(rec)
     agent.start()
     events = rec.wait_count(3)
-    assert [str(e) for e in (events[0], events[2])] == ['sync started',
-                                                       'sync finished']
+    assert [str(e) for e in (events[0], events[2])] == [
+        'sync started', 'sync finished']
     assert rec.summary() == [('bridge', 'online', 'br-int')]
     assert events[1].ofport == 65534
     assert agent.synced and agent.connected
@@ -66,8 +66,8 @@ def test_tunnel_lifecycle(watched):
     rec.wait_event(kind='tunnel', action='updated', remote_ip='192.0.2.11')
     ovs.vsctl('del-port', 'vx1')
     rec.wait_event(kind='tunnel', action='offline', name='vx1')
-    assert [a for _, a, _ in rec.summary()] == ['online', 'updated',
-                                                 'offline']
+    assert [a for _, a, _ in rec.summary()] == [
+        'online', 'updated', 'offline']
 
 
 def test_patch_pair_and_bridges(watched):

@@ -17,8 +17,11 @@ BURST = 10000
 
 
 class Tally:
-    """A fast subscriber that audits events as they come, in O(1) memory
-    per interface (storing 45,000 events would blur the RSS figures)."""
+    """A fast subscriber that audits events as they come.
+
+    O(1) memory per interface: storing 45,000 events would blur the RSS
+    figures.
+    """
 
     def __init__(self):
         self.audit = faults.Audit([])

@@ -7,19 +7,20 @@ import time
 import pytest
 
 from df_ovsdb_agent.bus import EventBus
-from df_ovsdb_agent.snapshot import Snapshot
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
 from df_ovsdb_agent.events import SyncEvent
+from df_ovsdb_agent.snapshot import Snapshot
 from tests.recorder import Recorder
 from tests.recorder import replay_state
 
 
 def vm(i, ofport=1):
-    return Interface(Kind.VM, 'tap%d' % i, 'u%d' % i, ofport, iface_id='p%d' % i)
+    return Interface(Kind.VM, 'tap%d' % i, 'u%d' % i, ofport,
+                     iface_id='p%d' % i)
 
 
 class Source:

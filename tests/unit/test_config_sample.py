@@ -1,8 +1,7 @@
 """etc/df-ovsdb-agent.conf.sample is what oslo-config-generator makes now.
 
-Regenerate it after changing an option (see doc/source/configuration.rst)::
-
-    oslo-config-generator --config-file etc/oslo-config-generator/df-ovsdb-agent.conf
+Regenerate it after changing an option with ``tox -e genconfig``, or the
+command in ``REGENERATE`` below (see doc/source/configuration.rst).
 """
 
 import difflib

@@ -37,8 +37,8 @@ def test_snapshot_apply_and_replace():
     assert actions(snap.apply({'a': vm('a', 2)})) == [('updated', 'a')]
     assert actions(snap.apply({'b': None})) == []
     assert len(snap) == 1
-    assert actions(snap.replace({'b': vm('b')})) == [('offline', 'a'),
-                                                    ('online', 'b')]
+    assert actions(snap.replace({'b': vm('b')})) == [
+        ('offline', 'a'), ('online', 'b')]
     assert [i.uuid for i in snap] == ['b']
     assert snap.get('b') == vm('b')
     assert actions(snap.apply({'b': None})) == [('offline', 'b')]
