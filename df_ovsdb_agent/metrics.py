@@ -94,14 +94,16 @@ class AgentCollector:
 
     def _connection(self) -> Iterator:
         agent = self.agent
-        idl = agent.monitor.idl
+        monitor = agent.monitor
         yield _gauge('connected', 'Whether the OVSDB session is up (1/0).',
                      int(bool(agent.connected)))
         yield _gauge('synced', 'Whether the published state matches the '
                      'database (1/0).', int(bool(agent.synced)))
-        connections = getattr(idl, 'connections', 0) if idl else 0
         yield _counter('reconnects', 'OVSDB connections made after the '
-                       'first one.', max(0, connections - 1))
+                       'first one.', max(0, monitor.connections - 1))
+        yield _counter('forced_resyncs', 'Fresh syncs forced by an error '
+                       'between the socket and the subscribers (bad input '
+                       'or an exception).', monitor.forced_resyncs)
         yield _counter('resyncs', 'Completed syncs after the first one.',
                        max(0, agent.syncs - 1))
         duration = agent.last_sync_duration

@@ -52,6 +52,15 @@ def _listening(port: int) -> bool:
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
+def _unix_listening(path: str) -> bool:
+    # The socket file appears at bind(), before listen(): connect to it.
+    if not os.path.exists(path):
+        return False
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(path) == 0
+
+
 def stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
     """Signal a child by PID (waking it if stopped) and reap it."""
     if proc is None or proc.poll() is not None:
@@ -134,7 +143,7 @@ class OvsSandbox:
         if self.ovsdb.poll() is not None:
             raise SandboxError('ovsdb-server exited with %s; see %s'
                                % (self.ovsdb.returncode, self.dir))
-        return _listening(self.port) and os.path.exists(self.sock)
+        return _listening(self.port) and _unix_listening(self.sock)
 
     def start_vswitchd(self) -> None:
         env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir,

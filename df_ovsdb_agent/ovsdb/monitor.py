@@ -1,32 +1,50 @@
-"""The one persistent monitor session: settings, SSL, ovsdbapp Connection."""
+"""The one persistent monitor: its own thread, reconnects, the sink.
 
+Flow: socket -> :class:`~df_ovsdb_agent.ovsdb.client.Session` (one update
+message at a time) -> :class:`~df_ovsdb_agent.ovsdb.replica.Replica` ->
+the sink (one ``on_batch`` per update message; ``on_sync_started`` /
+``on_synced`` around every (re)sync).  Anything that goes wrong between
+the socket and the sink is logged, counted and ends in a fresh full sync:
+never a silently wrong view.
+"""
+
+import collections
 import dataclasses
 import logging
+import random
 import ssl
-from typing import Optional
+import threading
+import time
+from typing import Any, Optional
 
-import ovs.json
-import ovs.stream
-from ovsdbapp.backend.ovs_idl import connection as ovsdbapp_connection
-from ovsdbapp.backend.ovs_idl import vlog as ovs_vlog
-from ovsdbapp import exceptions as ovsdbapp_exceptions
-
-from df_ovsdb_agent.classifier import COLUMNS
+from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
+from df_ovsdb_agent.ovsdb import client as client_lib
+from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb import remote as remote_lib
+from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb import schema as schema_lib
-from df_ovsdb_agent.ovsdb.idl import InterfaceIdl
 from df_ovsdb_agent.ovsdb.sink import Sink
+from df_ovsdb_agent.ovsdb.tables import INTERFACE
+from df_ovsdb_agent.ovsdb.tables import SYSTEM
+from df_ovsdb_agent.ovsdb.tables import TABLES
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640'
+_FIELDS = RowValues._fields[1:]
 
 
 @dataclasses.dataclass(frozen=True)
 class OvsdbSettings:
-    """How to reach ovsdb-server; mirrors the ``[ovsdb]`` option group."""
+    """How to reach ovsdb-server; mirrors the ``[ovsdb]`` option group.
+
+    Backoff between connection attempts doubles from ``min_backoff`` to
+    ``max_backoff`` (milliseconds), each delay jittered down by up to half.
+    """
 
     connection: str = DEFAULT_CONNECTION
     timeout: float = 10.0
@@ -37,46 +55,44 @@ class OvsdbSettings:
     ssl_key_file: Optional[str] = None
     ssl_cert_file: Optional[str] = None
     ssl_ca_cert_file: Optional[str] = None
+    min_backoff: int = 100
 
     def remotes(self) -> list[str]:
         return remote_lib.split_remotes(self.connection)
 
 
-def json_parser() -> str:
-    """Which JSON parser python-ovs uses: "C" (ovs._json) or "PYTHON"."""
-    return ovs.json.PARSER
+def configure_ssl(settings: OvsdbSettings,
+                  remotes: list[str]) -> Optional[ssl.SSLContext]:
+    """The TLS context for ``ssl:`` remotes (None when there are none).
 
-
-def configure_ssl(settings: OvsdbSettings, remotes: list[str]) -> None:
-    """Hand key, certificate and CA to python-ovs for ``ssl:`` remotes.
-
-    python-ovs keeps these process-wide, so they are set once, here.
+    Like OVS, the server's certificate must be signed by the CA; its name
+    is not checked (remotes are IP addresses).
     """
     if not any(r.startswith('ssl:') for r in remotes):
-        return
-    remote_lib.check_readable(settings.ssl_key_file, 'ssl_key_file')
-    remote_lib.check_readable(settings.ssl_cert_file, 'ssl_cert_file')
-    remote_lib.check_readable(settings.ssl_ca_cert_file, 'ssl_ca_cert_file')
-    # python-ovs loads these lazily on every connection attempt, where a
-    # bad file becomes a traceback per retry; load them once now.
+        return None
+    key_file = settings.ssl_key_file or ''
+    cert_file = settings.ssl_cert_file or ''
+    ca_file = settings.ssl_ca_cert_file or ''
+    remote_lib.check_readable(key_file, 'ssl_key_file')
+    remote_lib.check_readable(cert_file, 'ssl_cert_file')
+    remote_lib.check_readable(ca_file, 'ssl_ca_cert_file')
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_REQUIRED
     try:
-        context.load_verify_locations(settings.ssl_ca_cert_file)
+        context.load_verify_locations(ca_file)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError('ssl_ca_cert_file %s is not a usable CA '
                           'certificate: %s' % (settings.ssl_ca_cert_file,
                                                _reason(exc))) from None
     try:
-        context.load_cert_chain(settings.ssl_cert_file,
-                                settings.ssl_key_file)
+        context.load_cert_chain(cert_file, key_file)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError('ssl_cert_file %s and ssl_key_file %s are not a '
                           'matching certificate and key: %s'
                           % (settings.ssl_cert_file, settings.ssl_key_file,
                              _reason(exc))) from None
-    ovs.stream.Stream.ssl_set_private_key_file(settings.ssl_key_file)
-    ovs.stream.Stream.ssl_set_certificate_file(settings.ssl_cert_file)
-    ovs.stream.Stream.ssl_set_ca_cert_file(settings.ssl_ca_cert_file)
+    return context
 
 
 def _reason(exc: Exception) -> str:
@@ -84,18 +100,63 @@ def _reason(exc: Exception) -> str:
                                                    None) or str(exc)
 
 
+class Backoff:
+    """Exponential backoff with jitter: ``min`` doubling up to ``max``.
+
+    Each delay is drawn from [d/2, d] so that agents that lost the same
+    server do not come back in lockstep.
+    """
+
+    def __init__(self, minimum: float, maximum: float,
+                 rand: Optional[random.Random] = None) -> None:
+        self.minimum = minimum
+        self.maximum = max(minimum, maximum)
+        self._rand = rand or random.Random()
+        self._failures = 0
+
+    def next(self) -> float:
+        delay = min(self.maximum, self.minimum * (2 ** self._failures))
+        self._failures = min(self._failures + 1, 32)
+        return delay * self._rand.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self._failures = 0
+
+
+def interface_row(uuid: str, values: dict) -> RowValues:
+    """A replica Interface row as the classifier's :class:`RowValues`."""
+    return RowValues(uuid, *[values[f] for f in _FIELDS])
+
+
 class Monitor:
-    """Owns the IDL and the ovsdbapp thread that drives it."""
+    """Owns the monitor thread, the replica and the reconnect policy."""
 
     def __init__(self, settings: OvsdbSettings, sink: Sink) -> None:
         self.settings = settings
         self._sink = sink
-        self._connection: Optional[ovsdbapp_connection.Connection] = None
-        self.idl: Optional[InterfaceIdl] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
+        self._first_sync = threading.Event()
+        self._conn: Optional[jsonrpc.Connection] = None
+        self._replica: Optional[Replica] = None
+        self._sync_open = False
+        self._system: Optional[dict] = None
+        self._ssl: Optional[ssl.SSLContext] = None
+        self._remotes: list[str] = []
+        self._last_error: Optional[str] = None
+        self.remote_name: Optional[str] = None
+        self.attempts = 0
+        self.connections = 0
+        self.syncs = 0
+        self.forced_resyncs = 0
+        # The last monitor replies (test and debug introspection).
+        self.replies: collections.deque = collections.deque(maxlen=64)
 
     @property
     def connected(self) -> bool:
-        return self.idl is not None and self.idl.connected
+        return self._conn is not None
+
+    # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
         """Connect, fetch and validate the schema, and sync once.
@@ -107,37 +168,186 @@ class Monitor:
         remotes = settings.remotes()
         if settings.timeout <= 0 or settings.sync_timeout <= 0:
             raise ConfigError('OVSDB timeouts must be positive')
-        configure_ssl(settings, remotes)
-        schema = schema_lib.fetch_schema(remotes, settings.timeout)
-        helper = schema_lib.interface_schema_helper(schema)
-        # From here on python-ovs's own reports (parse errors, unanswered
-        # probes, failed connects) matter; vlog is silent unless routed to
-        # logging.  Not earlier: start-up failures are our one-line errors.
-        ovs_vlog.use_python_logger(max_level=ovs_vlog.WARN)
-        self.idl = InterfaceIdl(','.join(remotes), helper, self._sink,
-                                probe_interval=settings.probe_interval,
-                                max_backoff=settings.max_backoff,
-                                sync_timeout=settings.sync_timeout,
-                                max_message_size=settings.max_message_size)
-        self._connection = ovsdbapp_connection.Connection(
-            self.idl, settings.sync_timeout)
-        LOG.info('Monitoring %s.%s columns %s at %s (JSON parser: %s)',
-                 schema_lib.DATABASE, schema_lib.TABLE,
-                 ','.join(COLUMNS),
-                 ','.join(remotes), json_parser())
-        try:
-            self._connection.start()
-        except ovsdbapp_exceptions.TimeoutException:
-            self._connection = None
-            self.idl.close()
+        self._ssl = configure_ssl(settings, remotes)
+        self._remotes = remotes
+        schema = schema_lib.fetch_schema(remotes, settings.timeout,
+                                         ssl_context=self._ssl)
+        types = schema_lib.monitored_types(schema)
+        LOG.info('Monitoring %s.%s columns %s at %s', schema_lib.DATABASE,
+                 INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='df-ovsdb-monitor')
+        self._thread.start()
+        if not self._first_sync.wait(settings.sync_timeout):
+            self.stop()
             raise OvsdbUnreachable(
                 'OVSDB at %s did not complete the initial sync within %ss'
-                % (','.join(remotes), settings.sync_timeout)) from None
+                % (','.join(remotes), settings.sync_timeout))
 
     def stop(self, timeout: Optional[float] = 5.0) -> bool:
-        """Stop the IDL thread and close the session."""
-        if self._connection is None:
+        """Stop the monitor thread and close the connection."""
+        thread = self._thread
+        if thread is None:
             return True
-        stopped = self._connection.stop(timeout)
-        self._connection = None
-        return stopped
+        self._stopping.set()
+        conn = self._conn
+        if conn is not None:
+            conn.interrupt()
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._thread = None
+        return True
+
+    # -- the thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        settings = self.settings
+        backoff = Backoff(settings.min_backoff / 1000.0,
+                          settings.max_backoff / 1000.0)
+        index = 0
+        failing = False
+        self._stale()
+        while not self._stopping.is_set():
+            remote = self._remotes[index % len(self._remotes)]
+            index += 1
+            self.attempts += 1
+            try:
+                conn = jsonrpc.Connection.open(
+                    remote, settings.timeout, settings.max_message_size,
+                    self._ssl)
+            except (OSError, ValueError) as exc:
+                log = LOG.debug if failing else LOG.warning
+                log('OVSDB at %s: connection attempt failed (%s)', remote,
+                    _reason(exc))
+                failing = True
+                self._stopping.wait(backoff.next())
+                continue
+            failing = False
+            if self._serve(conn, remote):
+                backoff.reset()
+            if not self._stopping.is_set():
+                self._stopping.wait(backoff.next())
+
+    def _serve(self, conn: jsonrpc.Connection, remote: str) -> bool:
+        """Run one connection; True if it completed at least one sync."""
+        self._conn, self.remote_name = conn, remote
+        self.connections += 1
+        LOG.info('Connected to OVSDB at %s', remote)
+        synced = False
+        if self._stopping.is_set():
+            conn.interrupt()  # stop() ran before _conn was visible
+        try:
+            session = client_lib.Session(conn, self.settings.probe_interval,
+                                         self.settings.sync_timeout)
+            while True:
+                replica = self._sync(session, remote)
+                synced = True
+                try:
+                    self._follow(session, replica)
+                except client_lib.MonitorCanceled:
+                    LOG.warning('OVSDB at %s canceled the monitor (schema '
+                                'conversion?); fetching the schema again',
+                                remote)
+        except jsonrpc.ConnectionClosed as exc:
+            if not self._stopping.is_set():
+                LOG.warning('Lost OVSDB connection to %s (%s); reconnecting',
+                            remote, exc)
+        except (client_lib.SessionError, jsonrpc.ProtocolError) as exc:
+            self._forced(remote, str(exc))
+        except UpdateError as exc:
+            self._forced(remote, 'sent an update that does not fit (%s)'
+                         % exc)
+        except AgentError as exc:  # e.g. a schema without our columns
+            # Said once, not on every backed-off retry.
+            log = LOG.debug if str(exc) == self._last_error else LOG.error
+            self._last_error = str(exc)
+            log('OVSDB at %s: %s; retrying', remote, exc)
+            self._drop_replica()
+        except Exception:  # anything else between socket and sink
+            self.forced_resyncs += 1
+            LOG.exception('Error handling OVSDB updates from %s; forcing a '
+                          'fresh sync', remote)
+            self._drop_replica()
+        finally:
+            self._conn = None
+            conn.close()
+            self._stale()
+        return synced
+
+    def _forced(self, remote: str, problem: str) -> None:
+        self.forced_resyncs += 1
+        LOG.error('OVSDB at %s %s; reconnecting', remote, problem)
+        self._drop_replica()
+
+    def _drop_replica(self) -> None:
+        # The replica may be half updated: only a full dump can be trusted.
+        if self._replica is not None:
+            self._replica.clear()
+
+    def _stale(self) -> None:
+        if not self._sync_open and not self._stopping.is_set():
+            self._sync_open = True
+            self._sink.on_sync_started()
+
+    def _sync(self, session: client_lib.Session, remote: str) -> Replica:
+        """(Re)sync on this connection: schema, monitor, full report."""
+        self._stale()
+        deadline = time.monotonic() + self.settings.sync_timeout
+        schema = session.get_schema(deadline)
+        types = schema_lib.monitored_types(schema)
+        if self._replica is None or self._replica.types != types:
+            self._replica = Replica(types)
+        replica = self._replica
+        found, touched = session.monitor(replica, deadline)
+        self.replies.append(client_lib.MonitorReply(
+            self.connections, remote, session.method, found,
+            session.last_rows))
+        LOG.debug('OVSDB at %s: %s found=%s, %d rows', remote,
+                  session.method, found, session.last_rows)
+        self._report_system(replica, always=True)
+        rows = replica.rows(INTERFACE)
+        self._sink.on_synced([interface_row(uuid, values)
+                              for uuid, values in rows.items()])
+        self._sync_open = False
+        self._last_error = None
+        self.syncs += 1
+        self._first_sync.set()
+        return replica
+
+    def _follow(self, session: client_lib.Session,
+                replica: Replica) -> None:
+        """Report each update message as one batch until the end."""
+        rows = replica.rows(INTERFACE)
+        while not self._stopping.is_set():
+            touched = session.next_update(replica)
+            if touched is None:
+                continue
+            if SYSTEM in touched:
+                self._report_system(replica)
+            uuids = touched.get(INTERFACE)
+            if uuids:
+                batch = {}
+                for uuid in uuids:
+                    values = rows.get(uuid)
+                    batch[uuid] = (interface_row(uuid, values)
+                                   if values is not None else None)
+                self._sink.on_batch(batch)
+
+    def _report_system(self, replica: Replica, always: bool = False) -> None:
+        on_system = getattr(self._sink, 'on_system', None)
+        if on_system is None:
+            return
+        external_ids: dict[str, Any] = {}
+        if SYSTEM in replica.tables:
+            for values in replica.rows(SYSTEM).values():
+                external_ids = values['external_ids']
+                break
+        if always or external_ids != self._system:
+            self._system = external_ids
+            on_system(external_ids)
+
+
+__all__ = ['DEFAULT_CONNECTION', 'Monitor', 'OvsdbSettings', 'TABLES',
+           'configure_ssl']

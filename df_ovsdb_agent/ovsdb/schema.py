@@ -1,137 +1,216 @@
-"""Fetch the server's schema once and prune it to what we monitor."""
+"""The server's schema: fetched at start-up, checked against what we monitor.
+
+:func:`fetch_schema` gives start-up its one-line errors (nobody answers,
+the database is missing, the reply is not a schema).
+:func:`monitored_types` checks the schema against the declaration in
+:mod:`df_ovsdb_agent.ovsdb.tables` and returns the column types the
+replica decodes with; the monitor calls it on every connection, since the
+schema can change while the agent runs (``ovsdb-client convert``).
+"""
 
 import logging
+import ssl
 import time
-from typing import Any
+from typing import Any, Optional
 
-from ovs.db import idl as ovs_idl
 from ovs.db import schema as ovs_schema
-from ovs import jsonrpc
-from ovs import poller
 
-from df_ovsdb_agent.classifier import COLUMNS
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.exceptions import SchemaError
-from df_ovsdb_agent.ovsdb.streamcap import MessageCap
+from df_ovsdb_agent import logsafe
+from df_ovsdb_agent.ovsdb import jsonrpc
+from df_ovsdb_agent.ovsdb.replica import ColumnType
+from df_ovsdb_agent.ovsdb.tables import TABLES
 
 LOG = logging.getLogger(__name__)
 
 DATABASE = 'Open_vSwitch'
-TABLE = 'Interface'
 RETRY_INTERVAL = 0.5
+# The Open_vSwitch schema is ~50 KB; anything near this is not one.
 MAX_SCHEMA_SIZE = 16 << 20
+
+Types = dict  # table -> column -> ColumnType
+
+
+def get_schema_request(database: str = DATABASE, ident: Any = 'schema'):
+    return {'method': 'get_schema', 'params': [database], 'id': ident}
+
+
+def error_text(error: Any) -> str:
+    """The text of a JSON-RPC error value, escaped and bounded for logs."""
+    if isinstance(error, dict):
+        error = error.get('details') or error.get('error')
+    return logsafe.safe(error, 200)
+
+
+def transient(error: Any) -> bool:
+    """An error reply that may go away (anything but a missing database).
+
+    Relays and cluster members still joining answer errors for a while.
+    """
+    code = error.get('error') if isinstance(error, dict) else error
+    return code != 'unknown database'
 
 
 def fetch_schema(remotes: list[str], timeout: float,
-                 database: str = DATABASE) -> dict[str, Any]:
+                 database: str = DATABASE,
+                 ssl_context: Optional[ssl.SSLContext] = None
+                 ) -> dict[str, Any]:
     """Ask the first answering remote for ``database``'s schema.
 
-    Error replies other than "unknown database" (a relay or a cluster
-    member still joining) are retried until ``timeout``.
+    Error replies other than "unknown database" are retried until
+    ``timeout``.
 
     :raises OvsdbUnreachable: nobody answered within ``timeout`` seconds.
     :raises SchemaError: the server does not serve ``database``.
     """
-    session = jsonrpc.Session.open_multiple(remotes)
-    # The Open_vSwitch schema is ~50 KB; anything near this is not one.
-    too_big: list = []
-    cap = MessageCap(MAX_SCHEMA_SIZE, too_big.append)
-    deadline = time.monotonic() + timeout
-    asked_seqno, request, next_ask = None, None, 0.0
-    connected, last_error = False, None
-    try:
-        while True:
-            session.run()
-            now = time.monotonic()
-            if session.is_connected():
-                connected = True
-                if (session.get_seqno() != asked_seqno or
-                        (request is None and now >= next_ask)):
-                    if session.get_seqno() != asked_seqno:
-                        cap.wrap(session.rpc.stream)
-                    asked_seqno = session.get_seqno()
-                    request = jsonrpc.Message.create_request(
-                        'get_schema', [database])
-                    session.send(request)
-                msg = session.recv()
-                if msg is not None:
-                    cap.message_done()
-                    if request is not None and msg.id == request.id:
-                        if not _transient(msg):
-                            return _schema_from_reply(msg, remotes, database)
-                        last_error, request = msg.error, None
-                        next_ask = now + RETRY_INTERVAL
-                    continue
-            if now >= deadline:
-                if too_big:
-                    raise SchemaError('OVSDB server at %s sent a reply over '
-                                      '%d bytes instead of a schema'
-                                      % (','.join(remotes), too_big[0]))
-                if last_error is not None:
-                    raise SchemaError('OVSDB server at %s cannot serve %s '
-                                      'yet: %s' % (','.join(remotes),
-                                                   database, last_error))
-                raise OvsdbUnreachable(_unreachable(remotes, timeout,
-                                                    connected))
-            wake = deadline if request is not None else min(deadline,
-                                                            next_ask)
-            wait = poller.Poller()
-            session.wait(wait)
-            session.recv_wait(wait)
-            wait.timer_wait(int(max(0.0, wake - now) * 1000) + 1)
-            wait.block()
-    finally:
-        session.close()
-
-
-def _transient(msg: jsonrpc.Message) -> bool:
-    """An error reply that may go away (anything but a missing database)."""
-    if msg.type != jsonrpc.Message.T_ERROR:
-        return False
-    error = msg.error.get('error') if isinstance(msg.error, dict) else msg.error
-    return error != 'unknown database'
-
-
-def _unreachable(remotes: list[str], timeout: float, connected: bool) -> str:
     where = ','.join(remotes)
-    if connected:
-        return ('OVSDB server at %s accepted the connection but gave no '
-                'valid OVSDB answer within %ss' % (where, timeout))
-    return 'cannot connect to OVSDB at %s within %ss' % (where, timeout)
+    deadline = time.monotonic() + timeout
+    state = {'connected': False, 'last_error': None}
+    attempt = 0
+    while True:
+        remote = remotes[attempt % len(remotes)]
+        attempt += 1
+        result = _try_remote(remote, deadline, database, ssl_context, state)
+        if result is not None:
+            return result
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if attempt % len(remotes) == 0:
+            time.sleep(min(RETRY_INTERVAL / 5, deadline - now))
+    if state['last_error'] is not None:
+        raise SchemaError('OVSDB server at %s cannot serve %s yet: %s'
+                          % (where, database, state['last_error']))
+    if state['connected']:
+        raise OvsdbUnreachable('OVSDB server at %s accepted the connection '
+                               'but gave no valid OVSDB answer within %ss'
+                               % (where, timeout))
+    raise OvsdbUnreachable('cannot connect to OVSDB at %s within %ss'
+                           % (where, timeout))
 
 
-def _schema_from_reply(msg: jsonrpc.Message, remotes: list[str],
-                       database: str) -> dict[str, Any]:
-    if msg.type == jsonrpc.Message.T_ERROR:
-        error = msg.error
-        if isinstance(error, dict):
-            error = error.get('details') or error.get('error')
-        raise SchemaError('OVSDB server at %s does not serve database %s: %s'
-                          % (','.join(remotes), database, error))
-    if not isinstance(msg.result, dict):
-        raise SchemaError('OVSDB server at %s sent a malformed schema'
-                          % ','.join(remotes))
-    return msg.result
-
-
-def interface_schema_helper(schema: dict[str, Any]) -> ovs_idl.SchemaHelper:
-    """Return a SchemaHelper registering only the classification columns."""
-    table = schema.get('tables', {}).get(TABLE)
-    if not isinstance(table, dict):
-        raise SchemaError('database %s has no %s table (is this an '
-                          'Open vSwitch database?)'
-                          % (schema.get('name'), TABLE))
-    missing = [c for c in COLUMNS if c not in table.get('columns', {})]
-    if missing:
-        raise SchemaError('%s table lacks column(s) %s'
-                          % (TABLE, ', '.join(missing)))
+def _try_remote(remote: str, deadline: float, database: str,
+                ssl_context: Optional[ssl.SSLContext],
+                state: dict) -> Optional[dict]:
     try:
-        # SchemaHelper parses lazily; parse now so a broken schema is a
-        # one-line error here rather than a traceback inside Idl().
+        conn = jsonrpc.Connection.open(
+            remote, max(0.01, deadline - time.monotonic()), MAX_SCHEMA_SIZE,
+            ssl_context)
+    except (OSError, ValueError) as exc:
+        LOG.debug('OVSDB at %s: connection attempt failed: %s', remote, exc)
+        return None
+    state['connected'] = True
+    try:
+        return _ask(conn, deadline, database)
+    except jsonrpc.MessageTooBig:
+        raise SchemaError('OVSDB server at %s sent a reply over %d bytes '
+                          'instead of a schema'
+                          % (remote, MAX_SCHEMA_SIZE)) from None
+    except _Transient as exc:
+        state['last_error'] = str(exc)
+        return None
+    except (jsonrpc.ProtocolError, jsonrpc.ConnectionClosed) as exc:
+        LOG.debug('OVSDB at %s: %s', remote, exc)
+        return None
+    finally:
+        conn.close()
+
+
+class _Transient(Exception):
+    pass
+
+
+def _ask(conn: jsonrpc.Connection, deadline: float,
+         database: str) -> Optional[dict]:
+    """One connection's get_schema exchange, retrying transient errors."""
+    while True:
+        conn.send(get_schema_request(database))
+        reply = await_reply(conn, 'schema', deadline)
+        if reply is None:
+            return None
+        if reply.get('error') is None:
+            return schema_from_result(reply.get('result'), conn.remote)
+        if not transient(reply['error']):
+            raise SchemaError('OVSDB server at %s does not serve database '
+                              '%s: %s' % (conn.remote, database,
+                                          error_text(reply['error'])))
+        if time.monotonic() + RETRY_INTERVAL >= deadline:
+            raise _Transient(error_text(reply['error']))
+        time.sleep(RETRY_INTERVAL)
+
+
+def await_reply(conn: jsonrpc.Connection, ident: Any,
+                deadline: float) -> Optional[dict]:
+    """Read until the reply to ``ident`` (answering echoes) or deadline."""
+    while True:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return None
+        msg = conn.recv(wait)
+        if msg is None:
+            return None
+        if not isinstance(msg, dict):
+            raise jsonrpc.ProtocolError('sent a JSON-RPC message that is '
+                                        'not an object')
+        if msg.get('method') == 'echo' and 'id' in msg:
+            conn.send({'id': msg['id'], 'result': msg.get('params'),
+                       'error': None})
+        elif 'method' not in msg and msg.get('id') == ident:
+            return msg
+
+
+def schema_from_result(result: Any, remote: str) -> dict:
+    if not isinstance(result, dict):
+        raise SchemaError('OVSDB server at %s sent a malformed schema'
+                          % remote)
+    return result
+
+
+def monitored_types(schema: dict[str, Any]) -> Types:
+    """table -> column -> :class:`ColumnType` for the declared columns.
+
+    :raises SchemaError: a required table or column is missing, or the
+        schema cannot be parsed.
+    """
+    tables = schema.get('tables')
+    tables = tables if isinstance(tables, dict) else {}
+    types: Types = {}
+    for table in TABLES:
+        spec = tables.get(table.name)
+        columns = spec.get('columns') if isinstance(spec, dict) else None
+        if not isinstance(columns, dict):
+            if table.required:
+                raise SchemaError('database %s has no %s table (is this an '
+                                  'Open vSwitch database?)'
+                                  % (_short(schema.get('name')), table.name))
+            continue
+        missing = [c for c in table.columns if c not in columns]
+        if missing:
+            if table.required:
+                raise SchemaError('%s table lacks column(s) %s'
+                                  % (table.name, ', '.join(missing)))
+            continue
+        types[table.name] = {c: _column_type(schema, columns[c])
+                             for c in table.columns}
+    try:
+        # Our own decoding reads only the monitored columns; python-ovs
+        # checks the rest, so a broken schema is one clear line.
         ovs_schema.DbSchema.from_json(schema)
-        helper = ovs_idl.SchemaHelper(None, schema)
     except Exception as exc:
         raise SchemaError('cannot parse the %s schema: %s'
-                          % (schema.get('name'), exc)) from None
-    helper.register_columns(TABLE, list(COLUMNS))
-    return helper
+                          % (_short(schema.get('name')),
+                             str(exc)[:200])) from None
+    return types
+
+
+def _column_type(schema: dict, column: Any) -> ColumnType:
+    try:
+        return ColumnType.from_json(column['type'])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SchemaError('cannot parse the %s schema: %s'
+                          % (_short(schema.get('name')), exc)) from None
+
+
+def _short(value: Any) -> str:
+    return logsafe.safe(value, 80)

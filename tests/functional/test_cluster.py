@@ -64,24 +64,19 @@ def cluster(tmp_path):
 class MonitorReplies:
     """Records (remote, found, rows) of every monitor_cond_since reply.
 
-    Test introspection: wraps the receive call of the agent's own python-ovs
-    session, so what is counted is exactly what crossed the wire.
+    Test introspection: the monitor keeps its last replies, with the rows
+    each one carried (what crossed the wire).
     """
 
     def __init__(self, agent):
-        self.replies = []
-        session = agent.monitor.idl._session
-        receive = session.recv
+        self._monitor = agent.monitor
+        self._after = agent.monitor.connections
 
-        def recv():
-            msg = receive()
-            if (msg is not None and msg.type == msg.T_REPLY and
-                    isinstance(msg.result, list) and len(msg.result) == 3):
-                rows = sum(len(t) for t in msg.result[2].values())
-                self.replies.append((session.get_name(), msg.result[0],
-                                     rows))
-            return msg
-        session.recv = recv
+    @property
+    def replies(self):
+        return [(r.remote, r.found, r.rows) for r in self._monitor.replies
+                if r.connection > self._after and
+                r.method == 'monitor_cond_since']
 
 
 def _change_through(remote):
@@ -125,7 +120,7 @@ def test_hung_relay_fails_over_and_transfers_only_the_diff(cluster,
     relays = {r.remote: r for r in cluster.relays}
     agent, rec, wire = _start(make_agent, cluster,
                              ','.join(relays))
-    active = relays[agent.monitor.idl.remote_name]
+    active = relays[agent.monitor.remote_name]
     other = next(r for r in cluster.relays if r is not active)
     syncs = agent.syncs
 
@@ -135,7 +130,7 @@ def test_hung_relay_fails_over_and_transfers_only_the_diff(cluster,
     changed = _change_through(cluster.server.remote)
     assert agent.wait_synced(15, after=syncs)
     took = time.monotonic() - stopped
-    assert agent.monitor.idl.remote_name == other.remote
+    assert agent.monitor.remote_name == other.remote
     assert wire.replies == [(other.remote, True, changed)]
     rec.wait_event(name='new4', action='online')
     truth = _assert_exact(agent, rec, cluster.server.remote)
@@ -149,13 +144,13 @@ def test_killed_relay_fails_over_at_once(cluster, make_agent):
     relays = {r.remote: r for r in cluster.relays}
     agent, rec, wire = _start(make_agent, cluster,
                              ','.join(relays))
-    active = relays[agent.monitor.idl.remote_name]
+    active = relays[agent.monitor.remote_name]
     syncs = agent.syncs
     active.kill()
     killed = time.monotonic()
     assert agent.wait_synced(10, after=syncs)
     took = time.monotonic() - killed
-    assert agent.monitor.idl.remote_name != active.remote
+    assert agent.monitor.remote_name != active.remote
     # The other remote is tried without backoff.
     assert took < 1.0, took
     assert [r[1:] for r in wire.replies] == [(True, 0)]

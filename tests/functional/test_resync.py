@@ -88,7 +88,7 @@ def test_hung_server_is_detected_by_probes(ovsdb, make_agent):
     agent.start()
     rec.wait_sync('finished')
     rec.clear()
-    connections = agent.monitor.idl.connections
+    connections = agent.monitor.connections
     ovsdb.signal_ovsdb(signal.SIGSTOP)
     # Probe after 1 s of silence, disconnect after 1 s more, reconnect
     # (a stopped server's listening socket still accepts): a resync begins.
@@ -96,6 +96,6 @@ def test_hung_server_is_detected_by_probes(ovsdb, make_agent):
     assert not agent.synced
     ovsdb.signal_ovsdb(signal.SIGCONT)
     assert agent.wait_synced(15, after=1)
-    assert agent.monitor.idl.connections > connections
+    assert agent.monitor.connections > connections
     rec.wait_sync('finished')
     assert rec.summary() == []

@@ -75,7 +75,7 @@ def test_ssl_end_to_end_and_no_secret_in_logs(ssl_server, pki, make_agent,
     with faults.Rpc(ssl_server.unix_remote) as rpc:
         rpc.transact(faults.set_ofport_op('tap1', -1))
     rec.wait_event(name='tap1', action='offline')
-    assert agent.monitor.idl.remote_name == ssl_server.remote
+    assert agent.monitor.remote_name == ssl_server.remote
 
     with open(pki.client[1]) as key:
         body = [line for line in key.read().splitlines()

@@ -1,0 +1,282 @@
+"""JSON-RPC over a byte stream: linear-time framing, stdlib parsing.
+
+OVSDB sends JSON objects back to back with no delimiter.  :class:`Framer`
+finds where each one ends by scanning only the bytes that arrived since
+the last call (string, escape and brace state carried over), enforces a
+size limit on the message in progress *before* parsing it, and hands each
+complete message to the stdlib's C ``json`` parser.  Long strings are
+skipped by a regular expression, so a 16 MiB value costs one C-speed
+scan, never a character loop in Python.
+
+:class:`Connection` is the transport: ``tcp:``, ``ssl:`` and ``unix:``
+sockets in blocking mode with timeouts, for one reader thread.
+"""
+
+import json
+import re
+import socket
+import ssl
+import time
+from typing import Any, Optional
+
+# Outside strings: a run of bytes that are neither braces nor a quote,
+# with complete strings inside it skipped as a whole.
+_OUTSIDE = re.compile(rb'[^"{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}]*)*',
+                      re.DOTALL)
+# Inside a string: everything up to its closing quote (escapes skipped).
+_INSIDE = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+_SPACE = re.compile(rb'[ \t\r\n]*')
+RECV_SIZE = 1 << 20
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a JSON-RPC message."""
+
+
+class MessageTooBig(ProtocolError):
+    """One message grew beyond the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__('sent a message over %d bytes' % limit)
+        self.limit = limit
+
+
+class ConnectionClosed(Exception):
+    """The peer closed the connection or the socket failed."""
+
+
+def _excerpt(data: bytes, size: int = 24) -> str:
+    """A short, escaped, bounded rendering of peer bytes for logs."""
+    return repr(data[:size])
+
+
+def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int) -> int:
+    # Every pattern here matches the empty string, so match() never fails.
+    match = pattern.match(buf, pos)
+    return match.end() if match is not None else pos
+
+
+class Framer:
+    """Splits a byte stream into parsed JSON objects, in linear time."""
+
+    def __init__(self, max_message_size: int) -> None:
+        self.max_message_size = max_message_size
+        self._buf = bytearray()
+        self._start = 0       # where the message in progress begins
+        self._pos = 0         # how far it has been scanned
+        self._depth = 0       # brace depth outside strings
+        self._in_string = False
+        self._escape = False  # the last byte scanned was a backslash
+
+    @property
+    def pending(self) -> int:
+        """Bytes of the message in progress (0 between messages)."""
+        return len(self._buf) - self._start if self._depth else 0
+
+    def feed(self, data: bytes) -> list:
+        """Add bytes; return the messages they complete, parsed.
+
+        :raises MessageTooBig: the message in progress exceeds the limit.
+        :raises ProtocolError: the bytes are not a stream of JSON objects.
+        """
+        self._buf += data
+        messages = []
+        while True:
+            end = self._scan()
+            if end is None:
+                break
+            raw = bytes(self._buf[self._start:end])
+            self._start = self._pos = end
+            messages.append(self._parse(raw))
+        if self._depth and len(self._buf) - self._start > \
+                self.max_message_size:
+            raise MessageTooBig(self.max_message_size)
+        # Drop what is consumed once per call, not per message.
+        if self._start:
+            del self._buf[:self._start]
+            self._pos -= self._start
+            self._start = 0
+        return messages
+
+    def _parse(self, raw: bytes) -> Any:
+        if len(raw) > self.max_message_size:
+            raise MessageTooBig(self.max_message_size)
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            # UnicodeDecodeError is a ValueError too.
+            raise ProtocolError('sent JSON that does not parse (%s)'
+                                % str(exc)[:100]) from None
+
+    def _scan(self) -> Optional[int]:
+        """Advance over new bytes; the end of a complete object or None."""
+        buf, end = self._buf, len(self._buf)
+        pos = self._pos
+        if not self._depth:
+            pos = _end(_SPACE, buf, pos)
+            self._start = pos
+            if pos == end:
+                self._pos = pos
+                return None
+            if buf[pos] != 0x7b:  # '{'
+                raise ProtocolError('sent invalid data, not a JSON-RPC '
+                                    'message: %s'
+                                    % _excerpt(bytes(buf[pos:pos + 24])))
+        while pos < end:
+            if self._in_string:
+                if self._escape:
+                    self._escape = False
+                    pos += 1
+                    continue
+                pos = _end(_INSIDE, buf, pos)
+                if pos == end:
+                    break
+                if buf[pos] == 0x5c:  # a backslash, last byte so far
+                    self._escape = True
+                    pos += 1
+                    continue
+                self._in_string = False
+                pos += 1
+                continue
+            pos = _end(_OUTSIDE, buf, pos)
+            if pos == end:
+                break
+            char = buf[pos]
+            pos += 1
+            if char == 0x22:  # '"': a string that ends in a later chunk
+                self._in_string = True
+            elif char == 0x7b:
+                self._depth += 1
+            else:
+                self._depth -= 1
+                if not self._depth:
+                    self._pos = pos
+                    return pos
+        self._pos = pos
+        return None
+
+
+def _connect_socket(remote: str, timeout: float,
+                    ssl_context: Optional[ssl.SSLContext]) -> socket.socket:
+    method, _, rest = remote.partition(':')
+    if method == 'unix':
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(rest)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    host, port = _host_port(rest, 6640)
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if method == 'ssl':
+        if ssl_context is None:
+            sock.close()
+            raise OSError('ssl: remote without SSL settings')
+        try:
+            sock = ssl_context.wrap_socket(sock)
+        except (OSError, ssl.SSLError):
+            sock.close()
+            raise
+    return sock
+
+
+def _host_port(rest: str, default: int) -> tuple[str, int]:
+    if rest.startswith('['):
+        host, _, tail = rest[1:].partition(']')
+        port = tail[1:]
+    else:
+        host, _, port = rest.partition(':')
+    return host, int(port) if port else default
+
+
+class Connection:
+    """One JSON-RPC connection, read by a single thread."""
+
+    def __init__(self, remote: str, sock: socket.socket,
+                 max_message_size: int) -> None:
+        self.remote = remote
+        self._sock = sock
+        self._framer = Framer(max_message_size)
+        self._ready: list = []
+        self._closed = False
+        self.last_received = time.monotonic()
+
+    @classmethod
+    def open(cls, remote: str, timeout: float, max_message_size: int,
+             ssl_context: Optional[ssl.SSLContext] = None) -> 'Connection':
+        """Connect (and complete the TLS handshake) within ``timeout``.
+
+        :raises OSError: the connection could not be made.
+        """
+        sock = _connect_socket(remote, timeout, ssl_context)
+        return cls(remote, sock, max_message_size)
+
+    def send(self, msg: dict) -> None:
+        """Send one message; :raises ConnectionClosed: on failure."""
+        data = json.dumps(msg, separators=(',', ':')).encode()
+        try:
+            self._sock.settimeout(10.0)
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise ConnectionClosed('send failed: %s' % _reason(exc)) from None
+
+    def recv(self, timeout: Optional[float]) -> Optional[Any]:
+        """The next message, or None if none completed within ``timeout``.
+
+        :raises ConnectionClosed: the peer closed or the socket failed.
+        :raises ProtocolError: the peer sent something that is not JSON-RPC.
+        """
+        if self._ready:
+            return self._ready.pop(0)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._ready:
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return None
+            data = self._read(wait)
+            if data is None:
+                return None
+            self.last_received = time.monotonic()
+            self._ready.extend(self._framer.feed(data))
+        return self._ready.pop(0)
+
+    def _read(self, wait: Optional[float]) -> Optional[bytes]:
+        if self._closed:
+            raise ConnectionClosed('connection closed')
+        try:
+            self._sock.settimeout(wait)
+            data = self._sock.recv(RECV_SIZE)
+        except socket.timeout:
+            return None
+        except ssl.SSLWantReadError:
+            return None
+        except OSError as exc:
+            raise ConnectionClosed(_reason(exc)) from None
+        if not data:
+            raise ConnectionClosed('connection closed by peer')
+        return data
+
+    def interrupt(self) -> None:
+        """Wake a blocked :meth:`recv` (from another thread)."""
+        self._closed = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._closed = True
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+def _reason(exc: Exception) -> str:
+    return (getattr(exc, 'reason', None) or getattr(exc, 'strerror', None)
+            or str(exc) or type(exc).__name__)

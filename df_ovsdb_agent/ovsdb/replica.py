@@ -1,0 +1,259 @@
+"""The monitored columns as plain Python values, one update at a time.
+
+Values: an atom is ``str``/``int``/``float``/``bool`` (a uuid is its
+string); a column holding at most one value is that value (``None`` when
+an optional one is empty); a set is a ``frozenset``; a map is a ``dict``.
+Stored values are never changed in place (a modified map is a new dict),
+so whoever received a row keeps a consistent copy.
+
+Updates follow ``ovsdb-server(7)``: ``update`` (old/new rows) and
+``update2``/``update3`` (initial/insert/modify/delete), where a ``modify``
+carries for single-value columns the new value, for sets the elements to
+toggle and for maps the pairs to add, remove (same value) or replace
+(different value).  Anything that does not fit the schema raises
+:class:`UpdateError`: the caller then drops the replica and re-syncs.
+"""
+
+import math
+from typing import Any, Callable, Mapping, Optional
+
+UUID_ZERO = '00000000-0000-0000-0000-000000000000'
+
+
+class UpdateError(Exception):
+    """An update that cannot be applied to the replica."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _uuid(value: Any) -> str:
+    if (isinstance(value, list) and len(value) == 2 and
+            value[0] == 'uuid' and isinstance(value[1], str)):
+        return value[1]
+    raise UpdateError('expected a uuid, got %s' % _short(value))
+
+
+def _checked(test: Callable[[Any], bool], what: str):
+    def atom(value: Any) -> Any:
+        if not test(value):
+            raise UpdateError('expected %s, got %s' % (what, _short(value)))
+        return value
+    return atom
+
+
+ATOMS = {
+    'string': (_checked(lambda v: isinstance(v, str), 'a string'), ''),
+    'integer': (_checked(_is_int, 'an integer'), 0),
+    'real': (_checked(lambda v: _is_int(v) or isinstance(v, float),
+                      'a real'), 0.0),
+    'boolean': (_checked(lambda v: isinstance(v, bool), 'a boolean'), False),
+    'uuid': (_uuid, UUID_ZERO),
+}
+
+
+def _short(value: Any) -> str:
+    return repr(value)[:60]
+
+
+def _base_type(spec: Any) -> str:
+    name = spec.get('type') if isinstance(spec, dict) else spec
+    if name not in ATOMS:
+        raise ValueError('unknown atomic type %r' % (name,))
+    return name
+
+
+class ColumnType:
+    """How one column's values look on the wire and in the replica."""
+
+    def __init__(self, key: str, value: Optional[str] = None,
+                 n_min: int = 1, n_max: float = 1) -> None:
+        self.key, self.value = key, value
+        self.n_min, self.n_max = n_min, n_max
+        self._key_atom = ATOMS[key][0]
+        self._value_atom = ATOMS[value][0] if value else None
+        if value:
+            self.default: Any = {}
+        elif n_max > 1:
+            self.default = frozenset()
+        elif n_min == 0:
+            self.default = None
+        else:
+            self.default = ATOMS[key][1]
+
+    @classmethod
+    def from_json(cls, spec: Any) -> 'ColumnType':
+        """From a schema's ``"type"``; :raises ValueError: if malformed."""
+        if not isinstance(spec, dict):
+            return cls(_base_type(spec))
+        n_max = spec.get('max', 1)
+        n_max = math.inf if n_max == 'unlimited' else n_max
+        value = spec.get('value')
+        return cls(_base_type(spec['key']),
+                   _base_type(value) if value is not None else None,
+                   spec.get('min', 1), n_max)
+
+    def _key(self) -> tuple:
+        return (self.key, self.value, self.n_min, self.n_max)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ColumnType) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return 'ColumnType(%r, %r, %r, %r)' % self._key()
+
+    @property
+    def is_map(self) -> bool:
+        return self.value is not None
+
+    def decode(self, datum: Any) -> Any:
+        """A wire datum -> the replica's value."""
+        if self.value is not None:
+            if not (isinstance(datum, list) and len(datum) == 2 and
+                    datum[0] == 'map' and isinstance(datum[1], list)):
+                raise UpdateError('expected a map, got %s' % _short(datum))
+            key, value = self._key_atom, self._value_atom
+            assert value is not None
+            return {key(k): value(v) for k, v in datum[1]}
+        if (isinstance(datum, list) and len(datum) == 2 and
+                datum[0] == 'set' and isinstance(datum[1], list)):
+            elements = [self._key_atom(e) for e in datum[1]]
+        else:
+            elements = [self._key_atom(datum)]
+        if self.n_max > 1:
+            return frozenset(elements)
+        if len(elements) == 1:
+            return elements[0]
+        if not elements and self.n_min == 0:
+            return None
+        raise UpdateError('expected one value, got %s' % _short(datum))
+
+    def apply_diff(self, old: Any, diff: Any) -> Any:
+        """The new value from an ``update2`` modify diff."""
+        change = self.decode(diff)
+        if self.value is not None:
+            new = dict(old)
+            for key, value in change.items():
+                if key in new and new[key] == value:
+                    del new[key]
+                else:
+                    new[key] = value
+            return new
+        if self.n_max > 1:
+            return old ^ change  # toggle each element
+        return change  # single-value columns carry the new value
+
+
+class Replica:
+    """Rows of the monitored tables, keyed by table then uuid."""
+
+    def __init__(self, types: Mapping[str, Mapping[str, ColumnType]]):
+        self.types = types
+        self._defaults = {table: {c: t.default for c, t in cols.items()}
+                          for table, cols in types.items()}
+        self.tables: dict[str, dict[str, dict]] = {t: {} for t in types}
+        # The transaction the replica reflects (monitor_cond_since), or
+        # None when unknown: then only a full dump can refresh it.
+        self.txn_id: Optional[str] = None
+
+    def clear(self) -> None:
+        """Forget everything (before a full dump, or after an error)."""
+        for rows in self.tables.values():
+            rows.clear()
+        self.txn_id = None
+
+    def apply(self, table_updates: Any, version: int) -> dict:
+        """Apply one update message; return {table: touched uuids}.
+
+        :param version: 1 for ``update``/``monitor`` replies, 2 for
+            ``update2``/``update3`` and their replies.
+        :raises UpdateError: the update does not fit; the replica is then
+            only partly updated and must be cleared.
+        """
+        if not isinstance(table_updates, dict):
+            raise UpdateError('expected an object of table updates, got %s'
+                              % _short(table_updates))
+        touched = {}
+        for table, rows in table_updates.items():
+            if table not in self.tables:
+                continue  # not ours: a server may send more than asked
+            if not isinstance(rows, dict):
+                raise UpdateError('expected rows of table %s, got %s'
+                                  % (table, _short(rows)))
+            apply_row = self._row_update2 if version == 2 else \
+                self._row_update1
+            for uuid, update in rows.items():
+                try:
+                    apply_row(table, uuid, update)
+                except (TypeError, ValueError, KeyError) as exc:
+                    raise UpdateError('%s row %s: %s: %s' % (
+                        table, uuid[:40], type(exc).__name__,
+                        str(exc)[:80])) from None
+            touched[table] = rows.keys()
+        return touched
+
+    def _row_update2(self, table: str, uuid: str, update: Any) -> None:
+        if not isinstance(update, dict) or len(update) != 1:
+            raise UpdateError('%s row %s: malformed row update %s'
+                              % (table, uuid[:40], _short(update)))
+        (op, row), = update.items()
+        rows = self.tables[table]
+        if op == 'modify':
+            self._modify(table, rows, uuid, row)
+        elif op in ('initial', 'insert'):
+            rows[uuid] = self._new_row(table, row)
+        elif op == 'delete':
+            if rows.pop(uuid, None) is None:
+                raise UpdateError('%s row %s: delete of an unknown row'
+                                  % (table, uuid[:40]))
+        else:
+            raise UpdateError('%s row %s: unknown row update %s'
+                              % (table, uuid[:40], _short(op)))
+
+    def _row_update1(self, table: str, uuid: str, update: Any) -> None:
+        if not isinstance(update, dict):
+            raise UpdateError('%s row %s: malformed row update %s'
+                              % (table, uuid[:40], _short(update)))
+        rows = self.tables[table]
+        new = update.get('new')
+        if new is None:
+            rows.pop(uuid, None)
+            return
+        old = rows.get(uuid)
+        rows[uuid] = self._new_row(table, new, base=old)
+
+    def _new_row(self, table: str, row: Any,
+                 base: Optional[dict] = None) -> dict:
+        if not isinstance(row, dict):
+            raise UpdateError('%s: malformed row %s' % (table, _short(row)))
+        values = dict(base if base is not None else self._defaults[table])
+        types = self.types[table]
+        for column, datum in row.items():
+            ctype = types.get(column)
+            if ctype is not None:
+                values[column] = ctype.decode(datum)
+        return values
+
+    def _modify(self, table: str, rows: dict, uuid: str, diff: Any) -> None:
+        old = rows.get(uuid)
+        if old is None:
+            raise UpdateError('%s row %s: modify of an unknown row'
+                              % (table, uuid[:40]))
+        if not isinstance(diff, dict):
+            raise UpdateError('%s row %s: malformed diff %s'
+                              % (table, uuid[:40], _short(diff)))
+        new = dict(old)
+        types = self.types[table]
+        for column, datum in diff.items():
+            ctype = types.get(column)
+            if ctype is not None:
+                new[column] = ctype.apply_diff(old[column], datum)
+        rows[uuid] = new
+
+    def rows(self, table: str) -> dict:
+        """uuid -> column values of one table (do not modify)."""
+        return self.tables[table]

@@ -1,0 +1,99 @@
+"""The JSON-RPC framer: message boundaries, limits and bad input."""
+
+import json
+import random
+
+import pytest
+
+from df_ovsdb_agent.ovsdb.jsonrpc import Framer
+from df_ovsdb_agent.ovsdb.jsonrpc import MessageTooBig
+from df_ovsdb_agent.ovsdb.jsonrpc import ProtocolError
+
+TRICKY = [
+    {'id': 1, 'result': {'a': '}{"\\', 'b': ['{', '}', '"']}},
+    {'method': 'update3', 'params': ['m', 'x', {'T': {'u': {'insert': {
+        'name': 'tap\\"}0',
+        'external_ids': ['map', [['k', 'v\u00e9\U0001f600']]]}}}}]},
+    {'method': 'echo', 'params': [], 'id': 'echo'},
+    {'nested': {'deep': {'er': [{'x': {}}, {}]}}, 's': '\\\\'},
+]
+
+
+def _stream(messages, ascii_only=False):
+    return b' \n'.join(json.dumps(m, ensure_ascii=ascii_only).encode()
+                       for m in messages)
+
+
+@pytest.mark.parametrize('chunk', [1, 2, 3, 7, 64, 1 << 20])
+@pytest.mark.parametrize('ascii_only', [True, False])
+def test_messages_split_anywhere_come_out_whole(chunk, ascii_only):
+    data = _stream(TRICKY * 3, ascii_only)
+    framer, out = Framer(1 << 20), []
+    for start in range(0, len(data), chunk):
+        out.extend(framer.feed(data[start:start + chunk]))
+    assert out == TRICKY * 3
+    assert framer.pending == 0
+
+
+def test_random_splits_of_random_messages():
+    rand = random.Random(5)
+    alphabet = 'ab{}[]"\\/\n\u00fc'
+    messages = [{'k%d' % i: ''.join(rand.choice(alphabet)
+                                    for _ in range(rand.randint(0, 30))),
+                 'n': {'x': [i, {'y': 'z'}]}} for i in range(200)]
+    data = _stream(messages)
+    framer, out, pos = Framer(1 << 20), [], 0
+    while pos < len(data):
+        step = rand.randint(1, 40)
+        out.extend(framer.feed(data[pos:pos + step]))
+        pos += step
+    assert out == messages
+
+
+def test_limit_applies_to_the_message_in_progress_before_parsing():
+    framer = Framer(1000)
+    framer.feed(b'{"id": 1, "result": "' + b'x' * 900)
+    with pytest.raises(MessageTooBig):
+        framer.feed(b'x' * 200)
+
+
+def test_many_small_messages_do_not_add_up_to_the_limit():
+    framer = Framer(100)
+    data = b''.join(b'{"id": %d}' % i for i in range(1000))
+    assert len(framer.feed(data)) == 1000
+
+
+def test_a_complete_message_over_the_limit_is_refused():
+    with pytest.raises(MessageTooBig):
+        Framer(10).feed(b'{"id": 1, "result": "long enough"}')
+
+
+@pytest.mark.parametrize('data', [
+    b'\x00\xff\xfe garbage',
+    b'[1, 2, 3]',
+    b'"a string"',
+    b'{"a": 1,,}',
+    b'{"a": "\xff\xfe"}',
+    b'{"a": 1} }',
+])
+def test_bad_input_is_a_protocol_error(data):
+    with pytest.raises(ProtocolError):
+        Framer(1000).feed(data)
+
+
+def test_escape_split_between_chunks():
+    framer = Framer(1000)
+    assert framer.feed(b'{"a": "x\\') == []
+    assert framer.feed(b'"}') == []  # an escaped quote: still a string
+    assert framer.feed(b'"') == []
+    assert framer.feed(b'} {"b": "\\\\"}') == [{'a': 'x"}'}, {'b': '\\'}]
+
+
+def test_huge_string_in_small_chunks_is_linear():
+    # 16 MiB in 64 KiB chunks: a rescanning framer would do 256x the work.
+    value = b'x' * (16 << 20)
+    data = b'{"id": 1, "result": "' + value + b'"}'
+    framer, out = Framer(32 << 20), []
+    for start in range(0, len(data), 65536):
+        out.extend(framer.feed(data[start:start + 65536]))
+    assert len(out) == 1 and len(out[0]['result']) == 16 << 20

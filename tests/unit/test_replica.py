@@ -1,0 +1,162 @@
+"""The replica: decoding, update2 diffs of sets and maps, bad updates."""
+
+import json
+
+import pytest
+
+from df_ovsdb_agent.classifier import COLUMNS
+from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.ovsdb.monitor import interface_row
+from df_ovsdb_agent.ovsdb.replica import ColumnType
+from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent.ovsdb.replica import UpdateError
+from df_ovsdb_agent.ovsdb import schema as schema_lib
+from df_ovsdb_agent.ovsdb.tables import BY_NAME
+from df_ovsdb_agent.ovsdb.tables import INTERFACE
+
+STRMAP = {'key': 'string', 'value': 'string', 'min': 0, 'max': 'unlimited'}
+TYPES = {'T': {
+    'name': ColumnType.from_json('string'),
+    'ofport': ColumnType.from_json({'key': 'integer', 'min': 0, 'max': 1}),
+    'tags': ColumnType.from_json({'key': 'integer', 'min': 0,
+                                  'max': 'unlimited'}),
+    'peers': ColumnType.from_json({'key': 'uuid', 'min': 0, 'max': 4}),
+    'ids': ColumnType.from_json(STRMAP),
+    'up': ColumnType.from_json('boolean'),
+}}
+U1 = '11111111-0000-0000-0000-000000000001'
+U2 = '11111111-0000-0000-0000-000000000002'
+
+
+def _replica(row=None):
+    replica = Replica(TYPES)
+    replica.apply({'T': {'r': {'initial': row or {}}}}, 2)
+    return replica
+
+
+def test_initial_row_gets_defaults_for_omitted_columns():
+    values = _replica({'name': 'a'}).rows('T')['r']
+    assert values == {'name': 'a', 'ofport': None, 'tags': frozenset(),
+                      'peers': frozenset(), 'ids': {}, 'up': False}
+
+
+def test_decoding_of_every_shape():
+    values = _replica({
+        'name': 'a', 'ofport': 5, 'tags': ['set', [1, 2]],
+        'peers': ['uuid', U1], 'ids': ['map', [['k', 'v']]],
+        'up': True}).rows('T')['r']
+    assert values == {'name': 'a', 'ofport': 5, 'tags': frozenset({1, 2}),
+                      'peers': frozenset({U1}), 'ids': {'k': 'v'},
+                      'up': True}
+
+
+@pytest.mark.parametrize('diff,expected', [
+    # A key absent gets added, same value removed, other value replaced.
+    (['map', [['new', '1']]], {'a': '1', 'b': '2', 'new': '1'}),
+    (['map', [['a', '1']]], {'b': '2'}),
+    (['map', [['a', '9']]], {'a': '9', 'b': '2'}),
+    (['map', [['a', '1'], ['b', '3'], ['c', '4']]], {'b': '3', 'c': '4'}),
+])
+def test_modify_diff_of_a_map(diff, expected):
+    replica = _replica({'ids': ['map', [['a', '1'], ['b', '2']]]})
+    before = replica.rows('T')['r']['ids']
+    replica.apply({'T': {'r': {'modify': {'ids': diff}}}}, 2)
+    assert replica.rows('T')['r']['ids'] == expected
+    # Values handed out earlier are never changed in place.
+    assert before == {'a': '1', 'b': '2'}
+
+
+@pytest.mark.parametrize('diff,expected', [
+    (3, {1, 2, 3}),                      # one element as a bare atom
+    (['set', [1]], {2}),                 # present: removed
+    (['set', [1, 2, 3, 4]], {3, 4}),     # toggled each
+])
+def test_modify_diff_of_a_set(diff, expected):
+    replica = _replica({'tags': ['set', [1, 2]]})
+    replica.apply({'T': {'r': {'modify': {'tags': diff}}}}, 2)
+    assert replica.rows('T')['r']['tags'] == frozenset(expected)
+
+
+def test_modify_of_single_value_columns_carries_the_new_value():
+    replica = _replica({'name': 'a', 'ofport': 5})
+    replica.apply({'T': {'r': {'modify': {'name': 'b', 'ofport': 7}}}}, 2)
+    assert replica.rows('T')['r']['ofport'] == 7
+    replica.apply({'T': {'r': {'modify': {'ofport': ['set', []]}}}}, 2)
+    assert replica.rows('T')['r']['ofport'] is None
+    assert replica.rows('T')['r']['name'] == 'b'
+
+
+def test_uuid_set_toggle():
+    replica = _replica({'peers': ['set', [['uuid', U1]]]})
+    replica.apply({'T': {'r': {'modify': {'peers': ['set', [
+        ['uuid', U1], ['uuid', U2]]]}}}}, 2)
+    assert replica.rows('T')['r']['peers'] == frozenset({U2})
+
+
+def test_insert_delete_and_touched():
+    replica = _replica()
+    touched = replica.apply({'T': {'s': {'insert': {'name': 'x'}},
+                                   'r': {'delete': None}}}, 2)
+    assert set(touched['T']) == {'r', 's'}
+    assert list(replica.rows('T')) == ['s']
+
+
+def test_version1_updates():
+    replica = _replica({'name': 'a', 'ofport': 1})
+    replica.apply({'T': {'r': {'old': {'ofport': 1},
+                               'new': {'name': 'a', 'ofport': 2}}}}, 1)
+    assert replica.rows('T')['r']['ofport'] == 2
+    replica.apply({'T': {'r': {'old': {'name': 'a'}}}}, 1)
+    assert replica.rows('T') == {}
+
+
+def test_unknown_tables_and_columns_are_ignored():
+    replica = _replica()
+    replica.apply({'Other': {'x': {'insert': {}}},
+                   'T': {'r': {'modify': {'extra': 5, 'name': 'n'}}}}, 2)
+    assert replica.rows('T')['r']['name'] == 'n'
+    assert 'extra' not in replica.rows('T')['r']
+
+
+@pytest.mark.parametrize('update', [
+    {'T': {'r': {'modify': {'ofport': 'five'}}}},
+    {'T': {'r': {'modify': {'ids': ['set', []]}}}},
+    {'T': {'r': {'modify': {'ofport': ['set', [1, 2]]}}}},
+    {'T': {'r': {'modify': {'up': 1}}}},
+    {'T': {'r': {'modify': {'peers': ['named-uuid', 'x']}}}},
+    {'T': {'nope': {'modify': {'name': 'x'}}}},
+    {'T': {'nope': {'delete': None}}},
+    {'T': {'r': {'frobnicate': {}}}},
+    {'T': {'r': {'insert': {}, 'delete': None}}},
+    {'T': {'r': {'insert': {'ids': ['map', [['k']]]}}}},
+    {'T': {'r': 5}},
+    {'T': []},
+    [],
+])
+def test_updates_that_do_not_fit_raise(update):
+    with pytest.raises(UpdateError):
+        _replica().apply(update, 2)
+
+
+def test_found_false_starts_over():
+    replica = _replica()
+    replica.txn_id = 'x'
+    replica.clear()
+    assert replica.rows('T') == {} and replica.txn_id is None
+
+
+def test_declaration_matches_what_the_classifier_reads():
+    assert set(COLUMNS) <= set(BY_NAME[INTERFACE].columns)
+    assert set(RowValues._fields[1:]) <= set(BY_NAME[INTERFACE].columns)
+
+
+def test_vswitch_schema_types_and_interface_rows():
+    from df_ovsdb_agent import sandbox
+    with open(sandbox.SCHEMA) as f:
+        types = schema_lib.monitored_types(json.load(f))
+    replica = Replica(types)
+    replica.apply({INTERFACE: {U1: {'initial': {
+        'name': 'tap0', 'ofport': 3,
+        'external_ids': ['map', [['iface-id', 'p']]]}}}}, 2)
+    row = interface_row(U1, replica.rows(INTERFACE)[U1])
+    assert row == RowValues(U1, 'tap0', '', 3, {'iface-id': 'p'}, {})
