@@ -6,6 +6,7 @@ stopped by PID.  Import the fixtures into a test module::
     from tests.functional.stores import etcd_server_fixture  # noqa: F401
 """
 
+import base64
 import json
 import os
 import shutil
@@ -181,31 +182,41 @@ def redis_server_fixture(tmp_path):
     server.stop()
 
 
+def load_publisher(name, agent, host='hv1', owner=None, **options):
+    """A publisher plugin loaded the way the daemon loads it, not started.
+
+    ``max_backoff`` defaults to 0.5 s; ``owner`` sets the owner id it
+    claims its host with.
+    """
+    conf = cfg.ConfigOpts()
+    conf_lib.register_opts(conf)
+    conf([], project='df-ovsdb-agent', default_config_files=[])
+    conf.set_override('host', host)
+    cls = plugins.available(plugins.PUBLISHERS_NAMESPACE)[name]
+    group = plugins.group_name(plugins.PUBLISHERS_NAMESPACE, name)
+    conf.register_opts(cls.CONFIG_OPTS, group=group)
+    options.setdefault('max_backoff', 0.5)
+    for key, value in options.items():
+        conf.set_override(key, value, group=group)
+    [plugin] = plugins.load(plugins.PUBLISHERS_NAMESPACE, [name], conf,
+                            agent)
+    if owner is not None:
+        plugin.owner_id = owner
+    return plugin
+
+
 @pytest.fixture(name='make_publisher')
 def make_publisher_fixture():
     """Load publishers the way the daemon does: plugins.load + ConfigOpts.
 
     ``factory(name, agent, host, owner=None, **options)`` returns the
-    started plugin (claiming the host as ``owner`` when given); every plugin
-    is stopped at teardown.
+    started plugin (see :func:`load_publisher`); every plugin is stopped at
+    teardown.
     """
     started = []
 
     def factory(name, agent, host='hv1', owner=None, **options):
-        conf = cfg.ConfigOpts()
-        conf_lib.register_opts(conf)
-        conf([], project='df-ovsdb-agent', default_config_files=[])
-        conf.set_override('host', host)
-        cls = plugins.available(plugins.PUBLISHERS_NAMESPACE)[name]
-        group = plugins.group_name(plugins.PUBLISHERS_NAMESPACE, name)
-        conf.register_opts(cls.CONFIG_OPTS, group=group)
-        options.setdefault('max_backoff', 0.5)
-        for key, value in options.items():
-            conf.set_override(key, value, group=group)
-        [plugin] = plugins.load(plugins.PUBLISHERS_NAMESPACE, [name], conf,
-                                agent)
-        if owner is not None:
-            plugin.owner_id = owner
+        plugin = load_publisher(name, agent, host, owner, **options)
         plugin.start()
         started.append(plugin)
         return plugin
@@ -233,6 +244,75 @@ def etcd_alive(server, host, prefix='/df-ovsdb-agent'):
         return None
     value, meta = found[0]
     return json.loads(value), int(meta.get('lease', 0))
+
+
+def etcd_revision(server):
+    """etcd's current revision."""
+    return int(server.client().status()['header']['revision'])
+
+
+def etcd_state_at(server, revision, prefix='/df-ovsdb-agent/'):
+    """key -> value under ``prefix`` as of ``revision``."""
+    client = server.client()
+    reply = client.post(client.get_url('/kv/range'), json={
+        'key': _b64(prefix), 'range_end': _range_end(prefix),
+        'revision': revision})
+    return {base64.b64decode(kv['key']).decode():
+            base64.b64decode(kv.get('value', '')).decode()
+            for kv in reply.get('kvs', [])}
+
+
+def etcd_changes_since(server, revision, what='/interfaces/'):
+    """Every change a consumer comparing values sees after ``revision``.
+
+    Walks etcd's history one revision at a time (what a watch from
+    ``revision + 1`` delivers): a key that appears, disappears or gets
+    another value is a change; a key rewritten with its value is none.
+    Only keys containing ``what`` count.  Returns (revision, key, old,
+    new) tuples, None standing for "absent".
+    """
+    changes = []
+    before = etcd_state_at(server, revision)
+    for rev in range(revision + 1, etcd_revision(server) + 1):
+        after = etcd_state_at(server, rev)
+        for key in sorted(set(before) | set(after)):
+            if what in key and before.get(key) != after.get(key):
+                changes.append((rev, key, before.get(key), after.get(key)))
+        before = after
+    return changes
+
+
+def etcd_leases(server, host, prefix='/df-ovsdb-agent'):
+    """The set of leases holding ``host``'s keys (interfaces and alive)."""
+    client = server.client()
+    top = '%s/%s/' % (prefix, host)
+    reply = client.post(client.get_url('/kv/range'), json={
+        'key': _b64(top), 'range_end': _range_end(top)})
+    return {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
+
+
+def etcd_lease_alive(server, lease):
+    """Whether etcd still knows ``lease``."""
+    client = server.client()
+    reply = client.post(client.get_url('/lease/timetolive'),
+                        json={'ID': lease})
+    return int(reply.get('TTL', -1)) > 0
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def _range_end(prefix):
+    raw = bytearray(prefix.encode())
+    raw[-1] += 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def redis_alive(server, host, key_prefix='df-ovsdb-agent'):
+    """The liveness record of ``host`` in Redis, or None."""
+    value = server.client().get('%s:%s:alive' % (key_prefix, host))
+    return None if value is None else json.loads(value)
 
 
 def expected_records(agent, host):

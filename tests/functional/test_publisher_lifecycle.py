@@ -1,0 +1,392 @@
+"""Publishers across restarts, owners and odd OVSDB transactions.
+
+Against real etcd / redis-server and ovsdb-server (ofports written by the
+tests, no vswitchd, so one OVSDB transaction is exactly one agent batch).
+Every wait is for an effect in the store itself; what a consumer sees is
+read from the store's own history (etcd revisions, the Redis stream).
+"""
+
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent import sandbox
+from tests.functional.stores import etcd_changes_since
+from tests.functional.stores import etcd_lease_alive
+from tests.functional.stores import etcd_leases
+from tests.functional.stores import etcd_records
+from tests.functional.stores import etcd_revision
+from tests.functional.stores import etcd_server_fixture  # noqa: F401
+from tests.functional.stores import expected_records
+from tests.functional.stores import make_publisher_fixture  # noqa: F401
+from tests.functional.stores import redis_alive
+from tests.functional.stores import redis_server_fixture  # noqa: F401
+from tests.functional.stores import wait_until
+
+pytestmark = [pytest.mark.functional, pytest.mark.timeout(90)]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PREFIX = 'df-ovsdb-agent:hv1:'
+
+
+# -- the two stores behind one interface -----------------------------------
+
+class EtcdSide:
+    name = 'etcd'
+
+    def __init__(self, server):
+        self.server = server
+
+    def options(self, ttl=60, **extra):
+        return dict(url=self.server.url, lease_ttl=ttl, **extra)
+
+    def records(self, host='hv1'):
+        return {n: r for n, (r, _) in etcd_records(self.server,
+                                                   host).items()}
+
+    def mark(self):
+        return etcd_revision(self.server)
+
+    def changes_since(self, mark):
+        """Interface changes a value-comparing watcher saw since mark."""
+        return etcd_changes_since(self.server, mark)
+
+    def held_by(self, pub, host='hv1'):
+        """All of the host's keys on pub's lease, its liveness record."""
+        alive = self.alive(host)
+        return (alive is not None and pub.writer.instance is not None and
+                pub.writer.instance.is_self(alive) and
+                etcd_leases(self.server, host) == {pub.store.lease_id})
+
+    def alive(self, host='hv1'):
+        found = self.server.client().get('/df-ovsdb-agent/%s/alive' % host)
+        return stores.parse_alive(found[0]) if found else None
+
+    def remove_behind_back(self, name):
+        self.server.client().delete('/df-ovsdb-agent/hv1/interfaces/' + name)
+
+    def tamper_behind_back(self, name):
+        self.server.client().put('/df-ovsdb-agent/hv1/interfaces/' + name,
+                                 '{"name": "forged"}')
+
+
+class RedisSide:
+    name = 'redis'
+
+    def __init__(self, server):
+        self.server = server
+        self.client = server.client()
+
+    def options(self, ttl=60, **extra):
+        return dict(url=self.server.url, liveness_ttl=ttl, **extra)
+
+    def records(self, host='hv1'):
+        return {n: json.loads(v) for n, v in self.client.hgetall(
+            'df-ovsdb-agent:%s:interfaces' % host).items()}
+
+    def mark(self):
+        last = self.client.xrevrange(PREFIX + 'events', count=1)
+        return last[0][0] if last else '0-0'
+
+    def changes_since(self, mark):
+        """Stream entries (events and sync markers) after mark."""
+        return [fields['event'] for _, fields in self.client.xrange(
+            PREFIX + 'events', min='(' + mark)]
+
+    def held_by(self, pub, host='hv1'):
+        alive = self.alive(host)
+        return (alive is not None and pub.writer.instance is not None and
+                pub.writer.instance.is_self(alive))
+
+    def alive(self, host='hv1'):
+        return redis_alive(self.server, host)
+
+    def remove_behind_back(self, name):
+        self.client.hdel(PREFIX + 'interfaces', name)
+
+    def tamper_behind_back(self, name):
+        self.client.hset(PREFIX + 'interfaces', name, '{"name": "forged"}')
+
+
+@pytest.fixture(params=['etcd', 'redis'])
+def side(request):
+    if request.param == 'etcd':
+        return EtcdSide(request.getfixturevalue('etcd_server'))
+    return RedisSide(request.getfixturevalue('redis_server'))
+
+
+# -- OVSDB helpers ---------------------------------------------------------
+
+def bridge(name='br-int'):
+    return ['--', 'add-br', name, '--', 'set', 'Interface', name,
+            'ofport=65534']
+
+
+def vm(name, ofport, iface_id, bridge_name='br-int'):
+    return ['--', 'add-port', bridge_name, name, '--', 'set', 'Interface',
+            name, 'ofport=%d' % ofport, 'external_ids:iface-id=%s' % iface_id]
+
+
+def populate(box):
+    box.vsctl(*(bridge() + vm('tap1', 1, 'p1') + vm('tap2', 2, 'p2') +
+                vm('tap3', 3, 'p3')))
+
+
+def run(make_agent, make_publisher, side, box, owner='o1', host='hv1',
+        ttl=60, **options):
+    """Agent + publisher, returned once the store holds the agent's state.
+
+    "Holds" includes: written by this publisher (liveness record, lease).
+    """
+    agent = make_agent(box.remote)
+    pub = make_publisher(side.name, agent, host, owner,
+                         **side.options(ttl, **options))
+    agent.start()
+    wait_until(lambda: side.records(host) == expected_records(agent, host)
+               and side.held_by(pub, host), 20, 'the store to converge')
+    return agent, pub
+
+
+def stop(agent, pub):
+    pub.stop()
+    agent.stop()
+
+
+# -- tests -----------------------------------------------------------------
+
+def test_same_name_recreated_and_vm_to_patch_converge(
+        ovsdb, side, make_agent, make_publisher):
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb)
+    old_uuid = side.records()['tap1']['uuid']
+    mark = side.mark()
+
+    # One OVSDB transaction: delete tap1, create another tap1.
+    ovsdb.vsctl('--', 'del-port', 'tap1', *vm('tap1', 1, 'p1b'))
+    wait_until(lambda: side.records()['tap1']['uuid'] != old_uuid and
+               side.records() == expected_records(agent, 'hv1'))
+    # vm -> patch under one name and uuid: another identity too.
+    ovsdb.vsctl('set', 'Interface', 'tap2', 'type=patch',
+                'options:peer=tap9')
+    wait_until(lambda: side.records()['tap2']['kind'] == 'patch')
+
+    # The writer is not wedged: a later change of another port arrives.
+    began = time.monotonic()
+    ovsdb.vsctl('set', 'Interface', 'tap3', 'external_ids:iface-id=p3b')
+    wait_until(lambda: side.records()['tap3'].get('iface_id') == 'p3b', 5)
+    logging.getLogger(__name__).info('later change in the store after %.3fs',
+                                     time.monotonic() - began)
+    assert pub.writer.failures == 0
+    assert side.records() == expected_records(agent, 'hv1')
+    if side.name == 'redis':
+        events = [(e.get('action'), e.get('name'), e.get('kind'))
+                  for e in map(json.loads, side.changes_since(mark))]
+        assert events == [
+            ('offline', 'tap1', 'vm'), ('online', 'tap1', 'vm'),
+            ('offline', 'tap2', 'vm'), ('online', 'tap2', 'patch'),
+            ('updated', 'tap3', 'vm')]
+    else:
+        # One put per key and transaction: tap1 and tap2 never vanished.
+        changes = side.changes_since(mark)
+        assert [(k.rsplit('/', 1)[1], new is None) for _, k, _, new
+                in changes] == [('tap1', False), ('tap2', False),
+                                ('tap3', False)]
+
+
+def test_clean_restart_is_invisible_to_consumers(
+        ovsdb, side, make_agent, make_publisher):
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=6)
+    old_lease = getattr(pub.store, 'lease_id', None)
+    mark = side.mark()
+    stop(agent, pub)  # SIGTERM's path: the keys stay
+
+    agent2, pub2 = run(make_agent, make_publisher, side, ovsdb, ttl=6)
+    if old_lease is not None:
+        # Past the old lease's expiry nothing is deleted: no key is on it.
+        wait_until(lambda: not etcd_lease_alive(side.server, old_lease), 10,
+                   'the old lease to expire')
+        assert side.held_by(pub2)
+    assert side.changes_since(mark) == []
+    assert side.records() == expected_records(agent2, 'hv1')
+
+
+def _start_child(box, side, owner, ttl):
+    options = ['%s=%s' % kv for kv in side.options(ttl).items()]
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'tests.functional.publisher_child',
+         side.name, box.remote, 'hv1', owner] + options,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    line = proc.stdout.readline() if ready else ''
+    if line.strip() != 'ready':
+        proc.kill()
+        proc.wait(10)
+        pytest.fail('publisher child did not get ready: %r' % line)
+    return proc
+
+
+def test_kill9_restart_is_invisible_to_consumers(
+        ovsdb, side, make_agent, make_publisher):
+    populate(ovsdb)
+    child = _start_child(ovsdb, side, 'o1', ttl=8)
+    try:
+        wait_until(lambda: sorted(side.records()) ==
+                   ['br-int', 'tap1', 'tap2', 'tap3'])
+        old_leases = (etcd_leases(side.server, 'hv1')
+                      if side.name == 'etcd' else set())
+        mark = side.mark()
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+    # Same owner, within the TTL: taken over at once.
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=8)
+    for lease in old_leases:
+        wait_until(lambda: not etcd_lease_alive(side.server, lease), 15,
+                   'the killed agent\'s lease to expire')
+    assert side.held_by(pub)
+    assert side.changes_since(mark) == []
+    assert side.records() == expected_records(agent, 'hv1')
+
+
+def test_ovsdb_down_at_start_leaves_the_store_untouched(
+        ovsdb, side, make_agent, make_publisher):
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb)
+    before = (side.records(), side.alive())
+    mark = side.mark()
+    stop(agent, pub)
+    ovsdb.kill_ovsdb()
+
+    blind = make_agent(ovsdb.remote, timeout=2)
+    make_publisher(side.name, blind, 'hv1', 'o1', **side.options())
+    outcome = []
+    starter = threading.Thread(target=lambda: outcome.append(
+        _try(blind.start)))
+    starter.start()
+    starter.join(30)  # the agent's own start-up wait (2 s) is the window
+    assert outcome and outcome[0] is not None, 'agent.start() did not fail'
+    if side.name == 'etcd':
+        assert side.mark() == mark  # not a single write
+    assert side.changes_since(mark) == []
+    assert (side.records(), side.alive()) == before
+
+    ovsdb.start_ovsdb()
+    agent3, pub3 = run(make_agent, make_publisher, side, ovsdb)
+    assert side.changes_since(mark) == []
+
+
+def _try(call):
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    return None
+
+
+def test_second_owner_of_a_host_id_is_refused(
+        tmp_path, ovsdb, side, make_agent, make_publisher, caplog):
+    caplog.set_level(logging.INFO)
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, owner='oA')
+    mark = side.mark()
+    other = sandbox.OvsSandbox(base_dir=str(tmp_path / 'other'),
+                               vswitchd=False)
+    os.makedirs(other.dir)
+    other.start()
+    try:
+        other.vsctl(*(bridge() + vm('tap9', 9, 'p9')))
+        intruder_agent = make_agent(other.remote)
+        intruder = make_publisher(side.name, intruder_agent, 'hv1', 'oB',
+                                  **side.options())
+        intruder_agent.start()
+        wait_until(lambda: intruder.writer.refusals >= 3, 20,
+                   'the intruder to be refused a few times')
+        assert intruder.writer.refused
+        assert side.changes_since(mark) == []
+        assert side.held_by(pub)
+        refusals = [r for r in caplog.records
+                    if r.levelno == logging.ERROR and 'hv1' in r.getMessage()]
+        assert len(refusals) == 1, [r.getMessage() for r in refusals]
+        message = refusals[0].getMessage()
+        assert 'owner oA' in message and 'pid %d' % os.getpid() in message
+
+        # The first agent stops for good: the intruder takes over.
+        pub.writer.revoke_on_stop = True
+        stop(agent, pub)
+        wait_until(lambda: side.records() == expected_records(
+            intruder_agent, 'hv1') and side.held_by(intruder), 20,
+            'the intruder to take over (alive: %s)' % side.alive())
+        assert not intruder.writer.refused
+    finally:
+        other.stop()
+
+
+def test_periodic_reconcile_repairs_drift(ovsdb, side, make_agent,
+                                          make_publisher):
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb,
+                     resync_interval=0.5)
+    want = expected_records(agent, 'hv1')
+    reconciles = pub.writer.reconciles
+    side.remove_behind_back('tap1')
+    side.tamper_behind_back('tap2')
+    # Nothing changes in OVSDB: only the periodic reconcile can repair.
+    wait_until(lambda: side.records() == want, 15, 'the repair')
+    assert pub.writer.reconciles > reconciles
+    assert pub.writer.failures == 0
+
+
+def test_revoke_on_stop_removes_the_host(ovsdb, side, make_agent,
+                                         make_publisher):
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb,
+                     revoke_on_stop=True)
+    mark = side.mark()
+    stop(agent, pub)
+    assert side.records() == {}
+    assert side.alive() is None
+    if side.name == 'redis':
+        assert sorted(json.loads(e)['name'] for e in side.changes_since(
+            mark)) == ['br-int', 'tap1', 'tap2', 'tap3']
+
+
+def test_redis_liveness_is_refreshed_then_expires(
+        ovsdb, redis_server, make_agent, make_publisher):
+    side = RedisSide(redis_server)
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=2)
+    key = PREFIX + 'alive'
+    alive = side.alive()
+    assert {k: alive[k] for k in ('host', 'owner', 'pid', 'synced',
+                                  'interfaces', 'ttl')} == {
+        'host': 'hv1', 'owner': 'o1', 'pid': os.getpid(), 'synced': True,
+        'interfaces': 4, 'ttl': 2}
+    # Refreshed every third of the TTL: the remaining time goes up again.
+    seen = []
+
+    def refreshed_twice():
+        seen.append(side.client.pttl(key))
+        ups = sum(1 for a, b in zip(seen, seen[1:]) if b > a)
+        return ups >= 2
+
+    wait_until(refreshed_twice, 10, 'two refreshes')
+    assert all(0 < t <= 2000 for t in seen)
+    stop(agent, pub)
+    wait_until(lambda: side.alive() is None, 5, 'the record to expire')
+    # The state stays for consumers to see the host down, not its ports.
+    assert sorted(side.records()) == ['br-int', 'tap1', 'tap2', 'tap3']
