@@ -39,7 +39,8 @@ Key = tuple[str, str]  # (host, interface name)
 
 def incarnation(alive: dict) -> Hashable:
     """What makes a liveness record the same agent process: another pid or
-    start time under one host id is a restart."""
+    start time under one host id is a restart.
+    """
     return (alive.get('owner'), alive.get('pid'), alive.get('started'))
 
 
@@ -54,7 +55,8 @@ class HostState(str, enum.Enum):
 def host_transition(old: Optional[dict],
                     new: Optional[dict]) -> list[HostState]:
     """Host markers that take a viewer who knows liveness record ``old``
-    to ``new`` (None: no record, the host is down)."""
+    to ``new`` (None: no record, the host is down).
+    """
     markers = []
     for action, record in transition(old, new, incarnation):
         if action is Action.OFFLINE:
@@ -66,7 +68,7 @@ def host_transition(old: Optional[dict],
             markers.append(HostState.UP)
             if record.get('synced'):
                 markers.append(HostState.SYNCED)
-        elif record.get('synced') and not old.get('synced'):
+        elif record.get('synced') and not (old or {}).get('synced'):
             markers.append(HostState.SYNCED)
     return markers
 
@@ -177,7 +179,8 @@ class ClusterView:
     def update(self, batch: Mapping[Key, Optional[Record]],
                position: Optional[str] = None) -> list[ClusterEvent]:
         """Adopt one batch of changes ((host, name) -> record, None: gone),
-        offline first."""
+        offline first.
+        """
         return [ClusterEvent(c.action, c.key[0], c.value, position)
                 for c in self._interfaces.update(batch)]
 

@@ -178,7 +178,8 @@ def list_interfaces(options: StoreOptions,
 def ordered(markers: list[ClusterHost], events: list) -> list:
     """One batch's host markers around its interface events: ``up`` and
     ``down`` first (a host's offlines follow its ``down``), then the
-    interface events, then ``synced`` (its records are complete)."""
+    interface events, then ``synced`` (its records are complete).
+    """
     first = [m for m in markers if m.state is not HostState.SYNCED]
     last = [m for m in markers if m.state is HostState.SYNCED]
     return first + events + last
@@ -187,7 +188,8 @@ def ordered(markers: list[ClusterHost], events: list) -> list:
 class EtcdWatcher:
     """Iterate to receive :class:`~df_ovsdb_agent.cluster.ClusterSync`,
     :class:`~df_ovsdb_agent.cluster.ClusterHost` and
-    :class:`~df_ovsdb_agent.cluster.ClusterEvent` for every host."""
+    :class:`~df_ovsdb_agent.cluster.ClusterEvent` for every host.
+    """
 
     def __init__(self, options: StoreOptions,
                  prefix: str = stores.ETCD_PREFIX,
@@ -249,13 +251,13 @@ class EtcdWatcher:
             'key': _b64(top), 'range_end': _range_end(top),
             'start_revision': self.revision + 1, 'progress_notify': True}}
         try:
-            self._response = client.session.post(
+            response = self._response = client.session.post(
                 client.get_url('/watch'), json=request, stream=True,
                 timeout=(self.options.timeout, self.read_timeout))
             if self._stopped.is_set():  # stop() came before the response
                 return
-            self._response.raise_for_status()
-            for line in _lines(self._response.iter_content(None)):
+            response.raise_for_status()
+            for line in _lines(response.iter_content(None)):
                 if not line.strip():
                     continue
                 events = self._message(json.loads(line))
@@ -332,9 +334,10 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield bytes(pending)
 
 
-def _is_timeout(exc: BaseException) -> bool:
+def _is_timeout(exc: Optional[BaseException]) -> bool:
     """Whether a streamed read failed on its read timeout (requests wraps
-    urllib3's ReadTimeoutError in a ConnectionError)."""
+    urllib3's ReadTimeoutError in a ConnectionError).
+    """
     for _ in range(10):  # bounded: exception chains can be cyclic
         if exc is None:
             return False

@@ -1,46 +1,97 @@
-"""Follow every host's interfaces in Redis: state hash, then its stream.
+"""Follow every host's interfaces in Redis: state hashes, then the streams.
 
 ::
 
     reader = RedisStreamReader(StoreOptions('redis://127.0.0.1:6379/0'))
-    for event in reader:           # ClusterSync / ClusterEvent
-        save(event.position)       # a stream ID, to resume from later
+    for event in reader:     # ClusterSync / ClusterHost / ClusterEvent
+        save(event.position) # a stream ID, to resume from later
 
-For each host the reader takes the state hash and the stream's last ID in
-one transaction, reports the state (between sync markers for that host),
-then follows the stream from that ID.  Given ``resume={host: id}`` it
-follows from ``id`` instead, without re-reporting the state.
+A host is followed while its liveness record ``<kp>:<host>:alive`` exists.
+When it appears the reader takes the host's hash and its stream's last ID
+in one transaction, reports the state (between sync markers for that
+host, after ``up``) and follows the stream from that ID.  When it expires
+the reader reports ``down`` and ``offline`` for each interface it had
+reported: the hash stays behind in Redis, with stale data.  Given
+``resume={host: id}`` it follows from ``id`` instead, without re-reporting
+the state.
 
-Every read checks, in the same transaction, that the stream still holds
-the reader's position: if the stream was trimmed past it (``stream_maxlen``)
-or lost (Redis restarted without persistence), the reader re-reads the hash
-and reports the difference -- with ``reset`` when it did not know the
-host's state (a resumed reader), since then only the full state helps.
+Commands per round, whatever the number of hosts (a round is one blocking
+read and what it returned):
+
+- one ``XREAD BLOCK`` over the streams of every followed host;
+- one ``EVALSHA`` (:data:`LOST_SCRIPT`) when that read returned entries,
+  given only the hosts that had entries: did any stream lose entries after
+  the reader's position (trimmed past it by ``stream_maxlen``, gone, or
+  restored from an older snapshot)?  Such a host's hash is read again and
+  the difference reported -- with ``reset`` when the reader did not know
+  the host's state (a resumed reader), since then only the full state
+  helps;
+- at most every ``liveness_interval`` seconds, ``SMEMBERS`` of the hosts
+  set and one ``MGET`` of the liveness records, in the same pipeline as the
+  read.
+
+Loading a host that came up costs one transaction (``HGETALL``,
+``XREVRANGE``, ``GET``); many hosts share one.  On every (re)connect the
+reader checks all positions with one ``EVALSHA`` and re-reads only the
+hosts whose stream lost entries (a Redis restarted without its data, or
+from an older snapshot) or whose liveness changed meanwhile.
 """
 
 import json
 import logging
 import re
 import threading
-from typing import Iterable, Iterator, Optional
+import time
+from typing import Any, Iterable, Iterator, Optional
 
 from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent import logsafe
 
 LOG = logging.getLogger(__name__)
 
 START = '0-0'
 STREAM_ID = re.compile(r'^\d+-\d+$')
 
+#: Hosts loaded per transaction.
+LOAD_BATCH = 100
 
-def _decode(value: str) -> Optional[dict]:
+# KEYS = streams, ARGV = the reader's position in each.  Returns the
+# (1-based) indexes of the streams that may have lost entries after that
+# position.  Trimming removes the oldest entries first, so while the
+# entry at the position is there, every later one is too; a reader that
+# has read nothing yet (0-0) lost something if anything was ever removed.
+LOST_SCRIPT = """
+local lost = {}
+for i, key in ipairs(KEYS) do
+  local pos = ARGV[i]
+  if pos == '0-0' then
+    local ok, info = pcall(redis.call, 'XINFO', 'STREAM', key)
+    if ok then
+      local added, length = 0, 0
+      for j = 1, #info, 2 do
+        if info[j] == 'entries-added' then added = info[j + 1] end
+        if info[j] == 'length' then length = info[j + 1] end
+      end
+      if added > length then lost[#lost + 1] = i end
+    end
+  elseif #redis.call('XRANGE', key, pos, pos) == 0 then
+    lost[#lost + 1] = i
+  end
+end
+return lost
+"""
+
+
+def _decode(value) -> Optional[dict]:
     try:
         data = json.loads(value)
     except (TypeError, ValueError):
@@ -48,48 +99,64 @@ def _decode(value: str) -> Optional[dict]:
     return data if isinstance(data, dict) else None
 
 
-def read_state(client, key_prefix: str, host: str) -> tuple[dict, str]:
-    """(host, name) -> record of ``host``, and its stream's last ID, read
-    in one transaction."""
-    pipe = client.pipeline(transaction=True)
-    pipe.hgetall(stores.redis_state_key(key_prefix, host))
-    pipe.xrevrange(stores.redis_stream_key(key_prefix, host), count=1)
-    values, last = pipe.execute()
+def _records(host: str, values: dict) -> dict:
     state = {}
     for name, value in values.items():
         record = _decode(value)
         if record is not None:
+            record.pop('action', None)
             state[(host, name)] = dict(record, host=host, name=name)
-    return state, (last[0][0] if last else START)
+    return state
+
+
+def read_state(client, key_prefix: str, host: str) -> tuple[dict, str]:
+    """(host, name) -> record of ``host``, and its stream's last ID, read
+    in one transaction.
+    """
+    pipe = client.pipeline(transaction=True)
+    pipe.hgetall(stores.redis_state_key(key_prefix, host))
+    pipe.xrevrange(stores.redis_stream_key(key_prefix, host), count=1)
+    values, last = pipe.execute()
+    return _records(host, values), (last[0][0] if last else START)
 
 
 def read_interfaces(options: StoreOptions,
                     key_prefix: str = stores.REDIS_PREFIX) -> list[Record]:
-    """Every host's online interfaces, sorted by host and name."""
+    """Every live host's online interfaces, sorted by host and name."""
     client = stores.redis_client(options)
     try:
+        hosts = sorted(client.smembers(stores.redis_hosts_key(key_prefix)))
+        alive = client.mget([stores.redis_alive_key(key_prefix, h)
+                             for h in hosts]) if hosts else []
         state = {}
-        for host in client.smembers(stores.redis_hosts_key(key_prefix)):
-            state.update(read_state(client, key_prefix, host)[0])
+        for host, record in zip(hosts, alive):
+            if record is not None:
+                state.update(read_state(client, key_prefix, host)[0])
     finally:
         client.close()
     return [state[key] for key in sorted(state)]
 
 
 class RedisStreamReader:
-    """Iterate to receive :class:`~df_ovsdb_agent.cluster.ClusterSync` and
-    :class:`~df_ovsdb_agent.cluster.ClusterEvent` for every host."""
+    """Iterate to receive :class:`~df_ovsdb_agent.cluster.ClusterSync`,
+    :class:`~df_ovsdb_agent.cluster.ClusterHost` and
+    :class:`~df_ovsdb_agent.cluster.ClusterEvent` for every host.
+    """
 
     def __init__(self, options: StoreOptions,
                  key_prefix: str = stores.REDIS_PREFIX,
                  hosts: Optional[Iterable[str]] = None,
                  resume: Optional[dict[str, str]] = None,
                  block: float = 1.0, count: int = 1000,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 10.0,
+                 liveness_interval: Optional[float] = None) -> None:
         """:param hosts: only these hosts (default: all, found as they come).
         :param resume: host -> stream ID to continue after.
         :param block: seconds one blocking read waits; bounds how late a
-            new host or a :meth:`stop` is noticed.
+            :meth:`stop` is noticed.
+        :param liveness_interval: seconds between reads of the hosts set
+            and the liveness records (default ``block``); bounds how late
+            a new, dead or returning host is noticed.
         """
         stores.check_redis(options)
         self.options = options
@@ -103,13 +170,21 @@ class RedisStreamReader:
         self.block = block
         self.count = count
         self.max_backoff = max_backoff
+        self.liveness_interval = liveness_interval or block
         self.view = ClusterView()
-        #: host -> ID of the last stream entry reported.
+        #: host -> ID of the last stream entry reported, for every host
+        #: followed.
         self.positions: dict[str, str] = {}
+        #: Counters, for logs, tests and benchmarks.
+        self.rounds = 0
+        self.commands = 0
         # Hosts whose whole state the view holds (not so after a resume).
         self._complete: set[str] = set()
         self._resumed: set[str] = set()
+        self._members: set[str] = set()
+        self._next_check = 0.0
         self._stopped = threading.Event()
+        self._lost_script: Any = None
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -124,94 +199,186 @@ class RedisStreamReader:
             self.max_backoff,
             lambda: stores.redis_client(self.options,
                                         extra_timeout=self.block),
-            self._rounds, lambda client: client.close())
+            self._follow, lambda client: client.close())
 
-    def _rounds(self, client) -> Iterator:
+    # -- keys --------------------------------------------------------------
+
+    def _stream(self, host: str) -> str:
+        return stores.redis_stream_key(self.key_prefix, host)
+
+    def _alive(self, host: str) -> str:
+        return stores.redis_alive_key(self.key_prefix, host)
+
+    # -- the loop ----------------------------------------------------------
+
+    def _follow(self, client) -> Iterator:
+        self._lost_script = client.register_script(LOST_SCRIPT)
+        yield from self._reconnected(client)
         while not self._stopped.is_set():
-            hosts = self._current_hosts(client)
-            for host in hosts:
-                if host not in self.positions:
-                    yield from self._adopt(client, host)
-            gaps, entries = self._read(client, hosts)
-            for host in gaps:
-                LOG.info('Stream of host %s no longer holds %s; re-reading '
-                         'its state', host, self.positions[host])
-                yield from self._load(client, host)
-            for host, items in entries:
-                for position, fields in items:
-                    yield from self._entry(host, position, fields)
-            if not gaps and not entries:
-                self._wait(client, hosts)
+            yield from self._round(client)
 
-    def _current_hosts(self, client) -> list[str]:
-        if self.hosts is not None:
-            return self.hosts
-        return sorted(client.smembers(stores.redis_hosts_key(
-            self.key_prefix)))
-
-    def _adopt(self, client, host: str) -> Iterator:
-        if host in self.resume:
-            self.positions[host] = self.resume.pop(host)
+    def _reconnected(self, client) -> Iterator:
+        """Check every position and every host's liveness again: the
+        server may have restarted, with or without its data.
+        """
+        for host, position in self.resume.items():
+            self.positions[host] = position
             self._resumed.add(host)
-            return
-        yield from self._load(client, host)
+        self.resume.clear()
+        lost = self._lost(client, dict(self.positions))
+        for host in lost:
+            LOG.info('Stream of host %s no longer holds %s; re-reading its '
+                     'state', logsafe.safe(host), self.positions[host])
+            del self.positions[host]
+        pipe = client.pipeline(transaction=False)
+        if self.hosts is None:
+            pipe.smembers(stores.redis_hosts_key(self.key_prefix))
+        self.commands += len(pipe)
+        members = pipe.execute()
+        self._members = set(self.hosts if self.hosts is not None
+                            else members[0])
+        yield from self._check_liveness(client)
 
-    def _load(self, client, host: str) -> Iterator:
-        state, self.positions[host] = read_state(client, self.key_prefix,
-                                                 host)
-        # A resumed host's earlier state is known to the consumer only, so
-        # a diff against our partial view would be wrong: send it whole.
-        reset = host not in self._complete and host in self._resumed
-        self._complete.add(host)
-        yield from self.view.replace(state, host=host, reset=reset)
+    def _round(self, client) -> Iterator:
+        self.rounds += 1
+        now = time.monotonic()
+        due = now >= self._next_check
+        wait = max(0.0, min(self.block, self._next_check - now))
+        before = dict(self.positions)
+        pipe = client.pipeline(transaction=False)
+        if before:
+            pipe.xread({self._stream(h): p for h, p in before.items()},
+                       count=self.count, block=max(1, int(wait * 1000)))
+        if due and self.hosts is None:
+            pipe.smembers(stores.redis_hosts_key(self.key_prefix))
+        self.commands += len(pipe)
+        replies = pipe.execute() if len(pipe) else []
+        if not before:
+            self._stopped.wait(wait)
+        if before:
+            yield from self._entries(client, before, replies.pop(0) or [])
+        if due:
+            if self.hosts is None:
+                self._members = set(replies.pop(0))
+            yield from self._check_liveness(client)
 
-    def _read(self, client, hosts: list[str]) -> tuple[list, list]:
-        """Check positions and read new entries, in one transaction."""
+    def _entries(self, client, before: dict, streams: list) -> Iterator:
+        hosts = {self._stream(h): h for h in before}
+        read = [(hosts[key], items) for key, items in streams]
+        lost = self._lost(client, {h: before[h] for h, _ in read})
+        for host, items in read:
+            if host in lost:
+                LOG.info('Stream of host %s no longer holds %s; re-reading '
+                         'its state', logsafe.safe(host), before[host])
+                yield from self._load(client, [host])
+                continue
+            for position, fields in items:
+                yield from self._entry(host, position, fields)
+
+    def _lost(self, client, positions: dict[str, str]) -> set[str]:
+        """The hosts whose stream may have lost entries after their
+        position: one script call, whatever their number.
+        """
+        if not positions:
+            return set()
+        hosts = list(positions)
+        self.commands += 1
+        assert self._lost_script is not None  # registered in _follow()
+        indexes = self._lost_script(
+            keys=[self._stream(h) for h in hosts],
+            args=[positions[h] for h in hosts], client=client)
+        return {hosts[int(i) - 1] for i in indexes}
+
+    # -- liveness ----------------------------------------------------------
+
+    def _check_liveness(self, client) -> Iterator:
+        """Follow the hosts that came up, drop those that went down."""
+        self._next_check = time.monotonic() + self.liveness_interval
+        hosts = sorted(self._members | set(self.view.hosts()) |
+                       set(self.positions))
         if not hosts:
-            return [], []
-        keys = {stores.redis_stream_key(self.key_prefix, h): h
-                for h in hosts}
-        pipe = client.pipeline(transaction=True)
-        for key, host in keys.items():
-            pipe.xinfo_stream(key)
-            pipe.xrange(key, self.positions[host], self.positions[host],
-                        count=1)
-        pipe.xread({k: self.positions[h] for k, h in keys.items()},
-                   count=self.count)
-        replies = pipe.execute(raise_on_error=False)
-        if isinstance(replies[-1], Exception):
-            raise replies[-1]
-        gaps = []
-        for index, (key, host) in enumerate(keys.items()):
-            info, found = replies[2 * index], replies[2 * index + 1]
-            if self._lost(self.positions[host], info, found):
-                gaps.append(host)
-        entries = [(keys[key], items) for key, items in replies[-1] or []
-                   if keys[key] not in gaps]
-        return gaps, entries
+            return
+        self.commands += 1
+        records = client.mget([self._alive(h) for h in hosts])
+        load = []
+        for host, value in zip(hosts, records):
+            alive = stores.parse_alive(value) if value else None
+            if alive is None:
+                yield from self._down(host)
+            elif host not in self.positions:
+                load.append(host)
+            else:
+                # Followed already (a resumed host too: its stream goes
+                # on from the position given): only markers can change.
+                yield from self.view.set_host(host, alive)
+        for start in range(0, len(load), LOAD_BATCH):
+            yield from self._load(client, load[start:start + LOAD_BATCH])
 
-    @staticmethod
-    def _lost(position: str, info, found) -> bool:
-        """Whether entries after ``position`` may be gone."""
-        if isinstance(info, Exception):  # no stream (yet, or any more)
-            return position != START
-        if position == START:
-            return info.get('max-deleted-entry-id', START) != START
-        # Trimming removes the oldest entries first: while our last entry
-        # is there, every later one is too.
-        return not found
+    def _down(self, host: str) -> Iterator:
+        """The host's liveness record is gone: ``down``, then ``offline``
+        for what was reported of it; its stream is no longer read.
+        """
+        self.positions.pop(host, None)
+        self._complete.discard(host)
+        yield from self.view.set_host(host, None)
+        yield from self.view.replace_quietly({}, host)
+
+    def _load(self, client, hosts: list[str]) -> Iterator:
+        """Read hosts' state, stream position and liveness in one
+        transaction and report each as a whole.
+        """
+        pipe = client.pipeline(transaction=True)
+        for host in hosts:
+            pipe.hgetall(stores.redis_state_key(self.key_prefix, host))
+            pipe.xrevrange(self._stream(host), count=1)
+            pipe.get(self._alive(host))
+        self.commands += len(pipe) + 2  # and MULTI, EXEC
+        replies = pipe.execute()
+        for index, host in enumerate(hosts):
+            values, last, value = replies[3 * index:3 * index + 3]
+            alive = stores.parse_alive(value) if value else None
+            if alive is None:
+                yield from self._down(host)
+                continue
+            self.positions[host] = last[0][0] if last else START
+            # A resumed host's earlier state is known to the consumer
+            # only, so a diff against our partial view would be wrong:
+            # send it whole.
+            reset = host not in self._complete and host in self._resumed
+            self._complete.add(host)
+            markers = self.view.set_host(host, alive)
+            yield ClusterSync(Sync.STARTED, host, reset)
+            yield from (m for m in markers if m.state is HostState.UP)
+            if reset:
+                self.view.forget(host)
+            yield from self.view.replace_quietly(_records(host, values),
+                                                 host)
+            yield from (m for m in markers if m.state is not HostState.UP)
+            yield ClusterSync(Sync.FINISHED, host, reset)
+
+    # -- stream entries ----------------------------------------------------
 
     def _entry(self, host: str, position: str, fields: dict) -> Iterator:
         self.positions[host] = position
         data = _decode(fields.get('event'))
-        if data is None:
+        if data is None or ('sync' not in data and not isinstance(
+                data.get('name'), str)):
             LOG.warning('Ignoring unreadable entry %s of host %s',
-                        position, host)
+                        logsafe.safe(position), logsafe.safe(host))
             return
         if 'sync' in data:
-            yield ClusterSync(Sync(data['sync']), host)
+            try:
+                yield ClusterSync(Sync(data['sync']), host)
+            except ValueError:
+                LOG.warning('Ignoring unknown marker %s of host %s',
+                            logsafe.safe(data['sync']), logsafe.safe(host))
             return
-        action = Action(data.pop('action'))
+        try:
+            action = Action(data.pop('action'))
+        except (KeyError, ValueError):
+            LOG.warning('Ignoring entry %s of host %s: no valid action',
+                        logsafe.safe(position), logsafe.safe(host))
+            return
         record = dict(data, host=host)
         name = record['name']
         if host in self._complete:
@@ -225,12 +392,3 @@ class RedisStreamReader:
             if action is not Action.OFFLINE:
                 self.view.apply(host, name, record)
             yield ClusterEvent(action, host, record, position)
-
-    def _wait(self, client, hosts: list[str]) -> None:
-        """Block until some stream has new entries, or ``block`` passes."""
-        if not hosts:
-            self._stopped.wait(self.block)
-            return
-        client.xread({stores.redis_stream_key(self.key_prefix, h):
-                      self.positions[h] for h in hosts},
-                     count=1, block=max(1, int(self.block * 1000)))

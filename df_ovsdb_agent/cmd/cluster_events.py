@@ -2,7 +2,8 @@
 
 Reads what the etcd or Redis publisher writes and prints one JSON object a
 line: events as ``{"host", "kind", "action", "name", "uuid", "ofport",
-...}`` (plus ``"id"``, the stream ID, from Redis), store (re)reads as
+...}`` (plus ``"id"``, the stream ID, from Redis), host markers as
+``{"host", "state": "up" | "synced" | "down"}``, store (re)reads as
 ``{"sync": "started"}`` / ``{"sync": "finished"}`` (with ``"host"`` from
 Redis, and ``"reset": true`` when the lines in between are the whole state
 rather than a difference).  Credentials, TLS files and the prefix come from
@@ -14,7 +15,7 @@ import json
 import logging
 import signal
 import sys
-from typing import Optional, TextIO
+from typing import Optional, TextIO, Union
 
 from oslo_config import cfg
 
@@ -47,6 +48,20 @@ CLI_OPTS = (
                     help='Redis only: continue HOST\'s stream after ID (an '
                          '"id" printed earlier) instead of reading its '
                          'state first. Repeatable.'),
+    cfg.FloatOpt('progress-interval', default=600.0, min=0.1,
+                 metavar='SECONDS',
+                 help='etcd only: the server\'s --experimental-watch-'
+                      'progress-notify-interval (etcd\'s default: 10 '
+                      'minutes).'),
+    cfg.FloatOpt('read-timeout', min=0.1, metavar='SECONDS',
+                 help='etcd only: a watch that brought nothing, not even a '
+                      'progress notification, for this long is dead: '
+                      'reconnect and list again. Default: three progress '
+                      'intervals.'),
+    cfg.FloatOpt('liveness-interval', default=1.0, min=0.1,
+                 metavar='SECONDS',
+                 help='Redis only: how often the hosts\' liveness records '
+                      'are read (how late a dead or new host is noticed).'),
     cfg.BoolOpt('verbose', short='v', default=False,
                 help='Log progress to stderr.'),
 )
@@ -127,15 +142,19 @@ def _once(name: str, options: stores.StoreOptions, prefix: str,
     return 0
 
 
-def _tail(name: str, options: stores.StoreOptions, prefix: str,
-          resume: dict, printer: Printer) -> int:
+def _tail(conf: cfg.ConfigOpts, name: str, options: stores.StoreOptions,
+          prefix: str, resume: dict, printer: Printer) -> int:
+    source: Union[cluster_etcd.EtcdWatcher, cluster_redis.RedisStreamReader]
     if name == 'etcd':
         if resume:
             raise ConfigError('--resume applies to --redis only')
-        source = cluster_etcd.watch_interfaces(options, prefix)
+        source = cluster_etcd.watch_interfaces(
+            options, prefix, progress_interval=conf.progress_interval,
+            read_timeout=conf.read_timeout)
     else:
-        source = cluster_redis.RedisStreamReader(options, prefix,
-                                                 resume=resume)
+        source = cluster_redis.RedisStreamReader(
+            options, prefix, resume=resume,
+            liveness_interval=conf.liveness_interval)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: source.stop())
     for event in source:
@@ -154,7 +173,7 @@ def _main(argv: Optional[list], out: TextIO) -> int:
     printer = Printer(out)
     if conf.once:
         return _once(name, options, prefix, printer)
-    return _tail(name, options, prefix, resume, printer)
+    return _tail(conf, name, options, prefix, resume, printer)
 
 
 def main(argv: Optional[list] = None) -> int:

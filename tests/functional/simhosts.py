@@ -6,7 +6,10 @@ revive hundreds of hosts without running an agent per host.
 """
 
 import base64
+import threading
 
+from df_ovsdb_agent.cluster import ClusterEvent
+from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import stores
 
 ETCD_PREFIX = stores.ETCD_PREFIX
@@ -82,7 +85,8 @@ class EtcdHost:
 
     def rewrite(self, **alive_kwargs):
         """Write every record and the alive key again on a new lease, as a
-        publisher does after its lease was lost."""
+        publisher does after its lease was lost.
+        """
         self.grant()
         self.put(*self.records.values())
         self.set_alive(**alive_kwargs)
@@ -97,10 +101,12 @@ class EtcdHost:
 class RedisHost:
     """One host's hash, stream and liveness key in Redis."""
 
-    def __init__(self, client, host, ttl=30, prefix=REDIS_PREFIX):
+    def __init__(self, client, host, ttl=600, prefix=REDIS_PREFIX,
+                 maxlen=10000):
         self.client = client
         self.host = host
         self.ttl = ttl
+        self.maxlen = maxlen
         self.prefix = prefix
         self.records = {}
         self.state_key = stores.redis_state_key(prefix, host)
@@ -138,7 +144,16 @@ class RedisHost:
 
     def _append(self, pipe, event):
         pipe.xadd(self.stream_key, {'event': stores.dumps(event)},
-                  maxlen=10000, approximate=False)
+                  maxlen=self.maxlen, approximate=False)
+
+    def rewrite(self, **alive_kwargs):
+        """Write everything again into an emptied Redis, as a publisher
+        reconciles: liveness record, then the state as a resync.
+        """
+        records = list(self.records.values())
+        self.records.clear()
+        self.set_alive(**alive_kwargs)
+        self.change(puts=records, sync=True)
 
     def set_alive(self, ttl_ms=None, pipe=None, **kwargs):
         kwargs.setdefault('interfaces', len(self.records))
@@ -164,3 +179,94 @@ def etcd_metric(server, name):
         if line.startswith(name) and line[len(name)] in ' {':
             total += float(line.rsplit(' ', 1)[1])
     return total
+
+
+class Tail:
+    """Runs a watcher in a thread; ``pause()`` blocks it before it hands
+    over its next event, so it stops reading the watch.
+    """
+
+    def __init__(self, watcher):
+        self.watcher = watcher
+        self.events = []
+        self.state = {}  # the events replayed so far
+        self.errors = []
+        self._cond = threading.Condition()
+        self._open = threading.Event()
+        self._open.set()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for event in self.watcher:
+            self._open.wait()
+            with self._cond:
+                self.events.append(event)
+                try:
+                    step(self.state, event)
+                except AssertionError as exc:
+                    self.errors.append(str(exc))
+                self._cond.notify_all()
+
+    def pause(self):
+        self._open.clear()
+
+    def resume(self):
+        self._open.set()
+
+    def wait(self, predicate, timeout=20.0, what='the consumer'):
+        with self._cond:
+            ok = self._cond.wait_for(lambda: predicate(self.events), timeout)
+            assert ok, 'timed out waiting for %s; events:\n%s' % (
+                what, '\n'.join(map(str, self.events[-40:])))
+            return len(self.events)
+
+    def since(self, mark):
+        with self._cond:
+            return list(self.events[mark:])
+
+    def stop(self):
+        self.watcher.stop()
+        self._open.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def step(state, event):
+    """Apply one event to (host, name) -> record; fail if inconsistent."""
+    if not isinstance(event, ClusterEvent):
+        return
+    key = (event.host, event.name)
+    if event.action.value == 'online':
+        assert key not in state, 'online twice: %s' % event
+        state[key] = event.record
+    else:
+        assert key in state, '%s of an absent interface' % event
+        if event.action.value == 'offline':
+            del state[key]
+        else:
+            state[key] = event.record
+
+
+def truth(*hosts):
+    return {(h.host, name): rec for h in hosts
+            for name, rec in h.records.items()}
+
+
+def changes(events):
+    return sorted((e.host, e.action.value, e.name) for e in events
+                  if isinstance(e, ClusterEvent))
+
+
+def markers(events):
+    return [str(e) for e in events if isinstance(e, ClusterHost)]
+
+
+def converged(tail, *hosts):
+    """Predicate: the events so far replay to the hosts' state."""
+    want = truth(*hosts)
+
+    def check(events):
+        assert not tail.errors, tail.errors
+        return tail.state == want
+    return check

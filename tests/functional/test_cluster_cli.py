@@ -110,6 +110,11 @@ def test_etcd_tail_shows_two_agents(ovs, second_ovs, etcd_server,
         assert tail.terminate() == 0
     assert lines[0] == {'sync': 'started'}
     assert sorted(summary(lines)) == sorted(want)
+    # Host markers beside the events: both agents are up and synced.
+    assert [line for line in lines if 'state' in line] == [
+        {'host': 'hv1', 'state': 'up'}, {'host': 'hv2', 'state': 'up'},
+        {'host': 'hv1', 'state': 'synced'},
+        {'host': 'hv2', 'state': 'synced'}]
     [tunnel] = [line for line in lines if line.get('name') == 'vxlan1']
     assert (tunnel['kind'], tunnel['remote_ip']) == ('tunnel', '192.0.2.2')
 
@@ -144,10 +149,13 @@ def test_redis_tail_and_resume(ovs, redis_server, make_agent,
     resumed = Lines('--redis', redis_server.url,
                     '--resume', 'hv1=%s' % position)
     try:
-        lines = resumed.wait_for(lambda lines: len(lines) >= 1)
+        lines = resumed.wait_for(lambda lines: summary(lines))
     finally:
         assert resumed.terminate() == 0
     assert summary(lines) == [('hv1', 'offline', 'tap1')]
+    # A resumed tail learns the host's liveness; its state is not re-read.
+    assert lines[:2] == [{'host': 'hv1', 'state': 'up'},
+                         {'host': 'hv1', 'state': 'synced'}]
 
 
 @pytest.mark.parametrize('args, message', [

@@ -8,17 +8,18 @@ initial sync they hold exactly the changes made -- nothing for unchanged
 interfaces, however often the consumer had to list again.
 """
 
-import threading
-
 import pytest
 
-from df_ovsdb_agent.cluster import ClusterEvent
-from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster.etcd import EtcdWatcher
 from df_ovsdb_agent.cluster.stores import StoreOptions
+from tests.functional.simhosts import changes
+from tests.functional.simhosts import converged
 from tests.functional.simhosts import etcd_metric
 from tests.functional.simhosts import EtcdHost
+from tests.functional.simhosts import markers
 from tests.functional.simhosts import record
+from tests.functional.simhosts import Tail
+from tests.functional.simhosts import truth
 from tests.functional.stores import EtcdServer
 from tests.functional.stores import wait_until
 
@@ -38,91 +39,11 @@ def etcd_fixture(tmp_path):
     server.stop()
 
 
-class Tail:
-    """Runs a watcher in a thread; ``pause()`` blocks it before it hands
-    over its next event, so it stops reading the watch."""
-
-    def __init__(self, watcher):
-        self.watcher = watcher
-        self.events = []
-        self.state = {}  # the events replayed so far
-        self.errors = []
-        self._cond = threading.Condition()
-        self._open = threading.Event()
-        self._open.set()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        for event in self.watcher:
-            self._open.wait()
-            with self._cond:
-                self.events.append(event)
-                try:
-                    step(self.state, event)
-                except AssertionError as exc:
-                    self.errors.append(str(exc))
-                self._cond.notify_all()
-
-    def pause(self):
-        self._open.clear()
-
-    def resume(self):
-        self._open.set()
-
-    def wait(self, predicate, timeout=20.0, what='the consumer'):
-        with self._cond:
-            ok = self._cond.wait_for(lambda: predicate(self.events), timeout)
-            assert ok, 'timed out waiting for %s; events:\n%s' % (
-                what, '\n'.join(map(str, self.events[-40:])))
-            return len(self.events)
-
-    def since(self, mark):
-        with self._cond:
-            return list(self.events[mark:])
-
-    def stop(self):
-        self.watcher.stop()
-        self._open.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-
-
 def watcher(server, timeout=1.0, **kwargs):
     kwargs.setdefault('progress_interval', PROGRESS)
     kwargs.setdefault('read_timeout', 1.5)
     kwargs.setdefault('max_backoff', 0.5)
     return EtcdWatcher(StoreOptions(server.url, timeout=timeout), **kwargs)
-
-
-def step(state, event):
-    """Apply one event to (host, name) -> record; fail if inconsistent."""
-    if not isinstance(event, ClusterEvent):
-        return
-    key = (event.host, event.name)
-    if event.action.value == 'online':
-        assert key not in state, 'online twice: %s' % event
-        state[key] = event.record
-    else:
-        assert key in state, '%s of an absent interface' % event
-        if event.action.value == 'offline':
-            del state[key]
-        else:
-            state[key] = event.record
-
-
-def truth(*hosts):
-    return {(h.host, name): rec for h in hosts
-            for name, rec in h.records.items()}
-
-
-def changes(events):
-    return sorted((e.host, e.action.value, e.name) for e in events
-                  if isinstance(e, ClusterEvent))
-
-
-def markers(events):
-    return [str(e) for e in events if isinstance(e, ClusterHost)]
 
 
 def start_host(server, name, count=5, **kwargs):
@@ -131,16 +52,6 @@ def start_host(server, name, count=5, **kwargs):
                for i in range(count)])
     host.set_alive(synced=True)
     return host
-
-
-def converged(tail, *hosts):
-    """Predicate: the events so far replay to the hosts' state."""
-    want = truth(*hosts)
-
-    def check(events):
-        assert not tail.errors, tail.errors
-        return tail.state == want
-    return check
 
 
 def test_hosts_up_synced_and_down(etcd):

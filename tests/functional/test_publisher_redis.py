@@ -55,8 +55,10 @@ def start(make_agent, make_publisher, ovs, server, host='hv1', **options):
 
 
 def summary(events):
+    """Interface events and sync markers (host markers: test_cluster_redis).
+    """
     return [(e.host, e.action.value, e.name) if hasattr(e, 'action')
-            else str(e) for e in events]
+            else str(e) for e in events if not hasattr(e, 'state')]
 
 
 def test_state_hash_and_event_stream(ovs, redis_server, make_agent,
