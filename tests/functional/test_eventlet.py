@@ -5,8 +5,9 @@ embed libraries in that process.  The agent uses only ``threading``
 primitives, which then become green: these tests show that events are
 delivered and start/stop work there, against a real ovsdb-server, and
 measure (print, not assert) how long another green thread is stalled while
-the agent syncs 2,000 rows -- python-ovs never yields, so under eventlet a
-sync blocks the whole process, on native threads it does not.
+the agent syncs 2,000 rows: decoding and applying a monitor reply does not
+yield, so under eventlet a sync blocks the whole process, on native threads
+it does not.
 """
 
 import json
