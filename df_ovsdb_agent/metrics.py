@@ -147,12 +147,12 @@ class AgentCollector:
 
 def _gauge(name: str, doc: str, value: float):
     return core.GaugeMetricFamily('%s_%s' % (PREFIX, name), doc,
-                                     value=value)
+                                  value=value)
 
 
 def _counter(name: str, doc: str, value: float):
     return core.CounterMetricFamily('%s_%s' % (PREFIX, name), doc,
-                                       value=value)
+                                    value=value)
 
 
 def health(agent) -> tuple[int, str]:
@@ -169,6 +169,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # A client that opens a connection and says nothing must not pin a
     # thread forever.
     timeout = 10
+    server: '_HttpServer'
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
         path = self.path.split('?', 1)[0]
