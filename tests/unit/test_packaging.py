@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import df_ovsdb_agent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -74,3 +76,17 @@ def test_every_console_script_has_version():
                                 cwd=ROOT)
         assert result.returncode == 0, (target, result.stderr)
         assert result.stdout.strip() == df_ovsdb_agent.__version__, target
+
+
+def test_eventlet_compatibility_entry_point_still_runs():
+    pytest.importorskip('eventlet')  # the `eventlet` extra
+    code = ('import sys, socket\n'
+            'sys.argv = ["df-ovsdb-agent", "--version"]\n'
+            'import df_ovsdb_agent.cmd.eventlet.agent as compat\n'
+            'assert socket.socket.__module__ != "socket"  # monkey-patched\n'
+            'sys.exit(compat.main())\n')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True, timeout=60,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == df_ovsdb_agent.__version__
