@@ -53,6 +53,11 @@ ATOMS = {
 }
 
 
+# Atom types that arrive as the Python value itself: decoding them is a
+# type check only (the fast path; everything else takes the slow one).
+_PLAIN = {'string': str, 'integer': int, 'real': float, 'boolean': bool}
+
+
 def _short(value: Any) -> str:
     return repr(value)[:60]
 
@@ -73,6 +78,11 @@ class ColumnType:
         self.n_min, self.n_max = n_min, n_max
         self._key_atom = ATOMS[key][0]
         self._value_atom = ATOMS[value][0] if value else None
+        self._plain = _PLAIN.get(key) if n_max == 1 and not value else None
+        self._map_types = None
+        if value and key in _PLAIN and value in _PLAIN:
+            self._map_types = (frozenset({_PLAIN[key]}),
+                               frozenset({_PLAIN[value]}))
         if value:
             self.default: Any = {}
         elif n_max > 1:
@@ -112,6 +122,23 @@ class ColumnType:
 
     def decode(self, datum: Any) -> Any:
         """A wire datum -> the replica's value."""
+        # Fast paths: ~all of a dump is single values and string maps.
+        if type(datum) is self._plain:
+            return datum
+        if self._map_types is not None and type(datum) is list and \
+                len(datum) == 2 and datum[0] == 'map':
+            try:
+                result = dict(datum[1])
+            except (TypeError, ValueError):
+                result = None
+            if result is not None:
+                keys, values = self._map_types
+                if set(map(type, result)) <= keys and \
+                        set(map(type, result.values())) <= values:
+                    return result
+        return self._decode(datum)
+
+    def _decode(self, datum: Any) -> Any:
         if self.value is not None:
             if not (isinstance(datum, list) and len(datum) == 2 and
                     datum[0] == 'map' and isinstance(datum[1], list)):
