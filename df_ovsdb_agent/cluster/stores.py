@@ -207,7 +207,7 @@ def etcd_client(options: StoreOptions):
     import etcd3gw
 
     protocol, host, port = check_etcd(options)
-    tls = {}
+    tls: dict[str, Any] = {}
     if protocol == 'https':
         tls = {'ca_cert': options.ca_file, 'cert_cert': options.cert_file,
                'cert_key': options.key_file}

@@ -36,6 +36,7 @@ import uuid
 
 from oslo_config import cfg
 
+from df_ovsdb_agent.bus import Subscription
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import Backoff
@@ -199,8 +200,15 @@ class Store(abc.ABC):
         self.instance: Optional[Instance] = None
 
     @property
-    def host(self) -> Optional[str]:
-        return self.instance.host if self.instance else None
+    def me(self) -> Instance:
+        """The :class:`Instance` given to :meth:`bind`."""
+        if self.instance is None:
+            raise RuntimeError('store used before bind()')
+        return self.instance
+
+    @property
+    def host(self) -> str:
+        return self.me.host
 
     @property
     @abc.abstractmethod
@@ -556,8 +564,8 @@ class Writer:
                 'agent\'s liveness record expires; give each agent its own '
                 '[DEFAULT] host', safe(exc.host), self.store.target,
                 safe(alive.get('owner')), safe(alive.get('pid')),
-                safe(alive.get('version')), self.instance.owner,
-                self.instance.pid, self.max_backoff)
+                safe(alive.get('version')), self.store.me.owner,
+                self.store.me.pid, self.max_backoff)
         self._wait(stores.jittered(self.max_backoff))
 
     def _failed(self, exc: Exception) -> None:
@@ -624,7 +632,7 @@ class StorePublisher(Plugin):
         self.writer = Writer(self.store, self.identify, config.max_backoff,
                              config.resync_interval, config.revoke_on_stop)
         self.started = round(time.time(), 6)
-        self._sub = None
+        self._sub: Optional[Subscription] = None
 
     @abc.abstractmethod
     def make_store(self) -> Store:

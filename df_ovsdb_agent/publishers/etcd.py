@@ -24,7 +24,7 @@ import base64
 import collections
 import json
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from oslo_config import cfg
 
@@ -62,7 +62,7 @@ class EtcdStore(base.Store):
         self._lease_of: dict[str, int] = {}
         self.host_prefix = ''
         self.alive_key = ''
-        self._client = None
+        self._client: Any = None
 
     @property
     def lease_id(self) -> Optional[int]:
@@ -125,7 +125,7 @@ class EtcdStore(base.Store):
             current = stores.parse_alive(_unb64(kv.get('value', '')))
             if current is None:
                 current = {'owner': '<unreadable liveness record>'}
-            if not self.instance.may_take_over(current):
+            if not self.me.may_take_over(current):
                 raise base.NotOwner(self.host, current)
             compare = {'target': 'MOD', 'key': key,
                        'mod_revision': kv['mod_revision'], 'result': 'EQUAL'}
@@ -154,7 +154,7 @@ class EtcdStore(base.Store):
         if kvs:
             current = stores.parse_alive(_unb64(kvs[0].get('value', ''))) \
                 or {'owner': '<unreadable liveness record>'}
-            if self.instance.is_self(current):
+            if self.me.is_self(current):
                 # Our record on a lease that is no longer ours.
                 current = None
         raise base.NotOwner(self.host, current)

@@ -24,6 +24,7 @@ Read them with :mod:`df_ovsdb_agent.cluster.redis` or
 
 import json
 import logging
+from typing import Any
 
 from oslo_config import cfg
 
@@ -112,8 +113,9 @@ class RedisStore(base.Store):
         self.ttl = liveness_ttl
         self.tick_interval = liveness_ttl / 3.0
         self.state_key = self.stream_key = self.alive_key = ''
-        self._client = None
-        self._claim = self._write = None
+        self._client: Any = None
+        self._claim: Any = None
+        self._write: Any = None
 
     @property
     def target(self) -> str:
@@ -132,8 +134,7 @@ class RedisStore(base.Store):
         self._write = self._client.register_script(WRITE)
 
     def _me(self) -> list:
-        i = self.instance
-        return [i.owner, i.pid, repr(i.started)]
+        return [self.me.owner, self.me.pid, repr(self.me.started)]
 
     def _check(self, reply: list) -> None:
         if reply[0] == 0:

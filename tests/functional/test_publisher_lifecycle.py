@@ -6,6 +6,7 @@ Every wait is for an effect in the store itself; what a consumer sees is
 read from the store's own history (etcd revisions, the Redis stream).
 """
 
+import base64
 import json
 import logging
 import os
@@ -18,7 +19,13 @@ import time
 
 import pytest
 
+from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent import sandbox
 from tests.functional.stores import etcd_changes_since
 from tests.functional.stores import etcd_lease_alive
@@ -390,3 +397,79 @@ def test_redis_liveness_is_refreshed_then_expires(
     wait_until(lambda: side.alive() is None, 5, 'the record to expire')
     # The state stays for consumers to see the host down, not its ports.
     assert sorted(side.records()) == ['br-int', 'tap1', 'tap2', 'tap3']
+
+
+class SyntheticAgent:
+    """Just what a publisher uses of an agent, fed by the test."""
+
+    def __init__(self, host):
+        self.bus = EventBus()
+        self.host = host
+        self.owner_id = 'o1'
+
+    def subscribe(self, callback, replay=False, name=None):
+        return self.bus.subscribe(callback, name=name)
+
+    def unsubscribe(self, subscription):
+        self.bus.unsubscribe(subscription)
+
+
+def test_etcd_keys_per_lease_are_bounded(etcd_server, make_publisher):
+    agent = SyntheticAgent('hv-big')
+    pub = make_publisher('etcd', agent, None, **EtcdSide(
+        etcd_server).options(ttl=6))
+    ports = [Interface(Kind.VM, 'tap%04d' % i, 'u%04d' % i, i + 1,
+                       iface_id='p%d' % i) for i in range(2100)]
+    agent.bus.publish_many([InterfaceEvent(Action.ONLINE, p) for p in ports]
+                           + [SYNC_FINISHED])
+    wait_until(lambda: len(etcd_records(etcd_server, 'hv-big')) == 2100, 30)
+    # 2,100 interface keys + the liveness record: three leases.
+    counts = _keys_per_lease(etcd_server, 'hv-big')
+    assert sorted(counts.values()) == [101, 1000, 1000]
+    assert set(counts) == set(pub.store.leases)
+    # Every lease is kept alive: each one's remaining TTL goes up again.
+    seen = {lease: [] for lease in counts}
+
+    def all_refreshed():
+        for lease, ttls in seen.items():
+            ttls.append(_lease_ttl(etcd_server, lease))
+        return all(any(b > a for a, b in zip(t, t[1:]))
+                   for t in seen.values())
+
+    wait_until(all_refreshed, 20, 'every lease to be refreshed')
+    # Removing interfaces frees room; no new lease is needed to add some.
+    agent.bus.publish_many([InterfaceEvent(Action.OFFLINE, p)
+                            for p in ports[:1500]])
+    wait_until(lambda: len(etcd_records(etcd_server, 'hv-big')) == 600, 30)
+    extra = [Interface(Kind.VM, 'new%d' % i, 'n%d' % i, 5000 + i)
+             for i in range(50)]
+    agent.bus.publish_many([InterfaceEvent(Action.ONLINE, p)
+                            for p in extra])
+    wait_until(lambda: len(etcd_records(etcd_server, 'hv-big')) == 650, 30)
+    counts = _keys_per_lease(etcd_server, 'hv-big')
+    assert set(counts) <= set(pub.store.leases)
+    assert len(pub.store.leases) == 3 and sum(counts.values()) == 651
+    assert all(n <= stores.KEYS_PER_LEASE for n in counts.values())
+
+
+def _keys_per_lease(server, host):
+    client = server.client()
+    top = '/df-ovsdb-agent/%s/' % host
+    reply = client.post(client.get_url('/kv/range'), json={
+        'key': stores_b64(top), 'range_end': stores_b64(top[:-1] + '0'),
+        'keys_only': True})
+    counts = {}
+    for kv in reply.get('kvs', []):
+        lease = int(kv.get('lease', 0))
+        counts[lease] = counts.get(lease, 0) + 1
+    return counts
+
+
+def _lease_ttl(server, lease):
+    client = server.client()
+    return int(client.post(client.get_url('/lease/timetolive'),
+                           json={'ID': lease}).get('TTL', -1))
+
+
+def stores_b64(text):
+    return base64.b64encode(text.encode()).decode()
