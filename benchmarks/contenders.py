@@ -77,7 +77,8 @@ class Reporter:
 
     def expect_resync(self, count: Optional[int]) -> None:
         """Report 'resynced' at the next sync_finished, or after ``count``
-        notifications for contenders that have no sync marker."""
+        notifications for contenders that have no sync marker.
+        """
         with self._lock:
             self.resync_count = 0
             self.resync_target = count
@@ -138,12 +139,30 @@ class AgentContender(Contender):
             else:
                 rep.event(event.interface.name)
 
+        _report_connections(rep)
         agent = Agent(settings=OvsdbSettings(connection=self.remote,
                                              sync_timeout=600))
         agent.subscribe(subscriber, name='bench')
         agent.start()
         self.stop.wait()
         agent.stop(timeout=2)
+
+
+def _report_connections(rep: Reporter) -> None:
+    """Mark 'connected' whenever the agent's monitor logs a connection.
+
+    For the resync scenario: ovsdb-server back -> resync started.
+    """
+    import logging
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith('Connected to OVSDB'):
+                rep.mark('connected')
+
+    logger = logging.getLogger('df_ovsdb_agent.ovsdb.monitor')
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Handler())
 
 
 def _raw_helper():
@@ -196,7 +215,8 @@ class RawIdlContender(Contender):
 class OvsdbappNaiveContender(Contender):
     """What most users write: ovsdbapp ``Connection`` over an ``OvsdbIdl``
     built with ``from_server`` (``register_all``), a ``RowEventHandler``
-    and a ``RowEvent`` for Interface create/update/delete."""
+    and a ``RowEvent`` for Interface create/update/delete.
+    """
 
     def run(self) -> None:
         from ovsdbapp.backend.ovs_idl import connection
@@ -250,7 +270,8 @@ def monitor_cmd(remote: str) -> list[str]:
 
 class NeutronJsonContender(Contender):
     """The neutron OVS agent's way: ``ovsdb-client monitor --format=json``
-    as a subprocess, each output line parsed with ``json.loads``."""
+    as a subprocess, each output line parsed with ``json.loads``.
+    """
 
     has_sync_marker = True
 
@@ -321,7 +342,8 @@ class CFloorContender(NeutronJsonContender):
 class PollingContender(Contender):
     """The loop the agent replaces: fetch the whole Interface table every
     ``POLL_INTERVAL`` seconds (like ``ovs-vsctl list Interface``) and diff.
-    Uses the stdlib's C JSON parser, so it is a generous baseline."""
+    Uses the stdlib's C JSON parser, so it is a generous baseline.
+    """
 
     has_sync_marker = True
 

@@ -140,7 +140,8 @@ class Worker:
 
     def bytes_read(self, port: int) -> int:
         """Bytes received on its TCP connections to ``port`` (from ``ss``:
-        python sockets use recv(2), which /proc/PID/io does not count)."""
+        python sockets use recv(2), which /proc/PID/io does not count).
+        """
         pids = {p.pid for p in self._processes()}
         out = subprocess.run(
             ['ss', '-tinpH', 'dst', '127.0.0.1:%d' % port],

@@ -26,11 +26,12 @@ PRESETS = {
     'quick': dict(sizes=(1000, 10000), repeats=1, latency_rows=1000,
                   latency_changes=200, bursts=(1000,), idle_rows=1000,
                   idle_seconds=20, quiet_seconds=5, churn_interval=2,
-                  resync_rows=1000, sync_budget=30),
+                  resync_rows=1000, sync_budget=30,
+                  huge_sizes=(1 << 18, 16 << 20)),
     'tiny': dict(sizes=(50,), repeats=1, latency_rows=50, latency_changes=5,
                  burst_base=20, bursts=(50,), idle_rows=50, idle_seconds=2,
                  quiet_seconds=1, churn_interval=1, resync_rows=50,
-                 timeout=60),
+                 timeout=60, huge_sizes=()),
 }
 
 

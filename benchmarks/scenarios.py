@@ -12,10 +12,10 @@ import statistics
 import time
 from typing import Callable, Optional
 
+from benchmarks.contenders import POLL_INTERVAL
 from benchmarks import dataset
 from benchmarks import harness
 from benchmarks import rpc
-from benchmarks.contenders import POLL_INTERVAL
 from df_ovsdb_agent import sandbox
 
 LOG = logging.getLogger('benchmarks')
@@ -25,13 +25,15 @@ ALL = ('agent', 'agent_pyjson', 'c_floor', 'raw_idl', 'raw_idl_pyjson',
 #: Contenders that get a notification per change (polling does not).
 PUSH = tuple(c for c in ALL if c != 'polling')
 RESYNC = ('agent', 'raw_idl', 'ovsdbapp_naive')
+#: One huge value: the contenders whose parsers differ.
+HUGE = ('agent', 'c_floor', 'raw_idl', 'neutron_json')
 
 
 @dataclasses.dataclass
 class Config:
     """How big and how long; see ``run.py`` for the presets."""
 
-    sizes: tuple = (1000, 10000, 50000)
+    sizes: tuple = (1000, 10000, 50000, 100000)
     repeats: int = 3
     contenders: tuple = ALL
     latency_rows: int = 10000
@@ -43,6 +45,8 @@ class Config:
     quiet_seconds: float = 20.0
     churn_interval: float = 5.0
     resync_rows: int = 10000
+    huge_rows: int = 100
+    huge_sizes: tuple = (1 << 18, 1 << 20, 16 << 20)
     timeout: float = 600.0
     # Skip a contender at a size when its extrapolated sync time (from the
     # previous size) exceeds this many seconds; reported as extrapolated.
@@ -61,8 +65,8 @@ def percentile(values: list, pct: float) -> Optional[float]:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100.0 *
-                                                    (len(ordered) - 1))))]
+    index = int(round(pct / 100.0 * (len(ordered) - 1)))
+    return ordered[min(len(ordered) - 1, index)]
 
 
 class Database:
@@ -273,7 +277,8 @@ def _burst_one(cfg: Config, db: Database, name: str, out: dict,
 
 def idle(cfg: Config, progress: Callable) -> dict:
     """CPU and bytes read with nothing happening, then with vswitchd-like
-    statistics churn; every contender connected to one server at once."""
+    statistics churn; every contender connected to one server at once.
+    """
     out: dict = {}
     with Database(cfg.idle_rows) as db:
         workers = {}
@@ -344,10 +349,17 @@ def _resync_one(cfg: Config, db: Database, name: str, generation: int,
             db.box.kill_ovsdb()
             db.pop.offline_changes(db.box.db, 'r', 5, removed, modified,
                                    generation)
+            worker.drain_marks()
             began = harness.stamp()
             db.box.start_ovsdb()
             done = worker.wait('resynced', cfg.timeout)
             cell['seconds'].append((done['t'] - began) / 1e9)
+            # Contenders that say when they reconnected (the agent does):
+            # server back -> resync started.
+            connected = worker.wait_mark('connected', 0.5)
+            if connected is not None:
+                cell.setdefault('started', []).append(
+                    (connected - began) / 1e9)
             cell['events'].append(done['events'])
             db.client = rpc.Client(db.remote)
             db.pop.client = db.client
@@ -355,13 +367,63 @@ def _resync_one(cfg: Config, db: Database, name: str, generation: int,
                 name, rep + 1, cell['seconds'][-1], done['events']))
         cell['median'] = median(cell['seconds'])
         cell['events_median'] = median(cell['events'])
+        cell['started_median'] = median(cell.get('started', []))
     finally:
         worker.close()
     return generation
 
 
+# -- one huge value ----------------------------------------------------------
+
+def huge(cfg: Config, progress: Callable) -> dict:
+    """One string value of N bytes in one row -> the subscriber has it."""
+    out: dict = {}
+    with Database(cfg.huge_rows) as db:
+        generation = [0]
+        for name in cfg.want(HUGE):
+            for size in cfg.huge_sizes:
+                cell = out.setdefault(name, {}).setdefault(
+                    str(size), {'seconds': [], 'rss': []})
+                guess = _extrapolate(out[name], size)
+                if guess is not None and guess > cfg.sync_budget:
+                    cell['extrapolated'] = guess
+                    continue
+                with _guard(out, name, progress, 'huge'):
+                    _huge_one(cfg, db, name, size, generation, cell)
+                    progress('huge %9d %-15s %s' % (
+                        size, name, '%.3fs' % cell['seconds'][-1]
+                        if cell['seconds'] else 'timed out'))
+                cell['median'] = median(cell['seconds'])
+    return out
+
+
+def _huge_one(cfg: Config, db: Database, name: str, size: int,
+              generation: list, cell: dict) -> None:
+    # A fresh port per measurement, deleted afterwards, so no contender
+    # starts on a database that still holds an earlier huge value.
+    port = db.pop.add('lat', 1)[0]
+    worker = None
+    try:
+        worker, _ = _started(name, db, cfg.timeout)
+        generation[0] += 1
+        ops = dataset.set_mac_ops([port], generation[0])
+        # attached-mac changes too, so every contender reports the row.
+        ops[0]['row']['external_ids'][1].append(['huge', 'x' * size])
+        worker.drain_marks()
+        began = harness.stamp()
+        db.client.transact(ops)
+        seen = worker.wait_mark(port.name, max(cfg.sync_budget * 2, 60))
+        if seen is not None:
+            cell['seconds'].append((seen - began) / 1e9)
+            cell['rss'].append(worker.peak_rss())
+    finally:
+        if worker is not None:
+            worker.close()
+        db.pop.remove([port])
+
+
 SCENARIOS = {'sync': sync, 'latency': latency, 'burst': burst,
-             'idle': idle, 'resync': resync}
+             'idle': idle, 'resync': resync, 'huge': huge}
 
 #: Derived figures for polling, which gets no notifications: a change
 #: waits on average half an interval, at most a whole one, plus the fetch.

@@ -10,10 +10,10 @@ nanoseconds, comparable with the parent's.
 """
 
 import importlib
-import warnings
 import json
 import sys
 import threading
+import warnings
 
 from benchmarks import contenders
 
