@@ -267,6 +267,7 @@ class StoreRun:
         self.collect()
         real_from, seen_from = len(self.real), len(self.seen)
         markers_from = len(self.markers)
+        status_before = _sum_status(command_all(self.workers, 'status'))
         t0 = time.monotonic()
         if restart is not None:
             restart()
@@ -304,9 +305,13 @@ class StoreRun:
             self.collect()
             seen = self.seen[seen_from:]
         comparison = compare(real, seen)
+        status = _sum_status(command_all(self.workers, 'status'))
         result = {
             'converged': converged,
             'converge_s': converged_at - t0 if converged else None,
+            # When the last publisher reported its store write done.
+            'flushed_s': (info['t_flushed'] - t0
+                          if info.get('t_flushed') else None),
             'window_s': after['t'] - before['t'],
             'events': comparison.summary(),
             'view_exact': self.seen_view == self.expected,
@@ -315,6 +320,10 @@ class StoreRun:
             'markers': _count_markers(self.markers[markers_from:]),
             'connections': connections,
             'settle_s': settle,
+            # Publisher writers: failed store requests (then jittered
+            # backoff and a reconcile), reconciles, refusals; deltas.
+            'publishers': {k: status[k] - status_before[k]
+                           for k in status if k != 'connected'},
         }
         result.update(_rates(self.store, before, after))
         result.update({k: v for k, v in info.items()
@@ -377,7 +386,6 @@ class StoreRun:
                                             timeout=self.args.timeout)),
             grace=grace, probe=True,
             restart=lambda: self.server.restart(keep))
-        result['status'] = _sum_status(command_all(self.workers, 'status'))
         return result
 
     def run(self, names: tuple) -> dict:
@@ -433,7 +441,10 @@ def _rates(store: str, before: dict, after: dict) -> dict:
                  'keepalives_per_s': delta['keepalives'] / seconds,
                  'requests': {k: delta[k] for k in (
                      'puts', 'deletes', 'txns', 'ranges', 'keepalives',
-                     'leases_granted', 'proposals')},
+                     'leases_granted', 'proposals', 'fsyncs')},
+                 'fsync_ms_mean': (1000.0 * delta['fsync_seconds'] /
+                                   delta['fsyncs'] if delta['fsyncs']
+                                   else None),
                  'store_bytes': after['counters']['db_bytes']}
     else:
         rates = {'writes_per_s': (delta['hset'] + delta['hdel'] +

@@ -77,9 +77,13 @@ def details(store: str, results: dict) -> list:
         if name.startswith('_') or name not in TITLES:
             continue
         bits = ['window %.1fs' % result['window_s'],
+                'publishers flushed after %s s' % _num(
+                    result.get('flushed_s'), '%.2f'),
                 'markers %s' % (result['markers'] or 'none'),
                 'store requests %s' % {k: int(v) for k, v in
                                        result['requests'].items() if v}]
+        if result.get('fsync_ms_mean') is not None:
+            bits.append('WAL fsync %.2f ms mean' % result['fsync_ms_mean'])
         if 'durations_s' in result:
             d = result['durations_s']
             bits.append('per-host restart p50 %.3fs, max %.3fs (%d hosts, '
@@ -93,8 +97,8 @@ def details(store: str, results: dict) -> list:
             bits.append('%d changes in %d transactions on %d hosts' % (
                 result['changes'], result['transactions'],
                 result.get('churn_hosts', 0)))
-        if 'status' in result:
-            bits.append('publishers %s' % result['status'])
+        if 'publishers' in result:
+            bits.append('publisher writers %s' % result['publishers'])
         if result.get('late'):
             bits.append('NOT FLUSHED in time: %d hosts' % len(
                 result['late']))

@@ -35,6 +35,11 @@ ETCD_COUNTERS = {
     'etcd_debugging_lease_renewed_total': 'keepalives',
     'etcd_debugging_lease_granted_total': 'leases_granted',
     'etcd_server_proposals_committed_total': 'proposals',
+    # Where etcd's write latency goes: WAL fsyncs and backend commits.
+    'etcd_disk_wal_fsync_duration_seconds_sum': 'fsync_seconds',
+    'etcd_disk_wal_fsync_duration_seconds_count': 'fsyncs',
+    'etcd_disk_backend_commit_duration_seconds_sum': 'commit_seconds',
+    'etcd_disk_backend_commit_duration_seconds_count': 'commits',
 }
 
 #: Redis commands the benchmark reports (INFO commandstats).  The
