@@ -159,6 +159,9 @@ class ClusterView:
         self._interfaces: KeyedState[Key, Record] = KeyedState(
             record_identity)
         self._hosts: KeyedState[str, dict] = KeyedState(incarnation)
+        # host -> its keys, so that one host's read costs its own size,
+        # not the whole cluster's.
+        self._names: dict[str, set[Key]] = {}
 
     def __len__(self) -> int:
         return len(self._interfaces)
@@ -174,15 +177,23 @@ class ClusterView:
 
     def names(self, host: str) -> list[Key]:
         """Keys of ``host``'s online interfaces."""
-        return [key for key, _ in self._interfaces.items() if key[0] == host]
+        return sorted(self._names.get(host, ()))
 
     def update(self, batch: Mapping[Key, Optional[Record]],
                position: Optional[str] = None) -> list[ClusterEvent]:
         """Adopt one batch of changes ((host, name) -> record, None: gone),
         offline first.
         """
+        changes = self._interfaces.update(batch)
+        for key, record in batch.items():
+            if record is not None:
+                self._names.setdefault(key[0], set()).add(key)
+            elif key in self._names.get(key[0], ()):
+                self._names[key[0]].discard(key)
+                if not self._names[key[0]]:
+                    del self._names[key[0]]
         return [ClusterEvent(c.action, c.key[0], c.value, position)
-                for c in self._interfaces.update(batch)]
+                for c in changes]
 
     def apply(self, host: str, name: str, record: Optional[Record],
               position: Optional[str] = None) -> list[ClusterEvent]:
@@ -209,6 +220,9 @@ class ClusterView:
         fresh = dict(sorted(state.items()))
         if host is None:
             changes = self._interfaces.replace(fresh)
+            self._names = {}
+            for key in fresh:
+                self._names.setdefault(key[0], set()).add(key)
             return [ClusterEvent(c.action, c.key[0], c.value)
                     for c in changes]
         batch: dict[Key, Optional[Record]] = {
@@ -236,5 +250,6 @@ class ClusterView:
         """Drop what the view knows of ``host`` (of everything if None)."""
         if host is None:
             self._interfaces.clear()
+            self._names.clear()
             return
-        self._interfaces.update({key: None for key in self.names(host)})
+        self.update({key: None for key in self.names(host)})

@@ -124,9 +124,11 @@ def test_frozen_etcd_is_detected_and_state_recovered_exactly(etcd):
     assert markers(events) == ['host hv2 down']
 
 
+@pytest.mark.timeout(240)
 def test_compaction_past_a_slow_consumer(etcd):
     hv1 = start_host(etcd, 'hv1', count=10)
-    tail = Tail(watcher(etcd, timeout=10, read_timeout=30))
+    # Small pages: the relist is then read page by page, at one revision.
+    tail = Tail(watcher(etcd, timeout=10, read_timeout=30, page_size=100))
     try:
         tail.wait(converged(tail, hv1))
         mark = tail.wait(lambda evs: True)
@@ -150,11 +152,13 @@ def test_compaction_past_a_slow_consumer(etcd):
         client.post(client.get_url('/kv/compaction'),
                     json={'revision': revision, 'physical': True})
         tail.resume()
-        tail.wait(converged(tail, hv1, busy), 60)
+        tail.wait(converged(tail, hv1, busy), 150)
         events = tail.since(mark)
     finally:
         tail.stop()
     assert tail.watcher.compactions >= 1 and tail.watcher.lists >= 2
+    print('\nETCD slow consumer: %d changes of 50 kB held back, watch '
+          'canceled by compaction, relisted in pages of 100' % count)
     hv1_changes = [c for c in changes(events) if c[0] == 'hv1']
     assert hv1_changes == [('hv1', 'offline', 'tap0'),
                            ('hv1', 'offline', 'tap5')]

@@ -85,3 +85,14 @@ def test_view_host_markers_and_replace_hosts():
     assert markers[0].record == alive()  # the last known one
     assert markers[0].to_dict() == {'host': 'hv1', 'state': 'down'}
     assert list(view.hosts()) == ['hv2']
+
+
+def test_per_host_index_follows_every_change():
+    view = ClusterView()
+    view.replace_quietly({('hv1', 'a'): rec('a'), ('hv2', 'b'): rec('b')})
+    view.apply('hv1', 'c', rec('c'))
+    view.apply('hv2', 'b', None)
+    assert view.names('hv1') == [('hv1', 'a'), ('hv1', 'c')]
+    assert view.names('hv2') == []
+    view.forget('hv1')
+    assert view.names('hv1') == [] and len(view) == 0
