@@ -135,6 +135,8 @@ class EtcdServer(Server):
         super().__init__(base_dir)
         self.port = free_port()
         self.peer_port = free_port()
+        while self.peer_port == self.port:  # both were free a moment ago
+            self.peer_port = free_port()
         self.data_dir = os.path.join(self.dir, 'data')
 
     @property
