@@ -289,7 +289,13 @@ class Monitor:
     def _stale(self) -> None:
         if not self._sync_open and not self._stopping.is_set():
             self._sync_open = True
-            self._sink.on_sync_started()
+            try:
+                self._sink.on_sync_started()
+            except Exception:
+                # Also runs on the way out of a connection: it must not
+                # end the thread.  The next sync reports everything anyway.
+                self.forced_resyncs += 1
+                LOG.exception('Error reporting an OVSDB resync start')
 
     def _sync(self, session: client_lib.Session, remote: str) -> Replica:
         """(Re)sync on this connection: schema, monitor, full report."""
