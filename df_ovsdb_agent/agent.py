@@ -22,6 +22,7 @@ from df_ovsdb_agent.bus import Subscription
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
@@ -86,6 +87,9 @@ class Agent:
                 min_interval=persist.SNAPSHOT_INTERVAL)
         self.restored = restored is not None
         self._snapshot = Snapshot(restored)
+        self._iface_ids = IfaceIdIndex()
+        self._iface_ids.apply(InterfaceEvent(Action.ONLINE, interface)
+                              for interface in self._snapshot)
         # Serialises snapshot changes with their publication, so a replaying
         # subscriber sees a consistent cut.
         self._lock = threading.Lock()
@@ -119,7 +123,8 @@ class Agent:
                   kinds: Optional[Iterable[Kind]] = None,
                   actions: Optional[Iterable[Action]] = None,
                   name: Optional[str] = None,
-                  replay: bool = False) -> Subscription:
+                  replay: bool = False,
+                  bridges: Optional[Iterable[str]] = None) -> Subscription:
         """Subscribe on the bus; with ``replay`` first get the current state.
 
         Without ``replay`` the subscriber hears of changes from now on.
@@ -128,7 +133,8 @@ class Agent:
         sync, so a late subscriber needs no separate initial read.
         """
         with self._lock:
-            sub = self.bus.subscribe(callback, kinds, actions, name)
+            sub = self.bus.subscribe(callback, kinds, actions, name,
+                                     bridges)
             if not replay:
                 # Such a subscriber hears of changes from now on, relative
                 # to the current (possibly restored) state.
@@ -224,8 +230,20 @@ class Agent:
             events = self._snapshot.apply(batch)
             if events:
                 self.bus.publish_many(events)
+                self._check_conflicts(events)
         if events and self._persist is not None:
             self._persist.mark()
+
+    @property
+    def iface_id_conflicts(self) -> int:
+        """iface-ids that more than one online VM interface carries."""
+        return self._iface_ids.conflicts
+
+    def _check_conflicts(self, events: list) -> None:
+        for vms in self._iface_ids.apply(events):
+            LOG.warning('Interfaces %s carry the same iface-id %s',
+                        ' and '.join(safe(vm.name) for vm in vms),
+                        safe(vms[0].iface_id))
 
     def on_system(self, external_ids: Mapping[str, str]) -> None:
         """The ``Open_vSwitch`` row's external_ids (at every sync and on
@@ -253,6 +271,7 @@ class Agent:
         with self._lock:
             events = self._snapshot.replace(current)
             self.bus.publish_many(events + [SYNC_FINISHED])
+            self._check_conflicts(events)
             self.last_sync_duration = time.monotonic() - self._sync_began
             self._synced = True
             self.syncs += 1

@@ -45,10 +45,12 @@ class Subscription:
     """One subscriber's backlog and worker; returned by ``subscribe``."""
 
     def __init__(self, callback: Callback, kinds: Optional[frozenset],
-                 actions: Optional[frozenset], name: str) -> None:
+                 actions: Optional[frozenset], name: str,
+                 bridges: Optional[frozenset] = None) -> None:
         self.callback = callback
         self.kinds = kinds
         self.actions = actions
+        self.bridges = bridges
         self.name = name
         self.errors = 0
         self.delivered = 0
@@ -75,7 +77,10 @@ class Subscription:
         """Treat ``state`` (uuid -> Interface) as already told: later
         changes are reported relative to it."""
         with self._cond:
-            self._known = KeyedState(identity, state)
+            self._known = KeyedState(identity)
+            self._known.update({uuid: value for uuid, value in state.items()
+                                if self.bridges is None or
+                                value.bridge in self.bridges})
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` for this subscriber only (used for replays)."""
@@ -139,6 +144,12 @@ class Subscription:
 
     def _told(self, batch: dict) -> list:
         """Events that tell this subscriber ``batch`` (uuid -> state)."""
+        if self.bridges is not None:
+            # Outside the chosen bridges an interface is not online for
+            # this subscriber: moving out is offline, moving in online.
+            batch = {uuid: value if value is None or
+                     value.bridge in self.bridges else None
+                     for uuid, value in batch.items()}
         return [e for e in to_events(self._known.update(batch))
                 if self._wants(e)]
 
@@ -190,11 +201,14 @@ class EventBus:
     def subscribe(self, callback: Callback,
                   kinds: Optional[Iterable[Kind]] = None,
                   actions: Optional[Iterable[Action]] = None,
-                  name: Optional[str] = None) -> Subscription:
+                  name: Optional[str] = None,
+                  bridges: Optional[Iterable[str]] = None) -> Subscription:
         """Deliver future events to ``callback`` from a dedicated thread.
 
         :param kinds: only interface events of these kinds (default: all).
         :param actions: only these actions (default: all).
+        :param bridges: only interfaces on these bridges (default: all);
+            an interface that moves to another bridge goes ``offline``.
 
         Sync markers are delivered to every subscriber.
         """
@@ -203,7 +217,8 @@ class EventBus:
             frozenset(Kind(k) for k in kinds) if kinds is not None else None,
             (frozenset(Action(a) for a in actions)
              if actions is not None else None),
-            name or getattr(callback, '__qualname__', repr(callback)))
+            name or getattr(callback, '__qualname__', repr(callback)),
+            frozenset(bridges) if bridges is not None else None)
         sub._start()
         with self._lock:
             self._subscriptions = self._subscriptions + [sub]

@@ -28,10 +28,14 @@ class Policy:
     bridge_names: frozenset = frozenset(DEFAULT_BRIDGE_NAMES)
     tunnel_types: frozenset = frozenset(DEFAULT_TUNNEL_TYPES)
     require_ofport: bool = True
+    # VM ports count only on these bridges (as ovn-controller binds VIFs
+    # on the integration bridge only); empty: on any bridge.
+    vm_bridges: frozenset = frozenset()
 
 
 class RowValues(NamedTuple):
-    """The classification-relevant columns of one Interface row."""
+    """The classification-relevant columns of one Interface row, and the
+    name of the bridge whose port holds it."""
 
     uuid: str
     name: str
@@ -39,6 +43,10 @@ class RowValues(NamedTuple):
     ofport: Optional[int]
     external_ids: Mapping[str, str]
     options: Mapping[str, str]
+    mac_in_use: Optional[str] = None
+    link_state: Optional[str] = None
+    admin_state: Optional[str] = None
+    bridge: Optional[str] = None
 
 
 def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
@@ -54,11 +62,18 @@ def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
     if row.type in policy.tunnel_types:
         return _tunnel(row)
     if row.type == 'internal' and row.name in policy.bridge_names:
-        return Interface(Kind.BRIDGE, row.name, row.uuid, row.ofport)
+        return Interface(Kind.BRIDGE, row.name, row.uuid, row.ofport,
+                         bridge=row.bridge)
     if row.external_ids.get('iface-id'):
+        if policy.vm_bridges and row.bridge not in policy.vm_bridges:
+            return None
         return Interface(Kind.VM, row.name, row.uuid, row.ofport,
+                         bridge=row.bridge,
                          iface_id=row.external_ids['iface-id'],
-                         attached_mac=row.external_ids.get('attached-mac'))
+                         attached_mac=row.external_ids.get('attached-mac'),
+                         mac_in_use=row.mac_in_use,
+                         link_state=row.link_state,
+                         admin_state=row.admin_state)
     return None
 
 
@@ -74,7 +89,8 @@ def _patch(row: RowValues) -> Optional[Interface]:
     peer = row.options.get('peer')
     if not peer:
         return None
-    return Interface(Kind.PATCH, row.name, row.uuid, row.ofport, peer=peer)
+    return Interface(Kind.PATCH, row.name, row.uuid, row.ofport,
+                     bridge=row.bridge, peer=peer, link_state=row.link_state)
 
 
 def _tunnel(row: RowValues) -> Optional[Interface]:
@@ -82,5 +98,6 @@ def _tunnel(row: RowValues) -> Optional[Interface]:
     if not remote_ip:
         return None
     return Interface(Kind.TUNNEL, row.name, row.uuid, row.ofport,
-                     tunnel_type=row.type, remote_ip=remote_ip,
-                     local_ip=row.options.get('local_ip'))
+                     bridge=row.bridge, tunnel_type=row.type,
+                     remote_ip=remote_ip, local_ip=row.options.get('local_ip'),
+                     link_state=row.link_state)

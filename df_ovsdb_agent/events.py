@@ -38,24 +38,36 @@ class Sync(str, enum.Enum):
 
 # Which optional attributes belong to which kind; drives to_dict() so the
 # JSON form of an event only carries the keys meaningful for its kind.
+# Every kind also carries ``bridge`` (see COMMON_ATTRIBUTES).
 KIND_ATTRIBUTES = {
     Kind.BRIDGE: (),
-    Kind.VM: ('iface_id', 'attached_mac'),
-    Kind.TUNNEL: ('tunnel_type', 'remote_ip', 'local_ip'),
-    Kind.PATCH: ('peer',),
+    Kind.VM: ('iface_id', 'attached_mac', 'mac_in_use', 'link_state',
+              'admin_state'),
+    Kind.TUNNEL: ('tunnel_type', 'remote_ip', 'local_ip', 'link_state'),
+    Kind.PATCH: ('peer', 'link_state'),
 }
+COMMON_ATTRIBUTES = ('kind', 'name', 'uuid', 'ofport', 'bridge')
 
 
 @dataclasses.dataclass(frozen=True)
 class Interface:
-    """An online interface: the attributes a controller acts on."""
+    """An online interface: the attributes a controller acts on.
+
+    ``bridge`` is the name of the bridge whose port holds the interface
+    (None while OVSDB says no bridge holds it).  A change of any attribute
+    is an ``updated`` event.
+    """
 
     kind: Kind
     name: str
     uuid: str
     ofport: Optional[int]
+    bridge: Optional[str] = None
     iface_id: Optional[str] = None
     attached_mac: Optional[str] = None
+    mac_in_use: Optional[str] = None
+    link_state: Optional[str] = None
+    admin_state: Optional[str] = None
     tunnel_type: Optional[str] = None
     remote_ip: Optional[str] = None
     local_ip: Optional[str] = None
@@ -64,7 +76,8 @@ class Interface:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form: common keys plus the kind's own."""
         data = {'kind': self.kind.value, 'name': self.name,
-                'uuid': self.uuid, 'ofport': self.ofport}
+                'uuid': self.uuid, 'ofport': self.ofport,
+                'bridge': self.bridge}
         for attr in KIND_ATTRIBUTES[self.kind]:
             data[attr] = getattr(self, attr)
         return data
@@ -78,7 +91,8 @@ class Interface:
         try:
             kind = Kind(data['kind'])
             name, uuid, ofport = data['name'], data['uuid'], data['ofport']
-            attrs = {attr: data.get(attr) for attr in KIND_ATTRIBUTES[kind]}
+            attrs = {attr: data.get(attr)
+                     for attr in ('bridge',) + KIND_ATTRIBUTES[kind]}
         except (KeyError, TypeError) as exc:
             raise ValueError('not an interface record: missing %s'
                              % exc) from None
@@ -137,9 +151,10 @@ class InterfaceEvent:
         extra = ' '.join('%s=%s' % (attr,
                                     safe(getattr(self.interface, attr)))
                          for attr in KIND_ATTRIBUTES[self.kind])
-        return ('%s %s %s ofport=%s uuid=%s %s' % (
+        return ('%s %s %s ofport=%s bridge=%s uuid=%s %s' % (
             self.kind.value, self.action.value, safe(self.name), self.ofport,
-            safe(self.uuid, 64), extra)).rstrip()
+            safe(self.interface.bridge), safe(self.uuid, 64),
+            extra)).rstrip()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """``df-ovsdb-events``: print what the agent sees, one JSON object a line.
 
 Events print as ``{"kind", "action", "name", "uuid", "ofport", ...}``,
-sync markers as ``{"sync": "started"}`` / ``{"sync": "finished"}``.  With
+sync markers as ``{"sync": "started", "chassis": ...}`` /
+``{"sync": "finished", "chassis": ...}``.  With
 ``--once`` it prints the current state between the markers and exits.
 With ``--state-file PATH`` the first sync is diffed against the state
 recorded in PATH by an earlier run (everything is ``online`` when PATH does
@@ -22,6 +23,7 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.events import SYNC_FINISHED
+from df_ovsdb_agent.events import SyncEvent
 
 PROG = 'df-ovsdb-events'
 
@@ -39,16 +41,25 @@ CLI_OPTS = (
 
 
 class JsonLinePrinter:
-    """Bus subscriber writing one flushed JSON line per event."""
+    """Bus subscriber writing one flushed JSON line per event.
 
-    def __init__(self, out: TextIO, stop: threading.Event) -> None:
+    Sync markers carry ``chassis``: Open vSwitch's system-id (the OVN
+    chassis name), null when it has none.
+    """
+
+    def __init__(self, out: TextIO, stop: threading.Event,
+                 agent: Optional[Agent] = None) -> None:
         self.out = out
         self.stop = stop
+        self.agent = agent
         self.finished = threading.Event()
 
     def __call__(self, event) -> None:
+        data = event.to_dict()
+        if isinstance(event, SyncEvent) and self.agent is not None:
+            data['chassis'] = self.agent.chassis.system_id
         try:
-            self.out.write(json.dumps(event.to_dict(), sort_keys=True) + '\n')
+            self.out.write(json.dumps(data, sort_keys=True) + '\n')
             self.out.flush()
         except BrokenPipeError:  # e.g. piped into `head`
             self.stop.set()
@@ -65,7 +76,7 @@ def _main(argv: Optional[list], out: TextIO) -> int:
                   policy=conf_lib.policy(conf), state_file=conf.state_file,
                   host=conf.host)
     stop = threading.Event()
-    printer = JsonLinePrinter(out, stop)
+    printer = JsonLinePrinter(out, stop, agent)
     agent.subscribe(printer, name='json-lines')
     if not conf.once:
         for sig in (signal.SIGINT, signal.SIGTERM):

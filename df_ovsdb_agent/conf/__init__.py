@@ -68,6 +68,11 @@ AGENT_OPTS = [
     cfg.ListOpt(
         'tunnel_types', default=list(DEFAULT_TUNNEL_TYPES),
         help='Interface types treated as tunnels (with options:remote_ip).'),
+    cfg.ListOpt(
+        'vm_bridges', default=[],
+        help='Interfaces with an iface-id count as VM ports only on these '
+             'bridges (e.g. br-int, as ovn-controller binds VIFs on the '
+             'integration bridge only). Empty: on any bridge.'),
     cfg.BoolOpt(
         'require_ofport', default=True,
         help='Only report an interface online once OVS has given it an '
@@ -131,7 +136,7 @@ def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
 def policy(conf: cfg.ConfigOpts) -> Policy:
     """Read and validate the classification options of ``[agent]``."""
     group = _read(conf, 'agent')
-    for opt in ('bridge_names', 'tunnel_types'):
+    for opt in ('bridge_names', 'tunnel_types', 'vm_bridges'):
         values = getattr(group, opt)
         if any(not v.strip() for v in values):
             raise ConfigError('[agent] %s contains an empty name' % opt)
@@ -139,7 +144,8 @@ def policy(conf: cfg.ConfigOpts) -> Policy:
                                          for v in group.bridge_names),
                   tunnel_types=frozenset(v.strip()
                                          for v in group.tunnel_types),
-                  require_ofport=group.require_ofport)
+                  require_ofport=group.require_ofport,
+                  vm_bridges=frozenset(v.strip() for v in group.vm_bridges))
 
 
 def read_group(conf: cfg.ConfigOpts, name: str, opts: list) -> dict:

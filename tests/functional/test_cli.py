@@ -93,8 +93,8 @@ def test_events_once_prints_current_state(ovs):
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert lines[0] == {'sync': 'started'}
-    assert lines[-1] == {'sync': 'finished'}
+    assert lines[0] == {'sync': 'started', 'chassis': None}
+    assert lines[-1] == {'sync': 'finished', 'chassis': None}
     body = sorted(lines[1:-1], key=lambda d: d['name'])
     assert [(d['kind'], d['action'], d['name']) for d in body] == [
         ('bridge', 'online', 'br-int'), ('vm', 'online', 'tap1')]

@@ -269,8 +269,8 @@ def events_once(ovs, path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert lines[0] == {'sync': 'started'}
-    assert lines[-1] == {'sync': 'finished'}
+    assert lines[0] == {'sync': 'started', 'chassis': None}
+    assert lines[-1] == {'sync': 'finished', 'chassis': None}
     return sorted((d['kind'], d['action'], d['name'])
                   for d in lines[1:-1]), out.stderr
 

@@ -217,3 +217,28 @@ def test_bus_under_eventlet_monkey_patching():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, timeout=60)
     assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_bridges_filter_is_a_view(bus):
+    src = Source(bus)
+    rec = Recorder()
+    bus.subscribe(rec, bridges=['br-int'])
+
+    def on(bridge, ofport=1):
+        return Interface(Kind.VM, 'tap1', 'u1', ofport, bridge=bridge,
+                         iface_id='p')
+
+    src.set('u1', on('br-ex'))          # not in view: nothing
+    src.set('u1', on('br-int'))         # moved in: online
+    rec.wait_count(1)
+    src.set('u1', on('br-int', 2))      # changed in view: updated
+    rec.wait_count(2)
+    src.set('u1', on('br-ex', 2))       # moved out: offline
+    rec.wait_count(3)
+    src.set('u2', Interface(Kind.VM, 'tap2', 'u2', 3, bridge='br-int',
+                            iface_id='q'))
+    rec.wait_count(4)
+    assert [(e.action.value, e.uuid, e.interface.bridge)
+            for e in rec.events] == [
+        ('online', 'u1', 'br-int'), ('updated', 'u1', 'br-int'),
+        ('offline', 'u1', 'br-int'), ('online', 'u2', 'br-int')]

@@ -94,3 +94,47 @@ def test_require_ofport_off():
     policy = Policy(require_ofport=False)
     assert classify(row('tap1', '', None, VM_IDS), policy).kind == Kind.VM
     assert classify(row('tap1', '', -1, VM_IDS), policy) is None
+
+
+def on(bridge, values):
+    return values._replace(bridge=bridge)
+
+
+VM_BRIDGES = Policy(vm_bridges=frozenset(['br-int']))
+
+
+@pytest.mark.parametrize('desc,values,kind', [
+    ('vm on the integration bridge', on('br-int', row('t', '', 1, VM_IDS)),
+     Kind.VM),
+    ('vm on another bridge', on('br-ex', row('t', '', 1, VM_IDS)), None),
+    ('vm on no bridge', row('t', '', 1, VM_IDS), None),
+    ('tunnel on another bridge', on('br-tun', row(
+        'vx', 'vxlan', options={'remote_ip': '192.0.2.1'})), Kind.TUNNEL),
+    ('patch on another bridge', on('br-ex', row(
+        'p', 'patch', options={'peer': 'q'})), Kind.PATCH),
+    ('bridge port of another bridge', on('br-ex', row('br-ex', 'internal')),
+     Kind.BRIDGE),
+], ids=lambda v: v if isinstance(v, str) else '')
+def test_vm_bridges_limit_only_vm_ports(desc, values, kind):
+    result = classify(values, VM_BRIDGES)
+    assert (result.kind if result else None) == kind
+    # Without vm_bridges every bridge holds VM ports (the default).
+    assert classify(values, POLICY).kind == (kind or Kind.VM)
+
+
+def test_link_admin_mac_and_bridge_reach_the_interface():
+    values = row('tap1', '', 7, VM_IDS)._replace(
+        bridge='br-int', mac_in_use='fa:16:3e:00:00:02', link_state='up',
+        admin_state='down')
+    result = classify(values, POLICY)
+    assert (result.bridge, result.mac_in_use, result.link_state,
+            result.admin_state) == ('br-int', 'fa:16:3e:00:00:02', 'up',
+                                    'down')
+    patch = classify(row('p', 'patch', options={'peer': 'q'})._replace(
+        link_state='down', admin_state='up', mac_in_use='x'), POLICY)
+    # Only the kind's own attributes: a patch port has no admin state or MAC.
+    assert (patch.link_state, patch.admin_state, patch.mac_in_use) == (
+        'down', None, None)
+    bridge = classify(row('br-int', 'internal')._replace(
+        bridge='br-int', link_state='up'), POLICY)
+    assert (bridge.bridge, bridge.link_state) == ('br-int', None)

@@ -40,11 +40,22 @@ def test_event_json_carries_only_kind_keys():
     event = InterfaceEvent(Action.ONLINE, A)
     assert event.to_dict() == {'kind': 'vm', 'action': 'online',
                                'name': 'tap1', 'uuid': 'u1', 'ofport': 1,
-                               'iface_id': 'x', 'attached_mac': None}
+                               'bridge': None, 'iface_id': 'x',
+                               'attached_mac': None, 'mac_in_use': None,
+                               'link_state': None, 'admin_state': None}
+    patch = Interface(Kind.PATCH, 'p', 'u', 2, bridge='br-int', peer='q',
+                      link_state='up')
+    assert InterfaceEvent(Action.UPDATED, patch).to_dict() == {
+        'kind': 'patch', 'action': 'updated', 'name': 'p', 'uuid': 'u',
+        'ofport': 2, 'bridge': 'br-int', 'peer': 'q', 'link_state': 'up'}
 
 
 def test_interface_dict_round_trip():
-    for interface in (A, A_PATCH, Interface(Kind.BRIDGE, 'br', 'u', None),
+    full = Interface(Kind.VM, 'tap9', 'u9', 9, bridge='br-int', iface_id='i',
+                     attached_mac='m', mac_in_use='n', link_state='up',
+                     admin_state='down')
+    for interface in (A, A_PATCH, full,
+                      Interface(Kind.BRIDGE, 'br', 'u', None, bridge='br'),
                       Interface(Kind.TUNNEL, 't', 'u', 3, tunnel_type='gre',
                                 remote_ip='1.1.1.1', local_ip=None)):
         assert Interface.from_dict(interface.to_dict()) == interface
