@@ -129,6 +129,9 @@ class AgentCollector:
         for kind, count in online.items():
             family.add_metric([kind.value], count)
         yield family
+        yield _gauge('iface_id_conflicts', 'iface-ids that more than one '
+                     'online VM interface carries.',
+                     self.agent.iface_id_conflicts)
 
     def _subscribers(self) -> Iterator:
         backlog = core.GaugeMetricFamily(

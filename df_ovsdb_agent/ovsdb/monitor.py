@@ -28,14 +28,18 @@ from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent.ovsdb.sink import Sink
+from df_ovsdb_agent.ovsdb.membership import Membership
+from df_ovsdb_agent.ovsdb.tables import BRIDGE
 from df_ovsdb_agent.ovsdb.tables import INTERFACE
+from df_ovsdb_agent.ovsdb.tables import PORT
 from df_ovsdb_agent.ovsdb.tables import SYSTEM
 from df_ovsdb_agent.ovsdb.tables import TABLES
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640'
-_FIELDS = RowValues._fields[1:]
+# RowValues' fields after the uuid: the Interface columns, then the bridge.
+_COLUMNS = RowValues._fields[1:-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,9 +127,10 @@ class Backoff:
         self._failures = 0
 
 
-def interface_row(uuid: str, values: dict) -> RowValues:
+def interface_row(uuid: str, values: dict,
+                  bridge: Optional[str] = None) -> RowValues:
     """A replica Interface row as the classifier's :class:`RowValues`."""
-    return RowValues(uuid, *[values[f] for f in _FIELDS])
+    return RowValues(uuid, *[values.get(f) for f in _COLUMNS], bridge)
 
 
 class Monitor:
@@ -139,6 +144,7 @@ class Monitor:
         self._first_sync = threading.Event()
         self._conn: Optional[jsonrpc.Connection] = None
         self._replica: Optional[Replica] = None
+        self._membership = Membership()
         self._sync_open = False
         self._system: Optional[dict] = None
         self._ssl: Optional[ssl.SSLContext] = None
@@ -313,8 +319,11 @@ class Monitor:
         LOG.debug('OVSDB at %s: %s found=%s, %d rows', remote,
                   session.method, found, session.last_rows)
         self._report_system(replica, always=True)
+        self._membership.rebuild(replica.tables.get(BRIDGE, {}),
+                                 replica.tables.get(PORT, {}))
+        bridge_of = self._membership.bridge_of
         rows = replica.rows(INTERFACE)
-        self._sink.on_synced([interface_row(uuid, values)
+        self._sink.on_synced([interface_row(uuid, values, bridge_of(uuid))
                               for uuid, values in rows.items()])
         self._sync_open = False
         self._last_error = None
@@ -332,12 +341,22 @@ class Monitor:
                 continue
             if SYSTEM in touched:
                 self._report_system(replica)
-            uuids = touched.get(INTERFACE)
+            uuids = set(touched.get(INTERFACE, ()))
+            if BRIDGE in touched or PORT in touched:
+                # A port moved: its interfaces' bridge changed, in this
+                # same transaction.
+                uuids.update(uuid for uuid in self._membership.update(
+                    replica.tables.get(BRIDGE, {}),
+                    replica.tables.get(PORT, {}),
+                    touched.get(BRIDGE, ()), touched.get(PORT, ()))
+                    if uuid in rows)
             if uuids:
+                bridge_of = self._membership.bridge_of
                 batch = {}
                 for uuid in uuids:
                     values = rows.get(uuid)
-                    batch[uuid] = (interface_row(uuid, values)
+                    batch[uuid] = (interface_row(uuid, values,
+                                                 bridge_of(uuid))
                                    if values is not None else None)
                 self._sink.on_batch(batch)
 

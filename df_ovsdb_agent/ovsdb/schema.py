@@ -191,8 +191,10 @@ def monitored_types(schema: dict[str, Any]) -> Types:
                 raise SchemaError('%s table lacks column(s) %s'
                                   % (table.name, ', '.join(missing)))
             continue
+        present = table.columns + tuple(c for c in table.optional
+                                        if c in columns)
         types[table.name] = {c: _column_type(schema, columns[c])
-                             for c in table.columns}
+                             for c in present}
     try:
         # Our own decoding reads only the monitored columns; python-ovs
         # checks the rest, so a broken schema is one clear line.

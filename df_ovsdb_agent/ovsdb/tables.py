@@ -10,19 +10,30 @@ simply not monitored.
 from typing import NamedTuple
 
 INTERFACE = 'Interface'
+BRIDGE = 'Bridge'
+PORT = 'Port'
 SYSTEM = 'Open_vSwitch'
 
 
 class Table(NamedTuple):
-    """One monitored table: its name, columns and whether it must exist."""
+    """One monitored table: its name, columns and whether it must exist.
+
+    ``optional`` columns are monitored when the server's schema has them
+    (their values are None otherwise).
+    """
 
     name: str
     columns: tuple
     required: bool = True
+    optional: tuple = ()
 
 
 TABLES = (
-    Table(INTERFACE, ('name', 'type', 'ofport', 'external_ids', 'options')),
+    Table(INTERFACE, ('name', 'type', 'ofport', 'external_ids', 'options'),
+          optional=('mac_in_use', 'link_state', 'admin_state')),
+    # Bridge membership: Bridge.ports -> Port.interfaces (membership.py).
+    Table(BRIDGE, ('name', 'ports'), required=False),
+    Table(PORT, ('name', 'interfaces'), required=False),
     Table(SYSTEM, ('external_ids',), required=False),
 )
 

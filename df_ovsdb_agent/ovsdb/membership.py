@@ -1,0 +1,89 @@
+"""Which bridge holds each interface: ``Bridge.ports`` -> ``Port.interfaces``.
+
+Kept incrementally from the replica, so a transaction that adds one port
+costs work proportional to the rows it touched, not to the whole switch;
+:meth:`Membership.update` says which interfaces may have moved, so the
+monitor reports them with the transaction that moved them.
+"""
+
+from typing import Iterable, Mapping, Optional
+
+BRIDGE = 'Bridge'
+PORT = 'Port'
+
+EMPTY: frozenset = frozenset()
+
+
+class Membership:
+    """interface uuid -> port uuid -> bridge uuid -> bridge name."""
+
+    def __init__(self) -> None:
+        self._bridge_name: dict[str, str] = {}
+        self._bridge_ports: dict[str, frozenset] = {}
+        self._port_bridge: dict[str, str] = {}
+        self._port_ifaces: dict[str, frozenset] = {}
+        self._iface_port: dict[str, str] = {}
+
+    def bridge_of(self, iface: str) -> Optional[str]:
+        """The name of the bridge holding interface ``iface``, or None."""
+        port = self._iface_port.get(iface)
+        bridge = self._port_bridge.get(port) if port is not None else None
+        return self._bridge_name.get(bridge) if bridge is not None else None
+
+    def rebuild(self, bridges: Mapping[str, dict],
+                ports: Mapping[str, dict]) -> None:
+        """Start over from complete Bridge and Port tables (a sync)."""
+        for index in (self._bridge_name, self._bridge_ports,
+                      self._port_bridge, self._port_ifaces,
+                      self._iface_port):
+            index.clear()
+        self.update(bridges, ports, bridges.keys(), ports.keys())
+
+    def update(self, bridges: Mapping[str, dict], ports: Mapping[str, dict],
+               touched_bridges: Iterable[str] = (),
+               touched_ports: Iterable[str] = ()) -> set[str]:
+        """Follow changed Bridge and Port rows (absent from the tables:
+        deleted); return the interfaces whose bridge may have changed."""
+        moved_ports: set[str] = set()
+        for uuid in touched_bridges:
+            moved_ports |= self._bridge(uuid, bridges.get(uuid))
+        moved: set[str] = set()
+        for uuid in touched_ports:
+            moved |= self._port(uuid, ports.get(uuid))
+        for port in moved_ports:
+            moved |= self._port_ifaces.get(port, EMPTY)
+        return moved
+
+    def _bridge(self, uuid: str, row: Optional[dict]) -> set[str]:
+        """Adopt one Bridge row; the ports whose bridge may have changed."""
+        old = self._bridge_ports.get(uuid, EMPTY)
+        new = frozenset(row['ports']) if row is not None else EMPTY
+        name = row['name'] if row is not None else None
+        renamed = self._bridge_name.get(uuid) != name
+        if row is None:
+            self._bridge_ports.pop(uuid, None)
+            self._bridge_name.pop(uuid, None)
+        else:
+            self._bridge_ports[uuid] = new
+            self._bridge_name[uuid] = name
+        for port in old - new:
+            if self._port_bridge.get(port) == uuid:
+                del self._port_bridge[port]
+        for port in new - old:
+            self._port_bridge[port] = uuid
+        return set(old | new) if renamed else set(old ^ new)
+
+    def _port(self, uuid: str, row: Optional[dict]) -> set[str]:
+        """Adopt one Port row; the interfaces whose port changed."""
+        old = self._port_ifaces.get(uuid, EMPTY)
+        new = frozenset(row['interfaces']) if row is not None else EMPTY
+        if row is None:
+            self._port_ifaces.pop(uuid, None)
+        else:
+            self._port_ifaces[uuid] = new
+        for iface in old - new:
+            if self._iface_port.get(iface) == uuid:
+                del self._iface_port[iface]
+        for iface in new - old:
+            self._iface_port[iface] = uuid
+        return set(old ^ new)

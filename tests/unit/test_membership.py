@@ -1,0 +1,72 @@
+"""Bridge membership of interfaces, followed one transaction at a time."""
+
+from df_ovsdb_agent.ovsdb.membership import Membership
+
+
+def bridge(name, *ports):
+    return {'name': name, 'ports': frozenset(ports)}
+
+
+def port(*ifaces):
+    return {'name': 'p', 'interfaces': frozenset(ifaces)}
+
+
+def test_rebuild_and_lookup():
+    m = Membership()
+    m.rebuild({'B1': bridge('br-int', 'P1', 'P2'), 'B2': bridge('br-ex')},
+              {'P1': port('I1'), 'P2': port('I2', 'I3'), 'P9': port('I9')})
+    assert [m.bridge_of(i) for i in ('I1', 'I2', 'I3', 'I9', 'nope')] == [
+        'br-int', 'br-int', 'br-int', None, None]
+
+
+def test_port_added_in_one_transaction():
+    m = Membership()
+    bridges = {'B1': bridge('br-int')}
+    ports = {}
+    m.rebuild(bridges, ports)
+    bridges['B1'] = bridge('br-int', 'P1')
+    ports['P1'] = port('I1')
+    assert m.update(bridges, ports, ['B1'], ['P1']) == {'I1'}
+    assert m.bridge_of('I1') == 'br-int'
+
+
+def test_move_between_bridges_reports_the_interface():
+    m = Membership()
+    bridges = {'B1': bridge('br-int', 'P1'), 'B2': bridge('br-ex')}
+    ports = {'P1': port('I1')}
+    m.rebuild(bridges, ports)
+    # One transaction: the port leaves br-int and joins br-ex.
+    bridges['B1'] = bridge('br-int')
+    bridges['B2'] = bridge('br-ex', 'P1')
+    assert m.update(bridges, ports, ['B1', 'B2'], []) == {'I1'}
+    assert m.bridge_of('I1') == 'br-ex'
+    # Same, the other order of rows within the transaction.
+    bridges['B2'] = bridge('br-ex')
+    bridges['B1'] = bridge('br-int', 'P1')
+    assert m.update(bridges, ports, ['B2', 'B1'], []) == {'I1'}
+    assert m.bridge_of('I1') == 'br-int'
+
+
+def test_port_and_bridge_deleted_and_renamed():
+    m = Membership()
+    bridges = {'B1': bridge('br-int', 'P1', 'P2')}
+    ports = {'P1': port('I1'), 'P2': port('I2')}
+    m.rebuild(bridges, ports)
+    del ports['P1']
+    bridges['B1'] = bridge('br-int', 'P2')
+    assert m.update(bridges, ports, ['B1'], ['P1']) == {'I1'}
+    assert m.bridge_of('I1') is None and m.bridge_of('I2') == 'br-int'
+    bridges['B1'] = bridge('br-new', 'P2')
+    assert m.update(bridges, ports, ['B1'], []) == {'I2'}
+    assert m.bridge_of('I2') == 'br-new'
+    del bridges['B1']
+    assert m.update(bridges, ports, ['B1'], []) == {'I2'}
+    assert m.bridge_of('I2') is None
+
+
+def test_unrelated_change_reports_nothing():
+    m = Membership()
+    bridges = {'B1': bridge('br-int', 'P1')}
+    ports = {'P1': port('I1')}
+    m.rebuild(bridges, ports)
+    assert m.update(bridges, ports, ['B1'], ['P1']) == set()
