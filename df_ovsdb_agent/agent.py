@@ -20,6 +20,7 @@ from df_ovsdb_agent.bus import Callback
 from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.bus import Subscription
 from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
@@ -227,10 +228,15 @@ class Agent:
         batch = {uuid: classify(row, self.policy) if row is not None
                  else None for uuid, row in rows.items()}
         with self._lock:
-            events = self._snapshot.apply(batch)
+            get = self._snapshot.get
+            events = self._snapshot.apply(
+                {uuid: keep_ephemeral(get(uuid), new)
+                 for uuid, new in batch.items()})
             if events:
-                self.bus.publish_many(events)
+                # Before publishing: a subscriber that sees the event can
+                # count on the warning and the metric being there.
                 self._check_conflicts(events)
+                self.bus.publish_many(events)
         if events and self._persist is not None:
             self._persist.mark()
 
@@ -269,9 +275,12 @@ class Agent:
             if interface is not None:
                 current[row.uuid] = interface
         with self._lock:
-            events = self._snapshot.replace(current)
-            self.bus.publish_many(events + [SYNC_FINISHED])
+            get = self._snapshot.get
+            events = self._snapshot.replace(
+                {uuid: keep_ephemeral(get(uuid), new)
+                 for uuid, new in current.items()})
             self._check_conflicts(events)
+            self.bus.publish_many(events + [SYNC_FINISHED])
             self.last_sync_duration = time.monotonic() - self._sync_began
             self._synced = True
             self.syncs += 1

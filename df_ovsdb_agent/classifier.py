@@ -20,6 +20,10 @@ COLUMNS = ('name', 'type', 'ofport', 'external_ids', 'options')
 # OVS sets ofport to -1 when it failed to add the interface.
 OFPORT_FAILED = -1
 
+# Attributes from "ephemeral" columns: ovsdb-server does not keep them across
+# its restart, and ovs-vswitchd writes them again a moment later.
+EPHEMERAL = ('mac_in_use', 'link_state', 'admin_state')
+
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
@@ -101,3 +105,20 @@ def _tunnel(row: RowValues) -> Optional[Interface]:
                      bridge=row.bridge, tunnel_type=row.type,
                      remote_ip=remote_ip, local_ip=row.options.get('local_ip'),
                      link_state=row.link_state)
+
+
+def keep_ephemeral(old: Optional[Interface],
+                   new: Optional[Interface]) -> Optional[Interface]:
+    """``new``, with the ``old`` values of ephemeral attributes it lacks.
+
+    After an ovsdb-server restart these columns are empty until
+    ovs-vswitchd fills them in again; reporting that as two ``updated``
+    events per interface would be a flap, not a change.  A value that
+    vswitchd does write (``link_state=down``) is a change as usual.
+    """
+    if old is None or new is None or old.uuid != new.uuid or \
+            old.kind != new.kind:
+        return new
+    kept = {attr: getattr(old, attr) for attr in EPHEMERAL
+            if getattr(new, attr) is None and getattr(old, attr) is not None}
+    return dataclasses.replace(new, **kept) if kept else new

@@ -1,6 +1,7 @@
 import pytest
 
 from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Interface
@@ -138,3 +139,18 @@ def test_link_admin_mac_and_bridge_reach_the_interface():
     bridge = classify(row('br-int', 'internal')._replace(
         bridge='br-int', link_state='up'), POLICY)
     assert (bridge.bridge, bridge.link_state) == ('br-int', None)
+
+
+def test_keep_ephemeral_bridges_an_ovsdb_restart():
+    up = classify(row('tap1', '', 7, VM_IDS)._replace(
+        mac_in_use='m', link_state='up', admin_state='up'), POLICY)
+    emptied = classify(row('tap1', '', 7, VM_IDS), POLICY)
+    assert keep_ephemeral(up, emptied) == up
+    down = classify(row('tap1', '', 7, VM_IDS)._replace(
+        mac_in_use='m', link_state='down', admin_state='up'), POLICY)
+    assert keep_ephemeral(up, down) == down
+    # Another interface under the same uuid, or none before: untouched.
+    assert keep_ephemeral(None, emptied) == emptied
+    assert keep_ephemeral(up, None) is None
+    other = classify(row('tap1', 'patch', 7, options={'peer': 'x'}), POLICY)
+    assert keep_ephemeral(up, other) == other
