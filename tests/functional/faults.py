@@ -22,6 +22,7 @@ from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent import sandbox
 from df_ovsdb_agent.sandbox import stop_process
 
@@ -236,15 +237,39 @@ def _scalar(value):
     return value
 
 
+def _uuids(value) -> frozenset:
+    """A set-of-uuids datum (one ["uuid", x] or ["set", [...]])."""
+    if value[0] == 'uuid':
+        return frozenset([value[1]])
+    return frozenset(u[1] for u in value[1])
+
+
 def interface_rows(rpc: Rpc) -> list[RowValues]:
-    """Every Interface row, as the classifier's :class:`RowValues`."""
-    rows = rpc.transact({'op': 'select', 'table': 'Interface', 'where': [],
-                         'columns': ['_uuid', 'name', 'type', 'ofport',
-                                     'external_ids', 'options']},
-                        timeout=30)[0]['rows']
+    """Every Interface row, as the classifier's :class:`RowValues`, with
+    its bridge found through Bridge.ports and Port.interfaces."""
+    interfaces, ports, bridges = [
+        reply['rows'] for reply in rpc.transact(
+            {'op': 'select', 'table': 'Interface', 'where': [],
+             'columns': ['_uuid', 'name', 'type', 'ofport', 'external_ids',
+                         'options', 'mac_in_use', 'link_state',
+                         'admin_state']},
+            {'op': 'select', 'table': 'Port', 'where': [],
+             'columns': ['_uuid', 'name', 'interfaces']},
+            {'op': 'select', 'table': 'Bridge', 'where': [],
+             'columns': ['_uuid', 'name', 'ports']}, timeout=30)]
+    membership = Membership()
+    membership.rebuild(
+        {b['_uuid'][1]: {'name': b['name'], 'ports': _uuids(b['ports'])}
+         for b in bridges},
+        {p['_uuid'][1]: {'name': p['name'],
+                         'interfaces': _uuids(p['interfaces'])}
+         for p in ports})
     return [RowValues(row['_uuid'][1], row['name'], row['type'],
                       _scalar(row['ofport']), _from_map(row['external_ids']),
-                      _from_map(row['options'])) for row in rows]
+                      _from_map(row['options']), _scalar(row['mac_in_use']),
+                      _scalar(row['link_state']), _scalar(row['admin_state']),
+                      membership.bridge_of(row['_uuid'][1]))
+            for row in interfaces]
 
 
 def db_truth(remote: str, policy: Policy = Policy()) -> dict:
