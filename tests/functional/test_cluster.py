@@ -80,7 +80,11 @@ class MonitorReplies:
 
 
 def _change_through(remote):
-    """5 ports added, 3 removed, 2 re-numbered: 10 Interface rows."""
+    """5 ports added, 3 removed, 2 re-numbered: the rows of the diff.
+
+    10 Interface rows, the 8 Port rows added or removed with them and the
+    Bridge whose ports changed (bridge membership is monitored too).
+    """
     with faults.Rpc(remote) as rpc:
         ports = faults.port_uuids(rpc, 'br-int')
         rpc.transact(*faults.add_ports_ops(
@@ -89,7 +93,7 @@ def _change_through(remote):
             'br-int', [ports['tap%d' % i] for i in range(3)]))
         rpc.transact(faults.set_ofport_op('tap10', 7777),
                      faults.set_ofport_op('tap11', -1))
-    return 10
+    return 10 + 8 + 1
 
 
 def _assert_exact(agent, rec, remote):
