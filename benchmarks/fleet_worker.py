@@ -81,6 +81,18 @@ def vm_port(name: str, ofport: int, rng: random.Random) -> Interface:
                      attached_mac=mac(rng.getrandbits(24)))
 
 
+#: Publisher writer counters reported by ``status``.
+COUNTERS = ('connected', 'failures', 'reconciles', 'refusals')
+
+
+def writer_counters(publisher) -> dict:
+    """The publisher's writer counters, for diagnostics only (zeros when
+    the publisher has no such writer).
+    """
+    writer = getattr(publisher, 'writer', None)
+    return {key: int(getattr(writer, key, 0) or 0) for key in COUNTERS}
+
+
 class Recorder:
     """Buffers the agents' changes; written out before each reply."""
 
@@ -114,6 +126,7 @@ class Host:
         self.agent: Optional[SyntheticAgent] = None
         self.publisher = None
         self.last_change: dict = {}  # uuid -> monotonic time
+        self.retired: dict = {}  # counters of stopped publishers
         self.next_port = 0
 
     def launch(self, restored: Optional[dict]) -> None:
@@ -132,6 +145,9 @@ class Host:
         """As the daemon stops: the agent, then its plugins."""
         self.agent.stop()
         self.publisher.stop()
+        # Counters of a stopped publisher still count for the host.
+        for key, value in writer_counters(self.publisher).items():
+            self.retired[key] = self.retired.get(key, 0) + value
 
     def flushed(self, timeout: float) -> bool:
         return self.publisher.wait_flushed(timeout)
@@ -257,13 +273,12 @@ class Worker:
         return {'late': late, 't_flushed': time.monotonic()}
 
     def op_status(self, cmd: dict) -> dict:
-        totals: dict = {'connected': 0, 'failures': 0, 'reconciles': 0,
-                        'refusals': 0}
+        totals = dict.fromkeys(COUNTERS, 0)
         for host in self.hosts:
-            # Diagnostics only: the writer's counters, when it has them.
-            writer = getattr(host.publisher, 'writer', None)
-            for key in totals:
-                totals[key] += int(getattr(writer, key, 0) or 0)
+            current = writer_counters(host.publisher)
+            for key in COUNTERS:
+                totals[key] += current[key] + (
+                    host.retired.get(key, 0) if key != 'connected' else 0)
         return totals
 
     def op_stop(self, cmd: dict) -> dict:
