@@ -209,7 +209,7 @@ class Agent:
 
     def monitor_alive(self) -> bool:
         """Whether the monitor's loop is running (for watchdogs)."""
-        return getattr(self._monitor, 'alive', lambda: True)()
+        return self._monitor.alive()
 
     @property
     def monitor(self) -> Monitor:

@@ -95,6 +95,8 @@ class Daemon:
         LOG.info('Caught SIGHUP, reloading log settings')
         self.conf.mutate_config_files()
         logging.setup(self.conf, 'df-ovsdb-agent')
+        # setup() replaced the handlers the filter was on.
+        logsafe.install_repeat_filter()
 
     def run(self) -> int:
         """Start everything, run until SIGTERM/SIGINT, stop everything.

@@ -37,7 +37,11 @@ from df_ovsdb_agent.ovsdb.tables import TABLES
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640'
+# The mission's loopback TCP remote first; the socket a stock Open vSwitch
+# listens on as the fallback.
+DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
+# Seconds between two rounds of the monitor loop at most (see alive()).
+HEARTBEAT = 1.0
 # RowValues' fields after the uuid: the Interface columns, then the bridge.
 _COLUMNS = RowValues._fields[1:-1]
 
@@ -145,6 +149,7 @@ class Monitor:
         self._conn: Optional[jsonrpc.Connection] = None
         self._replica: Optional[Replica] = None
         self._membership = Membership()
+        self.heartbeat = time.monotonic()
         self._sync_open = False
         self._system: Optional[dict] = None
         self._ssl: Optional[ssl.SSLContext] = None
@@ -157,6 +162,24 @@ class Monitor:
         self.forced_resyncs = 0
         # The last monitor replies (test and debug introspection).
         self.replies: collections.deque = collections.deque(maxlen=64)
+
+    def alive(self, within: Optional[float] = None) -> bool:
+        """Whether the monitor thread runs and its loop went round within
+        ``within`` seconds (default: three times the longest single wait
+        it makes, a connection attempt or a sync).
+
+        For watchdogs: a wedged monitor stops being alive.
+        """
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return False
+        if within is None:
+            within = 3 * max(self.settings.timeout,
+                             self.settings.probe_interval / 1000.0,
+                             HEARTBEAT)
+        idle = time.monotonic() - self.heartbeat
+        return idle < within or (self._sync_open and
+                                 idle < self.settings.sync_timeout)
 
     @property
     def connected(self) -> bool:
@@ -216,6 +239,7 @@ class Monitor:
         failing = False
         self._stale()
         while not self._stopping.is_set():
+            self.heartbeat = time.monotonic()
             remote = self._remotes[index % len(self._remotes)]
             index += 1
             self.attempts += 1
@@ -336,7 +360,11 @@ class Monitor:
         """Report each update message as one batch until the end."""
         rows = replica.rows(INTERFACE)
         while not self._stopping.is_set():
-            touched = session.next_update(replica)
+            # Wake at least every HEARTBEAT seconds, so that alive() can
+            # tell an idle monitor from a wedged one.
+            self.heartbeat = time.monotonic()
+            touched = session.next_update(replica,
+                                          self.heartbeat + HEARTBEAT)
             if touched is None:
                 continue
             if SYSTEM in touched:

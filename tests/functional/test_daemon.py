@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -188,3 +189,51 @@ def test_fatal_start_up_error_reaches_the_log_file(tmp_path):
     logged = log_file.read_text()
     assert "ERROR df_ovsdb_agent.cmd.agent [-] unknown plugin 'no_such_app'" \
         in logged, logged
+
+
+def test_default_remote_list_falls_back_to_the_unix_socket(ovs, tmp_path):
+    from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
+    tcp, unix = DEFAULT_CONNECTION.split(',')
+    assert (tcp, unix) == ('tcp:127.0.0.1:6640',
+                           'unix:/var/run/openvswitch/db.sock')
+    # The same shape with this test's own remotes: nobody on the TCP port,
+    # the switch on its unix socket.
+    ovs.vsctl('add-br', 'br-int')
+    conf = write_conf(tmp_path, '[ovsdb]\nconnection = tcp:127.0.0.1:%d,%s\n'
+                      % (sandbox.free_port(), ovs.unix_remote))
+    proc = daemon(conf)
+    try:
+        proc.wait_line('df-ovsdb-agent running')
+        proc.wait_line('bridge online br-int')
+        assert stop(proc)[0] == 0
+    finally:
+        proc.kill()
+
+
+def test_a_wedged_monitor_is_not_alive(ovs):
+    from df_ovsdb_agent.agent import Agent
+    ovs.vsctl('add-br', 'br-int')
+    agent = Agent(ovs.remote)
+    agent.start()
+    release = threading.Event()
+    try:
+        assert agent.monitor_alive()
+        # Idle for longer than a heartbeat: still alive.
+        time.sleep(1.5)
+        assert agent.monitor.alive(within=3)
+        entered = threading.Event()
+
+        def wedged(rows):
+            entered.set()
+            release.wait(60)
+        agent.on_batch = wedged  # the monitor calls its sink's on_batch
+        ovs.vsctl('add-port', 'br-int', 'tap1')
+        assert entered.wait(10)
+        sandbox.wait_for(lambda: not agent.monitor.alive(within=3), 10,
+                         'the monitor to be found wedged')
+        release.set()
+        sandbox.wait_for(lambda: agent.monitor.alive(within=3), 10,
+                         'the monitor to be alive again')
+    finally:
+        release.set()
+        agent.stop()
