@@ -474,3 +474,59 @@ def _lease_ttl(server, lease):
 
 def stores_b64(text):
     return base64.b64encode(text.encode()).decode()
+
+
+def _daemon(tmp_path, box, etcd_server, redis_server):
+    conf = tmp_path / 'agent.conf'
+    conf.write_text(
+        '[DEFAULT]\nhost = hv1\n'
+        '[ovsdb]\nconnection = %s\n'
+        '[agent]\npublishers = etcd,redis\nstate_dir = %s\n'
+        '[publisher_etcd]\nurl = %s\nlease_ttl = 10\n'
+        '[publisher_redis]\nurl = %s\nliveness_ttl = 10\n'
+        % (box.remote, tmp_path / 'state', etcd_server.url,
+           redis_server.url))
+    daemon = os.path.join(os.path.dirname(sys.executable), 'df-ovsdb-agent')
+    log = open(tmp_path / 'agent.log', 'a')
+    proc = subprocess.Popen([daemon, '--config-file', str(conf)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return proc
+
+
+def test_daemon_restarts_are_invisible_to_consumers(
+        tmp_path, ovsdb, etcd_server, redis_server):
+    """SIGTERM then kill -9 of the real daemon, each restarted at once.
+
+    The owner id the daemon keeps in state_dir lets it take its host over.
+    """
+    etcd, redis = EtcdSide(etcd_server), RedisSide(redis_server)
+    populate(ovsdb)
+    names = ['br-int', 'tap1', 'tap2', 'tap3']
+
+    def published_by(proc):
+        return all(sorted(side.records()) == names and side.alive() and
+                   side.alive()['pid'] == proc.pid and
+                   side.alive()['synced'] for side in (etcd, redis))
+
+    procs = [_daemon(tmp_path, ovsdb, etcd_server, redis_server)]
+    try:
+        wait_until(lambda: published_by(procs[-1]), 30, 'the daemon')
+        marks = (etcd.mark(), redis.mark())
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            procs[-1].send_signal(sig)
+            procs[-1].wait(20)
+            procs.append(_daemon(tmp_path, ovsdb, etcd_server,
+                                 redis_server))
+            wait_until(lambda: published_by(procs[-1]), 30,
+                       'the restarted daemon to take the host over')
+        assert etcd_leases(etcd_server, 'hv1') == {
+            int(etcd_server.client().get('/df-ovsdb-agent/hv1/alive',
+                                         metadata=True)[0][1]['lease'])}
+        assert etcd.changes_since(marks[0]) == []
+        assert redis.changes_since(marks[1]) == []
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
