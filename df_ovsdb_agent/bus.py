@@ -17,6 +17,7 @@ online, and never sees two ``online`` without an ``offline`` between them.
 import collections
 import logging
 import threading
+import time
 from typing import Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.events import Action
@@ -53,6 +54,8 @@ class Subscription:
         self.bridges = bridges
         self.name = name
         self.errors = 0
+        # monotonic time of the last exception of the callback, if any.
+        self.last_error: Optional[float] = None
         self.delivered = 0
         # key (uuid, or a sync marker tuple) -> latest value, in arrival
         # order of each key's most recent change.
@@ -170,6 +173,7 @@ class Subscription:
             self.callback(event)
         except Exception:
             self.errors += 1
+            self.last_error = time.monotonic()
             LOG.exception('Subscriber %s failed on event "%s"; it keeps '
                           'receiving events', self.name, event)
         self.delivered += 1

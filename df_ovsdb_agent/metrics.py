@@ -6,7 +6,8 @@ staler than the scrape.  Only event counts need a subscriber.
 
 ``GET /metrics``  the Prometheus text format.
 ``GET /healthz``  200 when connected to OVSDB and synced, else 503; the
-                  one-line body says which.
+                  one-line body says which, then names any failing
+                  publisher, app or subscriber.
 
 Wiring (the daemon does this when ``[metrics] enabled``)::
 
@@ -20,7 +21,8 @@ import http.server
 import logging
 import socket
 import threading
-from typing import Iterator, Optional
+import time
+from typing import Iterator, Optional, Sequence
 
 from oslo_config import cfg
 from prometheus_client import core
@@ -82,9 +84,11 @@ class AgentCollector:
     :meth:`collect` on every scrape.
     """
 
-    def __init__(self, agent, counter: EventCounter) -> None:
+    def __init__(self, agent, counter: EventCounter,
+                 plugins: Sequence = ()) -> None:
         self.agent = agent
         self.counter = counter
+        self.plugins = plugins
 
     def collect(self) -> Iterator:
         yield from self._connection()
@@ -129,6 +133,14 @@ class AgentCollector:
         for kind, count in online.items():
             family.add_metric([kind.value], count)
         yield family
+        healthy = core.GaugeMetricFamily(
+            '%s_plugin_healthy' % PREFIX, '1 while an app or publisher '
+            'works, 0 while it reports a problem (see /healthz).',
+            labels=['plugin'])
+        for plugin in self.plugins:
+            healthy.add_metric([plugin_name(plugin)],
+                               0 if plugin.problem() else 1)
+        yield healthy
         yield _gauge('iface_id_conflicts', 'iface-ids that more than one '
                      'online VM interface carries.',
                      self.agent.iface_id_conflicts)
@@ -158,13 +170,44 @@ def _counter(name: str, doc: str, value: float):
                                     value=value)
 
 
-def health(agent) -> tuple[int, str]:
-    """(HTTP status, one-line reason) for ``/healthz``."""
+# A subscriber whose callback raised within this many seconds is failing.
+FAILING_WINDOW = 60.0
+
+
+def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
+    """(HTTP status, one-line reason) for ``/healthz``.
+
+    The status says whether the agent is connected to OVSDB and synced;
+    failing subscribers and plugins are named in the body, after it, but
+    do not change the status (the agent's own view is still right).
+    """
     if not agent.connected:
-        return 503, 'not connected to OVSDB'
-    if not agent.synced:
-        return 503, 'connected, (re)sync in progress'
-    return 200, 'ok'
+        status, reason = 503, 'not connected to OVSDB'
+    elif not agent.synced:
+        status, reason = 503, 'connected, (re)sync in progress'
+    else:
+        status, reason = 200, 'ok'
+    return status, '; '.join([reason] + problems(agent, plugins))
+
+
+def problems(agent, plugins: Sequence = ()) -> list[str]:
+    """One short line per failing plugin or subscriber."""
+    found = []
+    for plugin in plugins:
+        problem = plugin.problem()
+        if problem:
+            found.append('%s: %s' % (plugin_name(plugin), problem))
+    now = time.monotonic()
+    for sub in agent.bus.subscriptions:
+        if sub.last_error is not None and \
+                now - sub.last_error < FAILING_WINDOW:
+            found.append('subscriber %s: failing (%d errors)'
+                         % (sub.name, sub.errors))
+    return found
+
+
+def plugin_name(plugin) -> str:
+    return type(plugin).__name__
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -180,7 +223,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, exposition.generate_latest(self.server.registry),
                        exposition.CONTENT_TYPE_LATEST)
         elif path == '/healthz':
-            status, reason = health(self.server.agent)
+            status, reason = health(self.server.agent,
+                                    self.server.plugins)
             self._send(status, (reason + '\n').encode(),
                        'text/plain; charset=utf-8')
         else:
@@ -202,10 +246,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _HttpServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, agent, registry) -> None:
+    def __init__(self, address, agent, registry, plugins=()) -> None:
         if ':' in address[0]:
             self.address_family = socket.AF_INET6
         self.agent = agent
+        self.plugins = plugins
         self.registry = registry
         super().__init__(address, _Handler)
 
@@ -214,13 +259,17 @@ class MetricsServer:
     """Serves ``/metrics`` and ``/healthz`` for one agent from a thread."""
 
     def __init__(self, agent, host: str = DEFAULT_HOST,
-                 port: int = DEFAULT_PORT) -> None:
+                 port: int = DEFAULT_PORT, plugins: Sequence = ()) -> None:
+        """:param plugins: apps and publishers whose problems ``/healthz``
+            and the ``plugin_healthy`` metric report."""
         self.agent = agent
+        self.plugins = plugins
         self.host = host
         self._port = port
         self.counter = EventCounter()
         self.registry = registry.CollectorRegistry(auto_describe=False)
-        self.registry.register(AgentCollector(agent, self.counter))
+        self.registry.register(AgentCollector(agent, self.counter,
+                                              plugins))
         self._subscription = None
         self._httpd: Optional[_HttpServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -244,7 +293,7 @@ class MetricsServer:
         """
         try:
             self._httpd = _HttpServer((self.host, self._port), self.agent,
-                                      self.registry)
+                                      self.registry, self.plugins)
         except (OSError, OverflowError) as exc:
             raise ConfigError('cannot serve metrics on %s:%s: %s'
                               % (self.host, self._port,

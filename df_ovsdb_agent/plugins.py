@@ -55,6 +55,11 @@ class Plugin(abc.ABC):
     def stop(self) -> None:
         """Release resources; the agent is already stopped."""
 
+    def problem(self) -> Optional[str]:
+        """What keeps the plugin from doing its job now, in one short
+        line (``/healthz`` and metrics report it); None when healthy."""
+        return None
+
 
 def available(namespace: str) -> dict:
     """Plugin name -> class for every installed entry point."""

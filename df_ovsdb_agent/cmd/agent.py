@@ -82,7 +82,7 @@ class Daemon:
                          self.agent))
         settings = conf_lib.metrics_settings(conf)
         self.metrics = (metrics.MetricsServer(self.agent, settings.host,
-                                              settings.port)
+                                              settings.port, self.plugins)
                         if settings.enabled else None)
         self._started: list = []
         self._shut_down = False

@@ -17,6 +17,7 @@ import pytest
 
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent import plugins
 from tests.functional import faults
 from tests.recorder import Recorder
 
@@ -60,12 +61,21 @@ def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
         rpc.transact(*faults.add_ports_ops(
             'br-int', ['tap%d' % i for i in range(5)], lambda i: i + 1))
     agent = make_agent(ovsdb.remote, probe_interval=1000)
-    server = metrics.MetricsServer(agent, '127.0.0.1', 0)
+
+    class StoreDown(plugins.Plugin):
+        def start(self):
+            pass
+
+        def problem(self):
+            return 'not connected to etcd http://127.0.0.1:1'
+    server = metrics.MetricsServer(agent, '127.0.0.1', 0,
+                                   [StoreDown(agent, None, 'hv1')])
     server.start()
     try:
         assert server.port != 0
-        assert _get(server.url + '/healthz') == (503,
-                                                 'not connected to OVSDB\n')
+        assert _get(server.url + '/healthz') == (
+            503, 'not connected to OVSDB; StoreDown: not connected to etcd '
+                 'http://127.0.0.1:1\n')
 
         def boom(event):
             raise RuntimeError('subscriber bug')
@@ -73,11 +83,19 @@ def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
         gate = threading.Event()
         agent.subscribe(lambda event: gate.wait(10), name='slow')
         agent.start()
-        assert _get(server.url + '/healthz') == (200, 'ok\n')
+        status, reason = _get(server.url + '/healthz')
+        assert status == 200 and reason.startswith('ok; StoreDown: not '
+                                                   'connected to etcd')
         rec = Recorder()
         agent.subscribe(rec, name='rec', replay=True)
         rec.wait_for(lambda evs: len(rec.summary(evs)) == 6)
         agent.bus.subscriptions[0].wait_idle(5)  # the counter itself
+        boom_sub = [s for s in agent.bus.subscriptions if s.name == 'boom'][0]
+        assert boom_sub.wait_idle(5)
+        # OVSDB is fine (200); the failing plugin and subscriber are named.
+        assert _get(server.url + '/healthz') == (
+            200, 'ok; StoreDown: not connected to etcd http://127.0.0.1:1; '
+                 'subscriber boom: failing (%d errors)\n' % boom_sub.errors)
 
         samples = _scrape(server)
         assert _value(samples, 'connected') == 1
@@ -94,6 +112,7 @@ def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
                       action='online') == 1
         assert _value(samples, 'subscriber_errors_total',
                       subscriber='boom') >= 6
+        assert _value(samples, 'plugin_healthy', plugin='StoreDown') == 0
         # "slow" holds its first event; the rest waits, bounded.
         assert 1 <= _value(samples, 'subscriber_backlog',
                            subscriber='slow') <= 6 + 2
@@ -105,7 +124,8 @@ def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
         assert status == 503, reason
         ovsdb.start_ovsdb()
         assert agent.wait_synced(10, after=syncs)
-        assert _wait_health(server, 200) == (200, 'ok\n')
+        status, reason = _wait_health(server, 200)
+        assert status == 200 and reason.startswith('ok; '), reason
         ovsdb.vsctl('del-port', 'tap0')
         rec.wait_event(name='tap0', action='offline')
         agent.bus.wait_idle(5)
