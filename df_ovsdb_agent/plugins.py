@@ -6,6 +6,7 @@ plugin that group only, never the global configuration.
 """
 
 import abc
+import importlib
 from importlib import metadata as importlib_metadata
 import logging
 from typing import Optional, TYPE_CHECKING
@@ -31,6 +32,11 @@ class Plugin(abc.ABC):
     """Base of apps and publishers: a bus subscriber with its own options."""
 
     CONFIG_OPTS: list = []
+    #: Python modules the plugin needs, and the extra that installs them:
+    #: checked at start-up, so a missing one is one clear line, not a
+    #: plugin that retries an ImportError forever.
+    REQUIRES: tuple = ()
+    EXTRA: Optional[str] = None
 
     def __init__(self, agent: 'Agent', config,
                  host: Optional[str] = None) -> None:
@@ -101,6 +107,7 @@ def load(namespace: str, names: list, conf: cfg.ConfigOpts,
     plugins = []
     for name in names:
         cls = found[name]
+        _check_requirements(namespace, name, cls)
         group = group_name(namespace, name)
         conf.register_opts(cls.CONFIG_OPTS, group=group)
         conf_lib.read_group(conf, group, cls.CONFIG_OPTS)
@@ -108,6 +115,19 @@ def load(namespace: str, names: list, conf: cfg.ConfigOpts,
         LOG.info('Loading %s %s from %s', namespace, name, cls.__module__)
         plugins.append(cls(agent, config, conf.host))
     return plugins
+
+
+def _check_requirements(namespace: str, name: str, cls) -> None:
+    for module in cls.REQUIRES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            how = ("pip install 'df-ovsdb-agent[%s]'" % cls.EXTRA
+                   if cls.EXTRA else 'pip install %s' % module)
+            raise ConfigError('%s %s needs the Python package %s, which is '
+                              'not installed: %s'
+                              % (GROUP_PREFIX[namespace].rstrip('_'), name,
+                                 module, how)) from None
 
 
 def list_plugin_opts(namespace: str) -> list:

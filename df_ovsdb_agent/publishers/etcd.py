@@ -275,6 +275,8 @@ def _range_end(prefix: str) -> str:
 class EtcdPublisher(base.StorePublisher):
     """Keep this host's online interfaces in etcd, on leases."""
 
+    REQUIRES = ('etcd3gw',)
+    EXTRA = 'etcd'
     CONFIG_OPTS = [
         cfg.StrOpt('url', default='http://127.0.0.1:2379',
                    help='etcd client URL: http://HOST:PORT or '

@@ -207,6 +207,8 @@ class RedisStore(base.Store):
 class RedisPublisher(base.StorePublisher):
     """Keep this host's interfaces in a Redis hash, changes in a stream."""
 
+    REQUIRES = ('redis',)
+    EXTRA = 'redis'
     CONFIG_OPTS = [
         cfg.StrOpt('url', default='redis://127.0.0.1:6379/0',
                    help='redis://HOST:PORT/DB, rediss://... for TLS, or '

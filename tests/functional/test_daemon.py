@@ -237,3 +237,22 @@ def test_a_wedged_monitor_is_not_alive(ovs):
     finally:
         release.set()
         agent.stop()
+
+
+def test_publisher_without_its_extra_is_one_start_up_line(tmp_path):
+    # A Python without redis-py: sitecustomize hides the installed one.
+    hide = tmp_path / 'hide'
+    hide.mkdir()
+    (hide / 'sitecustomize.py').write_text(
+        "import sys\nsys.modules['redis'] = None\n")
+    conf = write_conf(tmp_path, '[agent]\npublishers = redis\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(hide)] + [p for p in os.environ.get('PYTHONPATH', '').split(
+            os.pathsep) if p]))
+    out = subprocess.run([script('df-ovsdb-agent'), '--config-file', conf],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        "df-ovsdb-agent: error: publisher redis needs the Python package "
+        "redis, which is not installed: pip install "
+        "'df-ovsdb-agent[redis]'")
