@@ -364,6 +364,11 @@ class Writer:
                     not self._dirty and not self._reconcile), timeout)
 
     @property
+    def ready(self) -> bool:
+        """Whether the agent's first sync is in (writing has begun)."""
+        return self._ready
+
+    @property
     def refused(self) -> bool:
         """Whether another live agent holds our host id right now."""
         return self._refused_by is not None
@@ -665,6 +670,18 @@ class StorePublisher(Plugin):
         if self._sub is not None:
             self.agent.unsubscribe(self._sub)
         self.writer.stop(self.config.timeout)
+
+    def problem(self) -> Optional[str]:
+        """Refused by another owner of the host id, or not connected to
+        the store while it has something to write (for ``/healthz``)."""
+        writer = self.writer
+        refused_by = writer._refused_by
+        if refused_by is not None:
+            return 'host id held by another agent (owner %s, pid %s)' % (
+                safe(refused_by[0], 64), safe(refused_by[1], 16))
+        if writer.ready and not writer.connected:
+            return 'not connected to %s' % self.store.target
+        return None
 
     def wait_flushed(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything delivered so far is in the store."""

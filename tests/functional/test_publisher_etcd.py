@@ -131,6 +131,9 @@ def test_etcd_restart_while_events_flow_converges(
                   'Interface', 'tap-%d' % i,
                   'external_ids:iface-id=port-%d' % i)
     recorder.wait_event(action='online', name='tap-4', timeout=5)
+    # /healthz names the publisher that cannot write.
+    wait_until(lambda: pub.problem() == 'not connected to %s'
+               % pub.store.target, 20, 'the publisher to report etcd down')
     if not keep_data:
         etcd_server.wipe()
     etcd_server.start()
@@ -139,6 +142,7 @@ def test_etcd_restart_while_events_flow_converges(
                                  lease=lambda: pub.store.lease_id), 20)
     assert pub.writer.failures > 0
     assert (pub.store.lease_id == lease) is keep_data
+    wait_until(lambda: pub.problem() is None, 20, 'the publisher healthy')
 
 
 def test_store_down_at_start_does_not_hold_the_agent(

@@ -324,6 +324,9 @@ def test_second_owner_of_a_host_id_is_refused(
         wait_until(lambda: intruder.writer.refusals >= 3, 20,
                    'the intruder to be refused a few times')
         assert intruder.writer.refused
+        assert intruder.problem().startswith(
+            'host id held by another agent (owner oA, pid %d)' % os.getpid())
+        assert pub.problem() is None
         assert side.changes_since(mark) == []
         assert side.held_by(pub)
         refusals = [r for r in caplog.records
@@ -339,6 +342,7 @@ def test_second_owner_of_a_host_id_is_refused(
             intruder_agent, 'hv1') and side.held_by(intruder), 20,
             'the intruder to take over (alive: %s)' % side.alive())
         assert not intruder.writer.refused
+        assert intruder.problem() is None
     finally:
         other.stop()
 
