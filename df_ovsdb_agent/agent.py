@@ -11,6 +11,7 @@ Embedding it takes a few lines::
 
 import dataclasses
 import logging
+import re
 import socket
 import threading
 import time
@@ -37,6 +38,9 @@ from df_ovsdb_agent import persist
 from df_ovsdb_agent.snapshot import Snapshot
 
 LOG = logging.getLogger(__name__)
+
+# What a host id derived from OVSDB must look like: it names store keys.
+HOST_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,9 +118,12 @@ class Agent:
     @property
     def host(self) -> str:
         """The host id: configured, else Open vSwitch's ``system-id``
-        (the OVN chassis name), else the hostname."""
-        return (self._configured_host or self.chassis.system_id or
-                socket.gethostname())
+        (the OVN chassis name) when it is usable as one, else the
+        hostname."""
+        system_id = self.chassis.system_id
+        if system_id is not None and not HOST_ID.match(system_id):
+            system_id = None  # would break store keys; warned in on_system
+        return self._configured_host or system_id or socket.gethostname()
 
     # -- library API -------------------------------------------------------
 
@@ -267,6 +274,11 @@ class Agent:
             LOG.info('Open vSwitch system-id %s, hostname %s',
                      safe(chassis.system_id), safe(chassis.hostname))
         self.chassis = chassis
+        if chassis.system_id is not None and \
+                not HOST_ID.match(chassis.system_id):
+            LOG.warning('Open vSwitch system-id %s is not usable as a host '
+                        'id (letters, digits, ".", "_", "-" only); using %s',
+                        safe(chassis.system_id), self.host)
 
     def on_synced(self, rows: Iterable[RowValues]) -> None:
         current = {}

@@ -188,6 +188,12 @@ def test_chassis_removed_falls_back_to_the_hostname(ovs):
                          'the system-id to go')
         assert agent.host == socket.gethostname()
         assert Agent(ovs.remote, host='configured').host == 'configured'
+        # A system-id that would break store keys is not a host id.
+        ovs.vsctl('set', 'Open_vSwitch', '.',
+                  'external_ids:system-id="a/b:c"')
+        sandbox.wait_for(lambda: agent.chassis.system_id == 'a/b:c', 10,
+                         'the odd system-id')
+        assert agent.host == socket.gethostname()
     finally:
         agent.stop()
 
