@@ -92,7 +92,11 @@ class Framer:
                 self.max_message_size:
             raise MessageTooBig(self.max_message_size)
         # Drop what is consumed once per call, not per message.
-        if self._start:
+        if self._start == len(self._buf):
+            # Drained: a fresh buffer gives a big message's memory back.
+            self._buf = bytearray()
+            self._pos = self._start = 0
+        elif self._start:
             del self._buf[:self._start]
             self._pos -= self._start
             self._start = 0

@@ -23,12 +23,12 @@ from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.ovsdb import client as client_lib
 from df_ovsdb_agent.ovsdb import jsonrpc
+from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent.ovsdb.sink import Sink
-from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent.ovsdb.tables import BRIDGE
 from df_ovsdb_agent.ovsdb.tables import INTERFACE
 from df_ovsdb_agent.ovsdb.tables import PORT
@@ -42,8 +42,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
 # Seconds between two rounds of the monitor loop at most (see alive()).
 HEARTBEAT = 1.0
-# RowValues' fields after the uuid: the Interface columns, then the bridge.
-_COLUMNS = RowValues._fields[1:-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,18 +110,32 @@ class Backoff:
     """Exponential backoff with jitter: ``min`` doubling up to ``max``.
 
     Each delay is drawn from [d/2, d] so that agents that lost the same
-    server do not come back in lockstep.
+    server do not come back in lockstep.  For the first ``fast_period``
+    seconds of an outage the delay stays under ``fast_ceiling``: most
+    outages are restarts, and a restarted ovsdb-server should be met
+    within a fraction of a second, not after a grown backoff.
     """
 
     def __init__(self, minimum: float, maximum: float,
-                 rand: Optional[random.Random] = None) -> None:
+                 rand: Optional[random.Random] = None,
+                 fast_ceiling: float = 0.25, fast_period: float = 3.0,
+                 clock=time.monotonic) -> None:
         self.minimum = minimum
         self.maximum = max(minimum, maximum)
+        self.fast_ceiling = max(minimum, fast_ceiling)
+        self.fast_period = fast_period
         self._rand = rand or random.Random()
+        self._clock = clock
         self._failures = 0
+        self._since = 0.0
 
     def next(self) -> float:
+        now = self._clock()
+        if not self._failures:
+            self._since = now
         delay = min(self.maximum, self.minimum * (2 ** self._failures))
+        if now - self._since < self.fast_period:
+            delay = min(delay, self.fast_ceiling)
         self._failures = min(self._failures + 1, 32)
         return delay * self._rand.uniform(0.5, 1.0)
 
@@ -133,8 +145,15 @@ class Backoff:
 
 def interface_row(uuid: str, values: dict,
                   bridge: Optional[str] = None) -> RowValues:
-    """A replica Interface row as the classifier's :class:`RowValues`."""
-    return RowValues(uuid, *[values.get(f) for f in _COLUMNS], bridge)
+    """A replica Interface row as the classifier's :class:`RowValues`.
+
+    Optional columns the server's schema lacks are None.
+    """
+    get = values.get
+    return RowValues(uuid, values['name'], values['type'], values['ofport'],
+                     values['external_ids'], values['options'],
+                     get('mac_in_use'), get('link_state'), get('admin_state'),
+                     bridge)
 
 
 class Monitor:
@@ -336,7 +355,9 @@ class Monitor:
         if self._replica is None or self._replica.types != types:
             self._replica = Replica(types)
         replica = self._replica
-        found, touched = session.monitor(replica, deadline)
+        # Only the flag: what it touched refers into the parsed dump, which
+        # should be freed before the sink builds its own view.
+        found = session.monitor(replica, deadline)[0]
         self.replies.append(client_lib.MonitorReply(
             self.connections, remote, session.method, found,
             session.last_rows))

@@ -496,6 +496,11 @@ class Transactions:
         return self.seq
 
 
+def _core(rows):
+    """uuid -> the five classified columns (what every oracle reads)."""
+    return {uuid: tuple(row)[:6] for uuid, row in rows.items()}
+
+
 def _marker_seq(rows):
     for row in rows.values():
         if row.name == 'marker':
@@ -526,9 +531,9 @@ def test_differential_against_the_idl_and_ovsdb_client(ovsdb, make_monitor):
             idl_rows = oracle.rows_when(lambda r: _marker_seq(r) == seq)
             dumped = _dump(ovsdb.unix_remote)
             with sink.cond:
-                seen = dict(sink.rows)
-            assert seen == idl_rows, step
-            assert seen == dumped, step
+                seen = _core(sink.rows)
+            assert seen == _core(idl_rows), step
+            assert seen == _core(dumped), step
             replica = monitor._replica.rows('Interface')
             assert set(replica) == set(seen)
     finally:
