@@ -321,14 +321,19 @@ class CFloorContender(NeutronJsonContender):
         rep = self.rep
         proc = self._start_monitor()
         fd = proc.stdout.fileno()
-        pending = b''
+        pending: list = []
         first = True
         while True:
             data = os.read(fd, 1 << 20)
             if not data:
                 return
-            pending += data
-            *lines, pending = pending.split(b'\n')
+            if b'\n' not in data:
+                # Joined only once a line is complete: a 16 MiB line read
+                # 64 KiB at a time must not be re-copied on every read.
+                pending.append(data)
+                continue
+            *lines, rest = (b''.join(pending) + data).split(b'\n')
+            pending = [rest]
             for line in lines:
                 if b'"%s' % MARK_PREFIX.encode() in line:
                     for name in _MARK.findall(line):

@@ -120,7 +120,7 @@ def idle_table(res: dict, seconds: float) -> list[str]:
 
 
 def resync_table(res: dict) -> list[str]:
-    lines = ['| contender | restart -> resync started (s) '
+    lines = ['| contender | server accepting -> resync started (s) '
              '| restart -> re-synced (s) | events emitted |',
              '|---|---|---|---|']
     for name, cell in _contenders(res):
@@ -280,6 +280,13 @@ def tables(results: dict) -> str:
                   'rows; includes ovsdb-server\'s own time, see the C '
                   'floor)' % meta['config']['huge_rows'], '']
         parts += huge_table(results['huge'], sizes) + ['']
+        parse = results['huge'].get('_parse', {})
+        if parse:
+            shares = ['%.2f MiB %s s' % (int(s) / 2**20, _f(parse.get(s)))
+                      for s in sizes]
+            parts += ['The agent\'s own share (in process: framing and '
+                      'parsing one such update, fed in 64 KiB reads): '
+                      + ', '.join(shares) + '.', '']
         parts += errors(results['huge'])
     return '\n'.join(parts)
 
