@@ -560,7 +560,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {
-        'command': 'python -m benchmarks.fleet ' + shlex.join(argv),
+        'command': shlex.join(['python', '-m', 'benchmarks.fleet'] + argv),
         'date': started.strftime('%Y-%m-%d %H:%M UTC'),
         'machine': machine(),
         'params': {k: v for k, v in vars(args).items()

@@ -1,4 +1,13 @@
-"""Tables of the fleet benchmark (``fleet_results.md``) from its JSON."""
+"""Tables of the fleet benchmark (``fleet_results.md``) from its JSON.
+
+``python -m benchmarks.fleet_report [JSON [MD]]`` regenerates the tables
+from a results file (default: ``benchmarks/fleet_results.json`` into
+``benchmarks/fleet_results.md``) without running anything.
+"""
+
+import json
+import os
+import sys
 
 TITLES = {
     'cold': 'cold start',
@@ -143,3 +152,24 @@ def markdown(results: dict) -> str:
         out.append('')
         out += details(store, results_of)
     return '\n'.join(out) + '\n'
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = argv[0] if argv else os.path.join(here, 'fleet_results.json')
+    target = argv[1] if len(argv) > 1 else os.path.splitext(source)[0] + (
+        '.md')
+    try:
+        with open(source) as f:
+            results = json.load(f)
+    except (OSError, ValueError) as exc:
+        print('cannot read %s: %s' % (source, exc), file=sys.stderr)
+        return 1
+    with open(target, 'w') as f:
+        f.write(markdown(results))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
