@@ -1,0 +1,86 @@
+"""What bridge membership and the new attributes cost the initial sync.
+
+    .venv/bin/python -m benchmarks.columns_cost [--size 10000] [--repeats 3]
+
+One ovsdb-server filled like ovs-vswitchd fills it (benchmarks.dataset:
+ofport, mac_in_use, statistics, status, external_ids), then the agent's
+initial sync (``Agent.start()``: connect, dump, classify, publish) in a
+fresh process per run, with the full declaration of
+``df_ovsdb_agent/ovsdb/tables.py`` and with the five Interface columns the
+agent monitored before (no Bridge, Port or Open_vSwitch tables, no
+mac_in_use/link_state/admin_state).  Medians side by side; never a test
+assertion.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+
+from benchmarks import dataset
+from benchmarks.rpc import wait_connectable
+from df_ovsdb_agent import sandbox
+
+CHILD = r'''
+import json, resource, sys, time
+from df_ovsdb_agent.ovsdb import tables
+if sys.argv[2] == 'five':
+    tables.TABLES = (tables.Table(tables.INTERFACE, (
+        'name', 'type', 'ofport', 'external_ids', 'options')),)
+    tables.BY_NAME = {t.name: t for t in tables.TABLES}
+from df_ovsdb_agent.agent import Agent
+agent = Agent(sys.argv[1])
+began = time.perf_counter()
+agent.start()
+took = time.perf_counter() - began
+online = len(agent.interfaces())
+agent.stop()
+print(json.dumps({'seconds': took, 'online': online,
+                  'rss_mb': resource.getrusage(
+                      resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def run(remote: str, variant: str) -> dict:
+    out = subprocess.run([sys.executable, '-c', CHILD, remote, variant],
+                         capture_output=True, text=True, timeout=600,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--size', type=int, default=10000)
+    parser.add_argument('--repeats', type=int, default=3)
+    args = parser.parse_args()
+    box = sandbox.OvsSandbox(base_dir=tempfile.mkdtemp(), vswitchd=False)
+    box.start()
+    try:
+        client = wait_connectable(box.remote, 10)
+        dataset.create_bridge(client)
+        dataset.add_ports(client, ['tap%06d' % i for i in range(args.size)],
+                          1)
+        results: dict = {'five': [], 'full': []}
+        for _ in range(args.repeats):
+            for variant in ('five', 'full'):  # interleaved: fair to both
+                results[variant].append(run(box.remote, variant))
+    finally:
+        box.stop()
+    print('initial sync of %d interfaces, medians of %d runs:'
+          % (args.size, args.repeats))
+    medians = {}
+    for variant, rows in results.items():
+        medians[variant] = statistics.median(r['seconds'] for r in rows)
+        print('  %-38s %.3f s  (peak RSS %.0f MB, %d online)' % (
+            {'five': 'five Interface columns (before)',
+             'full': 'full declaration (bridge, attributes)'}[variant],
+            medians[variant], statistics.median(r['rss_mb'] for r in rows),
+            rows[0]['online']))
+    print('  cost of the added columns and tables: %+.1f%%'
+          % (100.0 * (medians['full'] / medians['five'] - 1)))
+
+
+if __name__ == '__main__':
+    main()
