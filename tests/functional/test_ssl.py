@@ -186,5 +186,7 @@ def test_default_connections_stay_on_loopback():
                         r'DF_OVSDB_AGENT_CONNECTION:-([^}]*)\}', text)
     assert default and default.group(1) == 'tcp:127.0.0.1:6640'
     from df_ovsdb_agent.ovsdb import monitor
-    assert monitor.DEFAULT_CONNECTION == 'tcp:127.0.0.1:6640'
+    # Loopback TCP first, then the local unix socket of a stock OVS.
+    assert monitor.DEFAULT_CONNECTION.split(',') == [
+        'tcp:127.0.0.1:6640', 'unix:/var/run/openvswitch/db.sock']
     assert metrics.DEFAULT_HOST == '127.0.0.1'
