@@ -60,12 +60,12 @@ def main() -> None:
                         'temporary directory, on the disk of /var/tmp)')
     args = parser.parse_args()
     directory = args.dir or tempfile.mkdtemp(dir='/var/tmp')
-    print('%10s %12s %10s %10s' % ('interfaces', 'bytes', 'write s',
-                                    'load s'))
+    print('%10s %12s %10s %10s' % (
+        'interfaces', 'bytes', 'write s', 'load s'))
     for size in args.sizes:
         row = measure(size, args.repeat, directory)
-        print('%10d %12d %10.4f %10.4f' % (row['interfaces'], row['bytes'],
-                                            row['write_s'], row['load_s']))
+        print('%10d %12d %10.4f %10.4f' % (
+            row['interfaces'], row['bytes'], row['write_s'], row['load_s']))
 
 
 if __name__ == '__main__':

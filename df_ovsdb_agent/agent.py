@@ -31,8 +31,8 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
-from df_ovsdb_agent.ovsdb.monitor import Monitor
 from df_ovsdb_agent.logsafe import safe
+from df_ovsdb_agent.ovsdb.monitor import Monitor
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent import persist
 from df_ovsdb_agent.snapshot import Snapshot
@@ -119,7 +119,8 @@ class Agent:
     def host(self) -> str:
         """The host id: configured, else Open vSwitch's ``system-id``
         (the OVN chassis name) when it is usable as one, else the
-        hostname."""
+        hostname.
+        """
         system_id = self.chassis.system_id
         if system_id is not None and not HOST_ID.match(system_id):
             system_id = None  # would break store keys; warned in on_system
@@ -170,7 +171,8 @@ class Agent:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop monitoring, save the state, let subscribers drain, then
-        stop them."""
+        stop them.
+        """
         self._monitor.stop(timeout)
         self._stop_persist(timeout)
         self.bus.close(timeout)
@@ -237,8 +239,8 @@ class Agent:
         with self._lock:
             get = self._snapshot.get
             events = self._snapshot.apply(
-                {uuid: keep_ephemeral(get(uuid), new)
-                 for uuid, new in batch.items()})
+                {uuid: keep_ephemeral(get(uuid), new) if new is not None
+                 else None for uuid, new in batch.items()})
             if events:
                 # Before publishing: a subscriber that sees the event can
                 # count on the warning and the metric being there.
@@ -260,7 +262,8 @@ class Agent:
 
     def on_system(self, external_ids: Mapping[str, str]) -> None:
         """The ``Open_vSwitch`` row's external_ids (at every sync and on
-        change)."""
+        change).
+        """
         chassis = Chassis(external_ids.get('system-id') or None,
                           external_ids.get('hostname') or None)
         if chassis == self.chassis:
@@ -281,7 +284,7 @@ class Agent:
                         safe(chassis.system_id), self.host)
 
     def on_synced(self, rows: Iterable[RowValues]) -> None:
-        current = {}
+        current: dict[str, Interface] = {}
         for row in rows:
             interface = classify(row, self.policy)
             if interface is not None:

@@ -78,7 +78,8 @@ class Subscription:
 
     def assume(self, state: Mapping[str, Interface]) -> None:
         """Treat ``state`` (uuid -> Interface) as already told: later
-        changes are reported relative to it."""
+        changes are reported relative to it.
+        """
         with self._cond:
             self._known = KeyedState(identity)
             self._known.update({uuid: value for uuid, value in state.items()
@@ -216,13 +217,14 @@ class EventBus:
 
         Sync markers are delivered to every subscriber.
         """
+        label = name if name else str(getattr(callback, '__qualname__',
+                                              repr(callback)))
         sub = Subscription(
             callback,
             frozenset(Kind(k) for k in kinds) if kinds is not None else None,
             (frozenset(Action(a) for a in actions)
              if actions is not None else None),
-            name or getattr(callback, '__qualname__', repr(callback)),
-            frozenset(bridges) if bridges is not None else None)
+            label, frozenset(bridges) if bridges is not None else None)
         sub._start()
         with self._lock:
             self._subscriptions = self._subscriptions + [sub]
@@ -242,7 +244,7 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Queue ``event`` for every subscriber; never blocks on them."""
-        self.publish_many((event,))
+        self.publish_many([event])
 
     def publish_many(self, events: list) -> None:
         """Queue ``events`` in order for every subscriber (one wake-up)."""

@@ -39,7 +39,8 @@ class Policy:
 
 class RowValues(NamedTuple):
     """The classification-relevant columns of one Interface row, and the
-    name of the bridge whose port holds it."""
+    name of the bridge whose port holds it.
+    """
 
     uuid: str
     name: str
@@ -107,8 +108,7 @@ def _tunnel(row: RowValues) -> Optional[Interface]:
                      link_state=row.link_state)
 
 
-def keep_ephemeral(old: Optional[Interface],
-                   new: Optional[Interface]) -> Optional[Interface]:
+def keep_ephemeral(old: Optional[Interface], new: Interface) -> Interface:
     """``new``, with the ``old`` values of ephemeral attributes it lacks.
 
     After an ovsdb-server restart these columns are empty until
@@ -116,8 +116,7 @@ def keep_ephemeral(old: Optional[Interface],
     events per interface would be a flap, not a change.  A value that
     vswitchd does write (``link_state=down``) is a change as usual.
     """
-    if old is None or new is None or old.uuid != new.uuid or \
-            old.kind != new.kind:
+    if old is None or old.uuid != new.uuid or old.kind != new.kind:
         return new
     kept = {attr: getattr(old, attr) for attr in EPHEMERAL
             if getattr(new, attr) is None and getattr(old, attr) is not None}

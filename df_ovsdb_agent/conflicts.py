@@ -28,7 +28,8 @@ class IfaceIdIndex:
     def apply(self, events: Iterable[InterfaceEvent]
               ) -> list[list[Interface]]:
         """Follow ``events``; return the conflicts they started, each as
-        the interfaces sharing one iface-id (sorted by name)."""
+        the interfaces sharing one iface-id (sorted by name).
+        """
         started = {}
         for event in events:
             self._forget(event.uuid)

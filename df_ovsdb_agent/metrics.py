@@ -261,7 +261,8 @@ class MetricsServer:
     def __init__(self, agent, host: str = DEFAULT_HOST,
                  port: int = DEFAULT_PORT, plugins: Sequence = ()) -> None:
         """:param plugins: apps and publishers whose problems ``/healthz``
-            and the ``plugin_healthy`` metric report."""
+            and the ``plugin_healthy`` metric report.
+        """
         self.agent = agent
         self.plugins = plugins
         self.host = host

@@ -207,7 +207,8 @@ class StateWriter:
                  name: str = 'state', min_interval: float = 0.0) -> None:
         """:param min_interval: seconds between the starts of two writes,
             so that sustained churn on a big host costs a bounded share
-            of a core (a stop still writes at once)."""
+            of a core (a stop still writes at once).
+        """
         self.path = path
         self._body = body
         self.min_interval = min_interval

@@ -51,7 +51,8 @@ class Plugin(abc.ABC):
     @property
     def host(self) -> str:
         """The host id: configured, else the agent's (Open vSwitch's
-        system-id once the agent has synced, else the hostname)."""
+        system-id once the agent has synced, else the hostname).
+        """
         return self._host or self.agent.host
 
     @abc.abstractmethod
@@ -63,13 +64,15 @@ class Plugin(abc.ABC):
 
     def problem(self) -> Optional[str]:
         """What keeps the plugin from doing its job now, in one short
-        line (``/healthz`` and metrics report it); None when healthy."""
+        line (``/healthz`` and metrics report it); None when healthy.
+        """
         return None
 
 
 def available(namespace: str) -> dict:
     """Plugin name -> class for every installed entry point."""
-    mgr = extension.ExtensionManager(namespace, invoke_on_load=False)
+    mgr: extension.ExtensionManager = extension.ExtensionManager(
+        namespace, invoke_on_load=False)
     return {ext.name: ext.plugin for ext in mgr}
 
 

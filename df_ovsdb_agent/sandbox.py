@@ -140,6 +140,7 @@ class OvsSandbox:
                  % self.port)
 
     def _ovsdb_ready(self) -> bool:
+        assert self.ovsdb is not None  # started by start_ovsdb()
         if self.ovsdb.poll() is not None:
             raise SandboxError('ovsdb-server exited with %s; see %s'
                                % (self.ovsdb.returncode, self.dir))
@@ -205,6 +206,8 @@ class OvsSandbox:
         return result.stdout
 
     def signal_ovsdb(self, sig: int) -> None:
+        if self.ovsdb is None:
+            raise SandboxError('ovsdb-server is not running')
         self.ovsdb.send_signal(sig)
 
     def kill_ovsdb(self) -> None:

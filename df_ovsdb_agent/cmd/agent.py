@@ -54,7 +54,8 @@ class Daemon:
     def __init__(self, conf, stop: Optional[threading.Event] = None,
                  wake: Optional[threading.Event] = None) -> None:
         """:param stop: set to stop the daemon (e.g. by a signal handler
-            installed before the daemon exists); ``wake`` with it."""
+            installed before the daemon exists); ``wake`` with it.
+        """
         self.conf = conf
         self._stop = stop or threading.Event()
         self._wake = wake or threading.Event()

@@ -169,8 +169,10 @@ def read_group(conf: cfg.ConfigOpts, name: str, opts: list) -> dict:
 
 
 def _read(conf: cfg.ConfigOpts, name: str):
-    opts = {'DEFAULT': DEFAULT_OPTS, 'ovsdb': OVSDB_OPTS,
-            'agent': AGENT_OPTS, 'metrics': metrics.METRICS_OPTS}[name]
+    groups: dict[str, list] = {
+        'DEFAULT': DEFAULT_OPTS, 'ovsdb': OVSDB_OPTS, 'agent': AGENT_OPTS,
+        'metrics': metrics.METRICS_OPTS}
+    opts = groups[name]
     return types.SimpleNamespace(**read_group(conf, name, opts))
 
 

@@ -43,7 +43,8 @@ class Membership:
                touched_bridges: Iterable[str] = (),
                touched_ports: Iterable[str] = ()) -> set[str]:
         """Follow changed Bridge and Port rows (absent from the tables:
-        deleted); return the interfaces whose bridge may have changed."""
+        deleted); return the interfaces whose bridge may have changed.
+        """
         moved_ports: set[str] = set()
         for uuid in touched_bridges:
             moved_ports |= self._bridge(uuid, bridges.get(uuid))
@@ -65,7 +66,7 @@ class Membership:
             self._bridge_name.pop(uuid, None)
         else:
             self._bridge_ports[uuid] = new
-            self._bridge_name[uuid] = name
+            self._bridge_name[uuid] = row['name']
         for port in old - new:
             if self._port_bridge.get(port) == uuid:
                 del self._port_bridge[port]

@@ -673,7 +673,8 @@ class StorePublisher(Plugin):
 
     def problem(self) -> Optional[str]:
         """Refused by another owner of the host id, or not connected to
-        the store while it has something to write (for ``/healthz``)."""
+        the store while it has something to write (for ``/healthz``).
+        """
         writer = self.writer
         refused_by = writer._refused_by
         if refused_by is not None:

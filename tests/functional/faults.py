@@ -246,7 +246,8 @@ def _uuids(value) -> frozenset:
 
 def interface_rows(rpc: Rpc) -> list[RowValues]:
     """Every Interface row, as the classifier's :class:`RowValues`, with
-    its bridge found through Bridge.ports and Port.interfaces."""
+    its bridge found through Bridge.ports and Port.interfaces.
+    """
     interfaces, ports, bridges = [
         reply['rows'] for reply in rpc.transact(
             {'op': 'select', 'table': 'Interface', 'where': [],

@@ -122,8 +122,7 @@ def _start(make_agent, cluster, remote):
 def test_hung_relay_fails_over_and_transfers_only_the_diff(cluster,
                                                            make_agent):
     relays = {r.remote: r for r in cluster.relays}
-    agent, rec, wire = _start(make_agent, cluster,
-                             ','.join(relays))
+    agent, rec, wire = _start(make_agent, cluster, ','.join(relays))
     active = relays[agent.monitor.remote_name]
     other = next(r for r in cluster.relays if r is not active)
     syncs = agent.syncs
@@ -146,8 +145,7 @@ def test_hung_relay_fails_over_and_transfers_only_the_diff(cluster,
 
 def test_killed_relay_fails_over_at_once(cluster, make_agent):
     relays = {r.remote: r for r in cluster.relays}
-    agent, rec, wire = _start(make_agent, cluster,
-                             ','.join(relays))
+    agent, rec, wire = _start(make_agent, cluster, ','.join(relays))
     active = relays[agent.monitor.remote_name]
     syncs = agent.syncs
     active.kill()
@@ -184,8 +182,7 @@ def test_partition_resyncs_only_what_changed_meanwhile(cluster, make_agent,
 
 
 def test_clustered_server_restart_resumes_from_history(cluster, make_agent):
-    agent, rec, wire = _start(make_agent, cluster,
-                             cluster.server.remote)
+    agent, rec, wire = _start(make_agent, cluster, cluster.server.remote)
     syncs = agent.syncs
     cluster.server.kill()
     cluster.server.start()

@@ -62,6 +62,7 @@ def test_interfaces_mirrored_on_the_lease(ovs, etcd_server, make_agent,
                ['br-int', 'tap1'])
     # State only: the interface as the agent has it, plus the host, and no
     # "action" in a stored value.
+
     def tap1():
         return [i for i in agent.interfaces() if i.name == 'tap1'][0]
     wait_until(lambda: etcd_records(etcd_server, 'hv1')['tap1'][0] ==

@@ -160,7 +160,8 @@ def test_ovsdb_down_at_start_keeps_the_saved_state(ovs, tmp_path):
 @pytest.fixture
 def conf_state_dir(monkeypatch):
     """The config file's state_dir, not tests/conftest.py's environment
-    variable (oslo.config lets the environment win)."""
+    variable (oslo.config lets the environment win).
+    """
     monkeypatch.delenv('OS_AGENT__STATE_DIR')
 
 
@@ -182,7 +183,8 @@ def parse_event(line):
 
 def event_lines(proc):
     """(kind, action, name) of the events the daemon logged before its
-    first 'sync finished' line."""
+    first 'sync finished' line.
+    """
     # The event log's own marker line, not "OVSDB sync finished in ...".
     proc.wait_line('] sync finished', timeout=30)
     lines = proc.lines[:[i for i, line in enumerate(proc.lines)
@@ -191,7 +193,8 @@ def event_lines(proc):
 
 
 @pytest.mark.parametrize('how', ['SIGKILL', 'SIGTERM', 'SIGSTOP'])
-def test_daemon_restart_reports_exactly_what_changed(ovs, tmp_path, conf_state_dir, how):
+def test_daemon_restart_reports_exactly_what_changed(ovs, tmp_path,
+                                                     conf_state_dir, how):
     populate(ovs)
     conf = daemon_conf(ovs, tmp_path)
     first = Proc([script('df-ovsdb-agent'), '--config-file', conf])
@@ -231,7 +234,8 @@ def test_daemon_restart_reports_exactly_what_changed(ovs, tmp_path, conf_state_d
         second.kill()
 
 
-def test_second_daemon_on_one_state_dir_is_refused(ovs, tmp_path, conf_state_dir):
+def test_second_daemon_on_one_state_dir_is_refused(ovs, tmp_path,
+                                                   conf_state_dir):
     conf = daemon_conf(ovs, tmp_path)
     first = Proc([script('df-ovsdb-agent'), '--config-file', conf])
     try:
@@ -248,7 +252,8 @@ def test_second_daemon_on_one_state_dir_is_refused(ovs, tmp_path, conf_state_dir
         first.kill()
 
 
-def test_unusable_state_dir_is_a_start_up_error(ovs, tmp_path, conf_state_dir):
+def test_unusable_state_dir_is_a_start_up_error(ovs, tmp_path,
+                                                conf_state_dir):
     blocker = tmp_path / 'state'
     blocker.write_text('a file, not a directory')
     conf = daemon_conf(ovs, tmp_path)

@@ -151,6 +151,5 @@ def test_keep_ephemeral_bridges_an_ovsdb_restart():
     assert keep_ephemeral(up, down) == down
     # Another interface under the same uuid, or none before: untouched.
     assert keep_ephemeral(None, emptied) == emptied
-    assert keep_ephemeral(up, None) is None
     other = classify(row('tap1', 'patch', 7, options={'peer': 'x'}), POLICY)
     assert keep_ephemeral(up, other) == other
