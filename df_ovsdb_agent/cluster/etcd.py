@@ -22,6 +22,12 @@ the watch request as one HTTP body, so a client-side ``progress_request``
 cannot be sent on the open stream; the server's interval is what bounds
 detection, so configure it alongside ``progress_interval``.
 
+etcd before 3.4.31 / 3.5.13 may let a slow watcher skip compacted events
+without cancelling it (etcd-io/etcd#17529); at most every
+``verify_interval`` seconds, on a progress notification, the watcher
+counts the keys under the prefix at that revision and lists again if the
+list and the watch did not account for exactly those.
+
 When the watch breaks (read timeout, closed connection, etcd restarted
 with or without its data, history compacted past the watcher's revision)
 the watcher lists again and reports only the difference from what it
@@ -39,6 +45,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from typing import Iterator, Optional
 
 from df_ovsdb_agent.cluster import ClusterHost
@@ -59,6 +66,10 @@ PROGRESS_INTERVAL = 600.0
 #: Keys per range request of a list.
 PAGE_SIZE = 5000
 
+#: Seconds between checks that the watch gave every change (see
+#: EtcdWatcher._verify).
+VERIFY_INTERVAL = 60.0
+
 
 class WatchStalled(Exception):
     """Nothing, not even a progress notification, came for too long."""
@@ -70,6 +81,8 @@ class Listing:
     def __init__(self) -> None:
         self.interfaces: dict[tuple[str, str], Record] = {}
         self.hosts: dict[str, dict] = {}
+        #: Every key under the prefix, readable or not.
+        self.keys: set[str] = set()
         self.revision = 0
 
 
@@ -152,8 +165,9 @@ def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
             request['revision'] = listing.revision
         kvs = reply.get('kvs', [])
         for kv in kvs:
-            batch.add(base64.b64decode(kv['key']).decode('utf-8'),
-                      kv.get('value', ''))
+            key = base64.b64decode(kv['key']).decode('utf-8')
+            listing.keys.add(key)
+            batch.add(key, kv.get('value', ''))
         if not reply.get('more') or not kvs:
             break
         # The next page starts just after the last key of this one.
@@ -196,11 +210,15 @@ class EtcdWatcher:
                  max_backoff: float = 10.0,
                  progress_interval: float = PROGRESS_INTERVAL,
                  read_timeout: Optional[float] = None,
-                 page_size: int = PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE,
+                 verify_interval: float = VERIFY_INTERVAL) -> None:
         """:param progress_interval: the etcd server's progress
             notification interval, in seconds.
         :param read_timeout: seconds without any message after which the
             watch counts as dead; default three progress intervals.
+        :param verify_interval: at most this often, on a progress
+            notification, count the keys under the prefix at its revision
+            and list again if the watch did not account for them all.
         """
         stores.check_etcd(options)
         self.options = options
@@ -208,7 +226,11 @@ class EtcdWatcher:
         self.max_backoff = max_backoff
         self.read_timeout = read_timeout or 3 * progress_interval
         self.page_size = page_size
+        self.verify_interval = verify_interval
         self.view = ClusterView()
+        # Every key under the prefix, as the list and the watch left them.
+        self._keys: set[str] = set()
+        self._verified = 0.0
         #: Revision up to which every change has been seen.
         self.revision = 0
         #: Counters, for logs and tests: full lists, progress
@@ -217,6 +239,7 @@ class EtcdWatcher:
         self.progress = 0
         self.stalls = 0
         self.compactions = 0
+        self.lost = 0
         self._stopped = threading.Event()
         self._response = None
 
@@ -238,6 +261,8 @@ class EtcdWatcher:
         listing = list_state(client, self.prefix, self.page_size)
         self.lists += 1
         self.revision = listing.revision
+        self._keys = listing.keys
+        self._verified = time.monotonic()
         yield ClusterSync(Sync.STARTED)
         yield from ordered(self.view.replace_hosts(listing.hosts),
                            self.view.replace_quietly(listing.interfaces))
@@ -260,7 +285,7 @@ class EtcdWatcher:
             for line in _lines(response.iter_content(None)):
                 if not line.strip():
                     continue
-                events = self._message(json.loads(line))
+                events = self._message(client, json.loads(line))
                 if events is None:
                     return
                 yield from events
@@ -275,7 +300,7 @@ class EtcdWatcher:
         LOG.info('etcd %s closed the watch; listing again',
                  self.options.safe_url)
 
-    def _message(self, message: dict) -> Optional[list]:
+    def _message(self, client, message: dict) -> Optional[list]:
         """The events of one watch message; None if the watch ended."""
         if 'error' in message:
             raise RuntimeError('watch failed: %s' % logsafe.safe(
@@ -297,7 +322,49 @@ class EtcdWatcher:
             self.progress += 1
             self.revision = max(self.revision,
                                 int(result['header']['revision']))
+            if not self._verify(client):
+                return None
         return self._apply(events) if events else []
+
+    def _verify(self, client) -> bool:
+        """Whether the keys under the prefix at ``revision`` are the ones
+        the list and the watch gave.
+
+        etcd before 3.4.31 / 3.5.13 lets a slow watcher whose next
+        revision was compacted skip the compacted events without telling
+        it (etcd-io/etcd#17529); the progress notifications that follow
+        still claim it is up to date.  A count of the keys at the
+        notification's revision catches the keys it never heard of
+        deleting (or creating).
+        """
+        now = time.monotonic()
+        if now - self._verified < self.verify_interval:
+            return True
+        self._verified = now
+        top = self.prefix + '/'
+        try:
+            reply = client.post(client.get_url('/kv/range'), json={
+                'key': _b64(top), 'range_end': _range_end(top),
+                'revision': self.revision, 'count_only': True})
+        except Exception as exc:
+            if 'compacted' not in stores.describe_error(exc):
+                raise
+            # History was compacted past a revision the watch claims to
+            # be at: it cannot be checked, and may be missing events.
+            self.lost += 1
+            LOG.warning('etcd %s compacted past the watch\'s revision %d; '
+                        'listing again', self.options.safe_url,
+                        self.revision)
+            return False
+        count = int(reply.get('count', 0))
+        if count == len(self._keys):
+            return True
+        self.lost += 1
+        LOG.warning('etcd %s holds %d keys under %s at revision %d, the '
+                    'watch accounted for %d: it lost events; listing again',
+                    self.options.safe_url, count, logsafe.safe(top),
+                    self.revision, len(self._keys))
+        return False
 
     def _apply(self, events: list) -> list:
         batch = _Batch(self.prefix)
@@ -307,7 +374,12 @@ class EtcdWatcher:
             # PUT events carry no "type"; only DELETE ones do.
             value = (None if event.get('type') == 'DELETE'
                      else kv.get('value', ''))
-            batch.add(base64.b64decode(kv['key']).decode('utf-8'), value)
+            key = base64.b64decode(kv['key']).decode('utf-8')
+            if value is None:
+                self._keys.discard(key)
+            else:
+                self._keys.add(key)
+            batch.add(key, value)
         markers = []
         for host, alive in batch.hosts.items():
             markers.extend(self.view.set_host(host, alive))

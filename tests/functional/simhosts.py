@@ -217,9 +217,16 @@ class Tail:
     def wait(self, predicate, timeout=20.0, what='the consumer'):
         with self._cond:
             ok = self._cond.wait_for(lambda: predicate(self.events), timeout)
-            assert ok, 'timed out waiting for %s; events:\n%s' % (
-                what, '\n'.join(map(str, self.events[-40:])))
+            assert ok, 'timed out waiting for %s (%s); events:\n%s' % (
+                what, self.counters(),
+                '\n'.join(map(str, self.events[-40:])))
             return len(self.events)
+
+    def counters(self):
+        names = ('lists', 'progress', 'stalls', 'compactions', 'revision',
+                 'rounds', 'commands')
+        return ' '.join('%s=%s' % (n, getattr(self.watcher, n))
+                        for n in names if hasattr(self.watcher, n))
 
     def since(self, mark):
         with self._cond:
@@ -269,4 +276,5 @@ def converged(tail, *hosts):
     def check(events):
         assert not tail.errors, tail.errors
         return tail.state == want
+    check.want = want
     return check

@@ -43,6 +43,7 @@ def watcher(server, timeout=1.0, **kwargs):
     kwargs.setdefault('progress_interval', PROGRESS)
     kwargs.setdefault('read_timeout', 1.5)
     kwargs.setdefault('max_backoff', 0.5)
+    kwargs.setdefault('verify_interval', 0)
     return EtcdWatcher(StoreOptions(server.url, timeout=timeout), **kwargs)
 
 
@@ -152,13 +153,29 @@ def test_compaction_past_a_slow_consumer(etcd):
         client.post(client.get_url('/kv/compaction'),
                     json={'revision': revision, 'physical': True})
         tail.resume()
-        tail.wait(converged(tail, hv1, busy), 150)
+        want = converged(tail, hv1, busy)
+        try:
+            tail.wait(want, 150)
+        except AssertionError:
+            missing = set(want.want) - set(tail.state)
+            extra = set(tail.state) - set(want.want)
+            raise AssertionError('missing %s, extra %s, differing %s' % (
+                sorted(missing)[:5], sorted(extra)[:5], [
+                    k for k in want.want if k in tail.state and
+                    tail.state[k] != want.want[k]][:5])) from None
         events = tail.since(mark)
     finally:
         tail.stop()
-    assert tail.watcher.compactions >= 1 and tail.watcher.lists >= 2
-    print('\nETCD slow consumer: %d changes of 50 kB held back, watch '
-          'canceled by compaction, relisted in pages of 100' % count)
+    # etcd 3.4.23 either cancels the watch (compacted) or, when its
+    # response channel is full at that moment, silently skips the
+    # compacted events (etcd-io/etcd#17529, fixed in 3.4.31): then the key
+    # count at the next progress notification gives it away.
+    seen = tail.watcher
+    assert seen.compactions + seen.lost >= 1 and seen.lists >= 2
+    print('\nETCD slow consumer: %d changes of 50 kB held back; watch %s; '
+          'relisted in pages of 100' % (count, 'canceled by compaction'
+                                        if seen.compactions else
+                                        'skipped events, caught by count'))
     hv1_changes = [c for c in changes(events) if c[0] == 'hv1']
     assert hv1_changes == [('hv1', 'offline', 'tap0'),
                            ('hv1', 'offline', 'tap5')]
@@ -166,6 +183,25 @@ def test_compaction_past_a_slow_consumer(etcd):
     # and its offline, replayed consistently (checked by converged()).
     assert len([c for c in changes(events) if c[0] == 'busy']) in (
         count - 1, count + 1)
+
+
+def test_a_watch_that_lost_events_is_caught(etcd):
+    hv1 = start_host(etcd, 'hv1')
+    tail = Tail(watcher(etcd))
+    try:
+        mark = tail.wait(converged(tail, hv1))
+        # As if the watch had never told of a key's deletion (what etcd
+        # before 3.4.31 does to a slow watcher, etcd-io/etcd#17529).
+        tail.watcher._keys.add('/df-ovsdb-agent/hv1/interfaces/ghost')
+        wait_until(lambda: tail.watcher.lost >= 1, 10, 'the key count')
+        wait_until(lambda: tail.watcher.lists >= 2, 10, 'a new list')
+        hv1.delete('tap0')
+        tail.wait(converged(tail, hv1))
+        events = tail.since(mark)
+    finally:
+        tail.stop()
+    # The list found nothing else to report.
+    assert changes(events) == [('hv1', 'offline', 'tap0')]
 
 
 @pytest.mark.parametrize('how', ['kill', 'stop'])
