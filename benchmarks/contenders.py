@@ -14,6 +14,19 @@ import time
 from typing import Callable, Optional
 
 COLUMNS = ('name', 'type', 'ofport', 'external_ids', 'options')
+
+
+def agent_tables() -> dict:
+    """What the agent monitors (its declaration): table -> columns.
+
+    The floor and the raw IDL monitor exactly this, so that every ratio
+    compares the same data on the wire.
+    """
+    from df_ovsdb_agent.ovsdb.tables import TABLES
+    return {t.name: list(t.columns) + list(getattr(t, 'optional', ()))
+            for t in TABLES}
+
+
 SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 MARK_PREFIX = 'lat'
 POLL_INTERVAL = 2.0
@@ -168,7 +181,8 @@ def _report_connections(rep: Reporter) -> None:
 def _raw_helper():
     from ovs.db import idl
     helper = idl.SchemaHelper(SCHEMA)
-    helper.register_columns('Interface', list(COLUMNS))
+    for table, columns in agent_tables().items():
+        helper.register_columns(table, columns)
     return helper
 
 
@@ -191,7 +205,10 @@ class RawIdlContender(Contender):
 
         class Idl(ovs_idl.Idl):
             def notify(self, event, row, updates=None):
-                rep.event(row.name)
+                # Its subscriber wants interfaces; the other tables are
+                # there because the agent monitors them too.
+                if row._table.name == 'Interface':
+                    rep.event(row.name)
 
         idl = Idl(self.remote, _raw_helper())
         # Same reconnect backoff as the agent, so resyncs compare parsing.
@@ -263,9 +280,12 @@ class OvsdbappNaiveContender(Contender):
             was_synced = now
 
 
-def monitor_cmd(remote: str) -> list[str]:
-    return ['ovsdb-client', 'monitor', remote, 'Open_vSwitch', 'Interface',
-            ','.join(COLUMNS), '--format=json']
+def monitor_cmd(remote: str, tables: Optional[dict] = None) -> list[str]:
+    tables = tables or {'Interface': COLUMNS}
+    cmd = ['ovsdb-client', 'monitor', remote, 'Open_vSwitch']
+    for table, columns in tables.items():
+        cmd += [table, ','.join(columns)]
+    return cmd + ['--format=json']
 
 
 class NeutronJsonContender(Contender):
@@ -292,9 +312,12 @@ class NeutronJsonContender(Contender):
                 first = False
                 rep.sync_finished()
 
+    #: Tables and columns monitored (None: neutron's Interface columns).
+    tables: Optional[dict] = None
+
     def _start_monitor(self) -> subprocess.Popen:
-        """``ovsdb-client monitor`` of the agent's columns, killed on stop."""
-        proc = subprocess.Popen(monitor_cmd(self.remote),
+        """``ovsdb-client monitor`` of ``tables``, killed on stop."""
+        proc = subprocess.Popen(monitor_cmd(self.remote, self.tables),
                                 stdout=subprocess.PIPE)
         threading.Thread(target=self._stopper, args=(proc,),
                          daemon=True).start()
@@ -311,15 +334,31 @@ _MARK = re.compile(rb'"(%s\d+)"' % MARK_PREFIX.encode())
 
 
 class CFloorContender(NeutronJsonContender):
-    """The floor: ``ovsdb-client monitor`` (C) of the same columns.
+    """The floor: ``ovsdb-client monitor`` (C) of what the agent monitors.
 
-    Only its output is counted, with bytes operations; the CPU and memory
-    reported are the ovsdb-client process's own.
+    ``ovsdb-client monitor`` takes one table, so one process per declared
+    table runs at once; the sync is complete when each printed its initial
+    dump.  Only their output is counted, with bytes operations; the CPU and
+    memory reported are the ovsdb-client processes' own.
     """
 
     def run(self) -> None:
+        tables = agent_tables()
+        self._left = len(tables)
+        self._lock = threading.Lock()
+        readers = []
+        for table, columns in tables.items():
+            self.tables = {table: columns}
+            proc = self._start_monitor()
+            reader = threading.Thread(target=self._read, daemon=True,
+                                      args=(proc, table == 'Interface'))
+            reader.start()
+            readers.append(reader)
+        for reader in readers:
+            reader.join()
+
+    def _read(self, proc: subprocess.Popen, counted: bool) -> None:
         rep = self.rep
-        proc = self._start_monitor()
         fd = proc.stdout.fileno()
         pending: list = []
         first = True
@@ -335,13 +374,20 @@ class CFloorContender(NeutronJsonContender):
             *lines, rest = (b''.join(pending) + data).split(b'\n')
             pending = [rest]
             for line in lines:
-                if b'"%s' % MARK_PREFIX.encode() in line:
-                    for name in _MARK.findall(line):
-                        rep.mark(name.decode())
-                rep.event(None, sum(line.count(a) for a in _ACTIONS))
+                if counted:
+                    if b'"%s' % MARK_PREFIX.encode() in line:
+                        for name in _MARK.findall(line):
+                            rep.mark(name.decode())
+                    rep.event(None, sum(line.count(a) for a in _ACTIONS))
                 if first:
                     first = False
-                    rep.sync_finished()
+                    self._dumped()
+
+    def _dumped(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if not self._left:
+                self.rep.sync_finished()
 
 
 class PollingContender(Contender):
