@@ -103,7 +103,10 @@ class Agent:
         self.syncs = 0
         self._sync_began = time.monotonic()
         self.last_sync_duration: Optional[float] = None
-        self._monitor = Monitor(settings, self)
+        # With a state file, the replica is kept beside it: a clustered
+        # server or a relay then sends only the diff after a restart.
+        self._monitor = Monitor(settings, self, None if state_file is None
+                                else state_file + '.replica')
 
     @classmethod
     def from_conf(cls, conf, bus: Optional[EventBus] = None,

@@ -207,6 +207,8 @@ class Connection:
         self._ready: list = []
         self._closed = False
         self.last_received = time.monotonic()
+        #: Bytes read from the peer so far (what crossed the wire).
+        self.bytes_received = 0
 
     @classmethod
     def open(cls, remote: str, timeout: float, max_message_size: int,
@@ -246,6 +248,7 @@ class Connection:
             if data is None:
                 return None
             self.last_received = time.monotonic()
+            self.bytes_received += len(data)
             self._ready.extend(self._framer.feed(data))
         return self._ready.pop(0)
 

@@ -27,6 +27,7 @@ from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
+from df_ovsdb_agent.ovsdb import replica_file as replica_file_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent.ovsdb.sink import Sink
 from df_ovsdb_agent.ovsdb.tables import BRIDGE
@@ -159,9 +160,18 @@ def interface_row(uuid: str, values: dict,
 class Monitor:
     """Owns the monitor thread, the replica and the reconnect policy."""
 
-    def __init__(self, settings: OvsdbSettings, sink: Sink) -> None:
+    def __init__(self, settings: OvsdbSettings, sink: Sink,
+                 replica_file: Optional[str] = None) -> None:
+        """Build a monitor; :meth:`start` runs it.
+
+        :param replica_file: keep the replica and its transaction id there
+            (after each sync and on stop), and resume from it at start: see
+            :mod:`.replica_file`.
+        """
         self.settings = settings
         self._sink = sink
+        self.replica_file = replica_file
+        self._bytes_done = 0
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
         self._first_sync = threading.Event()
@@ -201,6 +211,12 @@ class Monitor:
                                  idle < self.settings.sync_timeout)
 
     @property
+    def bytes_received(self) -> int:
+        """Bytes read from ovsdb-server over every connection so far."""
+        conn = self._conn
+        return self._bytes_done + (conn.bytes_received if conn else 0)
+
+    @property
     def connected(self) -> bool:
         return self._conn is not None
 
@@ -223,6 +239,8 @@ class Monitor:
         types = schema_lib.monitored_types(schema)
         LOG.info('Monitoring %s.%s columns %s at %s', schema_lib.DATABASE,
                  INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
+        if self.replica_file is not None and self._replica is None:
+            self._replica = replica_file_lib.load(self.replica_file, types)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name='df-ovsdb-monitor')
@@ -246,7 +264,20 @@ class Monitor:
         if thread.is_alive():
             return False
         self._thread = None
+        self._save_replica()
         return True
+
+    def _save_replica(self) -> None:
+        """Save the replica with its transaction id, if there is one."""
+        replica = self._replica
+        if self.replica_file is None or replica is None or \
+                replica.txn_id is None:
+            return
+        try:
+            replica_file_lib.save(self.replica_file, replica)
+        except OSError as exc:
+            LOG.warning('Cannot save the OVSDB replica to %s: %s',
+                        self.replica_file, exc.strerror or exc)
 
     # -- the thread ----------------------------------------------------------
 
@@ -320,6 +351,7 @@ class Monitor:
                           'fresh sync', remote)
             self._drop_replica()
         finally:
+            self._bytes_done += conn.bytes_received
             self._conn = None
             conn.close()
             self._stale()
@@ -363,6 +395,7 @@ class Monitor:
             session.last_rows))
         LOG.debug('OVSDB at %s: %s found=%s, %d rows', remote,
                   session.method, found, session.last_rows)
+        self._save_replica()
         self._report_system(replica, always=True)
         self._membership.rebuild(replica.tables.get(BRIDGE, {}),
                                  replica.tables.get(PORT, {}))

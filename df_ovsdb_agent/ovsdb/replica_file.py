@@ -1,0 +1,90 @@
+"""The replica and its transaction id on disk, for ``monitor_cond_since``.
+
+A clustered database or a relay keeps a history of transactions: given the
+id of the last transaction the agent applied, it answers with only what
+changed since.  Saving the replica with that id -- always the two together,
+a consistent pair -- lets a restarted agent ask from there, so only the
+diff crosses the wire instead of the whole dump.  A standalone ovsdb-server
+keeps no history and sends everything again, exactly as without the file.
+
+Sets are stored as ``{"set": [...]}`` and maps as ``{"map": [[k, v]]}``,
+with the column types the replica was built for: a file made for another
+schema or declaration is not used.
+"""
+
+import json
+import logging
+from typing import Any, Optional
+
+from df_ovsdb_agent.logsafe import safe
+from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent import persist
+
+LOG = logging.getLogger(__name__)
+
+FORMAT = 1
+
+
+def _types_key(types) -> list:
+    return sorted([table, column, repr(ctype)]
+                  for table, columns in types.items()
+                  for column, ctype in columns.items())
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return {'set': sorted(value, key=repr)}
+    if isinstance(value, dict):
+        return {'map': sorted(([k, v] for k, v in value.items()),
+                              key=repr)}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if 'set' in value:
+            return frozenset(value['set'])
+        return {k: v for k, v in value['map']}
+    return value
+
+
+def save(path: str, replica: Replica) -> None:
+    """Write ``replica`` and its transaction id atomically and durably."""
+    body = {'format': FORMAT, 'txn_id': replica.txn_id,
+            'types': _types_key(replica.types),
+            'tables': {table: {uuid: {c: _encode(v) for c, v in row.items()}
+                               for uuid, row in rows.items()}
+                       for table, rows in replica.tables.items()}}
+    persist.write_atomic(path, json.dumps(body).encode())
+
+
+def load(path: str, types) -> Optional[Replica]:
+    """The replica saved at ``path`` for these column ``types``, or None.
+
+    Anything unusable -- no file, another format, other types, no
+    transaction id to resume from -- means a full dump, as without it.
+    """
+    try:
+        with open(path, 'rb') as f:
+            body = json.loads(f.read())
+        if (body.get('format') != FORMAT or not body.get('txn_id') or
+                body.get('types') != _types_key(types)):
+            LOG.info('Saved OVSDB replica %s does not fit; full dump', path)
+            return None
+        replica = Replica(types)
+        for table, rows in body['tables'].items():
+            replica.tables[table] = {
+                uuid: {c: _decode(v) for c, v in row.items()}
+                for uuid, row in rows.items()}
+        replica.txn_id = body['txn_id']
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = safe(str(exc), 120)
+        LOG.warning('Saved OVSDB replica %s is unusable (%s); full dump',
+                    path, problem)
+        return None
+    LOG.info('Resuming OVSDB from the saved replica (%d rows, transaction '
+             '%s)', sum(len(r) for r in replica.tables.values()),
+             safe(replica.txn_id, 40))
+    return replica
