@@ -509,7 +509,10 @@ class Writer:
 
     def _schedule_tick(self) -> None:
         if self.store.tick_interval is not None:
-            self._next_tick = time.monotonic() + self.store.tick_interval
+            # Jittered, so that hosts started together do not refresh
+            # their leases in lockstep for ever after.
+            self._next_tick = time.monotonic() + stores.jittered(
+                self.store.tick_interval)
 
     def _do_reconcile(self) -> None:
         host = self._identity().host
