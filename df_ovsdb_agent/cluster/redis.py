@@ -27,8 +27,7 @@ read and what it returned):
   the host's state (a resumed reader), since then only the full state
   helps;
 - at most every ``liveness_interval`` seconds, ``SMEMBERS`` of the hosts
-  set and one ``MGET`` of the liveness records, in the same pipeline as the
-  read.
+  set (in the read's pipeline) and one ``MGET`` of the liveness records.
 
 Loading a host that came up costs one transaction (``HGETALL``,
 ``XREVRANGE``, ``GET``); many hosts share one.  On every (re)connect the
