@@ -23,7 +23,6 @@ from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.bus import Subscription
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
@@ -66,16 +65,10 @@ class SyntheticAgent:
         ``online`` events, then ``sync finished`` when synced.
         """
         with self._lock:
-            sub = self.bus.subscribe(callback, kinds, actions, name)
-            if not replay:
-                sub.assume(self._snapshot.copy())
-            else:
-                events: list = [InterfaceEvent(Action.ONLINE, interface)
-                                for interface in self._snapshot]
-                if self._synced:
-                    events.append(SYNC_FINISHED)
-                sub.offer_many(events)
-        return sub
+            return self.bus.subscribe(
+                callback, kinds, actions, name,
+                current=self._snapshot.copy(), replay=replay,
+                synced=self._synced)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.bus.unsubscribe(subscription)

@@ -144,20 +144,13 @@ class Agent:
         change, followed by a ``sync finished`` marker when the agent is in
         sync, so a late subscriber needs no separate initial read.
         """
+        # Under the lock: no change is published between the cut and the
+        # subscription (the current state may have been restored from disk).
         with self._lock:
-            sub = self.bus.subscribe(callback, kinds, actions, name,
-                                     bridges)
-            if not replay:
-                # Such a subscriber hears of changes from now on, relative
-                # to the current (possibly restored) state.
-                sub.assume(self._snapshot.copy())
-            else:
-                events: list = [InterfaceEvent(Action.ONLINE, interface)
-                                for interface in self._snapshot]
-                if self._synced:
-                    events.append(SYNC_FINISHED)
-                sub.offer_many(events)
-        return sub
+            return self.bus.subscribe(
+                callback, kinds, actions, name, bridges,
+                current=self._snapshot.copy(), replay=replay,
+                synced=self._synced)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.bus.unsubscribe(subscription)

@@ -207,13 +207,20 @@ class EventBus:
                   kinds: Optional[Iterable[Kind]] = None,
                   actions: Optional[Iterable[Action]] = None,
                   name: Optional[str] = None,
-                  bridges: Optional[Iterable[str]] = None) -> Subscription:
+                  bridges: Optional[Iterable[str]] = None, *,
+                  current: Optional[Mapping[str, Interface]] = None,
+                  replay: bool = False,
+                  synced: bool = False) -> Subscription:
         """Deliver future events to ``callback`` from a dedicated thread.
 
         :param kinds: only interface events of these kinds (default: all).
         :param actions: only these actions (default: all).
         :param bridges: only interfaces on these bridges (default: all);
             an interface that moves to another bridge goes ``offline``.
+        :param current: the publisher's state now (uuid -> Interface):
+            later events are told relative to it, or, with ``replay``, it
+            is delivered first as ``online`` events (then ``sync finished``
+            when ``synced``).  The caller keeps it from changing meanwhile.
 
         Sync markers are delivered to every subscriber.
         """
@@ -225,6 +232,14 @@ class EventBus:
             (frozenset(Action(a) for a in actions)
              if actions is not None else None),
             label, frozenset(bridges) if bridges is not None else None)
+        if current is not None and not replay:
+            sub.assume(current)
+        elif current is not None:
+            events: list = [InterfaceEvent(Action.ONLINE, interface)
+                            for interface in current.values()]
+            if synced:
+                events.append(SyncEvent(Sync.FINISHED))
+            sub.offer_many(events)
         sub._start()
         with self._lock:
             self._subscriptions = self._subscriptions + [sub]
