@@ -14,13 +14,11 @@ The figures (:meth:`Server.counters`, :func:`proc_usage`,
 
 import os
 import shutil
-import signal
 import subprocess
-import time
-from typing import Optional
 
 import requests
 
+from df_ovsdb_agent import sandbox
 from df_ovsdb_agent.sandbox import free_port
 from df_ovsdb_agent.sandbox import LOOPBACK
 
@@ -54,62 +52,11 @@ class ServerError(RuntimeError):
     """A store did not start or stop as expected."""
 
 
-class Server:
-    """A foreground child process in its own directory."""
-
-    name = 'server'
-
-    def __init__(self, base_dir: str) -> None:
-        self.dir = base_dir
-        os.makedirs(self.dir, exist_ok=True)
-        self.proc: Optional[subprocess.Popen] = None
-        self.log = os.path.join(self.dir, '%s.log' % self.name)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def command(self) -> list:
-        raise NotImplementedError
-
-    def ready(self) -> bool:
-        raise NotImplementedError
+class Server(sandbox.ChildServer):
+    """A store server, with what the benchmark reads of it."""
 
     def start(self, timeout: float = 30.0) -> None:
-        if shutil.which(self.command()[0]) is None:
-            raise ServerError('%s is not installed; run tools/setup.sh'
-                              % self.command()[0])
-        with open(self.log, 'ab') as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log,
-                                         stderr=subprocess.STDOUT,
-                                         cwd=self.dir)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise ServerError('%s exited with %s; see %s' % (
-                    self.name, self.proc.returncode, self.log))
-            try:
-                if self.ready():
-                    return
-            except Exception:
-                pass
-            if time.monotonic() > deadline:
-                raise ServerError('%s not ready after %ss; see %s'
-                                  % (self.name, timeout, self.log))
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def _signal(self, sig: int) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        super().start(timeout)
 
     def restart(self, keep: bool) -> None:
         raise NotImplementedError

@@ -78,6 +78,66 @@ def stop_process(proc: Optional[subprocess.Popen], sig: int) -> None:
         proc.wait(10)
 
 
+class ChildServer:
+    """A server run as a foreground child in a directory of its own.
+
+    Stopped and killed by PID (never detached: see shared notes), its
+    output in ``<dir>/<name>.log``.  Subclasses say how to run it
+    (:meth:`command`) and when it answers (:meth:`ready`); used for etcd
+    and redis-server by the tests and the fleet benchmark.
+    """
+
+    name = 'server'
+
+    def __init__(self, base_dir: str) -> None:
+        self.dir = base_dir
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc: Optional[subprocess.Popen] = None
+        self.log = os.path.join(self.dir, '%s.log' % self.name)
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise SandboxError('%s is not running' % self.name)
+        return self.proc.pid
+
+    def command(self) -> list:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start it and wait until :meth:`ready` (or raise SandboxError)."""
+        binary = self.command()[0]
+        if shutil.which(binary) is None:
+            raise SandboxError('%s is not installed; run tools/setup.sh'
+                               % binary)
+        with open(self.log, 'ab') as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         cwd=self.dir)
+        wait_for(self._ready, timeout, '%s in %s' % (self.name, self.dir),
+                 interval=0.05)
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise SandboxError('%s exited with %s; see %s' % (
+                self.name, self.proc.returncode, self.log))
+        try:
+            return self.ready()
+        except Exception:  # not answering yet, whatever the client says
+            return False
+
+    def kill(self) -> None:
+        """kill -9 the server and reap it."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def stop(self) -> None:
+        stop_process(self.proc, signal.SIGTERM)
+
+
 class OvsSandbox:
     """ovsdb-server (+ optional ovs-vswitchd) in a temporary directory."""
 

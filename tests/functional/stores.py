@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 from typing import Optional
 
@@ -19,6 +18,7 @@ import pytest
 
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent import plugins
+from df_ovsdb_agent import sandbox
 from df_ovsdb_agent.sandbox import free_port
 from df_ovsdb_agent.sandbox import LOOPBACK
 from df_ovsdb_agent.sandbox import wait_for
@@ -26,63 +26,12 @@ from df_ovsdb_agent.sandbox import wait_for
 PASSWORD = 'S3cret-never-logged'
 
 
-class _Server:
-    """A foreground child process that can be killed and restarted."""
-
-    name = 'server'
-
-    def __init__(self, base_dir: str) -> None:
-        self.dir = base_dir
-        os.makedirs(self.dir, exist_ok=True)
-        self.proc: Optional[subprocess.Popen] = None
-        self.log = os.path.join(self.dir, '%s.log' % self.name)
-
-    def command(self) -> list:
-        raise NotImplementedError
-
-    def ready(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        binary = self.command()[0]
-        if shutil.which(binary) is None:
-            pytest.fail('%s is not installed; run tools/setup.sh' % binary)
-        with open(self.log, 'ab') as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log,
-                                         stderr=subprocess.STDOUT,
-                                         cwd=self.dir)
-        wait_for(self._ready, 15, '%s in %s' % (self.name, self.dir),
-                 interval=0.05)
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError('%s exited with %s; see %s' % (
-                self.name, self.proc.returncode, self.log))
-        try:
-            return self.ready()
-        except Exception:
-            return False
-
-    def kill(self) -> None:
-        """kill -9 the server and reap it."""
-        self._signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        self._signal(signal.SIGTERM)
+class _Server(sandbox.ChildServer):
+    """A store server that can be killed and restarted."""
 
     def restart(self) -> None:
         self.kill()
         self.start()
-
-    def _signal(self, sig: int) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 class EtcdServer(_Server):
