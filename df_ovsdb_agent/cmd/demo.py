@@ -18,6 +18,7 @@ from oslo_config import cfg
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
+from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent import sandbox as sandbox_lib
 
@@ -84,8 +85,10 @@ class Printer:
 
 
 def _existing(remote: str) -> bool:
+    """Whether an OVSDB answers at ``remote`` (a comma list: any of it)."""
     try:
-        schema_lib.fetch_schema([remote], timeout=1.0)
+        schema_lib.fetch_schema(remote_lib.split_remotes(remote),
+                                timeout=1.0)
         return True
     except OvsdbUnreachable:
         return False
