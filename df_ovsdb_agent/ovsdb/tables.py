@@ -33,7 +33,7 @@ TABLES = (
           optional=('mac_in_use', 'link_state', 'admin_state')),
     # Bridge membership: Bridge.ports -> Port.interfaces (membership.py).
     Table(BRIDGE, ('name', 'ports'), required=False),
-    Table(PORT, ('name', 'interfaces'), required=False),
+    Table(PORT, ('interfaces',), required=False),
     Table(SYSTEM, ('external_ids',), required=False),
 )
 
