@@ -154,6 +154,8 @@ class OvsSandbox:
         self.ovsdb: Optional[subprocess.Popen] = None
         self.vswitchd: Optional[subprocess.Popen] = None
         self.extra_remotes: list[str] = []
+        self._api = None
+        self._api_conn = None
 
     @property
     def remote(self) -> str:
@@ -239,6 +241,60 @@ class OvsSandbox:
                                % (' '.join(args), result.stderr.strip()))
         return result.stdout
 
+    # -- the write side through ovsdbapp -------------------------------------
+
+    def ovs_api(self):
+        """ovsdbapp's Open_vSwitch API on this sandbox (connected on first
+        use, closed by :meth:`stop`).
+
+        Like ``ovs-vsctl``, a commit waits for ovs-vswitchd to apply it
+        when vswitchd runs (so ofports are assigned on return), and does
+        not wait when it does not.
+        """
+        if self._api is None:
+            from ovsdbapp.backend.ovs_idl import connection
+            from ovsdbapp.schema.open_vswitch import impl_idl
+            box = self
+
+            class NoWait(impl_idl.OvsVsctlTransaction):
+                def do_post_commit(self, txn):
+                    """ovs-vsctl --no-wait: nobody bumps cur_cfg."""
+
+            class Api(impl_idl.OvsdbIdl):
+                def create_transaction(self, check_error=False,
+                                       log_errors=True, **kwargs):
+                    if box.vswitchd is not None and \
+                            box.vswitchd.poll() is None:
+                        return super().create_transaction(
+                            check_error, log_errors, **kwargs)
+                    return NoWait(self, self.ovsdb_connection,
+                                  check_error=check_error,
+                                  log_errors=log_errors)
+
+            idl = connection.OvsdbIdl.from_server(self.unix_remote,
+                                                  'Open_vSwitch')
+            self._api_conn = connection.Connection(idl, timeout=20)
+            self._api = Api(self._api_conn)
+        return self._api
+
+    def add_bridge(self, name: str) -> None:
+        """Add a bridge (and its internal interface) if it is missing."""
+        self.ovs_api().add_br(name).execute(check_error=True)
+
+    def add_port(self, bridge: str, name: str, **interface) -> None:
+        """Add a port with one interface of the same name.
+
+        ``interface``: Interface columns, e.g. ``type='vxlan'``,
+        ``options={'remote_ip': ...}``, ``external_ids={'iface-id': ...}``,
+        ``ofport=5`` (without ovs-vswitchd).
+        """
+        self.ovs_api().add_port(bridge, name, **interface).execute(
+            check_error=True)
+
+    def del_port(self, name: str) -> None:
+        """Remove a port (and its interfaces) from whichever bridge."""
+        self.ovs_api().del_port(name).execute(check_error=True)
+
     def offline_vsctl(self, *args: str) -> str:
         """Change the database while the main ovsdb-server is down.
 
@@ -280,6 +336,9 @@ class OvsSandbox:
 
     def stop(self) -> None:
         """Stop every process by PID and remove the directory we made."""
+        if self._api_conn is not None:
+            self._api_conn.stop(timeout=5)
+            self._api_conn = self._api = None
         stop_process(self.vswitchd, signal.SIGTERM)
         stop_process(self.ovsdb, signal.SIGTERM)
         if self._own_dir:

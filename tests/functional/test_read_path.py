@@ -207,6 +207,34 @@ def test_recreation_in_one_transaction_is_offline_before_online(
                              faults.db_truth(ovsdb.unix_remote)) == []
 
 
+# -- the write side through ovsdbapp ------------------------------------------
+
+@pytest.mark.parametrize('box', ['ovsdb', 'ovs'],
+                         ids=['no-vswitchd', 'vswitchd'])
+def test_sandbox_adds_and_removes_through_ovsdbapp(request, make_agent,
+                                                   box):
+    box = request.getfixturevalue(box)
+    # Without ovs-vswitchd, ofports are written directly.
+    ofports = {} if box.vswitchd else {'tap1': {'ofport': 7},
+                                       'vx1': {'ofport': 8}}
+    agent = make_agent(box.remote)
+    rec = Recorder()
+    agent.subscribe(rec)
+    agent.start()
+    box.add_bridge('br-int')
+    box.add_port('br-int', 'tap1', external_ids={'iface-id': 'p1'},
+                 **ofports.get('tap1', {}))
+    box.add_port('br-int', 'vx1', type='vxlan',
+                 options={'remote_ip': '192.0.2.1'},
+                 **ofports.get('vx1', {}))
+    rec.wait_event(name='tap1', action='online')
+    rec.wait_event(name='vx1', action='online')
+    box.del_port('tap1')
+    rec.wait_event(name='tap1', action='offline')
+    assert faults.mismatches(faults.agent_state(agent),
+                             faults.db_truth(box.unix_remote)) == []
+
+
 # -- online schema conversion ------------------------------------------------
 
 def _schema_file(tmp_path, name, change):
