@@ -169,9 +169,14 @@ class Agent:
         """Stop monitoring, save the state, let subscribers drain, then
         stop them.
         """
-        self._monitor.stop(timeout)
-        self._stop_persist(timeout)
-        self.bus.close(timeout)
+        end = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, end - time.monotonic())
+        # One timeout for everything, not one per step.
+        self._monitor.stop(left())
+        self._stop_persist(left())
+        self.bus.close(left())
 
     def _stop_persist(self, timeout: Optional[float]) -> None:
         if self._persist is not None:

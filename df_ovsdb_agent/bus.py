@@ -269,14 +269,28 @@ class EventBus:
             sub.offer_many(events)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every subscriber has caught up (or ``timeout``)."""
+        """Wait until every subscriber has caught up (or ``timeout``, for
+        all of them together).
+        """
+        left = _deadline(timeout)
         for sub in self.subscriptions:
-            if not sub.wait_idle(timeout):
+            if not sub.wait_idle(left()):
                 return False
         return True
 
     def close(self, timeout: Optional[float] = 5.0) -> None:
-        """Give subscribers ``timeout`` seconds to drain, then stop them."""
-        self.wait_idle(timeout)
+        """Give subscribers ``timeout`` seconds in all to drain, then stop
+        them (a subscriber still busy then is left to finish alone).
+        """
+        left = _deadline(timeout)
+        self.wait_idle(left())
         for sub in self.subscriptions:
-            self.unsubscribe(sub, timeout)
+            self.unsubscribe(sub, left())
+
+
+def _deadline(timeout: Optional[float]) -> Callable[[], Optional[float]]:
+    """A function giving the seconds left of ``timeout`` (None: no limit)."""
+    if timeout is None:
+        return lambda: None
+    end = time.monotonic() + timeout
+    return lambda: max(0.0, end - time.monotonic())

@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 PROG = 'df-ovsdb-agent'
 # How often systemd's STATUS= line is refreshed, in seconds.
 STATUS_INTERVAL = 1.0
+# Seconds past shutdown_timeout the daemon waits for its stops to return.
+SHUTDOWN_GRACE = 0.5
 
 
 # Delays between attempts to reach OVSDB at start-up, in seconds: each
@@ -181,20 +183,34 @@ class Daemon:
         self._wake.set()
 
     def shutdown(self) -> None:
-        """Stop everything that was started, within shutdown_timeout."""
+        """Stop everything that was started, within shutdown_timeout.
+
+        The stops run on a thread of their own: whatever hangs (a store
+        that does not answer, a subscriber that does not return), the
+        daemon exits when the time is up.
+        """
         if self._shut_down:
             return
         self._shut_down = True
         self.notifier.stopping()
         timeout = self.conf.agent.shutdown_timeout
-        deadline = time.monotonic() + timeout
+        stopper = threading.Thread(target=self._stop_all, args=(timeout,),
+                                   daemon=True, name='df-ovsdb-shutdown')
+        stopper.start()
+        stopper.join(timeout + SHUTDOWN_GRACE)
+        if stopper.is_alive():
+            LOG.warning('Shutdown did not finish within shutdown_timeout '
+                        '(%ss); exiting anyway', timeout)
+        LOG.info('%s stopped', PROG)
+
+    def _stop_all(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
 
         def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
+            return max(0.0, end - time.monotonic())
         # Stop the monitor first, so nothing new is published, then let
         # subscribers drain what they already have.
-        self.agent.stop(timeout)
+        self.agent.stop(left())
         for plugin in reversed(self._started):
             try:
                 plugin.stop()
@@ -203,10 +219,6 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.stop()
         self.state_dir.close()
-        if left() == 0:
-            LOG.warning('Shutdown took longer than shutdown_timeout (%ss)',
-                        timeout)
-        LOG.info('%s stopped', PROG)
 
 
 class Signals:

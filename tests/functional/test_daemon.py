@@ -16,6 +16,7 @@ import pytest
 
 from df_ovsdb_agent import sandbox
 from tests.functional import faults
+from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.test_cli import Proc
 from tests.functional.test_cli import script
 from tests.functional.test_cli import write_conf
@@ -256,3 +257,31 @@ def test_publisher_without_its_extra_is_one_start_up_line(tmp_path):
         "df-ovsdb-agent: error: publisher redis needs the Python package "
         "redis, which is not installed: pip install "
         "'df-ovsdb-agent[redis]'")
+
+
+def test_shutdown_is_bounded_by_shutdown_timeout_overall(
+        ovs, redis_server, tmp_path):
+    # A publisher whose store hangs (SIGSTOP) while it has something to
+    # write, and a shutdown_timeout of 2 s: the daemon still exits 0 in
+    # about 2 s, not after the store's own timeouts.
+    ovs.vsctl('add-br', 'br-int')
+    conf = write_conf(tmp_path, '[ovsdb]\nconnection = %s\n'
+                                '[agent]\npublishers = redis\n'
+                                'shutdown_timeout = 2\n'
+                                '[publisher_redis]\nurl = %s\ntimeout = 30\n'
+                      % (ovs.remote, redis_server.url))
+    proc = daemon(conf)
+    try:
+        proc.wait_line('df-ovsdb-agent running')
+        proc.wait_line('Publisher connected')
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        ovs.vsctl('add-port', 'br-int', 'tap1', '--', 'set', 'Interface',
+                  'tap1', 'external_ids:iface-id=p1')
+        proc.wait_line('vm online tap1')
+        code, took = stop(proc)
+        assert code == 0
+        assert took < 2 + 1.5, took
+        proc.wait_line('exiting anyway')
+    finally:
+        redis_server.proc.send_signal(signal.SIGCONT)
+        proc.kill()
