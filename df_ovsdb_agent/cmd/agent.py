@@ -6,6 +6,7 @@ everything it started on SIGTERM/SIGINT, whenever they come.
 """
 
 import logging as std_logging
+import os
 import signal
 import sys
 import threading
@@ -32,6 +33,10 @@ PROG = 'df-ovsdb-agent'
 STATUS_INTERVAL = 1.0
 # Seconds past shutdown_timeout the daemon waits for its stops to return.
 SHUTDOWN_GRACE = 0.5
+# Seconds past shutdown_timeout after which a stop signal exits for sure,
+# and the timeout assumed before the configuration is read.
+FORCED_EXIT_GRACE = 2.0
+DEFAULT_EXIT_TIMEOUT = 5.0
 
 
 # Delays between attempts to reach OVSDB at start-up, in seconds: each
@@ -237,9 +242,38 @@ class Signals:
         signal.signal(signal.SIGHUP, self._on_hup)
 
     def _on_stop(self, signum, frame) -> None:
-        LOG.info('Caught %s, stopping', signal.Signals(signum).name)
+        # The flag first: a signal handler must not depend on a lock
+        # (logging's) that the interrupted code may hold.
+        first = not self.stop.is_set()
         self.stop.set()
         self.wake.set()
+        if first:
+            self._arm_exit_timer()
+        LOG.info('Caught %s, stopping', signal.Signals(signum).name)
+
+    def _arm_exit_timer(self) -> None:
+        """Exit for sure a little after shutdown_timeout, whatever hangs
+        (the orderly shutdown is bounded too; this also covers the
+        interpreter's own exit waiting on a wedged thread).
+        """
+        timeout = (self.daemon.conf.agent.shutdown_timeout
+                   if self.daemon is not None else DEFAULT_EXIT_TIMEOUT)
+        timer = threading.Timer(timeout + FORCED_EXIT_GRACE, self._exit_now,
+                                args=(timeout,))
+        timer.daemon = True
+        timer.start()
+
+    @staticmethod
+    def _exit_now(timeout: float) -> None:
+        LOG.warning('Not stopped %ss after the signal (shutdown_timeout '
+                    '%ss); exiting now', timeout + FORCED_EXIT_GRACE,
+                    timeout)
+        for handler in std_logging.getLogger().handlers:
+            try:
+                handler.flush()
+            except Exception:
+                pass
+        os._exit(0)
 
     def _on_hup(self, signum, frame) -> None:
         if self.daemon is not None:
