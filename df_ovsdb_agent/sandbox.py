@@ -52,7 +52,8 @@ def _listening(port: int) -> bool:
         return sock.connect_ex((LOOPBACK, port)) == 0
 
 
-def _unix_listening(path: str) -> bool:
+def unix_listening(path: str) -> bool:
+    """Whether a unix socket at ``path`` accepts connections."""
     # The socket file appears at bind(), before listen(): connect to it.
     if not os.path.exists(path):
         return False
@@ -206,7 +207,7 @@ class OvsSandbox:
         if self.ovsdb.poll() is not None:
             raise SandboxError('ovsdb-server exited with %s; see %s'
                                % (self.ovsdb.returncode, self.dir))
-        return _listening(self.port) and _unix_listening(self.sock)
+        return _listening(self.port) and unix_listening(self.sock)
 
     def start_vswitchd(self) -> None:
         env = dict(os.environ, OVS_RUNDIR=self.dir, OVS_LOGDIR=self.dir,

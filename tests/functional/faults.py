@@ -84,8 +84,11 @@ class OvsdbProcess:
                                           self.log))
         with socket.socket() as sock:
             sock.settimeout(0.2)
-            return (sock.connect_ex((LOOPBACK, self.port)) == 0 and
-                    os.path.exists(self.sock))
+            if sock.connect_ex((LOOPBACK, self.port)) != 0:
+                return False
+        # The socket file appears at bind(), before listen(): under load a
+        # client can be refused in between, so connect to it too.
+        return sandbox.unix_listening(self.sock)
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
