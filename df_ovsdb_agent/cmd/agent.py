@@ -265,14 +265,11 @@ class Signals:
 
     @staticmethod
     def _exit_now(timeout: float) -> None:
-        LOG.warning('Not stopped %ss after the signal (shutdown_timeout '
-                    '%ss); exiting now', timeout + FORCED_EXIT_GRACE,
-                    timeout)
-        for handler in std_logging.getLogger().handlers:
-            try:
-                handler.flush()
-            except Exception:
-                pass
+        # No logging here: what hangs may be holding its locks.
+        os.write(2, ('%s: not stopped %ss after the signal '
+                     '(shutdown_timeout %ss); exiting now\n'
+                     % (PROG, timeout + FORCED_EXIT_GRACE,
+                        timeout)).encode())
         os._exit(0)
 
     def _on_hup(self, signum, frame) -> None:
@@ -296,7 +293,20 @@ def _main(argv: Optional[list]) -> int:
 
 
 def main(argv: Optional[list] = None) -> int:
-    return common.run(lambda: _main(argv), PROG)
+    """Run the daemon; the process ends here, with its exit status.
+
+    After the orderly shutdown the process exits at once (``os._exit``)
+    instead of through the interpreter's finalisation, which waits on
+    threads and locks that a wedged store client or subscriber may hold:
+    "exit 0 within shutdown_timeout" must not depend on them.
+    """
+    code = common.run(lambda: _main(argv), PROG)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == '__main__':
