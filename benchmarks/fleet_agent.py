@@ -45,7 +45,6 @@ class SyntheticAgent:
         self.host = host
         self.owner_id = owner_id
         self.bus = EventBus()
-        self.restored = restored is not None
         self._snapshot = Snapshot(restored)
         self._recorder = recorder
         # As in Agent: serialises snapshot changes with their publication,

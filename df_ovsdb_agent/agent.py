@@ -90,7 +90,6 @@ class Agent:
             self._persist = persist.StateWriter(
                 state_file, self._saved_state, 'snapshot',
                 min_interval=persist.SNAPSHOT_INTERVAL)
-        self.restored = restored is not None
         self._snapshot = Snapshot(restored)
         self._iface_ids = IfaceIdIndex()
         self._iface_ids.apply(InterfaceEvent(Action.ONLINE, interface)
