@@ -24,7 +24,12 @@ class Proc:
     """A child process whose output lines can be waited for."""
 
     def __init__(self, args, **kwargs):
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+        # A child that does not exit when told to is killed with SIGABRT,
+        # which makes faulthandler print every thread's stack: the failure
+        # then says where it hung.
+        env = dict(kwargs.pop('env', None) or os.environ)
+        env.setdefault('PYTHONFAULTHANDLER', '1')
+        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
                                      **kwargs)
         self.lines = []
@@ -56,7 +61,27 @@ class Proc:
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(10)
+            self._drain()
+            raise AssertionError(
+                'no exit %.0f s after signal %d; output and stacks:\n%s'
+                % (timeout, sig, '\n'.join(self.lines)))
+
+    def _drain(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0, deadline -
+                                                   time.monotonic()))
+            except queue.Empty:
+                return
+            if line is None:
+                return
+            self.lines.append(line)
 
     def kill(self):
         if self.proc.poll() is None:
