@@ -11,11 +11,19 @@ Every key of the host is on one of its leases (at most
 :data:`~df_ovsdb_agent.cluster.stores.KEYS_PER_LEASE` keys each, the liveness
 record on the first), all kept alive every third of ``lease_ttl``.  When
 the agent dies its keys expire after ``lease_ttl`` -- unless a restarted
-agent of the same owner took them over first, by rewriting them with the
-same value onto its own lease: a watcher comparing values sees no change.
+agent of the same owner took them over first.  It adopts the leases they
+are on (keeps them alive from then on), so its reconcile finds every
+unchanged key in place and writes nothing but its liveness record: a
+rolling restart of a fleet costs etcd one put per host, not one per
+interface.  Keys on a lease it cannot adopt (expired, or granted with
+another ``lease_ttl``) are rewritten with the same value onto its own
+lease: a watcher comparing values sees no change either way.
 
-Every write is a transaction guarded by "the liveness key is on my lease",
-so an agent that lost the host id to another never deletes its keys.
+The liveness record is always on a lease the process granted itself, and
+every write is a transaction guarded by "the liveness key is on my
+lease", so an agent that lost the host id to another -- even to a newer
+process of its owner that adopted its other leases -- never writes or
+deletes the host's keys.
 Watch them with :mod:`df_ovsdb_agent.cluster.etcd` or
 ``df-ovsdb-cluster-events --etcd``.
 """
@@ -60,6 +68,7 @@ class EtcdStore(base.Store):
         self.leases: list[int] = []
         # name -> lease of the interface keys on our leases.
         self._lease_of: dict[str, int] = {}
+        self._granted_ttl = lease_ttl
         self.host_prefix = ''
         self.alive_key = ''
         self._client: Any = None
@@ -102,6 +111,8 @@ class EtcdStore(base.Store):
     def _grant(self) -> int:
         reply = self._post('/lease/grant', {'TTL': self.ttl, 'ID': 0})
         lease = int(reply['ID'])
+        # What etcd granted (it may raise a TTL below its minimum).
+        self._granted_ttl = int(reply.get('TTL', self.ttl))
         self.leases.append(lease)
         LOG.info('Granted etcd lease %x (TTL %ss) for host %s', lease,
                  self.ttl, self.host)
@@ -118,6 +129,7 @@ class EtcdStore(base.Store):
     def claim(self, alive: dict) -> None:
         key = _b64(self.alive_key)
         kv = self._get(self.alive_key)
+        predecessor: Optional[int] = None
         if kv is None:
             compare = {'target': 'CREATE', 'key': key, 'create_revision': 0,
                        'result': 'EQUAL'}
@@ -129,14 +141,43 @@ class EtcdStore(base.Store):
                 raise base.NotOwner(self.host, current)
             compare = {'target': 'MOD', 'key': key,
                        'mod_revision': kv['mod_revision'], 'result': 'EQUAL'}
+            if not self.me.is_self(current):
+                predecessor = int(kv.get('lease', 0))
         if not self.leases:
+            # Always a lease of our own for the liveness record: the guard
+            # of every write tells this process from the one before it.
             self._grant()
+        adopt = [] if predecessor is None else \
+            self._predecessor_leases(predecessor)
         reply = self._txn([compare], [self._put(self.alive_key, alive,
                                                 self.leases[0])])
         if not reply.get('succeeded'):
             # Changed between our read and our write: decide again.
             raise RuntimeError('liveness key %s changed while claiming it'
                                % self.alive_key)
+        adopted = [lease for lease in adopt if lease not in self.leases]
+        if adopted:
+            self.leases.extend(adopted)
+            LOG.info('Adopted etcd lease(s) %s of the previous process of '
+                     'host %s: its keys stay as they are',
+                     ', '.join('%x' % lease for lease in adopted), self.host)
+
+    def _predecessor_leases(self, alive_lease: int) -> list[int]:
+        """The live leases, granted with our TTL, holding the keys of an
+        earlier process of our owner (refreshed here so that none expires
+        before our first tick).
+        """
+        top = self.host_prefix
+        reply = self._post('/kv/range', {'key': _b64(top),
+                                         'range_end': _range_end(top),
+                                         'keys_only': True})
+        found = {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
+        found.add(alive_lease)
+        found.discard(0)
+        # A lease granted with another TTL is not adopted: its keys move
+        # onto ours, so that lease_ttl means what the configuration says.
+        return sorted(lease for lease in found
+                      if self._keepalive(lease) == self._granted_ttl)
 
     def _guard(self) -> list:
         """The compare every write carries: the host is still ours."""
@@ -218,8 +259,14 @@ class EtcdStore(base.Store):
         return lease
 
     def revoke(self) -> None:
-        # Revoking deletes exactly the keys on our leases: never another
-        # agent's, even one that took our keys over.
+        # Only while the host is ours (raises NotOwner otherwise): a newer
+        # process of our owner may have adopted our leases, and revoking
+        # them would delete its keys.
+        self._guarded([
+            {'request_delete_range': {
+                'key': _b64(self.host_prefix),
+                'range_end': _range_end(self.host_prefix)}},
+            {'request_delete_range': {'key': _b64(self.alive_key)}}])
         for lease in self.leases:
             self._post('/lease/revoke', {'ID': lease})
         self.leases = []

@@ -240,12 +240,30 @@ def etcd_leases(server, host, prefix='/df-ovsdb-agent'):
     return {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
 
 
+def etcd_written_since(server, host, revision, prefix='/df-ovsdb-agent'):
+    """Names of ``host``'s interface keys put after ``revision``.
+
+    Even those written with the value they had.
+    """
+    client = server.client()
+    top = '%s/%s/interfaces/' % (prefix, host)
+    reply = client.post(client.get_url('/kv/range'), json={
+        'key': _b64(top), 'range_end': _range_end(top), 'keys_only': True})
+    return sorted(base64.b64decode(kv['key']).decode()[len(top):]
+                  for kv in reply.get('kvs', [])
+                  if int(kv['mod_revision']) > revision)
+
+
+def etcd_lease_ttl(server, lease):
+    """Seconds ``lease`` has left (-1: etcd does not know it)."""
+    client = server.client()
+    return int(client.post(client.get_url('/lease/timetolive'),
+                           json={'ID': lease}).get('TTL', -1))
+
+
 def etcd_lease_alive(server, lease):
     """Whether etcd still knows ``lease``."""
-    client = server.client()
-    reply = client.post(client.get_url('/lease/timetolive'),
-                        json={'ID': lease})
-    return int(reply.get('TTL', -1)) > 0
+    return etcd_lease_ttl(server, lease) > 0
 
 
 def _b64(text):

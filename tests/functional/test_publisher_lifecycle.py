@@ -27,12 +27,15 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent import sandbox
+from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_changes_since
 from tests.functional.stores import etcd_lease_alive
+from tests.functional.stores import etcd_lease_ttl
 from tests.functional.stores import etcd_leases
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_revision
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
+from tests.functional.stores import etcd_written_since
 from tests.functional.stores import expected_records
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_alive
@@ -69,11 +72,15 @@ class EtcdSide:
         return etcd_changes_since(self.server, mark)
 
     def held_by(self, pub, host='hv1'):
-        """All of the host's keys on pub's lease, its liveness record."""
-        alive = self.alive(host)
+        """All of the host's keys on pub's leases, its liveness record.
+
+        The liveness record on the lease pub granted itself.
+        """
+        alive = etcd_alive(self.server, host)
         return (alive is not None and pub.writer.instance is not None and
-                pub.writer.instance.is_self(alive) and
-                etcd_leases(self.server, host) == {pub.store.lease_id})
+                pub.writer.instance.is_self(alive[0]) and
+                alive[1] == pub.store.lease_id and
+                etcd_leases(self.server, host) <= set(pub.store.leases))
 
     def alive(self, host='hv1'):
         found = self.server.client().get('/df-ovsdb-agent/%s/alive' % host)
@@ -214,18 +221,84 @@ def test_clean_restart_is_invisible_to_consumers(
         ovsdb, side, make_agent, make_publisher):
     populate(ovsdb)
     agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=6)
-    old_lease = getattr(pub.store, 'lease_id', None)
+    old_leases = set(getattr(pub.store, 'leases', ()))
     mark = side.mark()
     stop(agent, pub)  # SIGTERM's path: the keys stay
 
     agent2, pub2 = run(make_agent, make_publisher, side, ovsdb, ttl=6)
-    if old_lease is not None:
-        # Past the old lease's expiry nothing is deleted: no key is on it.
-        wait_until(lambda: not etcd_lease_alive(side.server, old_lease), 10,
-                   'the old lease to expire')
-        assert side.held_by(pub2)
+    if side.name == 'etcd':
+        _assert_adopted(side, pub2, old_leases, mark)
     assert side.changes_since(mark) == []
     assert side.records() == expected_records(agent2, 'hv1')
+
+
+def _assert_adopted(side, pub, old_leases, mark):
+    """The restarted publisher adopted the old leases.
+
+    Not one interface key written, and it keeps them alive (the first
+    process is gone).
+    """
+    assert old_leases and old_leases <= set(pub.store.leases)
+    assert pub.store.lease_id not in old_leases  # its own, for the guard
+    assert etcd_written_since(side.server, 'hv1', mark) == []
+    seen = {lease: [] for lease in old_leases}
+
+    def refreshed():
+        for lease, ttls in seen.items():
+            ttls.append(etcd_lease_ttl(side.server, lease))
+        return all(any(b > a for a, b in zip(ttls, ttls[1:]))
+                   for ttls in seen.values())
+
+    wait_until(refreshed, 15, 'the adopted leases to be refreshed')
+    assert all(ttl > 0 for ttls in seen.values() for ttl in ttls)
+    assert etcd_written_since(side.server, 'hv1', mark) == []
+
+
+def test_etcd_restart_with_another_lease_ttl_moves_the_keys(
+        ovsdb, etcd_server, make_agent, make_publisher):
+    """Leases granted with another TTL are not adopted.
+
+    The keys are rewritten, with their values, onto the new lease.
+    """
+    side = EtcdSide(etcd_server)
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=6)
+    old_lease = pub.store.lease_id
+    mark = side.mark()
+    stop(agent, pub)
+
+    agent2, pub2 = run(make_agent, make_publisher, side, ovsdb, ttl=7)
+    assert old_lease not in pub2.store.leases
+    assert etcd_written_since(etcd_server, 'hv1', mark) == [
+        'br-int', 'tap1', 'tap2', 'tap3']
+    # Past the old lease's expiry nothing is deleted: no key is on it.
+    wait_until(lambda: not etcd_lease_alive(etcd_server, old_lease), 10,
+               'the old lease to expire')
+    assert side.held_by(pub2)
+    assert side.changes_since(mark) == []
+    assert side.records() == expected_records(agent2, 'hv1')
+
+
+def test_etcd_revoke_by_a_superseded_process_deletes_nothing(
+        ovsdb, etcd_server, make_agent, make_publisher):
+    """A revoke by a process whose leases were adopted deletes nothing.
+
+    A newer process of the same owner adopted the first one's leases; the
+    first one's revoke_on_stop must not delete the keys with them.
+    """
+    side = EtcdSide(etcd_server)
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb,
+                     revoke_on_stop=True)
+    old_leases = set(pub.store.leases)
+    mark = side.mark()
+    agent2, pub2 = run(make_agent, make_publisher, side, ovsdb)
+    assert old_leases <= set(pub2.store.leases)
+    stop(agent, pub)  # still believes it is connected: tries to revoke
+    assert all(etcd_lease_alive(etcd_server, lease) for lease in old_leases)
+    assert side.held_by(pub2)
+    assert side.records() == expected_records(agent2, 'hv1')
+    assert side.changes_since(mark) == []
 
 
 def _start_child(box, side, owner, ttl):
@@ -262,9 +335,8 @@ def test_kill9_restart_is_invisible_to_consumers(
             child.wait(10)
     # Same owner, within the TTL: taken over at once.
     agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=8)
-    for lease in old_leases:
-        wait_until(lambda: not etcd_lease_alive(side.server, lease), 15,
-                   'the killed agent\'s lease to expire')
+    if side.name == 'etcd':
+        _assert_adopted(side, pub, old_leases, mark)
     assert side.held_by(pub)
     assert side.changes_since(mark) == []
     assert side.records() == expected_records(agent, 'hv1')
@@ -437,7 +509,7 @@ def test_etcd_keys_per_lease_are_bounded(etcd_server, make_publisher):
 
     def all_refreshed():
         for lease, ttls in seen.items():
-            ttls.append(_lease_ttl(etcd_server, lease))
+            ttls.append(etcd_lease_ttl(etcd_server, lease))
         return all(any(b > a for a, b in zip(t, t[1:]))
                    for t in seen.values())
 
@@ -468,12 +540,6 @@ def _keys_per_lease(server, host):
         lease = int(kv.get('lease', 0))
         counts[lease] = counts.get(lease, 0) + 1
     return counts
-
-
-def _lease_ttl(server, lease):
-    client = server.client()
-    return int(client.post(client.get_url('/lease/timetolive'),
-                           json={'ID': lease}).get('TTL', -1))
 
 
 def stores_b64(text):
@@ -524,9 +590,11 @@ def test_daemon_restarts_are_invisible_to_consumers(
                                  redis_server))
             wait_until(lambda: published_by(procs[-1]), 30,
                        'the restarted daemon to take the host over')
-        assert etcd_leases(etcd_server, 'hv1') == {
-            int(etcd_server.client().get('/df-ovsdb-agent/hv1/alive',
-                                         metadata=True)[0][1]['lease'])}
+        # Each restarted daemon adopted the leases its predecessor's keys
+        # were on: not one interface key was written again.
+        assert etcd_written_since(etcd_server, 'hv1', marks[0]) == []
+        assert all(etcd_lease_alive(etcd_server, lease)
+                   for lease in etcd_leases(etcd_server, 'hv1'))
         assert etcd.changes_since(marks[0]) == []
         assert redis.changes_since(marks[1]) == []
     finally:
