@@ -129,7 +129,7 @@ class EtcdStore(base.Store):
     def claim(self, alive: dict) -> None:
         key = _b64(self.alive_key)
         kv = self._get(self.alive_key)
-        predecessor: Optional[int] = None
+        predecessor = False
         if kv is None:
             compare = {'target': 'CREATE', 'key': key, 'create_revision': 0,
                        'result': 'EQUAL'}
@@ -141,14 +141,12 @@ class EtcdStore(base.Store):
                 raise base.NotOwner(self.host, current)
             compare = {'target': 'MOD', 'key': key,
                        'mod_revision': kv['mod_revision'], 'result': 'EQUAL'}
-            if not self.me.is_self(current):
-                predecessor = int(kv.get('lease', 0))
+            predecessor = not self.me.is_self(current)
         if not self.leases:
             # Always a lease of our own for the liveness record: the guard
             # of every write tells this process from the one before it.
             self._grant()
-        adopt = [] if predecessor is None else \
-            self._predecessor_leases(predecessor)
+        adopt = self._predecessor_leases() if predecessor else []
         reply = self._txn([compare], [self._put(self.alive_key, alive,
                                                 self.leases[0])])
         if not reply.get('succeeded'):
@@ -162,17 +160,17 @@ class EtcdStore(base.Store):
                      'host %s: its keys stay as they are',
                      ', '.join('%x' % lease for lease in adopted), self.host)
 
-    def _predecessor_leases(self, alive_lease: int) -> list[int]:
-        """The live leases, granted with our TTL, holding the keys of an
-        earlier process of our owner (refreshed here so that none expires
-        before our first tick).
+    def _predecessor_leases(self) -> list[int]:
+        """The live leases, granted with our TTL, holding the interface
+        keys of an earlier process of our owner (refreshed here so that
+        none expires before our first tick).  Its liveness record moves
+        onto our own lease with the claim.
         """
         top = self.host_prefix
         reply = self._post('/kv/range', {'key': _b64(top),
                                          'range_end': _range_end(top),
                                          'keys_only': True})
         found = {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
-        found.add(alive_lease)
         found.discard(0)
         # A lease granted with another TTL is not adopted: its keys move
         # onto ours, so that lease_ttl means what the configuration says.
