@@ -218,7 +218,8 @@ def test_same_name_recreated_and_vm_to_patch_converge(
 
 
 def test_clean_restart_is_invisible_to_consumers(
-        ovsdb, side, make_agent, make_publisher):
+        ovsdb, side, make_agent, make_publisher, caplog):
+    caplog.set_level(logging.INFO)
     populate(ovsdb)
     agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=6)
     old_leases = set(getattr(pub.store, 'leases', ()))
@@ -228,6 +229,12 @@ def test_clean_restart_is_invisible_to_consumers(
     agent2, pub2 = run(make_agent, make_publisher, side, ovsdb, ttl=6)
     if side.name == 'etcd':
         _assert_adopted(side, pub2, old_leases, mark)
+        # The line publishers.rst quotes.
+        assert ['Adopted etcd lease(s) %s of the previous process of host '
+                'hv1: its keys stay as they are' % ', '.join(
+                    '%x' % lease for lease in sorted(old_leases))] == [
+            r.getMessage() for r in caplog.records
+            if r.getMessage().startswith('Adopted etcd lease')]
     assert side.changes_since(mark) == []
     assert side.records() == expected_records(agent2, 'hv1')
 
