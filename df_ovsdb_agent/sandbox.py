@@ -224,6 +224,18 @@ class OvsSandbox:
         self.vsctl('--timeout=10', 'set', 'Open_vSwitch', '.',
                    'external_ids:sandbox=1', wait=True)
 
+    def signal_vswitchd(self, sig: int) -> None:
+        """Send ``sig`` to ovs-vswitchd (e.g. SIGSTOP, SIGCONT)."""
+        if self.vswitchd is None or self.vswitchd.poll() is not None:
+            raise SandboxError('ovs-vswitchd is not running')
+        self.vswitchd.send_signal(sig)
+
+    def stop_vswitchd(self, sig: int = signal.SIGTERM) -> None:
+        """Stop ovs-vswitchd with ``sig`` and reap it; start_vswitchd()
+        brings it back on the same database.
+        """
+        stop_process(self.vswitchd, sig)
+
     def vsctl(self, *args: str, wait: Optional[bool] = None) -> str:
         """Run ovs-vsctl against the sandbox and return its stdout.
 
