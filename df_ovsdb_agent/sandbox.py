@@ -339,9 +339,9 @@ class OvsSandbox:
             raise SandboxError('ovsdb-server is not running')
         self.ovsdb.send_signal(sig)
 
-    def kill_ovsdb(self) -> None:
-        """kill -9 ovsdb-server and reap it."""
-        stop_process(self.ovsdb, signal.SIGKILL)
+    def kill_ovsdb(self, sig: int = signal.SIGKILL) -> None:
+        """kill -9 (or another ``sig``) ovsdb-server and reap it."""
+        stop_process(self.ovsdb, sig)
 
     def restart_ovsdb(self) -> None:
         self.kill_ovsdb()

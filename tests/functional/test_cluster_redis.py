@@ -10,6 +10,7 @@ initial sync they hold exactly the changes made.
 """
 
 import random
+import signal
 
 import pytest
 
@@ -129,6 +130,36 @@ def test_many_hosts_cost_a_constant_number_of_commands_per_round(
     print('\nREDIS reader, 200 hosts: %d commands in %d rounds (%.2f per '
           'round; the per-host design sent 2N+1 = 401)'
           % (sent, rounds, sent / rounds))
+
+
+def test_frozen_redis_is_detected_and_state_recovered_exactly(
+        redis_server, caplog):
+    client = redis_server.client()
+    hv1 = start_host(client, 'hv1')
+    hv2 = start_host(client, 'hv2')
+    tail = Tail(reader(redis_server, liveness_interval=0.2))
+    try:
+        mark = tail.wait(converged(tail, hv1, hv2))
+        redis_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_until(lambda: any(
+                'retrying in' in r.getMessage() for r in caplog.records
+                if r.name.startswith('df_ovsdb_agent.cluster')), 20,
+                'the reader to notice the frozen server')
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        hv1.change(puts=[record('hv1', 'tap1', ofport=77),
+                         record('hv1', 'tap9')], deletes=['tap0'])
+        tail.wait(converged(tail, hv1, hv2))
+        events = tail.since(mark)
+    finally:
+        tail.stop()
+    # Its positions were still valid: exactly the changes, and no host
+    # went down or up because the reader could not reach the server.
+    assert changes(events) == [('hv1', 'offline', 'tap0'),
+                               ('hv1', 'online', 'tap9'),
+                               ('hv1', 'updated', 'tap1')]
+    assert markers(events) == []
 
 
 @pytest.mark.parametrize('how', ['kill', 'stop'])

@@ -426,6 +426,42 @@ def test_second_owner_of_a_host_id_is_refused(
         other.stop()
 
 
+def test_store_frozen_while_interfaces_change_converges_exactly(
+        ovsdb, side, make_agent, make_publisher):
+    """The store is SIGSTOPped while ports are unplugged, changed and
+    plugged: the publisher notices (its writes time out), and after
+    SIGCONT the store holds exactly OVSDB's state and consumers see each
+    of those changes once, nothing else.
+    """
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, timeout=1,
+                     max_backoff=0.5)
+    mark = side.mark()
+    failures = pub.writer.failures
+    side.server.proc.send_signal(signal.SIGSTOP)
+    try:
+        ovsdb.vsctl('del-port', 'tap1')
+        ovsdb.vsctl('set', 'Interface', 'tap2', 'external_ids:iface-id=p2b')
+        ovsdb.vsctl(*vm('tap4', 4, 'p4'))
+        wait_until(lambda: pub.writer.failures > failures, 20,
+                   'the publisher to notice the frozen store')
+    finally:
+        side.server.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: side.records() == expected_records(agent, 'hv1') and
+               side.held_by(pub), 20)
+    if side.name == 'redis':
+        events = sorted((e['action'], e['name']) for e in map(
+            json.loads, side.changes_since(mark)) if 'action' in e)
+        assert events == [('offline', 'tap1'), ('online', 'tap4'),
+                          ('updated', 'tap2')]
+    else:
+        changes = side.changes_since(mark)
+        assert sorted((k.rsplit('/', 1)[1], old is None, new is None)
+                      for _, k, old, new in changes) == [
+            ('tap1', False, True), ('tap2', False, False),
+            ('tap4', True, False)]
+
+
 def test_periodic_reconcile_repairs_drift(ovsdb, side, make_agent,
                                           make_publisher):
     populate(ovsdb)

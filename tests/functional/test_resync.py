@@ -1,6 +1,9 @@
-"""ovsdb-server killed and restarted: exactly the right events, no storm."""
+"""ovsdb-server killed (kill -9, SIGTERM) or frozen and restarted: exactly
+the right events, no storm."""
 
 import signal
+
+import pytest
 
 from tests.recorder import Recorder
 from tests.recorder import replay_state
@@ -14,7 +17,8 @@ def _port(name, ofport, iface_id=None):
     return args
 
 
-def test_kill_restart_with_changes_while_down(ovsdb, make_agent):
+@pytest.mark.parametrize('how', ['SIGKILL', 'SIGTERM'])
+def test_kill_restart_with_changes_while_down(ovsdb, make_agent, how):
     ovsdb.vsctl('add-br', 'br-int', '--', 'set', 'Interface', 'br-int',
                 'ofport=65534')
     for i in range(1, 21):
@@ -27,7 +31,7 @@ def test_kill_restart_with_changes_while_down(ovsdb, make_agent):
     rec.clear()
 
     syncs = agent.syncs
-    ovsdb.kill_ovsdb()
+    ovsdb.kill_ovsdb(getattr(signal, how))
     ovsdb.offline_vsctl('del-port', 'tap1', '--', 'del-port', 'tap2')
     ovsdb.offline_vsctl('set', 'Interface', 'tap3', 'ofport=-1')
     ovsdb.offline_vsctl('set', 'Interface', 'tap4',
