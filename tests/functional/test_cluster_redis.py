@@ -61,6 +61,13 @@ def start_host(client, name, count=5, **kwargs):
     return host
 
 
+def two_hosts(server):
+    """Hosts hv1 and hv2 (five interfaces each) and a reader tailing."""
+    client = server.client()
+    hosts = start_host(client, 'hv1'), start_host(client, 'hv2')
+    return hosts + (Tail(reader(server, liveness_interval=0.2)),)
+
+
 def test_host_liveness_expiry_and_return(redis_server):
     client = redis_server.client()
     hv1 = start_host(client, 'hv1', count=3)
@@ -134,10 +141,7 @@ def test_many_hosts_cost_a_constant_number_of_commands_per_round(
 
 def test_frozen_redis_is_detected_and_state_recovered_exactly(
         redis_server, caplog):
-    client = redis_server.client()
-    hv1 = start_host(client, 'hv1')
-    hv2 = start_host(client, 'hv2')
-    tail = Tail(reader(redis_server, liveness_interval=0.2))
+    hv1, hv2, tail = two_hosts(redis_server)
     try:
         mark = tail.wait(converged(tail, hv1, hv2))
         redis_server.proc.send_signal(signal.SIGSTOP)
@@ -169,15 +173,12 @@ def test_redis_restart_converges_exactly(tmp_path, how, data):
     server = cls(str(tmp_path / 'redis'))
     server.start()
     try:
-        client = server.client()
-        hv1 = start_host(client, 'hv1')
-        hv2 = start_host(client, 'hv2')
-        tail = Tail(reader(server, liveness_interval=0.2))
+        hv1, hv2, tail = two_hosts(server)
         try:
             mark = tail.wait(converged(tail, hv1, hv2))
             getattr(server, how)()
             server.start()
-            client = hv1.client = hv2.client = server.client()
+            hv1.client = hv2.client = server.client()
             if data == 'wiped':
                 # The publishers reconnect and write everything again.
                 hv1.rewrite(synced=True)
