@@ -14,7 +14,6 @@ relist costs).  Nothing here is a test assertion.
 """
 
 import argparse
-import base64
 import json
 import random
 import tempfile
@@ -27,6 +26,7 @@ from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import etcd as cluster_etcd
 from df_ovsdb_agent.cluster.redis import RedisStreamReader
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import StoreOptions
 
 INTERFACES = 10
@@ -148,7 +148,7 @@ def etcd_cost(base: str, count: int) -> dict:
                        for n in range(INTERFACES))
         for start in range(0, len(ops), 100):
             client.transaction({'compare': [], 'failure': [], 'success': [
-                {'request_put': {'key': _b64(k), 'value': _b64(v)}}
+                {'request_put': {'key': etcd_b64(k), 'value': etcd_b64(v)}}
                 for k, v in ops[start:start + 100]]})
         times = []
         for _ in range(3):
@@ -160,10 +160,6 @@ def etcd_cost(base: str, count: int) -> dict:
     finally:
         server.stop()
     return {'hosts': count, 'keys': len(ops), 'list_s': sorted(times)[1]}
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def main() -> None:

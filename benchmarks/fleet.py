@@ -10,7 +10,6 @@ regenerates ``benchmarks/fleet_results.md`` (see benchmarks/README.md).
 """
 
 import argparse
-import base64
 import datetime
 import json
 import os
@@ -240,12 +239,10 @@ class StoreRun:
         try:
             if self.store == 'etcd':
                 top = stores.check_prefix(stores.ETCD_PREFIX) + '/'
-                raw = bytearray(top.encode())
-                raw[-1] += 1
                 reply = requests.post(
                     self.server.url + '/v3/kv/range', timeout=10, json={
-                        'key': base64.b64encode(top.encode()).decode(),
-                        'range_end': base64.b64encode(bytes(raw)).decode(),
+                        'key': stores.etcd_b64(top),
+                        'range_end': stores.etcd_range_end(top),
                         'count_only': True}).json()
                 want = len(self.expected.records) + len(self.hosts)
                 return int(reply.get('count', 0)) == want

@@ -54,6 +54,8 @@ from df_ovsdb_agent.cluster import ClusterView
 from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.cluster.stores import etcd_b64
+from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent import logsafe
@@ -84,17 +86,6 @@ class Listing:
         #: Every key under the prefix, readable or not.
         self.keys: set[str] = set()
         self.revision = 0
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def _range_end(prefix: str) -> str:
-    """The end of the key range that holds exactly the keys of ``prefix``."""
-    raw = bytearray(prefix.encode('utf-8'))
-    raw[-1] += 1
-    return base64.b64encode(bytes(raw)).decode('ascii')
 
 
 def _decode(value: str) -> Optional[dict]:
@@ -156,7 +147,7 @@ def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
     top = stores.check_prefix(prefix) + '/'
     batch = _Batch(stores.check_prefix(prefix))
     listing = Listing()
-    request = {'key': _b64(top), 'range_end': _range_end(top),
+    request = {'key': etcd_b64(top), 'range_end': etcd_range_end(top),
                'limit': page_size}
     while True:
         reply = client.post(client.get_url('/kv/range'), json=request)
@@ -273,7 +264,7 @@ class EtcdWatcher:
         """Events of the watch from ``revision + 1`` until it ends."""
         top = self.prefix + '/'
         request = {'create_request': {
-            'key': _b64(top), 'range_end': _range_end(top),
+            'key': etcd_b64(top), 'range_end': etcd_range_end(top),
             'start_revision': self.revision + 1, 'progress_notify': True}}
         try:
             response = self._response = client.session.post(
@@ -344,7 +335,7 @@ class EtcdWatcher:
         top = self.prefix + '/'
         try:
             reply = client.post(client.get_url('/kv/range'), json={
-                'key': _b64(top), 'range_end': _range_end(top),
+                'key': etcd_b64(top), 'range_end': etcd_range_end(top),
                 'revision': self.revision, 'count_only': True})
         except Exception as exc:
             if 'compacted' not in stores.describe_error(exc):

@@ -19,6 +19,7 @@ A *liveness record* (:func:`alive_record`) is
 which agent installation holds the host id.
 """
 
+import base64
 import dataclasses
 import json
 import logging
@@ -130,6 +131,20 @@ def parse_alive(value) -> Optional[dict]:
 
 
 # -- etcd ------------------------------------------------------------------
+
+def etcd_b64(text: str) -> str:
+    """etcd's JSON gateway takes keys and values base64-encoded."""
+    return base64.b64encode(text.encode('utf-8')).decode('ascii')
+
+
+def etcd_range_end(prefix: str) -> str:
+    """The end of the key range holding exactly the keys of ``prefix``,
+    base64-encoded.
+    """
+    raw = bytearray(prefix.encode('utf-8'))
+    raw[-1] += 1
+    return base64.b64encode(bytes(raw)).decode('ascii')
+
 
 def etcd_host_prefix(prefix: str, host: str) -> str:
     return '%s/%s%s' % (prefix.rstrip('/'), host, INTERFACES)

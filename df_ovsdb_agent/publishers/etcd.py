@@ -37,6 +37,8 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.cluster.stores import etcd_b64
+from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent.publishers import base
 
 LOG = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ class EtcdStore(base.Store):
     # -- ownership -------------------------------------------------------
 
     def claim(self, alive: dict) -> None:
-        key = _b64(self.alive_key)
+        key = etcd_b64(self.alive_key)
         kv = self._get(self.alive_key)
         predecessor = False
         if kv is None:
@@ -167,8 +169,8 @@ class EtcdStore(base.Store):
         onto our own lease with the claim.
         """
         top = self.host_prefix
-        reply = self._post('/kv/range', {'key': _b64(top),
-                                         'range_end': _range_end(top),
+        reply = self._post('/kv/range', {'key': etcd_b64(top),
+                                         'range_end': etcd_range_end(top),
                                          'keys_only': True})
         found = {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
         found.discard(0)
@@ -179,11 +181,11 @@ class EtcdStore(base.Store):
 
     def _guard(self) -> list:
         """The compare every write carries: the host is still ours."""
-        return [{'target': 'LEASE', 'key': _b64(self.alive_key),
+        return [{'target': 'LEASE', 'key': etcd_b64(self.alive_key),
                  'lease': self.leases[0], 'result': 'EQUAL'}]
 
     def _guarded(self, ops: list) -> None:
-        failure = [{'request_range': {'key': _b64(self.alive_key)}}]
+        failure = [{'request_range': {'key': etcd_b64(self.alive_key)}}]
         reply = self._txn(self._guard(), ops, failure)
         if reply.get('succeeded'):
             return
@@ -208,8 +210,8 @@ class EtcdStore(base.Store):
         rewrite = set()
         self._lease_of = {}
         top = self.host_prefix
-        reply = self._post('/kv/range', {'key': _b64(top),
-                                         'range_end': _range_end(top)})
+        reply = self._post('/kv/range', {'key': etcd_b64(top),
+                                         'range_end': etcd_range_end(top)})
         for kv in reply.get('kvs', []):
             name = _unb64(kv['key'])[len(top):]
             lease = int(kv.get('lease', 0))
@@ -234,7 +236,7 @@ class EtcdStore(base.Store):
         for name, record in sorted(write.state.items()):
             key = self.host_prefix + name
             if record is None:
-                ops.append({'request_delete_range': {'key': _b64(key)}})
+                ops.append({'request_delete_range': {'key': etcd_b64(key)}})
                 continue
             lease = self._lease_for(name, counts)
             ops.append(self._put(key, record, lease))
@@ -262,9 +264,9 @@ class EtcdStore(base.Store):
         # them would delete its keys.
         self._guarded([
             {'request_delete_range': {
-                'key': _b64(self.host_prefix),
-                'range_end': _range_end(self.host_prefix)}},
-            {'request_delete_range': {'key': _b64(self.alive_key)}}])
+                'key': etcd_b64(self.host_prefix),
+                'range_end': etcd_range_end(self.host_prefix)}},
+            {'request_delete_range': {'key': etcd_b64(self.alive_key)}}])
         for lease in self.leases:
             self._post('/lease/revoke', {'ID': lease})
         self.leases = []
@@ -273,13 +275,13 @@ class EtcdStore(base.Store):
     # -- plumbing --------------------------------------------------------
 
     def _get(self, key: str) -> Optional[dict]:
-        reply = self._post('/kv/range', {'key': _b64(key)})
+        reply = self._post('/kv/range', {'key': etcd_b64(key)})
         kvs = reply.get('kvs') or []
         return kvs[0] if kvs else None
 
     def _put(self, key: str, record: dict, lease: int) -> dict:
-        return {'request_put': {'key': _b64(key), 'lease': lease,
-                                'value': _b64(stores.dumps(record))}}
+        return {'request_put': {'key': etcd_b64(key), 'lease': lease,
+                                'value': etcd_b64(stores.dumps(record))}}
 
     def _txn(self, compare: list, success: list,
              failure: Optional[list] = None) -> dict:
@@ -301,20 +303,8 @@ def _parse(value: str) -> Optional[dict]:
     return record if isinstance(record, dict) else None
 
 
-def _b64(text: str) -> str:
-    """etcd's JSON gateway takes keys and values base64-encoded."""
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
 def _unb64(text: str) -> str:
     return base64.b64decode(text).decode('utf-8', 'replace')
-
-
-def _range_end(prefix: str) -> str:
-    """The end of the key range holding exactly the keys of ``prefix``."""
-    raw = bytearray(prefix.encode('utf-8'))
-    raw[-1] += 1
-    return base64.b64encode(bytes(raw)).decode('ascii')
 
 
 class EtcdPublisher(base.StorePublisher):

@@ -5,12 +5,12 @@ the stores' own clients, so consumer tests can create, change, kill and
 revive hundreds of hosts without running an agent per host.
 """
 
-import base64
 import threading
 
 from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.cluster.stores import etcd_b64
 
 ETCD_PREFIX = stores.ETCD_PREFIX
 REDIS_PREFIX = stores.REDIS_PREFIX
@@ -28,10 +28,6 @@ def record(host, name, ofport=1, uuid=None, **extra):
 def alive(host, synced=True, pid=1, interfaces=0, ttl=30):
     return stores.alive_record(host, 'test-owner', '0.test', pid,
                                1700000000.0 + pid, synced, interfaces, ttl)
-
-
-def _b64(text):
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
 
 class EtcdHost:
@@ -60,7 +56,7 @@ class EtcdHost:
             self.records[rec['name']] = rec
             key = stores.etcd_key(self.prefix, self.host, rec['name'])
             ops.append({'request_put': {
-                'key': _b64(key), 'value': _b64(stores.dumps(rec)),
+                'key': etcd_b64(key), 'value': etcd_b64(stores.dumps(rec)),
                 'lease': self.lease.id}})
         self._client().transaction({'compare': [], 'success': ops,
                                     'failure': []})
@@ -69,7 +65,7 @@ class EtcdHost:
         ops = []
         for name in names:
             self.records.pop(name)
-            ops.append({'request_delete_range': {'key': _b64(
+            ops.append({'request_delete_range': {'key': etcd_b64(
                 stores.etcd_key(self.prefix, self.host, name))}})
         self._client().transaction({'compare': [], 'success': ops,
                                     'failure': []})

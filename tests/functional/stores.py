@@ -16,6 +16,8 @@ from typing import Optional
 from oslo_config import cfg
 import pytest
 
+from df_ovsdb_agent.cluster.stores import etcd_b64
+from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent import plugins
 from df_ovsdb_agent import sandbox
@@ -200,15 +202,21 @@ def etcd_revision(server):
     return int(server.client().status()['header']['revision'])
 
 
+def etcd_range(server, prefix, **options):
+    """The kvs of every key under ``prefix`` (a raw range request;
+    ``options`` such as ``revision`` or ``keys_only`` go with it).
+    """
+    client = server.client()
+    return client.post(client.get_url('/kv/range'), json=dict(
+        key=etcd_b64(prefix), range_end=etcd_range_end(prefix),
+        **options)).get('kvs', [])
+
+
 def etcd_state_at(server, revision, prefix='/df-ovsdb-agent/'):
     """key -> value under ``prefix`` as of ``revision``."""
-    client = server.client()
-    reply = client.post(client.get_url('/kv/range'), json={
-        'key': _b64(prefix), 'range_end': _range_end(prefix),
-        'revision': revision})
     return {base64.b64decode(kv['key']).decode():
             base64.b64decode(kv.get('value', '')).decode()
-            for kv in reply.get('kvs', [])}
+            for kv in etcd_range(server, prefix, revision=revision)}
 
 
 def etcd_changes_since(server, revision, what='/interfaces/'):
@@ -231,13 +239,21 @@ def etcd_changes_since(server, revision, what='/interfaces/'):
     return changes
 
 
+def etcd_keys_per_lease(server, host, prefix='/df-ovsdb-agent'):
+    """lease -> how many of ``host``'s keys (interfaces and alive) it
+    holds.
+    """
+    counts: dict = {}
+    for kv in etcd_range(server, '%s/%s/' % (prefix, host),
+                         keys_only=True):
+        lease = int(kv.get('lease', 0))
+        counts[lease] = counts.get(lease, 0) + 1
+    return counts
+
+
 def etcd_leases(server, host, prefix='/df-ovsdb-agent'):
     """The set of leases holding ``host``'s keys (interfaces and alive)."""
-    client = server.client()
-    top = '%s/%s/' % (prefix, host)
-    reply = client.post(client.get_url('/kv/range'), json={
-        'key': _b64(top), 'range_end': _range_end(top)})
-    return {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
+    return set(etcd_keys_per_lease(server, host, prefix))
 
 
 def etcd_written_since(server, host, revision, prefix='/df-ovsdb-agent'):
@@ -245,12 +261,9 @@ def etcd_written_since(server, host, revision, prefix='/df-ovsdb-agent'):
 
     Even those written with the value they had.
     """
-    client = server.client()
     top = '%s/%s/interfaces/' % (prefix, host)
-    reply = client.post(client.get_url('/kv/range'), json={
-        'key': _b64(top), 'range_end': _range_end(top), 'keys_only': True})
     return sorted(base64.b64decode(kv['key']).decode()[len(top):]
-                  for kv in reply.get('kvs', [])
+                  for kv in etcd_range(server, top, keys_only=True)
                   if int(kv['mod_revision']) > revision)
 
 
@@ -264,16 +277,6 @@ def etcd_lease_ttl(server, lease):
 def etcd_lease_alive(server, lease):
     """Whether etcd still knows ``lease``."""
     return etcd_lease_ttl(server, lease) > 0
-
-
-def _b64(text):
-    return base64.b64encode(text.encode()).decode()
-
-
-def _range_end(prefix):
-    raw = bytearray(prefix.encode())
-    raw[-1] += 1
-    return base64.b64encode(bytes(raw)).decode()
 
 
 def redis_alive(server, host, key_prefix='df-ovsdb-agent'):

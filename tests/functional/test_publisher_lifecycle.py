@@ -6,7 +6,6 @@ Every wait is for an effect in the store itself; what a consumer sees is
 read from the store's own history (etcd revisions, the Redis stream).
 """
 
-import base64
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent import sandbox
 from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_changes_since
+from tests.functional.stores import etcd_keys_per_lease
 from tests.functional.stores import etcd_lease_alive
 from tests.functional.stores import etcd_lease_ttl
 from tests.functional.stores import etcd_leases
@@ -544,7 +544,7 @@ def test_etcd_keys_per_lease_are_bounded(etcd_server, make_publisher):
                            + [SYNC_FINISHED])
     wait_until(lambda: len(etcd_records(etcd_server, 'hv-big')) == 2100, 30)
     # 2,100 interface keys + the liveness record: three leases.
-    counts = _keys_per_lease(etcd_server, 'hv-big')
+    counts = etcd_keys_per_lease(etcd_server, 'hv-big')
     assert sorted(counts.values()) == [101, 1000, 1000]
     assert set(counts) == set(pub.store.leases)
     # Every lease is kept alive: each one's remaining TTL goes up again.
@@ -566,27 +566,10 @@ def test_etcd_keys_per_lease_are_bounded(etcd_server, make_publisher):
     agent.bus.publish_many([InterfaceEvent(Action.ONLINE, p)
                             for p in extra])
     wait_until(lambda: len(etcd_records(etcd_server, 'hv-big')) == 650, 30)
-    counts = _keys_per_lease(etcd_server, 'hv-big')
+    counts = etcd_keys_per_lease(etcd_server, 'hv-big')
     assert set(counts) <= set(pub.store.leases)
     assert len(pub.store.leases) == 3 and sum(counts.values()) == 651
     assert all(n <= stores.KEYS_PER_LEASE for n in counts.values())
-
-
-def _keys_per_lease(server, host):
-    client = server.client()
-    top = '/df-ovsdb-agent/%s/' % host
-    reply = client.post(client.get_url('/kv/range'), json={
-        'key': stores_b64(top), 'range_end': stores_b64(top[:-1] + '0'),
-        'keys_only': True})
-    counts = {}
-    for kv in reply.get('kvs', []):
-        lease = int(kv.get('lease', 0))
-        counts[lease] = counts.get(lease, 0) + 1
-    return counts
-
-
-def stores_b64(text):
-    return base64.b64encode(text.encode()).decode()
 
 
 def _daemon(tmp_path, box, etcd_server, redis_server):
