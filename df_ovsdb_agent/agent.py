@@ -25,6 +25,7 @@ from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
+from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
@@ -168,11 +169,8 @@ class Agent:
         """Stop monitoring, save the state, let subscribers drain, then
         stop them.
         """
-        end = time.monotonic() + timeout
-
-        def left() -> float:
-            return max(0.0, end - time.monotonic())
         # One timeout for everything, not one per step.
+        left = remaining(timeout)
         self._monitor.stop(left())
         self._stop_persist(left())
         self.bus.close(left())

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Callable, Iterable, Mapping, Optional
 
+from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Event
 from df_ovsdb_agent.events import identity
@@ -272,7 +273,7 @@ class EventBus:
         """Wait until every subscriber has caught up (or ``timeout``, for
         all of them together).
         """
-        left = _deadline(timeout)
+        left = remaining(timeout)
         for sub in self.subscriptions:
             if not sub.wait_idle(left()):
                 return False
@@ -282,15 +283,7 @@ class EventBus:
         """Give subscribers ``timeout`` seconds in all to drain, then stop
         them (a subscriber still busy then is left to finish alone).
         """
-        left = _deadline(timeout)
+        left = remaining(timeout)
         self.wait_idle(left())
         for sub in self.subscriptions:
             self.unsubscribe(sub, left())
-
-
-def _deadline(timeout: Optional[float]) -> Callable[[], Optional[float]]:
-    """A function giving the seconds left of ``timeout`` (None: no limit)."""
-    if timeout is None:
-        return lambda: None
-    end = time.monotonic() + timeout
-    return lambda: max(0.0, end - time.monotonic())

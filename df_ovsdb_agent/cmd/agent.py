@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from typing import Optional
 
 from oslo_log import log as logging
@@ -209,13 +208,9 @@ class Daemon:
         LOG.info('%s stopped', PROG)
 
     def _stop_all(self, timeout: float) -> None:
-        end = time.monotonic() + timeout
-
-        def left() -> float:
-            return max(0.0, end - time.monotonic())
         # Stop the monitor first, so nothing new is published, then let
         # subscribers drain what they already have.
-        self.agent.stop(left())
+        self.agent.stop(timeout)
         for plugin in reversed(self._started):
             try:
                 plugin.stop()
