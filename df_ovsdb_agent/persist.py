@@ -196,6 +196,10 @@ class StateDir:
             return owner
 
 
+def _sorted_json(body: Any) -> bytes:
+    return json.dumps(body, sort_keys=True).encode()
+
+
 class StateWriter:
     """Writes ``body()`` to ``path`` on its own thread whenever marked.
 
@@ -204,13 +208,17 @@ class StateWriter:
     """
 
     def __init__(self, path: str, body: Callable[[], Any],
-                 name: str = 'state', min_interval: float = 0.0) -> None:
+                 name: str = 'state', min_interval: float = 0.0,
+                 encode: Optional[Callable[[Any], bytes]] = None) -> None:
         """:param min_interval: seconds between the starts of two writes,
             so that sustained churn on a big host costs a bounded share
             of a core (a stop still writes at once).
+        :param encode: turns ``body()`` into the file's bytes, on the
+            writer thread (default: sorted JSON).
         """
         self.path = path
         self._body = body
+        self._encode = encode or _sorted_json
         self.min_interval = min_interval
         self._next_write = 0.0
         self._cond = threading.Condition()
@@ -290,8 +298,7 @@ class StateWriter:
             body = self._body()
             if body == self._written:
                 return  # e.g. a second mark for an already written batch
-            data = json.dumps(body, sort_keys=True).encode()
-            write_atomic(self.path, data)
+            write_atomic(self.path, self._encode(body))
         except (OSError, TypeError, ValueError) as exc:
             self.failures += 1
             if not self._failing:  # one line per outage, not per write

@@ -18,6 +18,7 @@ import time
 from typing import Any, Optional
 
 from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
@@ -35,6 +36,7 @@ from df_ovsdb_agent.ovsdb.tables import INTERFACE
 from df_ovsdb_agent.ovsdb.tables import PORT
 from df_ovsdb_agent.ovsdb.tables import SYSTEM
 from df_ovsdb_agent.ovsdb.tables import TABLES
+from df_ovsdb_agent import persist
 
 LOG = logging.getLogger(__name__)
 
@@ -171,6 +173,12 @@ class Monitor:
         self.settings = settings
         self._sink = sink
         self.replica_file = replica_file
+        # Saved on a thread of its own: serialising and fsyncing a big
+        # replica must not hold up the events on the monitor thread.
+        self._replica_cut: Optional[replica_file_lib.Cut] = None
+        self._replica_writer = None if replica_file is None else \
+            persist.StateWriter(replica_file, lambda: self._replica_cut,
+                                'replica', encode=replica_file_lib.encode)
         self._bytes_done = 0
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
@@ -241,6 +249,8 @@ class Monitor:
                  INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
         if self.replica_file is not None and self._replica is None:
             self._replica = replica_file_lib.load(self.replica_file, types)
+        if self._replica_writer is not None:
+            self._replica_writer.start()
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name='df-ovsdb-monitor')
@@ -252,32 +262,36 @@ class Monitor:
                 % (','.join(remotes), settings.sync_timeout))
 
     def stop(self, timeout: Optional[float] = 5.0) -> bool:
-        """Stop the monitor thread and close the connection."""
+        """Stop the monitor thread and close the connection, then save
+        the replica (all within ``timeout``).
+        """
         thread = self._thread
         if thread is None:
             return True
+        left = remaining(timeout)
         self._stopping.set()
         conn = self._conn
         if conn is not None:
             conn.interrupt()
-        thread.join(timeout)
-        if thread.is_alive():
-            return False
-        self._thread = None
-        self._save_replica()
-        return True
+        thread.join(left())
+        stopped = not thread.is_alive()
+        if stopped:
+            self._thread = None
+            self._save_replica()
+        if self._replica_writer is not None:
+            self._replica_writer.stop(left())
+        return stopped
 
     def _save_replica(self) -> None:
-        """Save the replica with its transaction id, if there is one."""
+        """Have the replica saved with its transaction id, if it has one
+        (a cut here, the writing on the writer's thread).
+        """
         replica = self._replica
-        if self.replica_file is None or replica is None or \
+        if self._replica_writer is None or replica is None or \
                 replica.txn_id is None:
             return
-        try:
-            replica_file_lib.save(self.replica_file, replica)
-        except OSError as exc:
-            LOG.warning('Cannot save the OVSDB replica to %s: %s',
-                        self.replica_file, exc.strerror or exc)
+        self._replica_cut = replica_file_lib.cut(replica)
+        self._replica_writer.mark()
 
     # -- the thread ----------------------------------------------------------
 

@@ -14,11 +14,10 @@ schema or declaration is not used.
 
 import json
 import logging
-from typing import Any, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import Replica
-from df_ovsdb_agent import persist
 
 LOG = logging.getLogger(__name__)
 
@@ -48,14 +47,32 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def save(path: str, replica: Replica) -> None:
-    """Write ``replica`` and its transaction id atomically and durably."""
-    body = {'format': FORMAT, 'txn_id': replica.txn_id,
-            'types': _types_key(replica.types),
+class Cut(NamedTuple):
+    """The replica at one transaction: what a save writes."""
+
+    txn_id: str
+    types: Mapping
+    tables: dict
+
+
+def cut(replica: Replica) -> Cut:
+    """A consistent copy of ``replica`` (with a transaction id), cheap
+    enough for the monitor thread: rows are never changed in place, so
+    copying each table's uuid -> row mapping is enough.
+    """
+    assert replica.txn_id is not None
+    return Cut(replica.txn_id, replica.types,
+               {table: dict(rows) for table, rows in replica.tables.items()})
+
+
+def encode(saved: Cut) -> bytes:
+    """The file's bytes for ``saved`` (done on the writer's thread)."""
+    body = {'format': FORMAT, 'txn_id': saved.txn_id,
+            'types': _types_key(saved.types),
             'tables': {table: {uuid: {c: _encode(v) for c, v in row.items()}
                                for uuid, row in rows.items()}
-                       for table, rows in replica.tables.items()}}
-    persist.write_atomic(path, json.dumps(body).encode())
+                       for table, rows in saved.tables.items()}}
+    return json.dumps(body).encode()
 
 
 def load(path: str, types) -> Optional[Replica]:

@@ -8,6 +8,7 @@ was down.
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+from df_ovsdb_agent import sandbox
 from tests.functional import faults
 from tests.functional.test_cluster import _change_through
 from tests.functional.test_cluster import cluster  # noqa: F401 (fixture)
@@ -39,6 +40,9 @@ def test_restart_resumes_from_the_saved_replica(cluster, tmp_path):  # noqa
     with faults.Rpc(remote) as rpc:
         rpc.transact(faults.set_ofport_op('tap100', 4444))
     rec.wait_event(name='tap100', action='updated')
+    # Saved after the sync already (by the writer thread), not only on stop.
+    sandbox.wait_for((tmp_path / 'state.json.replica').exists, 10,
+                     'the replica saved after the sync')
     full_bytes = first.monitor.bytes_received
     first.stop()
     assert (tmp_path / 'state.json.replica').exists()
