@@ -47,17 +47,25 @@ class Proc:
             if needle in line:
                 return line
         while True:
-            try:
-                line = self._queue.get(timeout=max(0, deadline -
-                                                   time.monotonic()))
-            except queue.Empty:
-                line = None
+            line = self._next(deadline)
             if line is None:
                 raise AssertionError('no line with %r; output:\n%s'
                                      % (needle, '\n'.join(self.lines)))
-            self.lines.append(line)
             if needle in line:
                 return line
+
+    def _next(self, deadline):
+        """The next output line (kept in ``lines`` too), or None at the
+        end of the output or at ``deadline``.
+        """
+        try:
+            line = self._queue.get(timeout=max(0, deadline -
+                                               time.monotonic()))
+        except queue.Empty:
+            return None
+        if line is not None:
+            self.lines.append(line)
+        return line
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         self.proc.send_signal(sig)
@@ -73,15 +81,8 @@ class Proc:
 
     def _drain(self, timeout=5):
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0, deadline -
-                                                   time.monotonic()))
-            except queue.Empty:
-                return
-            if line is None:
-                return
-            self.lines.append(line)
+        while self._next(deadline) is not None:
+            pass
 
     def kill(self):
         if self.proc.poll() is None:
