@@ -141,6 +141,7 @@ class AgentCollector:
             healthy.add_metric([plugin_name(plugin)],
                                0 if plugin.problem() else 1)
         yield healthy
+        yield from _set_aside(self.plugins)
         yield _gauge('iface_id_conflicts', 'iface-ids that more than one '
                      'online VM interface carries.',
                      self.agent.iface_id_conflicts)
@@ -158,6 +159,34 @@ class AgentCollector:
             errors.add_metric([sub.name], sub.errors)
         yield backlog
         yield errors
+
+
+# At most this many set-aside records are named, per publisher.
+NAMED_SET_ASIDE = 10
+
+
+def _set_aside(plugins: Sequence) -> Iterator:
+    """Records publishers hold back (``set_aside()``: a list of (printable
+    interface name, reason code)).
+    """
+    count = core.GaugeMetricFamily(
+        '%s_publisher_records_set_aside' % PREFIX, 'Records a publisher '
+        'does not write because they are over its limits or the store '
+        'refused them (see /healthz).', labels=['plugin'])
+    named = core.GaugeMetricFamily(
+        '%s_publisher_record_set_aside' % PREFIX, '1 per record set aside '
+        '(at most %d named per publisher), by interface name and reason.'
+        % NAMED_SET_ASIDE, labels=['plugin', 'name', 'reason'])
+    for plugin in plugins:
+        set_aside = getattr(plugin, 'set_aside', None)
+        if set_aside is None:
+            continue
+        aside = set_aside()
+        count.add_metric([plugin_name(plugin)], len(aside))
+        for name, code in aside[:NAMED_SET_ASIDE]:
+            named.add_metric([plugin_name(plugin), name, code], 1)
+    yield count
+    yield named
 
 
 def _gauge(name: str, doc: str, value: float):

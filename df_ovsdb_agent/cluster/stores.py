@@ -68,15 +68,36 @@ class StoreOptions:
         return redact(self.url)
 
 
+# A query parameter (``?password=x``, ``&token=y``) and the names that
+# say its value is a secret.
+_PARAM = re.compile(r'([?&;])([^=&;#?]*)=([^&;#]*)')
+_SECRET_NAME = re.compile(
+    r'pass|pwd|^pw$|secret|token|auth|cred|(^|[_-])key$|apikey', re.I)
+
+
 def redact(url: str) -> str:
-    """``url`` without any password it embeds, for logs and messages."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit('@', 1)[1]
-    user = parts.username or ''
-    return urllib.parse.urlunsplit(
-        parts._replace(netloc='%s:***@%s' % (user, netloc)))
+    """``url`` without any password it embeds, for logs and messages.
+
+    Masks the password of the user-info (``redis://user:***@host``, even
+    when it holds an unescaped ``@``, ``/`` or ``?``: everything up to the
+    last ``@`` goes) and the value of every query parameter whose name
+    says secret (``password``, ``pw``, ``token``, ``secret``, ``auth``...).
+    Never raises, whatever the text.
+    """
+    def mask(found: 're.Match[str]') -> str:
+        name = urllib.parse.unquote(found.group(2))
+        if _SECRET_NAME.search(name):
+            return '%s%s=***' % (found.group(1), found.group(2))
+        return found.group(0)
+
+    text = _PARAM.sub(mask, url)
+    scheme = text.find('://')
+    at = text.rfind('@')
+    if 0 <= scheme < at:
+        colon = text.find(':', scheme + 3, at)
+        if colon >= 0:
+            text = text[:colon + 1] + '***' + text[at:]
+    return text
 
 
 def describe_error(exc: Exception) -> str:

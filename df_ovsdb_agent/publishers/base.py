@@ -21,17 +21,24 @@ and writes the difference:
   (coalesced, at most once per :data:`ALIVE_COALESCE` seconds).
 
 Failures make the writer reconnect with jittered exponential backoff and
-reconcile; it never gives up.  A host id held by another live agent makes
-it write nothing and check again every ``max_backoff`` (jittered).
+reconcile; it never gives up.  One bad record never holds the others: a
+record over the limits (:func:`check_record`) or refused by the store for
+its content is *set aside* -- not written, named in one ERROR line, in
+:meth:`StorePublisher.problem` and :meth:`StorePublisher.set_aside` -- and
+written once its interface changes into something storable.
+
+A host id held by another live agent makes it write nothing and check
+again every ``max_backoff`` (jittered).
 """
 
 import abc
 import dataclasses
+import json
 import logging
 import os
 import threading
 import time
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional, Union
 import uuid
 
 from oslo_config import cfg
@@ -57,6 +64,25 @@ LOG = logging.getLogger(__name__)
 #: Seconds a change of the liveness record waits, so that a burst of
 #: interface changes costs one liveness write, not one per event.
 ALIVE_COALESCE = 1.0
+
+#: Largest string value, in UTF-8 bytes, a published record may carry.
+#: Real values are far smaller (uuids, MACs, names of at most 15 bytes on
+#: Linux); a larger one is an error or an attack, and a record carrying it
+#: is set aside whole: it is never truncated, because a cut iface-id or
+#: name would be another port's identity.
+MAX_VALUE_BYTES = 4096
+
+#: Largest published record, in bytes of its JSON: far below what etcd
+#: (1.5 MiB per request by default) and Redis accept, so that a batch of
+#: good records is never refused for its size.
+MAX_RECORD_BYTES = 16384
+
+#: Stands for a stored value that is not a record of ours: it is
+#: overwritten or deleted, and no event is owed for it.
+UNREADABLE: dict = {'__unreadable__': True}
+
+#: At most this many set-aside records are named in /healthz.
+NAMED_IN_HEALTH = 3
 
 #: Owner id of this process when neither the publisher nor the agent has
 #: one: shared by all publishers of the process, new at every start.
@@ -159,6 +185,102 @@ class Write:
     def __bool__(self) -> bool:
         return bool(self.changes or self.state)
 
+    def subset(self, names: Iterable[str]) -> 'Write':
+        """The part of this write that concerns ``names``."""
+        keep = set(names)
+        return Write([c for c in self.changes if c.key in keep],
+                     {n: v for n, v in self.state.items() if n in keep},
+                     self.resync)
+
+
+@dataclasses.dataclass(frozen=True)
+class Aside:
+    """Why a record is set aside: a short ``code`` (a metric label) and
+    one line of ``text`` (the log line and /healthz).
+    """
+
+    code: str
+    text: str
+
+
+def printable(value: str, limit: int = 64) -> str:
+    """``value`` escaped and bounded for a log line, a metric label or
+    /healthz: control characters and lone surrogates (which no UTF-8
+    output can carry) become backslash escapes.
+    """
+    return safe(value.encode('utf-8', 'backslashreplace').decode('utf-8'),
+                limit)
+
+
+def check_record(record: Mapping) -> Optional[Aside]:
+    """Why ``record`` may not be published, or None if it may.
+
+    Every string value must be valid Unicode (a lone surrogate from a
+    hostile peer cannot be stored as UTF-8) of at most
+    :data:`MAX_VALUE_BYTES`, the name non-empty, every other value a
+    number, a boolean or None, and the JSON record at most
+    :data:`MAX_RECORD_BYTES`.
+    """
+    for key, value in sorted(record.items()):
+        if isinstance(value, str):
+            try:
+                size = len(value.encode('utf-8'))
+            except UnicodeEncodeError:
+                return Aside('not_unicode', '%s is not valid Unicode' % key)
+            if size > MAX_VALUE_BYTES:
+                return Aside('too_large', '%s is %d bytes, over the %d-byte '
+                             'limit per value' % (key, size,
+                                                  MAX_VALUE_BYTES))
+        elif value is not None and type(value) not in (int, float, bool):
+            return Aside('bad_type',
+                         '%s is a %s' % (key, type(value).__name__))
+    if not record.get('name'):
+        return Aside('bad_name', 'the name is empty')
+    size = len(stores.dumps(dict(record)))
+    if size > MAX_RECORD_BYTES:
+        return Aside('too_large', 'the record is %d bytes, over the %d-byte '
+                     'limit per record' % (size, MAX_RECORD_BYTES))
+    return None
+
+
+def parse_stored(value: Union[str, bytes]) -> Optional[dict]:
+    """A state record from a store's raw value, or None if it is not one.
+
+    Whatever is in the store is untrusted: anything over
+    :data:`MAX_RECORD_BYTES`, not UTF-8, not a JSON object (nested
+    100,000 deep, say), or without a well-typed interface in it is None,
+    never an exception.  An older version's event form (with ``action``)
+    passes: see :func:`stored_form`.
+    """
+    if len(value) > MAX_RECORD_BYTES:
+        return None
+    try:
+        text = (value.decode('utf-8') if isinstance(value, bytes)
+                else value)
+        record = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError included
+        return None
+    if not isinstance(record, dict):
+        return None
+    try:
+        Interface.from_dict(record)
+    except ValueError:
+        return None
+    return record if isinstance(record.get('host'), str) else None
+
+
+def stored_form(value: Union[str, bytes]) -> tuple[dict, bool]:
+    """(the record a store's raw value stands for, whether to rewrite it):
+    :data:`UNREADABLE` for garbage, the record without ``action`` for an
+    older version's event form; both are rewritten.
+    """
+    record = parse_stored(value)
+    if record is None:
+        return UNREADABLE, True
+    if 'action' in record:
+        return {k: v for k, v in record.items() if k != 'action'}, True
+    return record, False
+
 
 def plan(stored: KeyedState, batch: Mapping[str, Optional[Record]],
          rewrite: frozenset = frozenset(), resync: bool = False) -> Write:
@@ -254,6 +376,15 @@ class Store(abc.ABC):
     def revoke(self) -> None:
         """Remove this host's keys now, if the host id is ours."""
 
+    def refuses(self, exc: Exception) -> bool:
+        """Whether ``exc`` from :meth:`apply` refuses the *content* of the
+        write (a value too large, not encodable) rather than saying that
+        the store is unusable: then the writer finds the culprits and sets
+        them aside instead of retrying the batch for ever.  Nothing was
+        written.
+        """
+        return isinstance(exc, (UnicodeError, RecursionError))
+
     def close(self) -> None:
         """Drop connections; :meth:`connect` may follow."""
 
@@ -296,6 +427,13 @@ class Writer:
         self._next_tick = 0.0
         self._next_resync: Optional[float] = None
         self._refused_by: Optional[tuple] = None
+        # Records set aside, name -> why: the writer thread changes it
+        # under _cond, /healthz and metrics read copies.
+        self._aside: dict[str, Aside] = {}
+        # name -> the record the store refused: not offered again until
+        # its interface changes.  Writer thread only.
+        self._refused: dict[str, Record] = {}
+        self.set_aside_total = 0
         self.instance: Optional[Instance] = None
         self.connected = False
         self.failures = 0
@@ -376,6 +514,11 @@ class Writer:
     def desired(self) -> dict[str, Interface]:
         with self._cond:
             return self._desired.copy()
+
+    def set_aside(self) -> dict[str, Aside]:
+        """name -> why, of the records not published now."""
+        with self._cond:
+            return dict(self._aside)
 
     # -- writer thread ----------------------------------------------------
 
@@ -488,8 +631,13 @@ class Writer:
         self._put_alive()
 
     def _alive_key(self) -> tuple:
-        """What the liveness record reports: (synced, interface count)."""
-        return (self._agent_synced and self.connected, len(self._desired))
+        """What the liveness record reports: (synced, count of the
+        interfaces published, set-aside ones excluded).
+        """
+        aside = sum(1 for name in self._aside
+                    if self._desired.get(name) is not None)
+        return (self._agent_synced and self.connected,
+                len(self._desired) - aside)
 
     def _alive(self, synced: Optional[bool] = None) -> dict:
         instance = self._identity()
@@ -517,34 +665,130 @@ class Writer:
     def _do_reconcile(self) -> None:
         host = self._identity().host
         with self._cond:
-            desired = {name: record_of(interface, host)
-                       for name, interface in self._desired.items()}
+            interfaces = self._desired.copy()
+            # Names that went away while nobody looked are not set aside.
+            for name in [n for n in self._aside if n not in interfaces]:
+                del self._aside[name]
+        for name in [n for n in self._refused if n not in interfaces]:
+            del self._refused[name]
+        desired = self._records(interfaces)
         stored, rewrite = self.store.read_state()
         actual: KeyedState[str, Record] = KeyedState(
             stores.record_identity, stored)
-        batch = dict.fromkeys(stored)
+        batch: dict[str, Optional[Record]] = dict.fromkeys(stored)
         batch.update(desired)
-        write = plan(actual, batch, rewrite, resync=True)
-        if write:
-            self.store.apply(write)
-        self._stored = KeyedState(stores.record_identity, desired)
+        write = self._sync(actual, batch, rewrite, resync=True)
+        self._stored = actual
         self.reconciles += 1
         if self.resync_interval > 0:
             self._next_resync = time.monotonic() + stores.jittered(
                 self.resync_interval)
         LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
-                 '%d keys written', self.store.target, host, len(desired),
+                 '%d keys written', self.store.target, host, len(actual),
                  len(write.changes), len(write.state))
 
     def _push(self, dirty: dict[str, Optional[Interface]]) -> None:
+        self._sync(self._stored, self._records(dict(sorted(dirty.items()))))
+
+    # -- bad records ------------------------------------------------------
+
+    def _records(self, interfaces: Mapping[str, Optional[Interface]]
+                 ) -> dict[str, Optional[Record]]:
+        """name -> the record to publish; None for an interface that is
+        gone or whose record is set aside (:func:`check_record`, or the
+        very record the store refused).
+        """
         host = self._identity().host
-        batch = {name: None if interface is None
-                 else record_of(interface, host)
-                 for name, interface in sorted(dirty.items())}
-        write = plan(self._stored, batch)
-        if write:
+        records: dict[str, Optional[Record]] = {}
+        for name, interface in interfaces.items():
+            records[name] = None
+            if interface is None:
+                self._refused.pop(name, None)
+                with self._cond:
+                    self._aside.pop(name, None)
+                continue
+            record = record_of(interface, host)
+            aside = check_record(record)
+            if aside is not None:
+                self._set_aside(name, aside)
+            elif self._refused.get(name) != record:
+                self._refused.pop(name, None)
+                records[name] = record
+        return records
+
+    def _set_aside(self, name: str, aside: Aside) -> None:
+        with self._cond:
+            before = self._aside.get(name)
+            self._aside[name] = aside
+        if before != aside:
+            self.set_aside_total += 1
+            LOG.error('Publisher %s sets aside the record of interface %s: '
+                      '%s; the host\'s other records are written, this one '
+                      'once its interface changes into something storable',
+                      self.store.target, printable(name), safe(aside.text))
+
+    def _sync(self, current: KeyedState, batch: Mapping[str, Optional[Record]],
+              rewrite: frozenset = frozenset(), resync: bool = False
+              ) -> Write:
+        """Write what takes ``current`` (what the store holds) to ``batch``
+        and make ``current`` what the store then holds.
+
+        A record the store refuses is set aside, and its older value, if
+        the store has one, is deleted: a stale value must not stand for
+        the interface's present state.
+        """
+        write = plan(current, batch, rewrite, resync)
+        refused = self._write(write)
+        current.update({n: v for n, v in batch.items() if n not in refused})
+        stale = {n: None for n in refused if current.get(n) is not None}
+        if stale:
+            self._write(plan(current, stale))
+        current.update(dict.fromkeys(refused))
+        for name, record in batch.items():
+            if record is not None and name not in refused:
+                self._published(name)
+        return write
+
+    def _published(self, name: str) -> None:
+        with self._cond:
+            aside = self._aside.pop(name, None)
+        if aside is not None:
+            LOG.info('Publisher %s: interface %s, set aside before (%s), '
+                     'is written now', self.store.target, printable(name),
+                     safe(aside.text))
+
+    def _write(self, write: Write) -> set[str]:
+        """Apply ``write``; return the names whose records the store
+        refused for their content (:meth:`Store.refuses`), found by
+        bisection and set aside, so that one bad member never holds the
+        others.  Any other error propagates (the writer reconnects).
+        """
+        if not write:
+            return set()
+        try:
             self.store.apply(write)
-        self._stored.update(batch)
+            return set()
+        except Exception as exc:
+            if not self.store.refuses(exc):
+                raise
+            error = exc
+        names = sorted(write.state)
+        if len(names) > 1:
+            half = len(names) // 2
+            return (self._write(write.subset(names[:half])) |
+                    self._write(write.subset(names[half:])))
+        why = 'refused by %s: %s' % (self.store.target,
+                                     describe_error(error))
+        for name in names:
+            record = write.state[name]
+            if record is None:
+                LOG.error('Publisher %s cannot delete the key of interface '
+                          '%s: %s', self.store.target, printable(name),
+                          safe(why))
+                continue
+            self._refused[name] = record
+            self._set_aside(name, Aside('refused', why))
+        return set(names)
 
     def _not_owner(self, exc: NotOwner) -> None:
         self._close_store()
@@ -683,9 +927,25 @@ class StorePublisher(Plugin):
         if refused_by is not None:
             return 'host id held by another agent (owner %s, pid %s)' % (
                 safe(refused_by[0], 64), safe(refused_by[1], 16))
+        found = []
         if writer.ready and not writer.connected:
-            return 'not connected to %s' % self.store.target
-        return None
+            found.append('not connected to %s' % self.store.target)
+        aside = writer.set_aside()
+        if aside:
+            named = ['%s (%s)' % (printable(name), safe(why.text, 160))
+                     for name, why in sorted(aside.items())[:NAMED_IN_HEALTH]]
+            if len(aside) > NAMED_IN_HEALTH:
+                named.append('%d more' % (len(aside) - NAMED_IN_HEALTH))
+            found.append('%d record(s) set aside: %s' % (len(aside),
+                                                         ', '.join(named)))
+        return '; '.join(found) or None
+
+    def set_aside(self) -> list[tuple[str, str]]:
+        """(printable interface name, reason code) of every record not
+        published now, sorted (for metrics).
+        """
+        return sorted((printable(name), why.code)
+                      for name, why in self.writer.set_aside().items())
 
     def wait_flushed(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything delivered so far is in the store."""

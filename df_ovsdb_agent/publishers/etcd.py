@@ -30,7 +30,6 @@ Watch them with :mod:`df_ovsdb_agent.cluster.etcd` or
 
 import base64
 import collections
-import json
 import logging
 from typing import Any, Optional
 
@@ -46,8 +45,13 @@ LOG = logging.getLogger(__name__)
 # etcd's default --max-txn-ops.
 MAX_TXN_OPS = 128
 
-# Stands for a stored value that is not a record: it is rewritten.
-UNREADABLE = {'__unreadable__': True}
+# Bytes of keys and values (base64) per transaction: below etcd's default
+# --max-request-bytes (1.5 MiB) and its gateway's 2 MiB, so that many
+# good records together are never refused for their size.
+MAX_TXN_BYTES = 1 << 20
+
+# What etcd says when a request is too large for it (HTTP 400 and 429).
+TOO_LARGE = ('request is too large', 'message larger than max')
 
 
 class LeaseLost(Exception):
@@ -136,7 +140,7 @@ class EtcdStore(base.Store):
             compare = {'target': 'CREATE', 'key': key, 'create_revision': 0,
                        'result': 'EQUAL'}
         else:
-            current = stores.parse_alive(_unb64(kv.get('value', '')))
+            current = _parse_alive(kv.get('value', ''))
             if current is None:
                 current = {'owner': '<unreadable liveness record>'}
             if not self.me.may_take_over(current):
@@ -193,7 +197,7 @@ class EtcdStore(base.Store):
             'response_range', {}).get('kvs') or []
         current = None
         if kvs:
-            current = stores.parse_alive(_unb64(kvs[0].get('value', ''))) \
+            current = _parse_alive(kvs[0].get('value', '')) \
                 or {'owner': '<unreadable liveness record>'}
             if self.me.is_self(current):
                 # Our record on a lease that is no longer ours.
@@ -213,14 +217,17 @@ class EtcdStore(base.Store):
         reply = self._post('/kv/range', {'key': etcd_b64(top),
                                          'range_end': etcd_range_end(top)})
         for kv in reply.get('kvs', []):
-            name = _unb64(kv['key'])[len(top):]
+            # Surrogate escapes keep a key that is not UTF-8 exact, so
+            # that it can be deleted.
+            name = base64.b64decode(kv['key']).decode(
+                'utf-8', 'surrogateescape')[len(top):]
             lease = int(kv.get('lease', 0))
-            record = _parse(_unb64(kv.get('value', '')))
-            if record is None or 'action' in record:
-                # Not ours to read, or an older version's event form.
+            record, bad = base.stored_form(
+                base64.b64decode(kv.get('value', '')))
+            if bad:
+                # Garbage, or an older version's event form: rewritten
+                # (or deleted), never a reason to stop.
                 rewrite.add(name)
-                record = UNREADABLE if record is None else dict(
-                    (k, v) for k, v in record.items() if k != 'action')
             if lease in self.leases:
                 self._lease_of[name] = lease
             else:
@@ -234,14 +241,16 @@ class EtcdStore(base.Store):
         counts = collections.Counter(self._lease_of.values())
         counts[self.leases[0]] += 1  # the liveness key
         for name, record in sorted(write.state.items()):
-            key = self.host_prefix + name
+            key = _key_b64(self.host_prefix + name)
             if record is None:
-                ops.append({'request_delete_range': {'key': etcd_b64(key)}})
+                ops.append({'request_delete_range': {'key': key}})
                 continue
             lease = self._lease_for(name, counts)
-            ops.append(self._put(key, record, lease))
-        for start in range(0, len(ops), MAX_TXN_OPS):
-            self._guarded(ops[start:start + MAX_TXN_OPS])
+            put: dict[str, Any] = {'key': key, 'lease': lease,
+                                   'value': etcd_b64(stores.dumps(record))}
+            ops.append({'request_put': put})
+        for chunk in _chunks(ops):
+            self._guarded(chunk)
         for name, record in write.state.items():
             if record is None:
                 self._lease_of.pop(name, None)
@@ -283,6 +292,18 @@ class EtcdStore(base.Store):
         return {'request_put': {'key': etcd_b64(key), 'lease': lease,
                                 'value': etcd_b64(stores.dumps(record))}}
 
+    def refuses(self, exc: Exception) -> bool:
+        import etcd3gw.exceptions
+
+        if super().refuses(exc):
+            return True
+        # Only etcd's own verdict on the request's size: a full database
+        # ("database space exceeded") or a lost leader is no reason to
+        # set a record aside.
+        return (type(exc) is etcd3gw.exceptions.Etcd3Exception and
+                any(text in str(getattr(exc, 'detail_text', '') or '')
+                    for text in TOO_LARGE))
+
     def _txn(self, compare: list, success: list,
              failure: Optional[list] = None) -> dict:
         return self._post('/kv/txn', {'compare': compare,
@@ -295,12 +316,42 @@ class EtcdStore(base.Store):
             self._client = None
 
 
-def _parse(value: str) -> Optional[dict]:
-    try:
-        record = json.loads(value)
-    except ValueError:
+def _key_b64(key: str) -> str:
+    """Like :func:`etcd_b64`, but a key read back with surrogate escapes
+    (not UTF-8) is its original bytes again.
+    """
+    return base64.b64encode(key.encode('utf-8', 'surrogateescape')).decode(
+        'ascii')
+
+
+def _chunks(ops: list) -> list[list]:
+    """``ops`` cut into transactions of at most :data:`MAX_TXN_OPS`
+    operations and about :data:`MAX_TXN_BYTES`.
+    """
+    chunks: list[list] = []
+    size = 0
+    for op in ops:
+        body = next(iter(op.values()))
+        weight = len(body['key']) + len(body.get('value', '')) + 64
+        if not chunks or len(chunks[-1]) >= MAX_TXN_OPS or (
+                size + weight > MAX_TXN_BYTES and chunks[-1]):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(op)
+        size += weight
+    return chunks
+
+
+def _parse_alive(value: str) -> Optional[dict]:
+    """A liveness record from etcd's base64 value; None for garbage (too
+    large, or nested too deep to parse), never an exception.
+    """
+    if len(value) > base.MAX_RECORD_BYTES * 2:
         return None
-    return record if isinstance(record, dict) else None
+    try:
+        return stores.parse_alive(_unb64(value))
+    except RecursionError:
+        return None
 
 
 def _unb64(text: str) -> str:

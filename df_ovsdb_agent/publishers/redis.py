@@ -22,9 +22,8 @@ Read them with :mod:`df_ovsdb_agent.cluster.redis` or
 ``df-ovsdb-cluster-events --redis``.
 """
 
-import json
 import logging
-from typing import Any
+from typing import Any, Optional
 
 from oslo_config import cfg
 
@@ -35,7 +34,11 @@ from df_ovsdb_agent.state import Change
 
 LOG = logging.getLogger(__name__)
 
-UNREADABLE = {'__unreadable__': True}
+UNREADABLE = base.UNREADABLE
+
+# redis-py's execute_command option for a reply left as bytes
+# (redis.client.NEVER_DECODE; redis is imported only when used).
+_NEVER_DECODE = 'NEVER_DECODE'
 
 # Is the liveness record in KEYS[1] ours?  ARGV[1..3] = owner, pid,
 # started.  Sets `rec` to the decoded record (nil if unreadable).
@@ -141,7 +144,7 @@ class RedisStore(base.Store):
             return
         current = None
         if reply[0] == 1:
-            current = stores.parse_alive(reply[1]) or {
+            current = _parse_alive(reply[1]) or {
                 'owner': '<unreadable liveness record>'}
         raise base.NotOwner(self.host, current)
 
@@ -164,27 +167,39 @@ class RedisStore(base.Store):
     def read_state(self) -> tuple[dict, frozenset]:
         state = {}
         rewrite = set()
-        for name, value in self._client.hgetall(self.state_key).items():
-            try:
-                record = json.loads(value)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict) or 'action' in record:
+        # Raw bytes: one field or value that is not UTF-8 must not make
+        # the whole read fail (and the publisher retry it for ever).
+        raw = self._client.execute_command(
+            'HGETALL', self.state_key, **{_NEVER_DECODE: True})
+        for field, value in raw.items():
+            # Surrogate escapes keep a field that is not UTF-8 exact, so
+            # that it can be deleted (see _encode).
+            name = field.decode('utf-8', 'surrogateescape')
+            record, bad = base.stored_form(value)
+            if bad:
                 rewrite.add(name)
-                record = UNREADABLE
             state[name] = record
         return state, frozenset(rewrite)
 
+    def refuses(self, exc: Exception) -> bool:
+        import redis
+
+        return super().refuses(exc) or isinstance(exc,
+                                                  redis.exceptions.DataError)
+
     def apply(self, write: base.Write, drop: bool = False) -> None:
+        # No event is owed for garbage that was in the hash.
         events = [stores.dumps(base.event_of(change))
-                  for change in write.changes]
+                  for change in write.changes
+                  if change.value is not UNREADABLE]
         if write.resync and events:
             events = ([stores.dumps({'sync': 'started', 'host': self.host})]
                       + events +
                       [stores.dumps({'sync': 'finished', 'host': self.host})])
         pairs: list = []
         for name, record in sorted(write.state.items()):
-            pairs += [name, '' if record is None else stores.dumps(record)]
+            pairs += [_encode(name),
+                      '' if record is None else stores.dumps(record)]
         self._check(self._write(
             keys=[self.alive_key, self.state_key, self.stream_key,
                   self.hosts_key],
@@ -202,6 +217,23 @@ class RedisStore(base.Store):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _encode(name: str) -> bytes:
+    """A hash field's bytes; a field read back with surrogate escapes (not
+    UTF-8) is its original bytes again.
+    """
+    return name.encode('utf-8', 'surrogateescape')
+
+
+def _parse_alive(value) -> Optional[dict]:
+    """A liveness record, None for garbage, never an exception."""
+    if value is None or len(value) > base.MAX_RECORD_BYTES:
+        return None
+    try:
+        return stores.parse_alive(value)
+    except RecursionError:
+        return None
 
 
 class RedisPublisher(base.StorePublisher):
