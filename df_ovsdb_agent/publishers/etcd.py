@@ -237,6 +237,7 @@ class EtcdStore(base.Store):
         return state, frozenset(rewrite)
 
     def apply(self, write: base.Write) -> None:
+        known = set(self._lease_of)
         ops = []
         counts = collections.Counter(self._lease_of.values())
         counts[self.leases[0]] += 1  # the liveness key
@@ -249,8 +250,15 @@ class EtcdStore(base.Store):
             put: dict[str, Any] = {'key': key, 'lease': lease,
                                    'value': etcd_b64(stores.dumps(record))}
             ops.append({'request_put': put})
-        for chunk in _chunks(ops):
-            self._guarded(chunk)
+        try:
+            for chunk in _chunks(ops):
+                self._guarded(chunk)
+        except Exception:
+            # Keys of a refused or failed write are not on the lease they
+            # were given (a reconcile re-learns the leases anyway).
+            for name in set(self._lease_of) - known:
+                del self._lease_of[name]
+            raise
         for name, record in write.state.items():
             if record is None:
                 self._lease_of.pop(name, None)
