@@ -221,12 +221,17 @@ def check_record(record: Mapping) -> Optional[Aside]:
     number, a boolean or None, and the JSON record at most
     :data:`MAX_RECORD_BYTES`.
     """
+    # JSON escapes make a value at most 6 times its UTF-8 size: encode the
+    # record only when that bound is over the limit.
+    bound = 16
     for key, value in sorted(record.items()):
+        bound += len(key) + 32
         if isinstance(value, str):
             try:
                 size = len(value.encode('utf-8'))
             except UnicodeEncodeError:
                 return Aside('not_unicode', '%s is not valid Unicode' % key)
+            bound += 6 * size
             if size > MAX_VALUE_BYTES:
                 return Aside('too_large', '%s is %d bytes, over the %d-byte '
                              'limit per value' % (key, size,
@@ -236,7 +241,8 @@ def check_record(record: Mapping) -> Optional[Aside]:
                          '%s is a %s' % (key, type(value).__name__))
     if not record.get('name'):
         return Aside('bad_name', 'the name is empty')
-    size = len(stores.dumps(dict(record)))
+    size = bound if bound <= MAX_RECORD_BYTES else len(
+        stores.dumps(dict(record)))
     if size > MAX_RECORD_BYTES:
         return Aside('too_large', 'the record is %d bytes, over the %d-byte '
                      'limit per record' % (size, MAX_RECORD_BYTES))
@@ -745,7 +751,8 @@ class Writer:
             self._write(plan(current, stale))
         current.update(dict.fromkeys(refused))
         for name, record in batch.items():
-            if record is not None and name not in refused:
+            if (record is not None and name in self._aside and
+                    name not in refused):
                 self._published(name)
         return write
 
@@ -779,16 +786,19 @@ class Writer:
                     self._write(write.subset(names[half:])))
         why = 'refused by %s: %s' % (self.store.target,
                                      describe_error(error))
+        refused = set()
         for name in names:
             record = write.state[name]
             if record is None:
+                # Nothing to set aside: the next reconcile tries again.
                 LOG.error('Publisher %s cannot delete the key of interface '
                           '%s: %s', self.store.target, printable(name),
                           safe(why))
                 continue
+            refused.add(name)
             self._refused[name] = record
             self._set_aside(name, Aside('refused', why))
-        return set(names)
+        return refused
 
     def _not_owner(self, exc: NotOwner) -> None:
         self._close_store()

@@ -139,6 +139,13 @@ def test_check_record_limits_are_inclusive():
     many = {'v%d' % i: 'x' * 4000 for i in range(5)}
     whole = base.check_record(rec('tap1', 'a', **many))
     assert whole.code == 'too_large' and 'limit per record' in whole.text
+    # The record limit counts JSON escapes: 3,000 control characters are
+    # 18,000 bytes of JSON.
+    escaped = base.check_record(rec('tap1', 'a', iface_id='\x01' * 3000))
+    assert escaped == base.Aside('too_large', 'the record is 18076 bytes, '
+                                 'over the 16384-byte limit per record')
+    assert base.check_record(rec('tap1', 'a', iface_id='\x01' * 2500)) \
+        is None
 
 
 @pytest.mark.parametrize('record,code,text', [
