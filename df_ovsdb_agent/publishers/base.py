@@ -33,12 +33,11 @@ again every ``max_backoff`` (jittered).
 
 import abc
 import dataclasses
-import json
 import logging
 import os
 import threading
 import time
-from typing import Iterable, Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional
 import uuid
 
 from oslo_config import cfg
@@ -56,30 +55,34 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.plugins import Plugin
-from df_ovsdb_agent.state import Change
+from df_ovsdb_agent.publishers.records import Aside
+from df_ovsdb_agent.publishers.records import check_record
+from df_ovsdb_agent.publishers.records import event_of
+from df_ovsdb_agent.publishers.records import MAX_RECORD_BYTES
+from df_ovsdb_agent.publishers.records import MAX_VALUE_BYTES
+from df_ovsdb_agent.publishers.records import parse_stored
+from df_ovsdb_agent.publishers.records import printable
+from df_ovsdb_agent.publishers.records import record_of
+from df_ovsdb_agent.publishers.records import stored_form
+from df_ovsdb_agent.publishers.records import UNREADABLE
 from df_ovsdb_agent.state import KeyedState
+
+# What plugin authors import from here, wherever it is defined (see
+# doc/source/plugins.rst): the record checks live in .records.
+__all__ = [
+    'ALIVE_COALESCE', 'Aside', 'check_record', 'CREDENTIAL_OPTS', 'event_of',
+    'Instance', 'MAX_RECORD_BYTES', 'MAX_VALUE_BYTES', 'NAMED_IN_HEALTH',
+    'NotOwner', 'package_version', 'parse_stored', 'plan', 'printable',
+    'PROCESS_OWNER', 'PUBLISHER_OPTS', 'record_of', 'RETRY_OPTS', 'Store',
+    'stored_form', 'StorePublisher', 'TLS_OPTS', 'UNREADABLE', 'Write',
+    'Writer',
+]
 
 LOG = logging.getLogger(__name__)
 
 #: Seconds a change of the liveness record waits, so that a burst of
 #: interface changes costs one liveness write, not one per event.
 ALIVE_COALESCE = 1.0
-
-#: Largest string value, in UTF-8 bytes, a published record may carry.
-#: Real values are far smaller (uuids, MACs, names of at most 15 bytes on
-#: Linux); a larger one is an error or an attack, and a record carrying it
-#: is set aside whole: it is never truncated, because a cut iface-id or
-#: name would be another port's identity.
-MAX_VALUE_BYTES = 4096
-
-#: Largest published record, in bytes of its JSON: far below what etcd
-#: (1.5 MiB per request by default) and Redis accept, so that a batch of
-#: good records is never refused for its size.
-MAX_RECORD_BYTES = 16384
-
-#: Stands for a stored value that is not a record of ours: it is
-#: overwritten or deleted, and no event is owed for it.
-UNREADABLE: dict = {'__unreadable__': True}
 
 #: At most this many set-aside records are named in /healthz.
 NAMED_IN_HEALTH = 3
@@ -193,101 +196,6 @@ class Write:
                      self.resync)
 
 
-@dataclasses.dataclass(frozen=True)
-class Aside:
-    """Why a record is set aside: a short ``code`` (a metric label) and
-    one line of ``text`` (the log line and /healthz).
-    """
-
-    code: str
-    text: str
-
-
-def printable(value: str, limit: int = 64) -> str:
-    """``value`` escaped and bounded for a log line, a metric label or
-    /healthz: control characters and lone surrogates (which no UTF-8
-    output can carry) become backslash escapes.
-    """
-    return safe(value.encode('utf-8', 'backslashreplace').decode('utf-8'),
-                limit)
-
-
-def check_record(record: Mapping) -> Optional[Aside]:
-    """Why ``record`` may not be published, or None if it may.
-
-    Every string value must be valid Unicode (a lone surrogate from a
-    hostile peer cannot be stored as UTF-8) of at most
-    :data:`MAX_VALUE_BYTES`, the name non-empty, every other value a
-    number, a boolean or None, and the JSON record at most
-    :data:`MAX_RECORD_BYTES`.
-    """
-    # JSON escapes make a value at most 6 times its UTF-8 size: encode the
-    # record only when that bound is over the limit.
-    bound = 16
-    for key, value in sorted(record.items()):
-        bound += len(key) + 32
-        if isinstance(value, str):
-            try:
-                size = len(value.encode('utf-8'))
-            except UnicodeEncodeError:
-                return Aside('not_unicode', '%s is not valid Unicode' % key)
-            bound += 6 * size
-            if size > MAX_VALUE_BYTES:
-                return Aside('too_large', '%s is %d bytes, over the %d-byte '
-                             'limit per value' % (key, size,
-                                                  MAX_VALUE_BYTES))
-        elif value is not None and type(value) not in (int, float, bool):
-            return Aside('bad_type',
-                         '%s is a %s' % (key, type(value).__name__))
-    if not record.get('name'):
-        return Aside('bad_name', 'the name is empty')
-    size = bound if bound <= MAX_RECORD_BYTES else len(
-        stores.dumps(dict(record)))
-    if size > MAX_RECORD_BYTES:
-        return Aside('too_large', 'the record is %d bytes, over the %d-byte '
-                     'limit per record' % (size, MAX_RECORD_BYTES))
-    return None
-
-
-def parse_stored(value: Union[str, bytes]) -> Optional[dict]:
-    """A state record from a store's raw value, or None if it is not one.
-
-    Whatever is in the store is untrusted: anything over
-    :data:`MAX_RECORD_BYTES`, not UTF-8, not a JSON object (nested
-    100,000 deep, say), or without a well-typed interface in it is None,
-    never an exception.  An older version's event form (with ``action``)
-    passes: see :func:`stored_form`.
-    """
-    if len(value) > MAX_RECORD_BYTES:
-        return None
-    try:
-        text = (value.decode('utf-8') if isinstance(value, bytes)
-                else value)
-        record = json.loads(text)
-    except (ValueError, RecursionError):  # UnicodeDecodeError included
-        return None
-    if not isinstance(record, dict):
-        return None
-    try:
-        Interface.from_dict(record)
-    except ValueError:
-        return None
-    return record if isinstance(record.get('host'), str) else None
-
-
-def stored_form(value: Union[str, bytes]) -> tuple[dict, bool]:
-    """(the record a store's raw value stands for, whether to rewrite it):
-    :data:`UNREADABLE` for garbage, the record without ``action`` for an
-    older version's event form; both are rewritten.
-    """
-    record = parse_stored(value)
-    if record is None:
-        return UNREADABLE, True
-    if 'action' in record:
-        return {k: v for k, v in record.items() if k != 'action'}, True
-    return record, False
-
-
 def plan(stored: KeyedState, batch: Mapping[str, Optional[Record]],
          rewrite: frozenset = frozenset(), resync: bool = False) -> Write:
     """What to write to take ``stored`` to ``batch`` (name -> record, None:
@@ -303,11 +211,6 @@ def plan(stored: KeyedState, batch: Mapping[str, Optional[Record]],
         if name not in state and batch.get(name) is not None:
             state[name] = batch[name]
     return Write(changes, state, resync)
-
-
-def event_of(change: Change) -> dict:
-    """The JSON event of one change (record plus ``action``)."""
-    return dict(change.value, action=change.action.value)
 
 
 class Store(abc.ABC):
@@ -393,11 +296,6 @@ class Store(abc.ABC):
 
     def close(self) -> None:
         """Drop connections; :meth:`connect` may follow."""
-
-
-def record_of(interface: Interface, host: str) -> Record:
-    """The stored state record of an interface: no ``action``."""
-    return dict(interface.to_dict(), host=host)
 
 
 class Writer:

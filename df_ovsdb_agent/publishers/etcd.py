@@ -39,6 +39,7 @@ from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent.publishers import base
+from df_ovsdb_agent.publishers import records
 
 LOG = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class EtcdStore(base.Store):
             name = base64.b64decode(kv['key']).decode(
                 'utf-8', 'surrogateescape')[len(top):]
             lease = int(kv.get('lease', 0))
-            record, bad = base.stored_form(
+            record, bad = records.stored_form(
                 base64.b64decode(kv.get('value', '')))
             if bad:
                 # Garbage, or an older version's event form: rewritten
@@ -354,7 +355,7 @@ def _parse_alive(value: str) -> Optional[dict]:
     """A liveness record from etcd's base64 value; None for garbage (too
     large, or nested too deep to parse), never an exception.
     """
-    if len(value) > base.MAX_RECORD_BYTES * 2:
+    if len(value) > records.MAX_RECORD_BYTES * 2:
         return None
     try:
         return stores.parse_alive(_unb64(value))

@@ -30,11 +30,12 @@ from oslo_config import cfg
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.publishers import base
+from df_ovsdb_agent.publishers import records
 from df_ovsdb_agent.state import Change
 
 LOG = logging.getLogger(__name__)
 
-UNREADABLE = base.UNREADABLE
+UNREADABLE = records.UNREADABLE
 
 # redis-py's execute_command option for a reply left as bytes
 # (redis.client.NEVER_DECODE; redis is imported only when used).
@@ -175,7 +176,7 @@ class RedisStore(base.Store):
             # Surrogate escapes keep a field that is not UTF-8 exact, so
             # that it can be deleted (see _encode).
             name = field.decode('utf-8', 'surrogateescape')
-            record, bad = base.stored_form(value)
+            record, bad = records.stored_form(value)
             if bad:
                 rewrite.add(name)
             state[name] = record
@@ -189,7 +190,7 @@ class RedisStore(base.Store):
 
     def apply(self, write: base.Write, drop: bool = False) -> None:
         # No event is owed for garbage that was in the hash.
-        events = [stores.dumps(base.event_of(change))
+        events = [stores.dumps(records.event_of(change))
                   for change in write.changes
                   if change.value is not UNREADABLE]
         if write.resync and events:
@@ -228,7 +229,7 @@ def _encode(name: str) -> bytes:
 
 def _parse_alive(value) -> Optional[dict]:
     """A liveness record, None for garbage, never an exception."""
-    if value is None or len(value) > base.MAX_RECORD_BYTES:
+    if value is None or len(value) > records.MAX_RECORD_BYTES:
         return None
     try:
         return stores.parse_alive(value)

@@ -2,7 +2,6 @@
 record limits and set-aside records.
 """
 
-import json
 
 import pytest
 
@@ -15,16 +14,8 @@ from df_ovsdb_agent.publishers import base
 from df_ovsdb_agent.publishers.base import Instance
 from df_ovsdb_agent.publishers.base import plan
 from df_ovsdb_agent.publishers import etcd as etcd_publisher
-from df_ovsdb_agent.state import KeyedState
-
-
-def rec(name, uuid, kind='vm', **extra):
-    return dict({'name': name, 'uuid': uuid, 'kind': kind, 'ofport': 1,
-                 'host': 'hv1'}, **extra)
-
-
-def stored(**records):
-    return KeyedState(stores.record_identity, records)
+from tests.unit.publisher_support import rec
+from tests.unit.publisher_support import stored
 
 
 def summary(write):
@@ -125,66 +116,6 @@ def test_alive_key_layout():
 def vm(name, uuid='u-' + '1' * 34, iface_id='port-1'):
     return Interface(Kind.VM, name, uuid, 1, bridge='br-int',
                      iface_id=iface_id)
-
-
-def test_check_record_limits_are_inclusive():
-    at = 'x' * base.MAX_VALUE_BYTES
-    assert base.check_record(rec('tap1', 'a', iface_id=at)) is None
-    over = base.check_record(rec('tap1', 'a', iface_id=at + 'x'))
-    assert over == base.Aside('too_large', 'iface_id is 4097 bytes, over '
-                              'the 4096-byte limit per value')
-    # Bytes, not characters: 2,049 two-byte characters are over.
-    assert base.check_record(rec('tap1', 'a', iface_id='é' * 2049)).code \
-        == 'too_large'
-    many = {'v%d' % i: 'x' * 4000 for i in range(5)}
-    whole = base.check_record(rec('tap1', 'a', **many))
-    assert whole.code == 'too_large' and 'limit per record' in whole.text
-    # The record limit counts JSON escapes: 3,000 control characters are
-    # 18,000 bytes of JSON.
-    escaped = base.check_record(rec('tap1', 'a', iface_id='\x01' * 3000))
-    assert escaped == base.Aside('too_large', 'the record is 18076 bytes, '
-                                 'over the 16384-byte limit per record')
-    assert base.check_record(rec('tap1', 'a', iface_id='\x01' * 2500)) \
-        is None
-
-
-@pytest.mark.parametrize('record,code,text', [
-    (rec('tap\udcff', 'a'), 'not_unicode', 'name is not valid Unicode'),
-    (rec('tap1', 'a', iface_id='\ud800'), 'not_unicode',
-     'iface_id is not valid Unicode'),
-    (rec('', 'a'), 'bad_name', 'the name is empty'),
-    (rec('tap1', 'a', iface_id=['x']), 'bad_type', 'iface_id is a list'),
-    (rec('tap1', 'a', iface_id={'x': 1}), 'bad_type', 'iface_id is a dict'),
-])
-def test_check_record_refuses(record, code, text):
-    assert base.check_record(record) == base.Aside(code, text)
-
-
-GOOD = json.dumps(rec('tap1', 'a'))
-
-
-@pytest.mark.parametrize('raw', [
-    b'\xff\xfe{}',                             # not UTF-8
-    '[' * 100000,                              # too deep (and too large)
-    '[' * 10000,                               # too deep, small
-    '{"name": "tap1"',                         # not JSON
-    '[1, 2]', '"text"', 'null',                # not an object
-    '{"kind": ["not","a","kind"], "sync": "finished", "uuid": {"x": 1}}',
-    '{"kind": "vm", "name": 1, "uuid": "a", "ofport": 1, "host": "h"}',
-    '{"kind": "vm", "name": "t", "uuid": "a", "ofport": 1}',  # no host
-    GOOD[:-1] + ', "pad": "%s"}' % ('x' * base.MAX_RECORD_BYTES),
-])
-def test_garbage_in_the_store_is_unreadable_never_an_error(raw):
-    assert base.parse_stored(raw) is None
-    assert base.stored_form(raw) == (base.UNREADABLE, True)
-
-
-def test_stored_forms_that_are_records():
-    assert base.stored_form(GOOD) == (rec('tap1', 'a'), False)
-    assert base.stored_form(GOOD.encode()) == (rec('tap1', 'a'), False)
-    # An older version's event form: the record, to be rewritten.
-    event = json.dumps(dict(rec('tap1', 'a'), action='online'))
-    assert base.stored_form(event) == (rec('tap1', 'a'), True)
 
 
 class MemoryStore(base.Store):

@@ -1,0 +1,139 @@
+"""The published record: its form, its limits and why one is set aside.
+
+Pure functions, no I/O.  A record is what a publisher stores under one
+interface name: the interface's fields plus ``host``, no ``action``.  One
+over the limits (:func:`check_record`) is *set aside* whole, never
+truncated; whatever a store holds is parsed as hostile input
+(:func:`parse_stored`, :func:`stored_form`).
+"""
+
+import dataclasses
+import json
+from typing import Mapping, Optional, Union
+
+from df_ovsdb_agent.cluster import Record
+from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.logsafe import safe
+from df_ovsdb_agent.state import Change
+
+#: Largest string value, in UTF-8 bytes, a published record may carry.
+#: Real values are far smaller (uuids, MACs, names of at most 15 bytes on
+#: Linux); a larger one is an error or an attack, and a record carrying it
+#: is set aside whole: it is never truncated, because a cut iface-id or
+#: name would be another port's identity.
+MAX_VALUE_BYTES = 4096
+
+#: Largest published record, in bytes of its JSON: far below what etcd
+#: (1.5 MiB per request by default) and Redis accept, so that a batch of
+#: good records is never refused for its size.
+MAX_RECORD_BYTES = 16384
+
+#: Stands for a stored value that is not a record of ours: it is
+#: overwritten or deleted, and no event is owed for it.
+UNREADABLE: dict = {'__unreadable__': True}
+
+
+@dataclasses.dataclass(frozen=True)
+class Aside:
+    """Why a record is set aside: a short ``code`` (a metric label) and
+    one line of ``text`` (the log line and /healthz).
+    """
+
+    code: str
+    text: str
+
+
+def printable(value: str, limit: int = 64) -> str:
+    """``value`` escaped and bounded for a log line, a metric label or
+    /healthz: control characters and lone surrogates (which no UTF-8
+    output can carry) become backslash escapes.
+    """
+    return safe(value.encode('utf-8', 'backslashreplace').decode('utf-8'),
+                limit)
+
+
+def record_of(interface: Interface, host: str) -> Record:
+    """The stored state record of an interface: no ``action``."""
+    return dict(interface.to_dict(), host=host)
+
+
+def event_of(change: Change) -> dict:
+    """The JSON event of one change (record plus ``action``)."""
+    return dict(change.value, action=change.action.value)
+
+
+def check_record(record: Mapping) -> Optional[Aside]:
+    """Why ``record`` may not be published, or None if it may.
+
+    Every string value must be valid Unicode (a lone surrogate from a
+    hostile peer cannot be stored as UTF-8) of at most
+    :data:`MAX_VALUE_BYTES`, the name non-empty, every other value a
+    number, a boolean or None, and the JSON record at most
+    :data:`MAX_RECORD_BYTES`.
+    """
+    # JSON escapes make a value at most 6 times its UTF-8 size: encode the
+    # record only when that bound is over the limit.
+    bound = 16
+    for key, value in sorted(record.items()):
+        bound += len(key) + 32
+        if isinstance(value, str):
+            try:
+                size = len(value.encode('utf-8'))
+            except UnicodeEncodeError:
+                return Aside('not_unicode', '%s is not valid Unicode' % key)
+            bound += 6 * size
+            if size > MAX_VALUE_BYTES:
+                return Aside('too_large', '%s is %d bytes, over the %d-byte '
+                             'limit per value' % (key, size,
+                                                  MAX_VALUE_BYTES))
+        elif value is not None and type(value) not in (int, float, bool):
+            return Aside('bad_type',
+                         '%s is a %s' % (key, type(value).__name__))
+    if not record.get('name'):
+        return Aside('bad_name', 'the name is empty')
+    size = bound if bound <= MAX_RECORD_BYTES else len(
+        stores.dumps(dict(record)))
+    if size > MAX_RECORD_BYTES:
+        return Aside('too_large', 'the record is %d bytes, over the %d-byte '
+                     'limit per record' % (size, MAX_RECORD_BYTES))
+    return None
+
+
+def parse_stored(value: Union[str, bytes]) -> Optional[dict]:
+    """A state record from a store's raw value, or None if it is not one.
+
+    Whatever is in the store is untrusted: anything over
+    :data:`MAX_RECORD_BYTES`, not UTF-8, not a JSON object (nested
+    100,000 deep, say), or without a well-typed interface in it is None,
+    never an exception.  An older version's event form (with ``action``)
+    passes: see :func:`stored_form`.
+    """
+    if len(value) > MAX_RECORD_BYTES:
+        return None
+    try:
+        text = (value.decode('utf-8') if isinstance(value, bytes)
+                else value)
+        record = json.loads(text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError included
+        return None
+    if not isinstance(record, dict):
+        return None
+    try:
+        Interface.from_dict(record)
+    except ValueError:
+        return None
+    return record if isinstance(record.get('host'), str) else None
+
+
+def stored_form(value: Union[str, bytes]) -> tuple[dict, bool]:
+    """(the record a store's raw value stands for, whether to rewrite it):
+    :data:`UNREADABLE` for garbage, the record without ``action`` for an
+    older version's event form; both are rewritten.
+    """
+    record = parse_stored(value)
+    if record is None:
+        return UNREADABLE, True
+    if 'action' in record:
+        return {k: v for k, v in record.items() if k != 'action'}, True
+    return record, False
