@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import time
-from typing import Iterable, Mapping, Optional
+from typing import Mapping, Optional
 import uuid
 
 from oslo_config import cfg
@@ -55,6 +55,8 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.plugins import Plugin
+from df_ovsdb_agent.publishers.plan import plan
+from df_ovsdb_agent.publishers.plan import Write
 from df_ovsdb_agent.publishers.records import Aside
 from df_ovsdb_agent.publishers.records import check_record
 from df_ovsdb_agent.publishers.records import event_of
@@ -171,46 +173,6 @@ class NotOwner(Exception):
         super().__init__('host %s is held by %s' % (host, alive))
         self.host = host
         self.alive = alive
-
-
-@dataclasses.dataclass
-class Write:
-    """One write: ``changes`` are the events a consumer is owed (offline
-    first; a new identity under a name is offline then online), ``state``
-    the final value of each key written (None: delete) -- one operation
-    per key, which etcd requires of a transaction.
-    """
-
-    changes: list
-    state: dict
-    resync: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.changes or self.state)
-
-    def subset(self, names: Iterable[str]) -> 'Write':
-        """The part of this write that concerns ``names``."""
-        keep = set(names)
-        return Write([c for c in self.changes if c.key in keep],
-                     {n: v for n, v in self.state.items() if n in keep},
-                     self.resync)
-
-
-def plan(stored: KeyedState, batch: Mapping[str, Optional[Record]],
-         rewrite: frozenset = frozenset(), resync: bool = False) -> Write:
-    """What to write to take ``stored`` to ``batch`` (name -> record, None:
-    gone); names in ``rewrite`` are written even when their value is right
-    (they sit on a foreign lease).
-    """
-    changes = stored.changes(batch)
-    state: dict = {}
-    for change in changes:  # offline first: the last one per key wins
-        state[change.key] = (None if change.action is Action.OFFLINE
-                             else change.value)
-    for name in rewrite:
-        if name not in state and batch.get(name) is not None:
-            state[name] = batch[name]
-    return Write(changes, state, resync)
 
 
 class Store(abc.ABC):

@@ -39,6 +39,7 @@ from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent.publishers import base
+from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
 
 LOG = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ class EtcdStore(base.Store):
             state[name] = record
         return state, frozenset(rewrite)
 
-    def apply(self, write: base.Write) -> None:
+    def apply(self, write: plan.Write) -> None:
         known = set(self._lease_of)
         ops = []
         counts = collections.Counter(self._lease_of.values())

@@ -30,6 +30,7 @@ from oslo_config import cfg
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.publishers import base
+from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
 from df_ovsdb_agent.state import Change
 
@@ -188,7 +189,7 @@ class RedisStore(base.Store):
         return super().refuses(exc) or isinstance(exc,
                                                   redis.exceptions.DataError)
 
-    def apply(self, write: base.Write, drop: bool = False) -> None:
+    def apply(self, write: plan.Write, drop: bool = False) -> None:
         # No event is owed for garbage that was in the hash.
         events = [stores.dumps(records.event_of(change))
                   for change in write.changes
@@ -212,7 +213,7 @@ class RedisStore(base.Store):
         changes = [Change(Action.OFFLINE, name, record)
                    for name, record in sorted(stored.items())
                    if record is not UNREADABLE]
-        self.apply(base.Write(changes, dict.fromkeys(stored)), drop=True)
+        self.apply(plan.Write(changes, dict.fromkeys(stored)), drop=True)
 
     def close(self) -> None:
         if self._client is not None:
