@@ -32,7 +32,6 @@ again every ``max_backoff`` (jittered).
 """
 
 import abc
-import dataclasses
 import logging
 import os
 import threading
@@ -67,6 +66,9 @@ from df_ovsdb_agent.publishers.records import printable
 from df_ovsdb_agent.publishers.records import record_of
 from df_ovsdb_agent.publishers.records import stored_form
 from df_ovsdb_agent.publishers.records import UNREADABLE
+from df_ovsdb_agent.publishers.store import Instance
+from df_ovsdb_agent.publishers.store import NotOwner
+from df_ovsdb_agent.publishers.store import Store
 from df_ovsdb_agent.state import KeyedState
 
 # What plugin authors import from here, wherever it is defined (see
@@ -131,133 +133,6 @@ PUBLISHER_OPTS = [
                      'restarted agent takes them over and consumers see no '
                      'change; set it for a permanent stop.'),
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Instance:
-    """Who writes: the host id, and the process claiming it."""
-
-    host: str
-    owner: str
-    pid: int
-    started: float
-    version: str
-
-    def is_self(self, alive: Mapping) -> bool:
-        """Whether ``alive`` is the liveness record this process wrote."""
-        return (alive.get('owner') == self.owner and
-                alive.get('pid') == self.pid and
-                alive.get('started') == self.started)
-
-    def may_take_over(self, alive: Mapping) -> bool:
-        """Whether this process may claim a host whose liveness record is
-        ``alive``: its own, or an *older* process of the same owner (the
-        agent restarted); never another owner, never a newer process of
-        the same owner (which would make two live processes alternate).
-        """
-        if alive.get('owner') != self.owner:
-            return False
-        started = alive.get('started')
-        return self.is_self(alive) or (
-            isinstance(started, (int, float)) and started < self.started)
-
-
-class NotOwner(Exception):
-    """The store's liveness record for our host is not ours.
-
-    ``alive`` is the record found (another agent's), or None when there is
-    none any more (ours expired or was lost): claim again.
-    """
-
-    def __init__(self, host: str, alive: Optional[dict]) -> None:
-        super().__init__('host %s is held by %s' % (host, alive))
-        self.host = host
-        self.alive = alive
-
-
-class Store(abc.ABC):
-    """A store as the writer thread drives it; called from that thread only.
-
-    :meth:`NotOwner` from :meth:`claim`, :meth:`apply`, :meth:`tick` or
-    :meth:`put_alive` means the host id is not (or no longer) ours; any
-    other exception means "the store is unusable": the writer calls
-    :meth:`close`, backs off, then :meth:`connect`, claims and reconciles.
-    """
-
-    #: Seconds between :meth:`tick` calls, or None for no ticks.
-    tick_interval: Optional[float] = None
-    #: Seconds of the liveness TTL, written into the liveness record.
-    ttl: int = 0
-
-    def __init__(self) -> None:
-        self.instance: Optional[Instance] = None
-
-    @property
-    def me(self) -> Instance:
-        """The :class:`Instance` given to :meth:`bind`."""
-        if self.instance is None:
-            raise RuntimeError('store used before bind()')
-        return self.instance
-
-    @property
-    def host(self) -> str:
-        return self.me.host
-
-    @property
-    @abc.abstractmethod
-    def target(self) -> str:
-        """Where the store is, safe to log (no credentials)."""
-
-    def bind(self, instance: Instance) -> None:
-        """Fix the host id and owner; before the first :meth:`connect`."""
-        self.instance = instance
-
-    @abc.abstractmethod
-    def connect(self) -> None:
-        """Make the store usable (connect, authenticate); writes nothing."""
-
-    @abc.abstractmethod
-    def claim(self, alive: dict) -> None:
-        """Write the liveness record ``alive`` if the host id is free or
-        :meth:`Instance.may_take_over` allows it, atomically in the store;
-        raise :class:`NotOwner` with the other record otherwise.
-        """
-
-    @abc.abstractmethod
-    def read_state(self) -> tuple[dict, frozenset]:
-        """(name -> record of what the store holds for this host, names
-        to rewrite even if their value is right).
-        """
-
-    @abc.abstractmethod
-    def apply(self, write: Write) -> None:
-        """Write ``write`` if the host id is still ours (else NotOwner)."""
-
-    @abc.abstractmethod
-    def put_alive(self, alive: dict) -> None:
-        """Update our liveness record (NotOwner if it is not ours)."""
-
-    def tick(self, alive: dict) -> bool:
-        """Periodic upkeep: keep the lease or liveness TTL alive; whether
-        that wrote ``alive`` (the current liveness record).
-        """
-        return False
-
-    @abc.abstractmethod
-    def revoke(self) -> None:
-        """Remove this host's keys now, if the host id is ours."""
-
-    def refuses(self, exc: Exception) -> bool:
-        """Whether ``exc`` from :meth:`apply` refuses the *content* of the
-        write (a value too large, not encodable) rather than saying that
-        the store is unusable: then the writer finds the culprits and sets
-        them aside instead of retrying the batch for ever.  Nothing was
-        written.
-        """
-        return isinstance(exc, (UnicodeError, RecursionError))
-
-    def close(self) -> None:
-        """Drop connections; :meth:`connect` may follow."""
 
 
 class Writer:

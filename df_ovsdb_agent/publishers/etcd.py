@@ -41,6 +41,7 @@ from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent.publishers import base
 from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
+from df_ovsdb_agent.publishers import store
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class LeaseLost(Exception):
     """etcd no longer knows one of our leases: its keys are gone."""
 
 
-class EtcdStore(base.Store):
+class EtcdStore(store.Store):
     """One host's keys under a prefix, on that host's leases."""
 
     def __init__(self, options: stores.StoreOptions, prefix: str,
@@ -90,7 +91,7 @@ class EtcdStore(base.Store):
     def target(self) -> str:
         return 'etcd %s' % self.options.safe_url
 
-    def bind(self, instance: base.Instance) -> None:
+    def bind(self, instance: store.Instance) -> None:
         super().bind(instance)
         self.host_prefix = stores.etcd_host_prefix(self.prefix,
                                                    instance.host)
@@ -146,7 +147,7 @@ class EtcdStore(base.Store):
             if current is None:
                 current = {'owner': '<unreadable liveness record>'}
             if not self.me.may_take_over(current):
-                raise base.NotOwner(self.host, current)
+                raise store.NotOwner(self.host, current)
             compare = {'target': 'MOD', 'key': key,
                        'mod_revision': kv['mod_revision'], 'result': 'EQUAL'}
             predecessor = not self.me.is_self(current)
@@ -204,7 +205,7 @@ class EtcdStore(base.Store):
             if self.me.is_self(current):
                 # Our record on a lease that is no longer ours.
                 current = None
-        raise base.NotOwner(self.host, current)
+        raise store.NotOwner(self.host, current)
 
     def put_alive(self, alive: dict) -> None:
         self._guarded([self._put(self.alive_key, alive, self.leases[0])])

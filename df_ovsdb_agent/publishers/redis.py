@@ -32,6 +32,7 @@ from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.publishers import base
 from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
+from df_ovsdb_agent.publishers import store
 from df_ovsdb_agent.state import Change
 
 LOG = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ return {0}
 """
 
 
-class RedisStore(base.Store):
+class RedisStore(store.Store):
     """One host's hash, stream and liveness record."""
 
     def __init__(self, options: stores.StoreOptions, key_prefix: str,
@@ -126,7 +127,7 @@ class RedisStore(base.Store):
     def target(self) -> str:
         return 'redis %s' % self.options.safe_url
 
-    def bind(self, instance: base.Instance) -> None:
+    def bind(self, instance: store.Instance) -> None:
         super().bind(instance)
         host = instance.host
         self.state_key = stores.redis_state_key(self.key_prefix, host)
@@ -148,7 +149,7 @@ class RedisStore(base.Store):
         if reply[0] == 1:
             current = _parse_alive(reply[1]) or {
                 'owner': '<unreadable liveness record>'}
-        raise base.NotOwner(self.host, current)
+        raise store.NotOwner(self.host, current)
 
     def _set_alive(self, alive: dict, mode: str) -> None:
         self._check(self._claim(

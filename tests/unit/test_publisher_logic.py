@@ -10,27 +10,9 @@ from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.publishers import base
-from df_ovsdb_agent.publishers.base import Instance
 from df_ovsdb_agent.publishers import etcd as etcd_publisher
-
-
-def instance(owner='o1', pid=10, started=100.0):
-    return Instance('hv1', owner, pid, started, '1.0')
-
-
-def alive(owner='o1', pid=10, started=100.0):
-    return stores.alive_record('hv1', owner, '1.0', pid, started, True, 3,
-                               60)
-
-
-def test_take_over_only_own_or_older_same_owner():
-    me = instance()
-    assert me.may_take_over(alive())                      # our own record
-    assert me.may_take_over(alive(pid=9, started=99.0))   # we restarted
-    assert not me.may_take_over(alive(pid=11, started=101.0))  # newer
-    assert not me.may_take_over(alive(owner='o2', started=1.0))
-    assert not me.may_take_over({'owner': 'o1', 'started': 'x'})
-    assert me.is_self(alive()) and not me.is_self(alive(pid=9))
+from tests.unit.publisher_support import instance
+from tests.unit.publisher_support import MemoryStore
 
 
 def test_backoff_is_jittered_capped_and_resets():
@@ -70,52 +52,6 @@ def test_alive_key_layout():
 def vm(name, uuid='u-' + '1' * 34, iface_id='port-1'):
     return Interface(Kind.VM, name, uuid, 1, bridge='br-int',
                      iface_id=iface_id)
-
-
-class MemoryStore(base.Store):
-    """A store in a dict that refuses, for its content, any write holding
-    a record ``poisoned`` says is bad -- all of the write, as etcd refuses
-    a whole transaction.
-    """
-
-    def __init__(self, poisoned=lambda record: False, fail=None):
-        super().__init__()
-        self.data = {}
-        self.poisoned = poisoned
-        self.fail = fail
-        self.writes = []
-
-    @property
-    def target(self):
-        return 'memory'
-
-    def connect(self):
-        pass
-
-    def claim(self, alive):
-        pass
-
-    def put_alive(self, alive):
-        pass
-
-    def revoke(self):
-        pass
-
-    def read_state(self):
-        return dict(self.data), frozenset()
-
-    def apply(self, write):
-        if self.fail is not None:
-            raise self.fail
-        if any(r is not None and self.poisoned(r)
-               for r in write.state.values()):
-            raise UnicodeEncodeError('utf-8', 'x', 0, 1, 'refused')
-        self.writes.append(sorted(write.state))
-        for name, record in write.state.items():
-            if record is None:
-                self.data.pop(name, None)
-            else:
-                self.data[name] = record
 
 
 def writer_for(store):
