@@ -1,57 +1,28 @@
-"""What every publisher shares: desired state, one writer, ownership,
-liveness, jittered backoff and reconcile.
+"""The publisher plugin: its options, who it writes as, /healthz and
+metrics.
 
-A publisher mirrors the host's online interfaces into a store.  Its bus
-callback only records the *desired* state (name -> interface, a
-:class:`~df_ovsdb_agent.state.KeyedState`) and marks names dirty, so it
-never blocks and never grows beyond one entry per interface.  A single
-writer thread keeps a second KeyedState of what it believes the store holds
-and writes the difference:
-
-- nothing at all before the agent's first complete sync (its first
-  ``sync finished``): an agent that cannot reach OVSDB leaves the store as
-  an earlier run left it;
-- then it claims the host id in a store transaction (see :class:`Store`),
-  reads what the store holds for the host and writes exactly the
-  difference -- one operation per key, its final value (a name re-created
-  in one OVSDB transaction is one put, never a delete and a put of one key);
-- afterwards the net change of the dirty names, a reconcile after every
-  agent resync and every ``resync_interval`` (+-10%), and the liveness
-  record when the host's synced state or interface count changed
-  (coalesced, at most once per :data:`ALIVE_COALESCE` seconds).
-
-Failures make the writer reconnect with jittered exponential backoff and
-reconcile; it never gives up.  One bad record never holds the others: a
-record over the limits (:func:`check_record`) or refused by the store for
-its content is *set aside* -- not written, named in one ERROR line, in
-:meth:`StorePublisher.problem` and :meth:`StorePublisher.set_aside` -- and
-written once its interface changes into something storable.
-
-A host id held by another live agent makes it write nothing and check
-again every ``max_backoff`` (jittered).
+A publisher mirrors the host's online interfaces into a store: a
+:class:`StorePublisher` subscribes to the agent with replay and hands every
+event to its :class:`~df_ovsdb_agent.publishers.writer.Writer`, which
+writes the difference into a :class:`~df_ovsdb_agent.publishers.store.Store`
+(the etcd and Redis adapters are the modules beside this one).  The pieces
+live in their own modules -- :mod:`.records` (the record, its limits, why
+one is set aside), :mod:`.plan` (stored vs desired -> one write),
+:mod:`.store`, :mod:`.writer` -- and are re-exported here for plugin
+authors.
 """
 
 import abc
 import logging
 import os
-import threading
 import time
-from typing import Mapping, Optional
+from typing import Optional
 import uuid
 
 from oslo_config import cfg
 
 from df_ovsdb_agent.bus import Subscription
-from df_ovsdb_agent.cluster import Record
-from df_ovsdb_agent.cluster import stores
-from df_ovsdb_agent.cluster.stores import Backoff
-from df_ovsdb_agent.cluster.stores import describe_error
 from df_ovsdb_agent.cluster.stores import StoreOptions
-from df_ovsdb_agent.events import Action
-from df_ovsdb_agent.events import identity
-from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import InterfaceEvent
-from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.plugins import Plugin
 from df_ovsdb_agent.publishers.plan import plan
@@ -69,10 +40,11 @@ from df_ovsdb_agent.publishers.records import UNREADABLE
 from df_ovsdb_agent.publishers.store import Instance
 from df_ovsdb_agent.publishers.store import NotOwner
 from df_ovsdb_agent.publishers.store import Store
-from df_ovsdb_agent.state import KeyedState
+from df_ovsdb_agent.publishers.writer import ALIVE_COALESCE
+from df_ovsdb_agent.publishers.writer import Writer
 
-# What plugin authors import from here, wherever it is defined (see
-# doc/source/plugins.rst): the record checks live in .records.
+# What plugin authors import from here (doc/source/plugins.rst), wherever
+# it is defined now: .records, .plan, .store, .writer or this module.
 __all__ = [
     'ALIVE_COALESCE', 'Aside', 'check_record', 'CREDENTIAL_OPTS', 'event_of',
     'Instance', 'MAX_RECORD_BYTES', 'MAX_VALUE_BYTES', 'NAMED_IN_HEALTH',
@@ -83,10 +55,6 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
-
-#: Seconds a change of the liveness record waits, so that a burst of
-#: interface changes costs one liveness write, not one per event.
-ALIVE_COALESCE = 1.0
 
 #: At most this many set-aside records are named in /healthz.
 NAMED_IN_HEALTH = 3
@@ -133,474 +101,6 @@ PUBLISHER_OPTS = [
                      'restarted agent takes them over and consumers see no '
                      'change; set it for a permanent stop.'),
 ]
-
-
-class Writer:
-    """Desired state plus the one thread that mirrors it into a store."""
-
-    def __init__(self, store: Store, identify, max_backoff: float,
-                 resync_interval: float = 0.0,
-                 revoke_on_stop: bool = False) -> None:
-        """:param identify: returns the :class:`Instance` to write as;
-            called once, at the first write (after the first sync).
-        """
-        self.store = store
-        self._identify = identify
-        self.max_backoff = max_backoff
-        self.resync_interval = resync_interval
-        self.revoke_on_stop = revoke_on_stop
-        self._backoff = Backoff(max_backoff)
-        self._cond = threading.Condition()
-        # name -> Interface; bus thread writes, writer thread reads.
-        self._desired: KeyedState[str, Interface] = KeyedState(identity)
-        self._dirty: set[str] = set()
-        self._ready = False          # the agent's first sync finished
-        self._agent_synced = False
-        self._reconcile = True
-        self._closing = False
-        self._stopped = False
-        self._busy = False
-        # What the writer believes the store holds; writer thread only.
-        self._stored: KeyedState[str, Record] = KeyedState(
-            stores.record_identity)
-        self._alive_written: Optional[tuple] = None
-        self._alive_due: Optional[float] = None
-        self._next_tick = 0.0
-        self._next_resync: Optional[float] = None
-        self._refused_by: Optional[tuple] = None
-        # Records set aside, name -> why: the writer thread changes it
-        # under _cond, /healthz and metrics read copies.
-        self._aside: dict[str, Aside] = {}
-        # name -> the record the store refused: not offered again until
-        # its interface changes.  Writer thread only.
-        self._refused: dict[str, Record] = {}
-        self.set_aside_total = 0
-        self.instance: Optional[Instance] = None
-        self.connected = False
-        self.failures = 0
-        self.refusals = 0
-        self.reconciles = 0
-        self._thread = threading.Thread(
-            target=self._run, daemon=True,
-            name='df-ovsdb-publisher-%s' % type(store).__name__)
-
-    # -- bus side: never blocks -------------------------------------------
-
-    def offer(self, event) -> None:
-        """Record an agent event in the desired state (bus callback)."""
-        with self._cond:
-            if isinstance(event, InterfaceEvent):
-                self._offer_interface(event)
-            elif event.sync is Sync.FINISHED:
-                # The agent's view was just rebuilt from OVSDB: make the
-                # store match it exactly, whatever happened to the store.
-                self._ready = True
-                self._agent_synced = True
-                self._reconcile = True
-            else:
-                self._agent_synced = False
-            self._cond.notify_all()
-
-    def _offer_interface(self, event: InterfaceEvent) -> None:
-        name = event.name
-        if event.action is Action.OFFLINE:
-            current = self._desired.get(name)
-            # A name reused by a newer interface stays with the newer one.
-            if current is None or current.uuid != event.uuid:
-                return
-            self._desired.update({name: None})
-        else:
-            self._desired.update({name: event.interface})
-        self._dirty.add(name)
-
-    # -- life cycle -------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        """Flush pending writes for up to ``timeout`` seconds, then stop.
-
-        The keys stay (see ``revoke_on_stop``).
-        """
-        if not self._thread.is_alive():
-            return
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join(timeout)
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-        self._thread.join(timeout)
-
-    def wait_flushed(self, timeout: Optional[float] = None) -> bool:
-        """Wait until the store holds the desired state as of now."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: self._stopped or (
-                    self.connected and not self._busy and
-                    not self._dirty and not self._reconcile), timeout)
-
-    @property
-    def ready(self) -> bool:
-        """Whether the agent's first sync is in (writing has begun)."""
-        return self._ready
-
-    @property
-    def refused(self) -> bool:
-        """Whether another live agent holds our host id right now."""
-        return self._refused_by is not None
-
-    def desired(self) -> dict[str, Interface]:
-        with self._cond:
-            return self._desired.copy()
-
-    def set_aside(self) -> dict[str, Aside]:
-        """name -> why, of the records not published now."""
-        with self._cond:
-            return dict(self._aside)
-
-    # -- writer thread ----------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            work = self._next_work()
-            if work is None:
-                break
-            try:
-                self._do(work)
-                self._backoff.reset()
-            except NotOwner as exc:
-                self._not_owner(exc)
-            except Exception as exc:
-                self._failed(exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-        self._finish()
-
-    def _do(self, work) -> None:
-        if work == 'establish':
-            self._establish()
-        elif work == 'tick':
-            self._schedule_tick()
-            with self._cond:
-                key, alive = self._alive_key(), self._alive()
-            if self.store.tick(alive):
-                self._alive_written = key
-                self._alive_due = None
-        elif work == 'reconcile':
-            self._do_reconcile()
-        elif work == 'alive':
-            self._put_alive()
-        else:
-            self._push(work)
-
-    def _next_work(self):
-        """Wait for something to do; None to exit."""
-        with self._cond:
-            while True:
-                if self._stopped:
-                    return None
-                idle = not (self._dirty or self._reconcile)
-                if self._closing and (idle or not self.connected):
-                    return None
-                work, wait = self._pick()
-                if work is not None:
-                    self._busy = True
-                    return work
-                self._cond.wait(wait)
-
-    def _pick(self):
-        """(work, None) or (None, seconds to wait or None); under _cond."""
-        if not self._ready:
-            return None, None
-        if not self.connected:
-            self._reconcile = False
-            self._dirty.clear()  # the reconcile covers them
-            return 'establish', None
-        now = time.monotonic()
-        timers = []
-        if self.store.tick_interval is not None:
-            if now >= self._next_tick:
-                return 'tick', None
-            timers.append(self._next_tick)
-        if self._reconcile or (self._next_resync is not None and
-                               now >= self._next_resync):
-            self._reconcile = False
-            self._dirty.clear()
-            return 'reconcile', None
-        if self._dirty:
-            work = {n: self._desired.get(n) for n in self._dirty}
-            self._dirty.clear()
-            return work, None
-        if self._alive_key() != self._alive_written:
-            if self._alive_due is None:
-                self._alive_due = now + ALIVE_COALESCE
-            if now >= self._alive_due:
-                return 'alive', None
-            timers.append(self._alive_due)
-        if self._next_resync is not None:
-            timers.append(self._next_resync)
-        return None, (min(timers) - now if timers else None)
-
-    def _identity(self) -> Instance:
-        if self.instance is None:
-            self.instance = self._identify()
-            self.store.bind(self.instance)
-        return self.instance
-
-    def _establish(self) -> None:
-        """Connect, claim the host id, reconcile, report synced."""
-        instance = self._identity()
-        self.store.connect()
-        self.store.claim(self._alive(synced=False))
-        if self._refused_by is not None:
-            LOG.warning('Host %s is no longer held by owner %s; '
-                        'publishing it to %s', safe(instance.host),
-                        safe(self._refused_by[0]), self.store.target)
-            self._refused_by = None
-        LOG.info('Publisher connected to %s as host %s (owner %s)',
-                 self.store.target, instance.host, instance.owner)
-        self._alive_written = None
-        self._schedule_tick()
-        self._do_reconcile()
-        with self._cond:
-            self.connected = True
-        self._put_alive()
-
-    def _alive_key(self) -> tuple:
-        """What the liveness record reports: (synced, count of the
-        interfaces published, set-aside ones excluded).
-        """
-        aside = sum(1 for name in self._aside
-                    if self._desired.get(name) is not None)
-        return (self._agent_synced and self.connected,
-                len(self._desired) - aside)
-
-    def _alive(self, synced: Optional[bool] = None) -> dict:
-        instance = self._identity()
-        key_synced, count = self._alive_key()
-        return stores.alive_record(
-            instance.host, instance.owner, instance.version, instance.pid,
-            instance.started, key_synced if synced is None else synced,
-            count, self.store.ttl)
-
-    def _put_alive(self) -> None:
-        with self._cond:
-            key = self._alive_key()
-            alive = self._alive()
-        self.store.put_alive(alive)
-        self._alive_written = key
-        self._alive_due = None
-
-    def _schedule_tick(self) -> None:
-        if self.store.tick_interval is not None:
-            # Jittered, so that hosts started together do not refresh
-            # their leases in lockstep for ever after.
-            self._next_tick = time.monotonic() + stores.jittered(
-                self.store.tick_interval)
-
-    def _do_reconcile(self) -> None:
-        host = self._identity().host
-        with self._cond:
-            interfaces = self._desired.copy()
-            # Names that went away while nobody looked are not set aside.
-            for name in [n for n in self._aside if n not in interfaces]:
-                del self._aside[name]
-        for name in [n for n in self._refused if n not in interfaces]:
-            del self._refused[name]
-        desired = self._records(interfaces)
-        stored, rewrite = self.store.read_state()
-        actual: KeyedState[str, Record] = KeyedState(
-            stores.record_identity, stored)
-        batch: dict[str, Optional[Record]] = dict.fromkeys(stored)
-        batch.update(desired)
-        write = self._sync(actual, batch, rewrite, resync=True)
-        self._stored = actual
-        self.reconciles += 1
-        if self.resync_interval > 0:
-            self._next_resync = time.monotonic() + stores.jittered(
-                self.resync_interval)
-        LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
-                 '%d keys written', self.store.target, host, len(actual),
-                 len(write.changes), len(write.state))
-
-    def _push(self, dirty: dict[str, Optional[Interface]]) -> None:
-        self._sync(self._stored, self._records(dict(sorted(dirty.items()))))
-
-    # -- bad records ------------------------------------------------------
-
-    def _records(self, interfaces: Mapping[str, Optional[Interface]]
-                 ) -> dict[str, Optional[Record]]:
-        """name -> the record to publish; None for an interface that is
-        gone or whose record is set aside (:func:`check_record`, or the
-        very record the store refused).
-        """
-        host = self._identity().host
-        records: dict[str, Optional[Record]] = {}
-        for name, interface in interfaces.items():
-            records[name] = None
-            if interface is None:
-                self._refused.pop(name, None)
-                with self._cond:
-                    self._aside.pop(name, None)
-                continue
-            record = record_of(interface, host)
-            aside = check_record(record)
-            if aside is not None:
-                self._set_aside(name, aside)
-            elif self._refused.get(name) != record:
-                self._refused.pop(name, None)
-                records[name] = record
-        return records
-
-    def _set_aside(self, name: str, aside: Aside) -> None:
-        with self._cond:
-            before = self._aside.get(name)
-            self._aside[name] = aside
-        if before != aside:
-            self.set_aside_total += 1
-            LOG.error('Publisher %s sets aside the record of interface %s: '
-                      '%s; the host\'s other records are written, this one '
-                      'once its interface changes into something storable',
-                      self.store.target, printable(name), safe(aside.text))
-
-    def _sync(self, current: KeyedState, batch: Mapping[str, Optional[Record]],
-              rewrite: frozenset = frozenset(), resync: bool = False
-              ) -> Write:
-        """Write what takes ``current`` (what the store holds) to ``batch``
-        and make ``current`` what the store then holds.
-
-        A record the store refuses is set aside, and its older value, if
-        the store has one, is deleted: a stale value must not stand for
-        the interface's present state.
-        """
-        write = plan(current, batch, rewrite, resync)
-        refused = self._write(write)
-        current.update({n: v for n, v in batch.items() if n not in refused})
-        stale = {n: None for n in refused if current.get(n) is not None}
-        if stale:
-            self._write(plan(current, stale))
-        current.update(dict.fromkeys(refused))
-        for name, record in batch.items():
-            if (record is not None and name in self._aside and
-                    name not in refused):
-                self._published(name)
-        return write
-
-    def _published(self, name: str) -> None:
-        with self._cond:
-            aside = self._aside.pop(name, None)
-        if aside is not None:
-            LOG.info('Publisher %s: interface %s, set aside before (%s), '
-                     'is written now', self.store.target, printable(name),
-                     safe(aside.text))
-
-    def _write(self, write: Write) -> set[str]:
-        """Apply ``write``; return the names whose records the store
-        refused for their content (:meth:`Store.refuses`), found by
-        bisection and set aside, so that one bad member never holds the
-        others.  Any other error propagates (the writer reconnects).
-        """
-        if not write:
-            return set()
-        try:
-            self.store.apply(write)
-            return set()
-        except Exception as exc:
-            if not self.store.refuses(exc):
-                raise
-            error = exc
-        names = sorted(write.state)
-        if len(names) > 1:
-            half = len(names) // 2
-            return (self._write(write.subset(names[:half])) |
-                    self._write(write.subset(names[half:])))
-        why = 'refused by %s: %s' % (self.store.target,
-                                     describe_error(error))
-        refused = set()
-        for name in names:
-            record = write.state[name]
-            if record is None:
-                # Nothing to set aside: the next reconcile tries again.
-                LOG.error('Publisher %s cannot delete the key of interface '
-                          '%s: %s', self.store.target, printable(name),
-                          safe(why))
-                continue
-            refused.add(name)
-            self._refused[name] = record
-            self._set_aside(name, Aside('refused', why))
-        return refused
-
-    def _not_owner(self, exc: NotOwner) -> None:
-        self._close_store()
-        with self._cond:
-            self.connected = False
-            self._reconcile = True
-        if exc.alive is None:
-            # Our liveness record vanished (TTL passed during a stall,
-            # store data lost): claim the host again.
-            delay = self._backoff.next()
-            LOG.warning('Liveness record of host %s vanished from %s; '
-                        'claiming the host again in %.1fs', exc.host,
-                        self.store.target, delay)
-            self._wait(delay)
-            return
-        alive = exc.alive
-        who = (alive.get('owner'), alive.get('pid'), alive.get('started'))
-        self.refusals += 1
-        if who != self._refused_by:
-            self._refused_by = who
-            LOG.error(
-                'Host id %s is held in %s by another agent (owner %s, pid '
-                '%s, version %s): this agent (owner %s, pid %s) writes '
-                'nothing there and checks again every ~%.0fs until that '
-                'agent\'s liveness record expires; give each agent its own '
-                '[DEFAULT] host', safe(exc.host), self.store.target,
-                safe(alive.get('owner')), safe(alive.get('pid')),
-                safe(alive.get('version')), self.store.me.owner,
-                self.store.me.pid, self.max_backoff)
-        self._wait(stores.jittered(self.max_backoff))
-
-    def _failed(self, exc: Exception) -> None:
-        self.failures += 1
-        delay = self._backoff.next()
-        LOG.warning('Publisher cannot use %s (%s); retrying in %.1fs',
-                    self.store.target, describe_error(exc), delay)
-        self._close_store()
-        with self._cond:
-            # Whatever was taken is covered by the reconcile that follows
-            # the reconnect: it writes the full desired state.
-            self.connected = False
-            self._reconcile = True
-        self._wait(delay)
-
-    def _wait(self, delay: float) -> None:
-        with self._cond:
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: self._stopped or self._closing,
-                                delay)
-
-    def _finish(self) -> None:
-        if self.revoke_on_stop and self.connected and not self._stopped:
-            try:
-                self.store.revoke()
-                LOG.info('Removed host %s from %s (revoke_on_stop)',
-                         self.store.host, self.store.target)
-            except Exception as exc:
-                LOG.warning('Could not remove host %s from %s: %s',
-                            self.store.host, self.store.target,
-                            describe_error(exc))
-        self._close_store()
-
-    def _close_store(self) -> None:
-        try:
-            self.store.close()
-        except Exception as exc:
-            LOG.debug('Closing %s failed: %s', self.store.target, exc)
 
 
 def package_version() -> str:
@@ -668,7 +168,7 @@ class StorePublisher(Plugin):
         the store while it has something to write (for ``/healthz``).
         """
         writer = self.writer
-        refused_by = writer._refused_by
+        refused_by = writer.refused_by
         if refused_by is not None:
             return 'host id held by another agent (owner %s, pid %s)' % (
                 safe(refused_by[0], 64), safe(refused_by[1], 16))
