@@ -45,6 +45,8 @@ LOG = logging.getLogger(__name__)
 # What a host id derived from OVSDB must look like: it names store keys.
 HOST_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
 
+ErrorCallback = Callable[[BaseException], None]
+
 # Delays between attempts of start_async(), in seconds (first, cap): each
 # attempt already waits [ovsdb] timeout; jittered, as the daemon's.
 START_BACKOFF = (1.0, 30.0)
@@ -173,8 +175,7 @@ class Agent:
             self._stop_persist(None)
             raise
 
-    def start_async(self, on_error: Optional[Callable[[BaseException],
-                                                        None]] = None,
+    def start_async(self, on_error: Optional[ErrorCallback] = None,
                     backoff: tuple = START_BACKOFF) -> threading.Thread:
         """Start in the background and return at once (the thread).
 
