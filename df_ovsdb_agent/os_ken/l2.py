@@ -107,8 +107,10 @@ class L2App(app_manager.OSKenApp):
                                  'installing %d ports', self.bridge, dp.id,
                                  len(self._mac_owner))
                 self._reinstall(dp)
-        elif dp is self._datapaths.get(dp.id):
-            del self._datapaths[dp.id]
+        else:
+            dpid = dp.id
+            if self._datapaths.get(dpid) is dp:
+                del self._datapaths[dpid]
 
     @handler.set_ev_cls(ev.EventSyncFinished)
     def _synced(self, event) -> None:
