@@ -115,6 +115,16 @@ class Signals:
         signal.signal(signal.SIGINT, self._on_stop)
 
     def _on_stop(self, signum, frame) -> None:
+        from os_ken.lib import hub
+        if hub.HUB_TYPE == 'eventlet':
+            # The handler runs in eventlet's main loop, which must not
+            # block (a lock, starting a thread): act from a green thread.
+            import eventlet
+            eventlet.spawn_n(self._handle, signum)
+        else:
+            self._handle(signum)
+
+    def _handle(self, signum: int) -> None:
         first = not self.stop.is_set()
         self.stop.set()
         if self.controller is not None:
