@@ -106,23 +106,36 @@ class Controller:
 
 
 class Signals:
-    """SIGTERM/SIGINT stop the controller; installed before anything."""
+    """SIGTERM/SIGINT stop the controller, SIGHUP reloads its log
+    settings (as the daemon's); installed before anything.
+    """
 
     def __init__(self) -> None:
         self.stop = threading.Event()
         self.controller: Optional[Controller] = None
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
+        self.conf = None
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)
 
-    def _on_stop(self, signum, frame) -> None:
+    def _on_signal(self, signum, frame) -> None:
         from os_ken.lib import hub
+        handle = self._hup if signum == signal.SIGHUP else self._handle
         if hub.HUB_TYPE == 'eventlet':
             # The handler runs in eventlet's main loop, which must not
             # block (a lock, starting a thread): act from a green thread.
             import eventlet
-            eventlet.spawn_n(self._handle, signum)
+            eventlet.spawn_n(handle, signum)
         else:
-            self._handle(signum)
+            handle(signum)
+
+    def _hup(self, signum: int) -> None:
+        if self.conf is None:
+            return
+        LOG.info('Caught SIGHUP, reloading log settings')
+        self.conf.mutate_config_files()
+        logging.setup(self.conf, 'df-ovsdb-agent')
+        logsafe.install_repeat_filter()
 
     def _handle(self, signum: int) -> None:
         first = not self.stop.is_set()
@@ -152,6 +165,7 @@ def run(argv: Optional[list], prog: str) -> int:
     """Parse, load, start, wait for a stop signal, stop; the exit code."""
     signals = Signals()
     conf = parse(argv, prog)
+    signals.conf = conf
     if not conf.app:
         raise AgentError('no os-ken app module given (e.g. '
                          'df_ovsdb_agent.os_ken.l2)')

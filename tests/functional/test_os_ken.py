@@ -67,6 +67,9 @@ def test_flows_follow_plug_change_and_unplug(br_int, controllers, tmp_path):
               'nomac', 'external_ids:iface-id=nomac')
     p1, p2 = ofport(ovs, 'tap1'), ofport(ovs, 'tap2')
     wait_flows(ovs, expected({p1: mac(1), p2: mac(2)}))
+    # SIGHUP reloads the log settings, as the daemon's; it runs on.
+    ctl.proc.send_signal(signal.SIGHUP)
+    ctl.wait_line('Caught SIGHUP, reloading log settings')
     # Another MAC: the old flows go, the new ones come.
     ovs.vsctl('set', 'Interface', 'tap1',
               'external_ids:attached-mac=%s' % mac(11))
