@@ -134,7 +134,8 @@ def create_bridge(client: Client, bridge: str = BRIDGE) -> None:
         {'op': 'insert', 'table': 'Port', 'uuid-name': 'bp',
          'row': {'name': bridge, 'interfaces': ['named-uuid', 'bi']}},
         {'op': 'insert', 'table': 'Bridge', 'uuid-name': 'bb',
-         'row': {'name': bridge, 'ports': ['named-uuid', 'bp']}},
+         'row': {'name': bridge, 'ports': ['named-uuid', 'bp'],
+                 'datapath_id': '0000aa0000000001'}},
         {'op': 'mutate', 'table': 'Open_vSwitch', 'where': [],
          'mutations': [['bridges', 'insert', ['named-uuid', 'bb']]]}])
 

@@ -8,6 +8,9 @@ import warnings
 # deprecation.  That warning is about eventlet, not about anything a user of
 # this package can act on; hide exactly that message and nothing else.
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+# Likewise eventlet imports dnspython, which warns about cryptography's DSA
+# deprecation whenever cryptography is installed (os-ken brings it in).
+warnings.filterwarnings('ignore', message=r'DSA is deprecated')
 
 try:
     # setup.cfg's version, as installed (pbr adds .devN between releases).

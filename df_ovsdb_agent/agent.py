@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 import time
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.bus import Callback
 from df_ovsdb_agent.bus import EventBus
@@ -24,6 +24,7 @@ from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
@@ -32,6 +33,7 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
+from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.monitor import Monitor
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
@@ -42,6 +44,12 @@ LOG = logging.getLogger(__name__)
 
 # What a host id derived from OVSDB must look like: it names store keys.
 HOST_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
+
+ErrorCallback = Callable[[BaseException], None]
+
+# Delays between attempts of start_async(), in seconds (first, cap): each
+# attempt already waits [ovsdb] timeout; jittered, as the daemon's.
+START_BACKOFF = (1.0, 30.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Agent:
         # server or a relay then sends only the diff after a restart.
         self._monitor = Monitor(settings, self, None if state_file is None
                                 else state_file + '.replica')
+        # Set by stop(): ends start_async()'s attempts.
+        self._stopping = threading.Event()
 
     @classmethod
     def from_conf(cls, conf, bus: Optional[EventBus] = None,
@@ -165,12 +175,54 @@ class Agent:
             self._stop_persist(None)
             raise
 
+    def start_async(self, on_error: Optional[ErrorCallback] = None,
+                    backoff: tuple = START_BACKOFF) -> threading.Thread:
+        """Start in the background and return at once (the thread).
+
+        Like the daemon, it waits for OVSDB for as long as it takes: an
+        ``OvsdbUnreachable`` is logged and retried with jittered delays
+        of ``backoff`` (first, cap) seconds, until it succeeds or
+        :meth:`stop` is called.  Any other error (bad configuration, not
+        an Open vSwitch schema) ends the attempts and is handed to
+        ``on_error`` (default: logged).  Use :meth:`wait_synced` or the
+        ``sync finished`` marker to learn when the first sync is in.
+        """
+        def attempts() -> None:
+            delays = Backoff(backoff[1], initial=backoff[0])
+            while not self._stopping.is_set():
+                try:
+                    self.start()
+                except OvsdbUnreachable as exc:
+                    delay = delays.next()
+                    LOG.warning('%s; retrying in %.1fs', exc, delay)
+                    self._stopping.wait(delay)
+                    continue
+                except BaseException as exc:
+                    if on_error is None:
+                        LOG.error('Agent failed to start: %s', exc)
+                    else:
+                        on_error(exc)
+                    return
+                if self._stopping.is_set():
+                    # stop() ran while start() was connecting.
+                    self._monitor.stop()
+                return
+
+        thread = threading.Thread(target=attempts, daemon=True,
+                                  name='df-ovsdb-start')
+        thread.start()
+        return thread
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop monitoring, save the state, let subscribers drain, then
         stop them.
         """
         # One timeout for everything, not one per step.
         left = remaining(timeout)
+        # A start_async() attempt in progress stops the monitor itself if
+        # it gets it running after this (it is not waited for: start()
+        # may sit in its wait for the first sync).
+        self._stopping.set()
         self._monitor.stop(left())
         self._stop_persist(left())
         self.bus.close(left())
@@ -213,6 +265,15 @@ class Agent:
         with self._lock:
             return [i for i in self._snapshot
                     if kind is None or i.kind == kind]
+
+    def datapath_id(self, bridge: Optional[str]) -> Optional[int]:
+        """The OpenFlow datapath id of ``bridge`` (an event's
+        ``interface.bridge``), as ovs-vswitchd wrote it in
+        ``Bridge.datapath_id``; None while unknown.
+        """
+        if bridge is None:
+            return None
+        return self._monitor.datapath_ids.get(bridge)
 
     def monitor_alive(self) -> bool:
         """Whether the monitor's loop is running (for watchdogs)."""

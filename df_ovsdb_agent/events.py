@@ -113,15 +113,30 @@ def identity(interface: Interface) -> Hashable:
     return (interface.uuid, interface.kind)
 
 
+def changed_attributes(old: Optional[Interface],
+                       new: Optional[Interface]) -> frozenset:
+    """The names of the attributes whose values differ between two states
+    of one interface (empty when either is missing).
+    """
+    if old is None or new is None:
+        return frozenset()
+    return frozenset(field.name for field in dataclasses.fields(Interface)
+                     if getattr(old, field.name) != getattr(new, field.name))
+
+
 @dataclasses.dataclass(frozen=True)
 class InterfaceEvent:
     """An interface came online, went offline or changed while online.
 
     For ``offline`` the interface carries its last published attributes.
+    For ``updated``, ``changed`` names the attributes whose values differ
+    from what this subscriber was told before (e.g. ``{'ofport'}``); it is
+    empty for the other actions.  It is not part of :meth:`to_dict`.
     """
 
     action: Action
     interface: Interface
+    changed: frozenset = frozenset()
 
     @property
     def kind(self) -> Kind:

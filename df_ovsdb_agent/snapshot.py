@@ -9,6 +9,8 @@ the fresh dump says.
 
 from typing import Iterable, Iterator, Mapping, Optional
 
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import changed_attributes
 from df_ovsdb_agent.events import identity
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
@@ -18,8 +20,13 @@ from df_ovsdb_agent.state import KeyedState
 
 
 def to_events(changes: Iterable[Change]) -> list[InterfaceEvent]:
-    """The interface events of ``changes`` of interface states."""
-    return [InterfaceEvent(change.action, change.value)
+    """The interface events of ``changes`` of interface states; an
+    ``updated`` one says which attributes changed.
+    """
+    return [InterfaceEvent(change.action, change.value,
+                           changed_attributes(change.previous, change.value)
+                           if change.action is Action.UPDATED
+                           else frozenset())
             for change in changes]
 
 

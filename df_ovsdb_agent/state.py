@@ -39,12 +39,15 @@ class Change(NamedTuple):
     """One step of a diff.
 
     ``value`` is the new value for ``online`` and ``updated``, the last
-    known one for ``offline``.
+    known one for ``offline``; ``previous`` is the value an ``updated``
+    replaces (None for the other actions), so a consumer can tell what
+    changed without keeping a copy of its own.
     """
 
     action: Action
     key: Any
     value: Any
+    previous: Any = None
 
 
 def transition(old: Optional[V], new: Optional[V],
@@ -76,9 +79,14 @@ def diff(old: Mapping[K, V], new: Mapping[K, V],
     changes = [Change(Action.OFFLINE, key, value)
                for key, value in old.items() if key not in new]
     for key, value in new.items():
-        changes.extend(Change(action, key, v) for action, v
-                       in transition(old.get(key), value, identity))
+        changes.extend(_steps(key, old.get(key), value, identity))
     return ordered(changes)
+
+
+def _steps(key: Any, old: Any, new: Any, identity: Identity) -> list[Change]:
+    return [Change(action, key, value,
+                   old if action is Action.UPDATED else None)
+            for action, value in transition(old, new, identity)]
 
 
 class KeyedState(Generic[K, V]):
@@ -116,9 +124,8 @@ class KeyedState(Generic[K, V]):
         """What :meth:`update` with ``batch`` would return (a dry run)."""
         changes: list[Change] = []
         for key, value in batch.items():
-            changes.extend(Change(action, key, v) for action, v
-                           in transition(self._values.get(key), value,
-                                         self.identity))
+            changes.extend(_steps(key, self._values.get(key), value,
+                                  self.identity))
         return ordered(changes)
 
     def update(self, batch: Mapping[K, Optional[V]]) -> list[Change]:

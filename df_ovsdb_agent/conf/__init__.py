@@ -5,6 +5,7 @@ objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
 """
 
 import types
+from typing import Iterable
 
 from oslo_config import cfg
 
@@ -103,11 +104,37 @@ AGENT_OPTS = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    """Register every option of the agent on ``conf``."""
-    conf.register_opts(DEFAULT_OPTS)
+    """Register every option of the agent on ``conf``.
+
+    A host program that already has a ``host`` option of its own in
+    ``[DEFAULT]`` (neutron's agents do) keeps it, and the agent uses its
+    value: it means the same thing, the id of this hypervisor.  For groups
+    that could collide with the host program's, use :func:`from_files`.
+    """
+    try:
+        conf.register_opts(DEFAULT_OPTS)
+    except cfg.DuplicateOptError:
+        pass
     conf.register_opts(OVSDB_OPTS, group='ovsdb')
     conf.register_opts(AGENT_OPTS, group='agent')
     conf.register_opts(metrics.METRICS_OPTS, group='metrics')
+
+
+def from_files(config_files: Iterable[str]) -> cfg.ConfigOpts:
+    """A private ConfigOpts with the agent's options, read from
+    ``config_files`` (and ``OS_<GROUP>__<OPTION>`` variables).
+
+    For an embedding program (an os-ken controller): the agent's options
+    come from the program's own configuration files without being
+    registered on its ConfigOpts, so none of its options or groups can
+    collide with ours.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    conf([], project='df-ovsdb-agent', prog='df-ovsdb-agent',
+         default_config_files=list(config_files), default_config_dirs=[],
+         use_env=True)
+    return conf
 
 
 def list_opts():

@@ -6,12 +6,25 @@ costs work proportional to the rows it touched, not to the whole switch;
 monitor reports them with the transaction that moved them.
 """
 
-from typing import Iterable, Mapping, Optional
+import re
+from typing import Any, Iterable, Mapping, Optional
 
 BRIDGE = 'Bridge'
 PORT = 'Port'
 
 EMPTY: frozenset = frozenset()
+
+# Bridge.datapath_id as ovs-vswitchd writes it: 16 hex digits.
+DATAPATH_ID = re.compile(r'^[0-9a-fA-F]{16}$')
+
+
+def parse_datapath_id(value: Any) -> Optional[int]:
+    """The OpenFlow datapath id a ``Bridge.datapath_id`` value names, or
+    None (unset yet, or not 16 hex digits: the value is not trusted).
+    """
+    if isinstance(value, str) and DATAPATH_ID.match(value):
+        return int(value, 16)
+    return None
 
 
 class Membership:
@@ -23,6 +36,10 @@ class Membership:
         self._port_bridge: dict[str, str] = {}
         self._port_ifaces: dict[str, frozenset] = {}
         self._iface_port: dict[str, str] = {}
+        self._bridge_dpid: dict[str, Optional[int]] = {}
+        # bridge name -> datapath id; replaced, never changed in place, so
+        # other threads may read it without a lock.
+        self.datapath_ids: Mapping[str, int] = {}
 
     def bridge_of(self, iface: str) -> Optional[str]:
         """The name of the bridge holding interface ``iface``, or None."""
@@ -35,7 +52,7 @@ class Membership:
         """Start over from complete Bridge and Port tables (a sync)."""
         for index in (self._bridge_name, self._bridge_ports,
                       self._port_bridge, self._port_ifaces,
-                      self._iface_port):
+                      self._iface_port, self._bridge_dpid):
             index.clear()
         self.update(bridges, ports, bridges.keys(), ports.keys())
 
@@ -46,8 +63,11 @@ class Membership:
         deleted); return the interfaces whose bridge may have changed.
         """
         moved_ports: set[str] = set()
+        touched_bridges = list(touched_bridges)
         for uuid in touched_bridges:
             moved_ports |= self._bridge(uuid, bridges.get(uuid))
+        if touched_bridges:
+            self._index_datapath_ids()
         moved: set[str] = set()
         for uuid in touched_ports:
             moved |= self._port(uuid, ports.get(uuid))
@@ -64,15 +84,25 @@ class Membership:
         if row is None:
             self._bridge_ports.pop(uuid, None)
             self._bridge_name.pop(uuid, None)
+            self._bridge_dpid.pop(uuid, None)
         else:
             self._bridge_ports[uuid] = new
             self._bridge_name[uuid] = row['name']
+            self._bridge_dpid[uuid] = parse_datapath_id(
+                row.get('datapath_id'))
         for port in old - new:
             if self._port_bridge.get(port) == uuid:
                 del self._port_bridge[port]
         for port in new - old:
             self._port_bridge[port] = uuid
         return set(old | new) if renamed else set(old ^ new)
+
+    def _index_datapath_ids(self) -> None:
+        ids = {self._bridge_name[uuid]: dpid
+               for uuid, dpid in self._bridge_dpid.items()
+               if dpid is not None and uuid in self._bridge_name}
+        if ids != self.datapath_ids:
+            self.datapath_ids = ids
 
     def _port(self, uuid: str, row: Optional[dict]) -> set[str]:
         """Adopt one Port row; the interfaces whose port changed."""

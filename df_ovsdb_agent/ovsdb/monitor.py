@@ -15,7 +15,7 @@ import random
 import ssl
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.deadline import remaining
@@ -223,6 +223,11 @@ class Monitor:
         """Bytes read from ovsdb-server over every connection so far."""
         conn = self._conn
         return self._bytes_done + (conn.bytes_received if conn else 0)
+
+    @property
+    def datapath_ids(self) -> Mapping[str, int]:
+        """bridge name -> OpenFlow datapath id, as last seen in OVSDB."""
+        return self._membership.datapath_ids
 
     @property
     def connected(self) -> bool:

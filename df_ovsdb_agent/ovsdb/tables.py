@@ -32,7 +32,10 @@ TABLES = (
     Table(INTERFACE, ('name', 'type', 'ofport', 'external_ids', 'options'),
           optional=('mac_in_use', 'link_state', 'admin_state')),
     # Bridge membership: Bridge.ports -> Port.interfaces (membership.py).
-    Table(BRIDGE, ('name', 'ports'), required=False),
+    # datapath_id: the OpenFlow datapath id, for controllers (os-ken apps)
+    # that match a bridge to its switch connection.
+    Table(BRIDGE, ('name', 'ports'), required=False,
+          optional=('datapath_id',)),
     Table(PORT, ('interfaces',), required=False),
     Table(SYSTEM, ('external_ids',), required=False),
 )

@@ -37,3 +37,16 @@ def test_tiny_run_produces_every_figure(tmp_path):
         assert results['resync'][name]['median'] > 0, name
     assert results['resync']['agent']['events'] == [10]
     assert '### Targets' in proc.stdout
+
+
+@pytest.mark.timeout(150)
+def test_os_ken_flows_benchmark_runs():
+    proc = subprocess.run(
+        [sys.executable, '-m', 'benchmarks.os_ken_flows', '--plugs', '3',
+         '--bulk', '10', '--repeats', '1'],
+        cwd=ROOT, capture_output=True, text=True, timeout=140)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for needle in ('3 ports one after the other: p50',
+                   'all 6 flows back', '10 ports in one transaction -> '
+                   'all 20 flows present', 'no flow left'):
+        assert needle in proc.stdout, proc.stdout

@@ -70,3 +70,22 @@ def test_unrelated_change_reports_nothing():
     ports = {'P1': port('I1')}
     m.rebuild(bridges, ports)
     assert m.update(bridges, ports, ['B1'], ['P1']) == set()
+
+
+def test_datapath_ids_follow_bridges_and_reject_bad_values():
+    m = Membership()
+    bridges = {'B1': dict(bridge('br-int'), datapath_id='00000a0b0c0d0e0f'),
+               'B2': dict(bridge('br-ex'), datapath_id='not-hex\n' * 3),
+               'B3': bridge('br-tun')}
+    m.rebuild(bridges, {})
+    assert m.datapath_ids == {'br-int': 0x0a0b0c0d0e0f}
+    before = m.datapath_ids
+    bridges['B2'] = dict(bridge('br-ex'), datapath_id='ffffffffffffffff')
+    bridges['B1'] = dict(bridge('br-new'), datapath_id='00000a0b0c0d0e0f')
+    m.update(bridges, {}, ['B1', 'B2'])
+    assert m.datapath_ids == {'br-new': 0x0a0b0c0d0e0f,
+                              'br-ex': 0xffffffffffffffff}
+    assert before == {'br-int': 0x0a0b0c0d0e0f}  # never changed in place
+    del bridges['B2']
+    m.update(bridges, {}, ['B2'])
+    assert m.datapath_ids == {'br-new': 0x0a0b0c0d0e0f}

@@ -59,3 +59,39 @@ def test_snapshot_restored_state_diffs_exactly():
     current = {'b': vm('b'), 'c': vm('c', ofport=7), 'd': vm('d')}
     assert actions(snap.replace(current)) == [
         ('offline', 'a'), ('online', 'd'), ('updated', 'c')]
+
+
+def test_updated_events_say_what_changed():
+    snap = Snapshot({'a': vm('a')})
+    [event] = snap.apply({'a': vm('a', ofport=2, iface_id='y')})
+    assert event.action is Action.UPDATED
+    assert event.changed == {'ofport', 'iface_id'}
+    [event] = snap.replace({'a': vm('a', ofport=3, iface_id='y')})
+    assert event.changed == {'ofport'}
+    [online] = snap.apply({'b': vm('b')})
+    [offline] = snap.apply({'b': None})
+    assert online.changed == offline.changed == frozenset()
+
+
+def test_coalesced_update_names_every_attribute_changed_since_told():
+    from df_ovsdb_agent.bus import EventBus
+    import threading
+    got, release, first = [], threading.Event(), threading.Event()
+
+    def slow(event):
+        got.append(event)
+        first.set()
+        release.wait(10)
+
+    bus = EventBus()
+    sub = bus.subscribe(slow, current={'a': vm('a')})
+    bus.publish_many(diff({'a': vm('a')}, {'a': vm('a', ofport=2)}))
+    assert first.wait(10)  # the subscriber holds the first update
+    bus.publish_many(diff({'a': vm('a', ofport=2)},
+                          {'a': vm('a', ofport=2, iface_id='y')}))
+    bus.publish_many(diff({'a': vm('a', ofport=2, iface_id='y')},
+                          {'a': vm('a', ofport=4, iface_id='y')}))
+    release.set()
+    assert sub.wait_idle(10)
+    bus.close(5)
+    assert [e.changed for e in got] == [{'ofport'}, {'ofport', 'iface_id'}]

@@ -115,7 +115,15 @@ def test_replace_and_diff_agree():
     new = {'b': 2, 'c': 4, 'd': 5}
     state = KeyedState(initial=old)
     assert state.replace(new) == diff(old, new) == [
-        Change(Action.OFFLINE, 'a', 1), Change(Action.UPDATED, 'c', 4),
+        Change(Action.OFFLINE, 'a', 1), Change(Action.UPDATED, 'c', 4, 3),
         Change(Action.ONLINE, 'd', 5)]
     assert state.copy() == new
     assert diff(new, new) == []
+
+
+def test_updated_change_carries_the_previous_value():
+    state = KeyedState(initial={'a': 1, 'b': 2})
+    assert state.update({'a': 3, 'b': None, 'c': 4}) == [
+        Change(Action.OFFLINE, 'b', 2), Change(Action.UPDATED, 'a', 3, 1),
+        Change(Action.ONLINE, 'c', 4)]
+    assert diff({'a': 1}, {'a': 2}) == [Change(Action.UPDATED, 'a', 2, 1)]
