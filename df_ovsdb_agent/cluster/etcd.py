@@ -36,6 +36,14 @@ in between, nothing for unchanged ones.  Resuming the watch from the old
 revision instead would be cheaper but is unsafe: an etcd restarted on an
 empty data dir counts revisions from 1 again.
 
+After a store *reset* (etcd restarted without its data, or replaced:
+see ``EtcdWatcher._is_reset``) the hosts the watcher knew that are not
+synced in the new store are held (:class:`~df_ovsdb_agent.cluster.Holds`):
+no ``down``/``offline`` until each is synced again -- then only the
+difference -- or its grace (its liveness record's ``ttl``) passed.  Every
+key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`; one
+that is not a record is skipped with one warning and counted (``skipped``).
+
 etcd3gw's own watch hides the end of the stream and the cancel message, so
 the stream is read here, through the etcd3gw client's session.
 """

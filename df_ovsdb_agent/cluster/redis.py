@@ -33,7 +33,14 @@ Loading a host that came up costs one transaction (``HGETALL``,
 ``XREVRANGE``, ``GET``); many hosts share one.  On every (re)connect the
 reader checks all positions with one ``EVALSHA`` and re-reads only the
 hosts whose stream lost entries (a Redis restarted without its data, or
-from an older snapshot) or whose liveness changed meanwhile.
+from an older snapshot) or whose liveness changed meanwhile.  A new
+``run_id`` (the server restarted, or was replaced) holds every known host
+(:class:`~df_ovsdb_agent.cluster.Holds`): no ``down``/``offline`` until it
+is synced again -- then only the difference -- or its grace passed.
+
+Every key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`;
+one that is not a record is skipped with one warning and counted
+(``skipped``).  A host's position advances only past what was handled.
 """
 
 import logging
