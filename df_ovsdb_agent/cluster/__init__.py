@@ -18,6 +18,15 @@ live host; consumers turn store changes back into events with the rules of
   not bridge a gap (e.g. a Redis stream trimmed past its position) and must
   forget what it knew of that host (of every host when ``host`` is None).
 
+After the store was wiped or replaced, or whenever a consumer had to read
+the store again, a host it knew but whose records are not (yet) all back
+is *held* (:class:`Holds`): its last view stays as it was, with no event,
+until its publisher marks it ``synced`` again -- then only the difference
+is reported -- or until its grace (its liveness record's ``ttl``) passed,
+and then what the store holds of it then is reported (``down`` and
+``offline`` if nothing).  As Cilium's clustermesh, which removes a remote
+cluster's stale keys only after that cluster's sync canary reappears.
+
 Backends: :mod:`df_ovsdb_agent.cluster.etcd`,
 :mod:`df_ovsdb_agent.cluster.redis`.
 """
@@ -25,6 +34,8 @@ Backends: :mod:`df_ovsdb_agent.cluster.etcd`,
 import dataclasses
 import enum
 from typing import Any, Hashable, Iterator, Mapping, Optional
+
+from df_ovsdb_agent.cluster import schema
 
 from df_ovsdb_agent.cluster.stores import record_identity
 from df_ovsdb_agent.events import Action
@@ -253,3 +264,45 @@ class ClusterView:
             self._names.clear()
             return
         self.update({key: None for key in self.names(host)})
+
+
+class Holds:
+    """Hosts whose last view is kept until they re-synced or their grace
+    passed (see the module docstring).  Pure bookkeeping; the reader owns
+    it.
+    """
+
+    def __init__(self, default_grace: float) -> None:
+        """:param default_grace: seconds, for a host whose liveness record
+            gives no ``ttl``.
+        """
+        self.default_grace = default_grace
+        self._deadlines: dict[str, float] = {}
+
+    def __contains__(self, host: object) -> bool:
+        return host in self._deadlines
+
+    def __len__(self) -> int:
+        return len(self._deadlines)
+
+    def hosts(self) -> list[str]:
+        return sorted(self._deadlines)
+
+    def hold(self, host: str, alive: Optional[dict], now: float) -> bool:
+        """Hold ``host`` (last liveness record ``alive``) from ``now``;
+        whether it was not held already (a held host keeps its deadline).
+        """
+        if host in self._deadlines:
+            return False
+        self._deadlines[host] = now + schema.grace(alive, self.default_grace)
+        return True
+
+    def release(self, host: str) -> None:
+        self._deadlines.pop(host, None)
+
+    def due(self, now: float) -> list[str]:
+        """The held hosts whose grace has passed at ``now``."""
+        return sorted(h for h, t in self._deadlines.items() if t <= now)
+
+    def next_deadline(self) -> Optional[float]:
+        return min(self._deadlines.values(), default=None)

@@ -36,6 +36,14 @@ in between, nothing for unchanged ones.  Resuming the watch from the old
 revision instead would be cheaper but is unsafe: an etcd restarted on an
 empty data dir counts revisions from 1 again.
 
+After a store *reset* (etcd restarted without its data, or replaced:
+see ``EtcdWatcher._is_reset``) the hosts the watcher knew that are not
+synced in the new store are held (:class:`~df_ovsdb_agent.cluster.Holds`):
+no ``down``/``offline`` until each is synced again -- then only the
+difference -- or its grace (its liveness record's ``ttl``) passed.  Every
+key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`; one
+that is not a record is skipped with one warning and counted (``skipped``).
+
 etcd3gw's own watch hides the end of the stream and the cancel message, so
 the stream is read here, through the etcd3gw client's session.
 """
@@ -51,8 +59,10 @@ from typing import Iterator, Optional
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
+from df_ovsdb_agent.cluster import schema
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
@@ -64,6 +74,10 @@ LOG = logging.getLogger(__name__)
 
 #: etcd's default --experimental-watch-progress-notify-interval, seconds.
 PROGRESS_INTERVAL = 600.0
+
+#: Seconds a host missing after a new list is held when its liveness
+#: record gave no ``ttl`` (the publishers' default lease TTL).
+DEFAULT_GRACE = 60.0
 
 #: Keys per range request of a list.
 PAGE_SIZE = 5000
@@ -86,32 +100,35 @@ class Listing:
         #: Every key under the prefix, readable or not.
         self.keys: set[str] = set()
         self.revision = 0
+        #: The reply header of the first page: cluster_id, member_id,
+        #: raft_term, revision.
+        self.header: dict = {}
+        #: Keys skipped because they are not records (see skip()).
+        self.skipped = 0
 
 
-def _decode(value: str) -> Optional[dict]:
+def _b64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise schema.BadRecord('not base64 text')
     try:
-        data = json.loads(base64.b64decode(value))
+        return base64.b64decode(value, validate=True)
     except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+        raise schema.BadRecord('not base64') from None
 
 
-def _parse_record(host: str, name: str, value: str) -> Optional[Record]:
-    record = _decode(value)
-    if record is None:
-        return None
-    # Records written before stores held state only carry the verb of
-    # their last change; the consumer's view decides the action.
-    record.pop('action', None)
-    record.update(host=host, name=name)
-    return record
+def _parse_record(host: str, name: str, value: str) -> Record:
+    return schema.check_record(schema.loads(_b64(value)), host, name)
 
 
-def _parse_alive(value: str) -> Optional[dict]:
-    try:
-        return stores.parse_alive(base64.b64decode(value))
-    except ValueError:
-        return None
+def _parse_alive(host: str, value: str) -> dict:
+    return schema.parse_alive(_b64(value), host)
+
+
+def skip(what: str, key: object, reason: object) -> None:
+    """One bounded, escaped warning for a record that is skipped."""
+    LOG.warning('Skipping %s %s: %s', what,
+                logsafe.safe(schema.printable(key), 200),
+                logsafe.safe(reason, 200))
 
 
 class _Batch:
@@ -121,25 +138,42 @@ class _Batch:
         self.prefix = prefix
         self.interfaces: dict[tuple[str, str], Optional[Record]] = {}
         self.hosts: dict[str, Optional[dict]] = {}
+        self.skipped = 0
 
     def add(self, key: str, value: Optional[str]) -> None:
         """Note ``key``'s new value (None: deleted).
 
-        An unreadable value counts as absent, and is logged.
+        A value that is not a valid record counts as absent: it is
+        skipped with one warning, and counted.
         """
+        try:
+            self._add(key, value)
+        except schema.BadRecord as exc:
+            self.skipped += 1
+            skip('etcd key', key, exc)
+
+    def _add(self, key: str, value: Optional[str]) -> None:
         parsed = stores.etcd_parse_key(self.prefix, key)
         if parsed is not None:
-            record = value and _parse_record(*parsed, value)
-            self.interfaces[parsed] = record or None
-        else:
-            host = stores.etcd_parse_alive_key(self.prefix, key)
-            if host is None:
-                return
-            record = value and _parse_alive(value)
-            self.hosts[host] = record or None
-        if value and not record:
-            LOG.warning('Ignoring unreadable value of etcd key %s',
-                        logsafe.safe(key))
+            host, name = parsed
+            self.interfaces[parsed] = None
+            schema.check_name(host, 'host')
+            schema.check_name(name)
+            if '/' in host:
+                raise schema.BadRecord('host holds a "/"')
+            if value is not None:
+                self.interfaces[parsed] = _parse_record(host, name, value)
+            return
+        alive_host = stores.etcd_parse_alive_key(self.prefix, key)
+        if alive_host is None:
+            # Not in the layout: not ours to read (a newer publisher's
+            # key, or garbage); a key that is not text is named.
+            schema.check_name(key, 'key')
+            return
+        self.hosts[alive_host] = None
+        schema.check_name(alive_host, 'host')
+        if value is not None:
+            self.hosts[alive_host] = _parse_alive(alive_host, value)
 
 
 def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
@@ -152,11 +186,13 @@ def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
     while True:
         reply = client.post(client.get_url('/kv/range'), json=request)
         if not listing.revision:
+            listing.header = dict(reply['header'])
             listing.revision = int(reply['header']['revision'])
             request['revision'] = listing.revision
         kvs = reply.get('kvs', [])
         for kv in kvs:
-            key = base64.b64decode(kv['key']).decode('utf-8')
+            # Keys are bytes to etcd: not necessarily UTF-8.
+            key = schema.decode_key(base64.b64decode(kv['key']))
             listing.keys.add(key)
             batch.add(key, kv.get('value', ''))
         if not reply.get('more') or not kvs:
@@ -166,6 +202,7 @@ def list_state(client, prefix: str, page_size: int = PAGE_SIZE) -> Listing:
             base64.b64decode(kvs[-1]['key']) + b'\0').decode('ascii')
     listing.interfaces = {k: r for k, r in batch.interfaces.items() if r}
     listing.hosts = {h: r for h, r in batch.hosts.items() if r}
+    listing.skipped = batch.skipped
     return listing
 
 
@@ -202,7 +239,8 @@ class EtcdWatcher:
                  progress_interval: float = PROGRESS_INTERVAL,
                  read_timeout: Optional[float] = None,
                  page_size: int = PAGE_SIZE,
-                 verify_interval: float = VERIFY_INTERVAL) -> None:
+                 verify_interval: float = VERIFY_INTERVAL,
+                 reset_grace: float = DEFAULT_GRACE) -> None:
         """:param progress_interval: the etcd server's progress
             notification interval, in seconds.
         :param read_timeout: seconds without any message after which the
@@ -210,6 +248,9 @@ class EtcdWatcher:
         :param verify_interval: at most this often, on a progress
             notification, count the keys under the prefix at its revision
             and list again if the watch did not account for them all.
+        :param reset_grace: seconds a host missing after a new list is
+            held (see :class:`~df_ovsdb_agent.cluster.Holds`) when its
+            liveness record gave no ``ttl``.
         """
         stores.check_etcd(options)
         self.options = options
@@ -233,6 +274,15 @@ class EtcdWatcher:
         self.lost = 0
         self._stopped = threading.Event()
         self._response = None
+        #: Hosts whose last view is kept until they re-synced (see
+        #: _list_and_follow), with what the store holds of them now.
+        self.holds = Holds(reset_grace)
+        self._fresh: dict[str, dict[tuple[str, str], Record]] = {}
+        self._fresh_alive: dict[str, Optional[dict]] = {}
+        self._header: dict = {}
+        #: More counters: keys skipped as not records, store resets seen.
+        self.skipped = 0
+        self.resets = 0
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -249,16 +299,116 @@ class EtcdWatcher:
             self._list_and_follow, lambda client: client.session.close())
 
     def _list_and_follow(self, client) -> Iterator:
+        started = _server_started(client, self.options.timeout)
         listing = list_state(client, self.prefix, self.page_size)
+        listing.header['started'] = started
         self.lists += 1
+        self.skipped += listing.skipped
+        reset = self.lists > 1 and self._is_reset(listing.header)
+        if reset:
+            self.resets += 1
+            LOG.warning('etcd %s was reset or replaced (%s); keeping the '
+                        'last view of each host until it wrote all its '
+                        'records again or its liveness expired',
+                        self.options.safe_url, self._describe_reset(
+                            listing.header))
+        self._header = listing.header
         self.revision = listing.revision
         self._keys = listing.keys
         self._verified = time.monotonic()
         yield ClusterSync(Sync.STARTED)
-        yield from ordered(self.view.replace_hosts(listing.hosts),
-                           self.view.replace_quietly(listing.interfaces))
+        yield from self._adopt(listing, reset)
         yield ClusterSync(Sync.FINISHED)
+        yield from self._expire()
         yield from self._follow(client)
+
+    def _is_reset(self, header: dict) -> bool:
+        """Whether the store may not hold the data of the last list:
+        another cluster or member, history gone backwards, or another raft
+        term (etcd restarted, or a new leader).
+
+        A single etcd restarted on an empty data dir keeps its cluster and
+        member ids (they derive from its name and URLs); its revision and
+        raft term start again from 1 and 2, and its process start time
+        (``started``, from its metrics when it serves them) is new.
+        """
+        old = self._header
+        restarted = (header.get('started') is not None and
+                     old.get('started') is not None and
+                     header['started'] != old['started'])
+        try:
+            return (restarted or
+                    header.get('cluster_id') != old.get('cluster_id') or
+                    header.get('member_id') != old.get('member_id') or
+                    int(header['revision']) < self.revision or
+                    int(header.get('raft_term', 0)) !=
+                    int(old.get('raft_term', 0)))
+        except (KeyError, TypeError, ValueError):
+            return True
+
+    def _describe_reset(self, header: dict) -> str:
+        return 'revision %s after %s, raft term %s after %s' % (
+            logsafe.safe(header.get('revision'), 32), self.revision,
+            logsafe.safe(header.get('raft_term'), 32),
+            logsafe.safe(self._header.get('raft_term'), 32))
+
+    def _adopt(self, listing: Listing, reset: bool) -> Iterator:
+        """Report the difference between the view and a new list.
+
+        After a ``reset``, a host the view knows that the list has without
+        a ``synced`` liveness record (its publisher has not written it
+        again yet) is held: its last view stays, with no event, until it
+        is synced again or its grace passed.
+        """
+        now = time.monotonic()
+        known = self.view.hosts()
+        for host in sorted(known) if reset else ():
+            alive = listing.hosts.get(host)
+            if alive is None or not alive.get('synced'):
+                if self.holds.hold(host, known[host], now):
+                    LOG.info('Holding the view of host %s until it is '
+                             'synced again', logsafe.safe(host))
+        held = set(self.holds.hosts())
+        self._fresh = {host: {} for host in held}
+        self._fresh_alive = {host: listing.hosts.get(host) for host in held}
+        state = {}
+        for key, record in listing.interfaces.items():
+            if key[0] in held:
+                self._fresh[key[0]][key] = record
+            else:
+                state[key] = record
+        hosts = {h: a for h, a in listing.hosts.items() if h not in held}
+        for host in held:
+            hosts[host] = known[host]
+        if held:
+            # One pass over the view (not one per held host: 1,000 held
+            # hosts x 50,000 records took a minute).
+            state.update(((r['host'], r['name']), r)
+                         for r in self.view.records() if r['host'] in held)
+        yield from ordered(self.view.replace_hosts(hosts),
+                           self.view.replace_quietly(state))
+        for host in held:
+            alive = self._fresh_alive[host]
+            if alive is not None and alive.get('synced'):
+                yield from self._release(host)
+
+    def _release(self, host: str) -> list:
+        """End ``host``'s hold: report the difference between its last
+        view and what the store holds of it now.
+        """
+        self.holds.release(host)
+        fresh = self._fresh.pop(host, {})
+        alive = self._fresh_alive.pop(host, None)
+        LOG.info('Host %s %s: reporting the difference', logsafe.safe(host),
+                 'is synced again' if alive and alive.get('synced')
+                 else 'did not sync in time')
+        markers = self.view.set_host(host, alive)
+        return ordered(markers, self.view.replace_quietly(fresh, host))
+
+    def _expire(self) -> Iterator:
+        """Release the held hosts whose grace passed."""
+        for host in self.holds.due(time.monotonic()):
+            yield from self._release(host)
 
     def _follow(self, client) -> Iterator:
         """Events of the watch from ``revision + 1`` until it ends."""
@@ -266,10 +416,17 @@ class EtcdWatcher:
         request = {'create_request': {
             'key': etcd_b64(top), 'range_end': etcd_range_end(top),
             'start_revision': self.revision + 1, 'progress_notify': True}}
+        read_timeout = self.read_timeout
+        deadline = self.holds.next_deadline()
+        if deadline is not None:
+            # Wake up for the first held host's grace even if the watch
+            # stays quiet; a list follows (the stream cannot be resumed).
+            read_timeout = min(read_timeout, max(
+                0.1, deadline - time.monotonic() + 0.05))
         try:
             response = self._response = client.session.post(
                 client.get_url('/watch'), json=request, stream=True,
-                timeout=(self.options.timeout, self.read_timeout))
+                timeout=(self.options.timeout, read_timeout))
             if self._stopped.is_set():  # stop() came before the response
                 return
             response.raise_for_status()
@@ -280,8 +437,14 @@ class EtcdWatcher:
                 if events is None:
                     return
                 yield from events
+                if self.holds:
+                    yield from self._expire()
         except Exception as exc:
             if self._stopped.is_set():
+                return
+            if _is_timeout(exc) and deadline is not None and (
+                    time.monotonic() >= deadline):
+                LOG.info('Grace of a held host passed; listing again')
                 return
             if _is_timeout(exc):
                 self.stalls += 1
@@ -365,16 +528,55 @@ class EtcdWatcher:
             # PUT events carry no "type"; only DELETE ones do.
             value = (None if event.get('type') == 'DELETE'
                      else kv.get('value', ''))
-            key = base64.b64decode(kv['key']).decode('utf-8')
+            key = schema.decode_key(base64.b64decode(kv['key']))
             if value is None:
                 self._keys.discard(key)
             else:
                 self._keys.add(key)
             batch.add(key, value)
+        self.skipped += batch.skipped
+        interfaces: dict[tuple[str, str], Optional[Record]] = {}
+        for ikey, record in batch.interfaces.items():
+            if ikey[0] in self.holds:
+                # Held: what the store holds now, adopted on release.
+                held = self._fresh.setdefault(ikey[0], {})
+                if record is None:
+                    held.pop(ikey, None)
+                else:
+                    held[ikey] = record
+            else:
+                interfaces[ikey] = record
         markers = []
+        release = []
         for host, alive in batch.hosts.items():
-            markers.extend(self.view.set_host(host, alive))
-        return ordered(markers, self.view.update(batch.interfaces))
+            if host in self.holds:
+                self._fresh_alive[host] = alive
+                if alive is not None and alive.get('synced'):
+                    release.append(host)
+            else:
+                markers.extend(self.view.set_host(host, alive))
+        out = ordered(markers, self.view.update(interfaces))
+        for host in release:
+            out.extend(self._release(host))
+        return out
+
+
+def _server_started(client, timeout: float) -> Optional[float]:
+    """The etcd process's start time, from its ``/metrics``; None if it
+    does not tell (metrics elsewhere, or refused): then restarts are
+    noticed by the reply headers only.
+    """
+    try:
+        reply = client.session.get(client.base_url + '/metrics',
+                                   timeout=timeout)
+        if reply.status_code != 200:
+            return None
+        for line in reply.text.splitlines():
+            if line.startswith('process_start_time_seconds '):
+                return float(line.split()[1])
+    except (OSError, ValueError, IndexError) as exc:  # requests' too
+        LOG.debug('No start time from etcd: %s', stores.describe_error(exc))
+    return None
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -33,10 +33,16 @@ Loading a host that came up costs one transaction (``HGETALL``,
 ``XREVRANGE``, ``GET``); many hosts share one.  On every (re)connect the
 reader checks all positions with one ``EVALSHA`` and re-reads only the
 hosts whose stream lost entries (a Redis restarted without its data, or
-from an older snapshot) or whose liveness changed meanwhile.
+from an older snapshot) or whose liveness changed meanwhile.  A new
+``run_id`` (the server restarted, or was replaced) holds every known host
+(:class:`~df_ovsdb_agent.cluster.Holds`): no ``down``/``offline`` until it
+is synced again -- then only the difference -- or its grace passed.
+
+Every key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`;
+one that is not a record is skipped with one warning and counted
+(``skipped``).  A host's position advances only past what was handled.
 """
 
-import json
 import logging
 import re
 import threading
@@ -46,8 +52,10 @@ from typing import Any, Iterable, Iterator, Optional
 from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
+from df_ovsdb_agent.cluster import schema
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Action
@@ -59,6 +67,10 @@ LOG = logging.getLogger(__name__)
 
 START = '0-0'
 STREAM_ID = re.compile(r'^\d+-\d+$')
+
+#: Seconds a host is held after a store reset when its liveness record
+#: gave no ``ttl`` (the publishers' default liveness TTL).
+DEFAULT_GRACE = 60.0
 
 #: Hosts loaded per transaction.
 LOAD_BATCH = 100
@@ -90,22 +102,74 @@ return lost
 """
 
 
-def _decode(value) -> Optional[dict]:
-    try:
-        data = json.loads(value)
-    except (TypeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+#: Distinct skipped records a reader remembers having warned about.
+MAX_WARNED = 10000
 
 
-def _records(host: str, values: dict) -> dict:
+def skip(what: str, where: object, reason: object,
+         warned: Optional[set] = None) -> None:
+    """One bounded, escaped warning for a record that is skipped; only
+    once per record if given the set of those ``warned`` about already (a
+    bad liveness record is read again at every liveness check).
+    """
+    if warned is not None:
+        key = (what, str(where)[:512], str(reason))
+        if key in warned:
+            return
+        if len(warned) < MAX_WARNED:
+            warned.add(key)
+    LOG.warning('Skipping %s %s: %s', what,
+                logsafe.safe(schema.printable(where), 200),
+                logsafe.safe(reason, 200))
+
+
+def _records(host: str, values: dict,
+             warned: Optional[set] = None) -> tuple[dict, int]:
+    """(host, name) -> record of a host's hash, and how many fields were
+    skipped as not records.
+    """
     state = {}
+    skipped = 0
     for name, value in values.items():
-        record = _decode(value)
-        if record is not None:
-            record.pop('action', None)
-            state[(host, name)] = dict(record, host=host, name=name)
-    return state
+        try:
+            schema.check_name(name)
+            state[(host, name)] = schema.check_record(
+                schema.loads(value), host, name)
+        except schema.BadRecord as exc:
+            skipped += 1
+            skip('interface', '%s of host %s' % (
+                logsafe.safe(name, 100), logsafe.safe(host, 100)), exc,
+                warned)
+    return state, skipped
+
+
+def _alive(host: str, value: Optional[str],
+           warned: Optional[set] = None) -> Optional[dict]:
+    """A host's liveness record; None if absent or not a record."""
+    if value is None:
+        return None
+    try:
+        return schema.parse_alive(value, host)
+    except schema.BadRecord as exc:
+        skip('liveness record of host', host, exc, warned)
+        return None
+
+
+def _good_host(host: object, warned: Optional[set] = None) -> bool:
+    try:
+        schema.check_name(host, 'host')
+    except schema.BadRecord as exc:
+        skip('host', host, exc, warned)
+        return False
+    return True
+
+
+def reader_client(options: StoreOptions, extra_timeout: float = 0.0):
+    """A Redis client for reading: replies that are not UTF-8 are decoded
+    leniently, then refused by :mod:`~df_ovsdb_agent.cluster.schema`.
+    """
+    return stores.redis_client(options, extra_timeout=extra_timeout,
+                               encoding_errors='surrogateescape')
 
 
 def read_state(client, key_prefix: str, host: str) -> tuple[dict, str]:
@@ -116,20 +180,24 @@ def read_state(client, key_prefix: str, host: str) -> tuple[dict, str]:
     pipe.hgetall(stores.redis_state_key(key_prefix, host))
     pipe.xrevrange(stores.redis_stream_key(key_prefix, host), count=1)
     values, last = pipe.execute()
-    return _records(host, values), (last[0][0] if last else START)
+    return _records(host, values)[0], (last[0][0] if last else START)
 
 
 def read_interfaces(options: StoreOptions,
                     key_prefix: str = stores.REDIS_PREFIX) -> list[Record]:
-    """Every live host's online interfaces, sorted by host and name."""
-    client = stores.redis_client(options)
+    """Every live host's online interfaces, sorted by host and name.
+
+    What is not a record is skipped, with one warning each.
+    """
+    client = reader_client(options)
     try:
-        hosts = sorted(client.smembers(stores.redis_hosts_key(key_prefix)))
+        hosts = sorted(h for h in client.smembers(
+            stores.redis_hosts_key(key_prefix)) if _good_host(h))
         alive = client.mget([stores.redis_alive_key(key_prefix, h)
                              for h in hosts]) if hosts else []
         state = {}
         for host, record in zip(hosts, alive):
-            if record is not None:
+            if _alive(host, record) is not None:
                 state.update(read_state(client, key_prefix, host)[0])
     finally:
         client.close()
@@ -148,7 +216,8 @@ class RedisStreamReader:
                  resume: Optional[dict[str, str]] = None,
                  block: float = 1.0, count: int = 1000,
                  max_backoff: float = 10.0,
-                 liveness_interval: Optional[float] = None) -> None:
+                 liveness_interval: Optional[float] = None,
+                 reset_grace: float = DEFAULT_GRACE) -> None:
         """:param hosts: only these hosts (default: all, found as they come).
         :param resume: host -> stream ID to continue after.
         :param block: seconds one blocking read waits; bounds how late a
@@ -156,6 +225,9 @@ class RedisStreamReader:
         :param liveness_interval: seconds between reads of the hosts set
             and the liveness records (default ``block``); bounds how late
             a new, dead or returning host is noticed.
+        :param reset_grace: seconds a host is held after a store reset
+            (see :class:`~df_ovsdb_agent.cluster.Holds`) when its liveness
+            record gave no ``ttl``.
         """
         stores.check_redis(options)
         self.options = options
@@ -184,6 +256,16 @@ class RedisStreamReader:
         self._next_check = 0.0
         self._stopped = threading.Event()
         self._lost_script: Any = None
+        #: Hosts whose last view is kept after a store reset until they
+        #: re-synced or their grace passed.
+        self.holds = Holds(reset_grace)
+        self._run_id: Optional[str] = None
+        self._warned: set = set()
+        #: More counters: records skipped as not records, resets seen,
+        #: connections made.
+        self.skipped = 0
+        self.connects = 0
+        self.resets = 0
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -196,8 +278,7 @@ class RedisStreamReader:
         return stores.reconnecting(
             self._stopped, 'redis %s' % self.options.safe_url,
             self.max_backoff,
-            lambda: stores.redis_client(self.options,
-                                        extra_timeout=self.block),
+            lambda: reader_client(self.options, extra_timeout=self.block),
             self._follow, lambda client: client.close())
 
     # -- keys --------------------------------------------------------------
@@ -211,6 +292,7 @@ class RedisStreamReader:
     # -- the loop ----------------------------------------------------------
 
     def _follow(self, client) -> Iterator:
+        self.connects += 1
         self._lost_script = client.register_script(LOST_SCRIPT)
         yield from self._reconnected(client)
         while not self._stopped.is_set():
@@ -224,6 +306,23 @@ class RedisStreamReader:
             self.positions[host] = position
             self._resumed.add(host)
         self.resume.clear()
+        self.commands += 1
+        run_id = self._server_run_id(client)
+        if self._run_id is not None and run_id != self._run_id:
+            # Restarted, with or without its data, or another server:
+            # until each host is known to be complete again, its last view
+            # stays (no down/offline for a store that is being refilled).
+            self.resets += 1
+            now = time.monotonic()
+            known = self.view.hosts()
+            for host in sorted(known):
+                self.holds.hold(host, known[host], now)
+            LOG.warning('redis %s restarted or was replaced (run id %s '
+                        'after %s); keeping the last view of each host '
+                        'until it is synced again or its liveness expired',
+                        self.options.safe_url, logsafe.safe(run_id, 64),
+                        logsafe.safe(self._run_id, 64))
+        self._run_id = run_id
         lost = self._lost(client, dict(self.positions))
         for host in lost:
             LOG.info('Stream of host %s no longer holds %s; re-reading its '
@@ -234,9 +333,33 @@ class RedisStreamReader:
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
         members = pipe.execute()
-        self._members = set(self.hosts if self.hosts is not None
-                            else members[0])
+        self._members = self._good(self.hosts if self.hosts is not None
+                                   else members[0])
         yield from self._check_liveness(client)
+
+    def _good(self, hosts: Iterable) -> set[str]:
+        """The host names that can be hosts (others skipped, counted)."""
+        good = set()
+        warned = len(self._warned)
+        for host in hosts:
+            if host in self._members or _good_host(host, self._warned):
+                good.add(host)
+        # Counted once each, as warned: the set is read again and again.
+        self.skipped += len(self._warned) - warned
+        return good
+
+    def _server_run_id(self, client) -> Optional[str]:
+        """The server's run id (new at every start); None if not allowed
+        (an ACL without INFO): then resets are noticed by lost streams
+        only.
+        """
+        from redis.exceptions import ResponseError
+        try:
+            run_id = client.info('server').get('run_id')
+        except ResponseError as exc:
+            LOG.debug('No run id from redis: %s', stores.describe_error(exc))
+            return None
+        return run_id if isinstance(run_id, str) else None
 
     def _round(self, client) -> Iterator:
         self.rounds += 1
@@ -258,7 +381,7 @@ class RedisStreamReader:
             yield from self._entries(client, before, replies.pop(0) or [])
         if due:
             if self.hosts is None:
-                self._members = set(replies.pop(0))
+                self._members = self._good(replies.pop(0))
             yield from self._check_liveness(client)
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
@@ -300,9 +423,23 @@ class RedisStreamReader:
         self.commands += 1
         records = client.mget([self._alive(h) for h in hosts])
         load = []
+        due = set(self.holds.due(time.monotonic()))
         for host, value in zip(hosts, records):
-            alive = stores.parse_alive(value) if value else None
-            if alive is None:
+            alive = self._parse_alive(host, value)
+            if host in self.holds:
+                if alive is not None and host in self.positions:
+                    # Its stream is intact (the data was kept): follow on.
+                    self.holds.release(host)
+                    yield from self.view.set_host(host, alive)
+                elif alive is not None and (alive.get('synced') or
+                                            host in due):
+                    load.append(host)
+                elif host in due:
+                    LOG.info('Host %s did not come back after the store '
+                             'reset', logsafe.safe(host))
+                    yield from self._down(host)
+                # else: still held, nothing to say yet.
+            elif alive is None:
                 yield from self._down(host)
             elif host not in self.positions:
                 load.append(host)
@@ -318,6 +455,7 @@ class RedisStreamReader:
         for what was reported of it; its stream is no longer read.
         """
         self.positions.pop(host, None)
+        self.holds.release(host)
         self._complete.discard(host)
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)
@@ -335,11 +473,18 @@ class RedisStreamReader:
         replies = pipe.execute()
         for index, host in enumerate(hosts):
             values, last, value = replies[3 * index:3 * index + 3]
-            alive = stores.parse_alive(value) if value else None
+            alive = self._parse_alive(host, value)
             if alive is None:
-                yield from self._down(host)
+                if host not in self.holds:
+                    yield from self._down(host)
                 continue
-            self.positions[host] = last[0][0] if last else START
+            if host in self.holds:
+                LOG.info('Host %s is back after the store reset%s; '
+                         'reporting the difference', logsafe.safe(host),
+                         '' if alive.get('synced') else ' (not synced)')
+                self.holds.release(host)
+            records, skipped = _records(host, values, self._warned)
+            self.skipped += skipped
             # A resumed host's earlier state is known to the consumer
             # only, so a diff against our partial view would be wrong:
             # send it whole.
@@ -350,35 +495,35 @@ class RedisStreamReader:
             yield from (m for m in markers if m.state is HostState.UP)
             if reset:
                 self.view.forget(host)
-            yield from self.view.replace_quietly(_records(host, values),
-                                                 host)
+            yield from self.view.replace_quietly(records, host)
             yield from (m for m in markers if m.state is not HostState.UP)
             yield ClusterSync(Sync.FINISHED, host, reset)
+            # Only now: its records are handled.
+            self.positions[host] = last[0][0] if last else START
 
     # -- stream entries ----------------------------------------------------
 
+    def _parse_alive(self, host: str, value: Optional[str]) -> Optional[dict]:
+        warned = len(self._warned)
+        alive = _alive(host, value, self._warned)
+        self.skipped += len(self._warned) - warned
+        return alive
+
     def _entry(self, host: str, position: str, fields: dict) -> Iterator:
-        self.positions[host] = position
-        data = _decode(fields.get('event'))
-        if data is None or ('sync' not in data and not isinstance(
-                data.get('name'), str)):
-            LOG.warning('Ignoring unreadable entry %s of host %s',
-                        logsafe.safe(position), logsafe.safe(host))
-            return
-        if 'sync' in data:
-            try:
-                yield ClusterSync(Sync(data['sync']), host)
-            except ValueError:
-                LOG.warning('Ignoring unknown marker %s of host %s',
-                            logsafe.safe(data['sync']), logsafe.safe(host))
-            return
         try:
-            action = Action(data.pop('action'))
-        except (KeyError, ValueError):
-            LOG.warning('Ignoring entry %s of host %s: no valid action',
-                        logsafe.safe(position), logsafe.safe(host))
+            entry = schema.check_entry(schema.loads(fields.get('event')),
+                                       host)
+        except schema.BadRecord as exc:
+            self.skipped += 1
+            skip('stream entry', '%s of host %s' % (
+                logsafe.safe(position, 64), logsafe.safe(host, 100)), exc)
+            self.positions[host] = position
             return
-        record = dict(data, host=host)
+        if isinstance(entry, Sync):
+            yield ClusterSync(entry, host)
+            self.positions[host] = position
+            return
+        action, record = entry
         name = record['name']
         if host in self._complete:
             yield from self.view.apply(
@@ -391,3 +536,5 @@ class RedisStreamReader:
             if action is not Action.OFFLINE:
                 self.view.apply(host, name, record)
             yield ClusterEvent(action, host, record, position)
+        # Only now: the entry is handled.
+        self.positions[host] = position

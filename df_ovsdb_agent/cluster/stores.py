@@ -297,13 +297,17 @@ def check_redis(options: StoreOptions) -> bool:
     return tls_files
 
 
-def redis_client(options: StoreOptions, extra_timeout: float = 0.0):
+def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
+                 encoding_errors: str = 'strict'):
     """A ``redis-py`` client that never retries by itself.
 
     The publishers and readers own retrying (with their own backoff and a
     full reconcile), so a dead server fails a call at once.
 
     :param extra_timeout: added to the socket timeout, for blocking reads.
+    :param encoding_errors: how replies that are not UTF-8 are decoded
+        (readers: ``surrogateescape``, so that one bad key or value cannot
+        fail a whole reply).
     """
     import redis
     from redis.backoff import NoBackoff
@@ -323,7 +327,8 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0):
         return redis.Redis.from_url(
             options.url, socket_timeout=options.timeout + extra_timeout,
             socket_connect_timeout=options.timeout,
-            retry=Retry(NoBackoff(), 0), decode_responses=True, **kwargs)
+            retry=Retry(NoBackoff(), 0), decode_responses=True,
+            encoding_errors=encoding_errors, **kwargs)
     except ValueError as exc:
         raise ConfigError('bad redis url %r: %s'
                           % (redact(options.url), exc)) from None

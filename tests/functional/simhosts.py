@@ -84,6 +84,8 @@ class EtcdHost:
         publisher does after its lease was lost.
         """
         self.grant()
+        # Claim first (not synced), then the records, then "synced".
+        self.set_alive(**dict(alive_kwargs, synced=False))
         self.put(*self.records.values())
         self.set_alive(**alive_kwargs)
 
@@ -144,12 +146,15 @@ class RedisHost:
 
     def rewrite(self, **alive_kwargs):
         """Write everything again into an emptied Redis, as a publisher
-        reconciles: liveness record, then the state as a resync.
+        reconciles: liveness record (not synced), the state as a resync, then
+        the liveness record again.
         """
         records = list(self.records.values())
         self.records.clear()
-        self.set_alive(**alive_kwargs)
+        # Claim first (not synced), then the state, then "synced".
+        self.set_alive(**dict(alive_kwargs, synced=False))
         self.change(puts=records, sync=True)
+        self.set_alive(**alive_kwargs)
 
     def set_alive(self, ttl_ms=None, pipe=None, **kwargs):
         kwargs.setdefault('interfaces', len(self.records))

@@ -1,0 +1,284 @@
+"""What a consumer accepts from a store: the record schema, checked.
+
+Everything read from etcd or Redis is hostile until checked: anyone who
+can write under the prefix can put any bytes in a key or a value.  The
+functions here are pure; each turns raw store data into a clean record or
+raises :class:`BadRecord` with a short reason, so that the reader skips
+that one record (one escaped warning, a counter) and goes on with the
+others.
+
+Records are what :mod:`df_ovsdb_agent.publishers` write:
+
+- an interface's state record: ``Interface.to_dict()`` plus ``host``
+  (:func:`check_record`);
+- a Redis stream entry: the same with ``action``, or a sync marker
+  ``{"sync": "started" | "finished", "host"}`` (:func:`check_entry`);
+- a liveness record (:func:`check_alive`, see
+  :func:`df_ovsdb_agent.cluster.stores.alive_record`).
+
+Limits (documented in doc/source/publishers.rst): a stored value of at
+most :data:`MAX_VALUE_BYTES`, nested at most :data:`MAX_DEPTH` deep,
+strings of at most :data:`MAX_STRING` characters, names of at most
+:data:`MAX_NAME` characters.  Keys are read as bytes and decoded leniently
+(:func:`decode_key`); a key that is not valid UTF-8 cannot be a record.
+"""
+
+import json
+import re
+from typing import Any, Optional, Union
+
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import COMMON_ATTRIBUTES
+from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import KIND_ATTRIBUTES
+from df_ovsdb_agent.events import Sync
+
+#: Bytes of one stored JSON value (etcd's own default request limit is
+#: 1.5 MiB; a record is a few hundred bytes).
+MAX_VALUE_BYTES = 256 * 1024
+#: Nesting of a stored JSON value: records are flat objects.
+MAX_DEPTH = 4
+#: Characters of one string field of a record.
+MAX_STRING = 64 * 1024
+#: Characters of a host or interface name (in a key or a record).
+MAX_NAME = 1024
+#: Keys of one record (the schema's own plus fields of newer publishers).
+MAX_FIELDS = 64
+
+_EXTRA_FIELD = re.compile(r'^[a-z_][a-z0-9_]{0,63}$')
+_STRING_FIELDS = frozenset(
+    ('uuid', 'bridge') + tuple(a for attrs in KIND_ATTRIBUTES.values()
+                               for a in attrs))
+_OFPORT_MAX = 2 ** 31 - 1
+
+
+class BadRecord(ValueError):
+    """A key or value that is not a record; ``str()`` says why."""
+
+
+def decode_key(raw: Union[bytes, str]) -> str:
+    """A key read from a store as text; never raises.
+
+    Invalid UTF-8 bytes become lone surrogates (``surrogateescape``), which
+    :func:`check_name` refuses: such a key is logged (escaped) and skipped,
+    never decoded into something it is not.
+    """
+    if isinstance(raw, str):
+        return raw
+    return raw.decode('utf-8', 'surrogateescape')
+
+
+def printable(value: object) -> str:
+    """``value`` for a log line: undecodable bytes (lone surrogates) shown
+    as ``\\udcff`` escapes; then escape and bound it with logsafe.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` encodes to UTF-8 (no lone surrogates)."""
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_name(value: object, what: str = 'name') -> str:
+    """A host or interface name: non-empty text of at most MAX_NAME."""
+    if not isinstance(value, str) or not value:
+        raise BadRecord('%s is not a non-empty string' % what)
+    if len(value) > MAX_NAME:
+        raise BadRecord('%s is longer than %d characters' % (what, MAX_NAME))
+    if not _is_text(value):
+        raise BadRecord('%s is not valid UTF-8' % what)
+    return value
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON ``text`` (brackets
+    inside strings do not count), in linear time and without recursing.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == '\\':
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in '[{':
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ']}':
+            depth -= 1
+    return deepest
+
+
+def loads(value: Union[bytes, str, None]) -> Any:
+    """A stored JSON value, bounded in size and nesting.
+
+    :raises BadRecord: too large, too deep, not UTF-8 or not JSON.
+    """
+    if value is None:
+        raise BadRecord('no value')
+    if isinstance(value, (bytes, bytearray)):
+        if len(value) > MAX_VALUE_BYTES:
+            raise BadRecord('value of %d bytes, over %d'
+                            % (len(value), MAX_VALUE_BYTES))
+        try:
+            value = bytes(value).decode('utf-8')
+        except UnicodeDecodeError:
+            raise BadRecord('value is not valid UTF-8') from None
+    elif not isinstance(value, str):
+        raise BadRecord('value is not text')
+    if len(value) > MAX_VALUE_BYTES:
+        raise BadRecord('value of %d characters, over %d'
+                        % (len(value), MAX_VALUE_BYTES))
+    # json.loads recurses once per level: 100,000 nested arrays raise
+    # RecursionError.  Refuse deep values before parsing them.
+    # (Only a value with that many brackets at all is scanned.)
+    if (value.count('[') + value.count('{') > MAX_DEPTH and
+            _nesting(value) > MAX_DEPTH):
+        raise BadRecord('value nested deeper than %d' % MAX_DEPTH)
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise BadRecord('value is not JSON') from None
+
+
+def _check_string(field: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise BadRecord('%s is not a string' % field)
+    if len(value) > MAX_STRING:
+        raise BadRecord('%s is longer than %d characters'
+                        % (field, MAX_STRING))
+    if not _is_text(value):
+        raise BadRecord('%s is not valid UTF-8' % field)
+
+
+def _check_fields(data: dict) -> None:
+    if len(data) > MAX_FIELDS:
+        raise BadRecord('%d fields, over %d' % (len(data), MAX_FIELDS))
+    for field, value in data.items():
+        if not isinstance(field, str) or not _EXTRA_FIELD.match(field):
+            raise BadRecord('bad field name')
+        if field in _STRING_FIELDS:
+            _check_string(field, value)
+        elif isinstance(value, str):
+            _check_string(field, value)
+        elif value is not None and not isinstance(value, (bool, int,
+                                                          float)):
+            # Flat records only: a list or an object is no field of ours.
+            raise BadRecord('%s is not a scalar' % field)
+
+
+def check_record(data: object, host: str, name: str) -> dict:
+    """The interface state record stored for ``host``'s ``name``.
+
+    Returns a clean copy with ``host`` and ``name`` set (``action``, which
+    old records carry, dropped).
+
+    :raises BadRecord: if ``data`` is not such a record.
+    """
+    if not isinstance(data, dict):
+        raise BadRecord('not a JSON object')
+    check_name(host, 'host')
+    check_name(name)
+    try:
+        kind = Kind(data.get('kind'))
+    except (ValueError, TypeError):
+        raise BadRecord('no valid kind') from None
+    for field, want in (('name', name), ('host', host)):
+        if field in data and data[field] != want:
+            raise BadRecord('%s in the record differs from the key\'s'
+                            % field)
+    if not isinstance(data.get('uuid'), str) or not data['uuid']:
+        raise BadRecord('no uuid')
+    ofport = data.get('ofport')
+    if ofport is not None and (type(ofport) is not int or
+                               not -1 <= ofport <= _OFPORT_MAX):
+        raise BadRecord('ofport is not an OpenFlow port number')
+    record = {k: v for k, v in data.items() if k != 'action'}
+    _check_fields(record)
+    for field in COMMON_ATTRIBUTES + KIND_ATTRIBUTES[kind]:
+        if field not in ('kind', 'name', 'ofport'):
+            _check_string(field, record.get(field))
+    record.update(kind=kind.value, host=host, name=name)
+    return record
+
+
+def check_entry(data: object, host: str) -> Union[Sync, tuple[Action, dict]]:
+    """A Redis stream entry of ``host``: a sync marker, or (action, record).
+
+    :raises BadRecord: if ``data`` is neither.
+    """
+    if not isinstance(data, dict):
+        raise BadRecord('not a JSON object')
+    if 'sync' in data:
+        if set(data) - {'sync', 'host'}:
+            raise BadRecord('a sync marker with other fields')
+        if data.get('host', host) != host:
+            raise BadRecord('host in the marker differs from the key\'s')
+        try:
+            return Sync(data['sync'])
+        except (ValueError, TypeError):
+            raise BadRecord('unknown sync marker') from None
+    try:
+        action = Action(data.get('action'))
+    except (ValueError, TypeError):
+        raise BadRecord('no valid action') from None
+    name = data.get('name')
+    check_name(name)
+    assert isinstance(name, str)
+    return action, check_record(data, host, name)
+
+
+def check_alive(data: object, host: Optional[str] = None) -> dict:
+    """A host's liveness record (see ``stores.alive_record``).
+
+    :raises BadRecord: if ``data`` is not one.
+    """
+    if not isinstance(data, dict):
+        raise BadRecord('not a JSON object')
+    _check_fields(data)
+    owner = data.get('owner')
+    if not isinstance(owner, str) or not owner or len(owner) > MAX_NAME:
+        raise BadRecord('no valid owner')
+    if host is not None and data.get('host', host) != host:
+        raise BadRecord('host in the record differs from the key\'s')
+    for field, types in (('pid', (int,)), ('started', (int, float)),
+                         ('interfaces', (int,)), ('ttl', (int, float))):
+        value = data.get(field)
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, types)):
+            raise BadRecord('%s is not a number' % field)
+    if not isinstance(data.get('synced', False), bool):
+        raise BadRecord('synced is not a boolean')
+    return dict(data)
+
+
+def parse_alive(value: Union[bytes, str, None],
+                host: Optional[str] = None) -> dict:
+    """:func:`check_alive` of a stored JSON value."""
+    return check_alive(loads(value), host)
+
+
+def grace(alive: Optional[dict], default: float,
+          maximum: float = 3600.0) -> float:
+    """Seconds after which a host whose store was reset counts as dead if
+    it has not written again: its liveness record's ``ttl`` (it would have
+    expired by then), else ``default``; at least 1, at most ``maximum``.
+    """
+    ttl = (alive or {}).get('ttl')
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not (
+            ttl > 0):
+        ttl = default
+    return float(min(max(ttl, 1.0), maximum))

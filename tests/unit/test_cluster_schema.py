@@ -1,0 +1,167 @@
+"""The consumers' record validator (cluster.schema) and host holds."""
+
+import json
+
+import pytest
+
+from df_ovsdb_agent.cluster import Holds
+from df_ovsdb_agent.cluster import schema
+from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent.publishers.base import record_of
+
+
+def vm(**extra):
+    return dict(record_of(Interface(Kind.VM, 'tap1', 'u-1', 5, 'br-int',
+                                    iface_id='p1'), 'hv1'), **extra)
+
+
+def test_what_the_publishers_write_is_accepted_as_is():
+    for interface in (
+            Interface(Kind.VM, 'tap1', 'u-1', 5, 'br-int', iface_id='p1',
+                      attached_mac='fa:16:3e:00:00:01', link_state='up'),
+            Interface(Kind.TUNNEL, 'vx1', 'u-2', 7, 'br-tun',
+                      tunnel_type='vxlan', remote_ip='127.0.0.2'),
+            Interface(Kind.PATCH, 'p1', 'u-3', None, None, peer='p2'),
+            Interface(Kind.BRIDGE, 'br-int', 'u-4', 65534, 'br-int')):
+        record = record_of(interface, 'hv1')
+        stored = stores.dumps(record)
+        assert schema.check_record(schema.loads(stored), 'hv1',
+                                   interface.name) == record
+        assert schema.check_record(schema.loads(stored.encode()), 'hv1',
+                                   interface.name) == record
+        event = dict(record, action='online')
+        assert schema.check_entry(event, 'hv1') == (Action.ONLINE, record)
+
+
+def test_sync_markers_and_liveness_records():
+    assert schema.check_entry({'sync': 'started', 'host': 'hv1'},
+                              'hv1') is Sync.STARTED
+    alive = stores.alive_record('hv1', 'o', '1.0', 42, 1700000000.5, True,
+                                3, 60)
+    assert schema.parse_alive(stores.dumps(alive), 'hv1') == alive
+
+
+@pytest.mark.parametrize('data, reason', [
+    # The record measured coming out as an event.
+    ({'kind': ['not', 'a', 'kind'], 'sync': 'finished', 'uuid': {'x': 1}},
+     'kind'),
+    ([1, 2], 'object'),
+    (vm(kind='router'), 'kind'),
+    (vm(uuid={'x': 1}), 'uuid'),
+    (vm(uuid=''), 'uuid'),
+    (vm(ofport='5'), 'ofport'),
+    (vm(ofport=True), 'ofport'),
+    (vm(ofport=2 ** 40), 'ofport'),
+    (vm(iface_id=['a']), 'iface_id'),
+    (vm(bridge=7), 'bridge'),
+    (vm(name='tap2'), 'name'),
+    (vm(host='hv2'), 'host'),
+    (vm(iface_id='x' * (schema.MAX_STRING + 1)), 'longer'),
+    (vm(iface_id='\udcff'), 'UTF-8'),
+    (vm(extra={'a': 1}), 'scalar'),
+    (dict(vm(), **{'Bad Field': 1}), 'field name'),
+    (dict(vm(), **{'f%d' % i: i for i in range(schema.MAX_FIELDS)}),
+     'fields'),
+])
+def test_bad_records_are_refused_with_a_reason(data, reason):
+    with pytest.raises(schema.BadRecord, match=reason):
+        schema.check_record(data, 'hv1', 'tap1')
+
+
+def test_old_records_lose_their_action_and_new_fields_are_kept():
+    record = schema.check_record(vm(action='online', mtu=1500), 'hv1',
+                                 'tap1')
+    assert 'action' not in record and record['mtu'] == 1500
+
+
+@pytest.mark.parametrize('data, reason', [
+    ({'sync': 'halfway'}, 'sync'),
+    ({'kind': ['not', 'a', 'kind'], 'sync': 'finished', 'uuid': {'x': 1}},
+     'other fields'),
+    ({'sync': 'finished', 'host': 'hv2'}, 'host'),
+    ({'sync': ['started']}, 'sync'),
+    (vm(), 'action'),
+    (vm(action=['online']), 'action'),
+    (dict(vm(action='online'), name=None), 'name'),
+    (vm(action='online', kind=['vm']), 'kind'),
+])
+def test_bad_stream_entries(data, reason):
+    with pytest.raises(schema.BadRecord, match=reason):
+        schema.check_entry(data, 'hv1')
+
+
+@pytest.mark.parametrize('data, reason', [
+    ({'owner': 5}, 'owner'),
+    ({'owner': 'o', 'pid': '1'}, 'pid'),
+    ({'owner': 'o', 'ttl': True}, 'ttl'),
+    ({'owner': 'o', 'synced': 'yes'}, 'synced'),
+    ({'owner': 'o', 'host': 'hv2'}, 'host'),
+    ({'owner': 'o', 'nested': [1]}, 'scalar'),
+])
+def test_bad_liveness_records(data, reason):
+    with pytest.raises(schema.BadRecord, match=reason):
+        schema.check_alive(data, 'hv1')
+
+
+@pytest.mark.parametrize('value, reason', [
+    ('[' * 100000 + ']' * 100000, 'deeper'),
+    ('{"a":' * 40000 + '1' + '}' * 40000, 'deeper'),
+    ('{"a": [[[[[1]]]]]}', 'deeper'),
+    ('x' * (schema.MAX_VALUE_BYTES + 1), 'over'),
+    (b'{"name": "\xff"}', 'UTF-8'),
+    ('{"name": ', 'JSON'),
+    ('', 'JSON'),
+    (None, 'no value'),
+    (5, 'text'),
+])
+def test_loads_is_bounded(value, reason):
+    with pytest.raises(schema.BadRecord, match=reason):
+        schema.loads(value)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    value = json.dumps(vm(iface_id='[[[[[{{{{{"\\'))
+    assert schema.loads(value)['iface_id'] == '[[[[[{{{{{"\\'
+
+
+def test_keys_are_decoded_leniently_and_refused_as_names():
+    key = schema.decode_key(b'/df-ovsdb-agent/hv1/interfaces/\xff\xfe')
+    assert key.endswith('\udcff\udcfe')
+    with pytest.raises(schema.BadRecord, match='UTF-8'):
+        schema.check_name(key.rsplit('/', 1)[1])
+    for bad in ('', None, 'x' * (schema.MAX_NAME + 1)):
+        with pytest.raises(schema.BadRecord):
+            schema.check_name(bad)
+    # Logged as escapes, never as raw surrogates.
+    assert schema.printable(key).endswith('\\udcff\\udcfe')
+    assert schema.printable(key).encode('utf-8')
+
+
+def test_grace_is_the_hosts_ttl_bounded():
+    assert schema.grace({'ttl': 30}, 60) == 30
+    assert schema.grace({'ttl': 0.01}, 60) == 1
+    assert schema.grace({'ttl': 10 ** 9}, 60) == 3600
+    for alive in (None, {}, {'ttl': 'x'}, {'ttl': True}, {'ttl': -5},
+                  {'ttl': float('nan')}):
+        assert schema.grace(alive, 60) == 60
+
+
+def test_holds_keep_their_first_deadline():
+    holds = Holds(default_grace=60)
+    assert holds.hold('hv1', {'ttl': 10}, now=100.0)
+    assert holds.hold('hv2', None, now=100.0)
+    assert not holds.hold('hv1', {'ttl': 10}, now=105.0)
+    assert 'hv1' in holds and len(holds) == 2
+    assert holds.next_deadline() == 110.0
+    assert holds.due(109.9) == []
+    assert holds.due(110.0) == ['hv1']
+    assert holds.due(160.0) == ['hv1', 'hv2']
+    holds.release('hv1')
+    assert holds.hosts() == ['hv2'] and holds.next_deadline() == 160.0
+    holds.release('hv2')
+    holds.release('hv3')  # not held: nothing to do
+    assert not holds and holds.next_deadline() is None
