@@ -47,6 +47,12 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
 # Seconds between two rounds of the monitor loop at most (see alive()).
 HEARTBEAT = 1.0
+# A connection resets the reconnect backoff only once it has stayed up
+# this long after its sync: a server that breaks each session right after
+# the sync would otherwise be hammered with full dumps at min_backoff.
+# 10 s is ten times the default max_backoff and two default inactivity
+# probe intervals: a session that survived that is no longer "just synced".
+HEALTHY_AFTER_SYNC = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,11 +345,14 @@ class Monitor:
                 self._stopping.wait(backoff.next())
 
     def _serve(self, conn: jsonrpc.Connection, remote: str) -> bool:
-        """Run one connection; True if it completed at least one sync."""
+        """Run one connection; True if it stayed up for
+        :data:`HEALTHY_AFTER_SYNC` seconds after its first sync (then the
+        reconnect backoff starts over).
+        """
         self._conn, self.remote_name = conn, remote
         self.connections += 1
         LOG.info('Connected to OVSDB at %s', remote)
-        synced = False
+        synced: Optional[float] = None
         if self._stopping.is_set():
             conn.interrupt()  # stop() ran before _conn was visible
         try:
@@ -351,7 +360,8 @@ class Monitor:
                                          self.settings.sync_timeout)
             while True:
                 replica = self._sync(session, remote)
-                synced = True
+                if synced is None:
+                    synced = time.monotonic()
                 try:
                     self._follow(session, replica)
                 except client_lib.MonitorCanceled:
@@ -385,7 +395,8 @@ class Monitor:
             self._conn = None
             conn.close()
             self._stale()
-        return synced
+        return synced is not None and \
+            time.monotonic() - synced >= HEALTHY_AFTER_SYNC
 
     def _check_server(self, remote: str, row: Optional[dict]) -> None:
         """Leave ``remote`` if its _Server row says its data is stale;
