@@ -280,3 +280,38 @@ def test_a_relay_of_a_cluster_is_used_without_an_index(
         assert agent.monitor.refused_servers == 0
     finally:
         agent.stop()
+
+
+def test_a_member_that_loses_its_cluster_is_left_at_once(
+        three_members, caplog):  # noqa: F811 (fixture)
+    """The _Server row changes during the session: the agent leaves."""
+    caplog.set_level(logging.INFO, logger='df_ovsdb_agent')
+    a, b, c = three_members.members
+    _populate(a.remote)
+    agent, rec = _agent(a.remote, probe_interval=5000)
+    try:
+        agent.start()
+        rec.wait_sync('finished')
+        before = rec.interface_events()
+        connections = agent.monitor.connections
+        # A keeps running and answering, but loses its majority.
+        b.signal(signal.SIGSTOP)
+        c.signal(signal.SIGSTOP)
+        _refused(agent, a.remote, 'not connected to its cluster')
+        # Left on the _Server update of the session it had, not after a
+        # lost connection and a new one.
+        lines = [r.getMessage() for r in caplog.records]
+        first = next(i for i, line in enumerate(lines)
+                     if 'is not used' in line)
+        assert [line for line in lines[:first]
+                if line.startswith(('Connected to', 'Lost'))] == [
+            'Connected to OVSDB at %s' % a.remote] * connections
+        assert not agent.synced
+        assert rec.interface_events() == before
+        syncs = agent.syncs
+        b.signal(signal.SIGCONT)
+        c.signal(signal.SIGCONT)
+        assert agent.wait_synced(40, after=syncs)
+        assert rec.interface_events() == before
+    finally:
+        agent.stop()
