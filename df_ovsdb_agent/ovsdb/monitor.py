@@ -418,7 +418,8 @@ class Monitor:
         # event): the next server resumes from them.
         self.refused_servers += 1
         refusal = '%s: %s' % (remote, reason)
-        # Said once per remote and reason, not at every backed-off retry.
+        # Not repeated at every backed-off retry while the same remote is
+        # refused for the same reason.
         log = LOG.debug if refusal == self.refusal else LOG.warning
         self.refusal = refusal
         log('OVSDB at %s is not used: %s; keeping the last state, trying '
