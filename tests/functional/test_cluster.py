@@ -163,6 +163,9 @@ def _start(make_agent, cluster, remote):
     rec = Recorder()
     agent.subscribe(rec)
     agent.start()
+    # The bus coalesces a change into an event the subscriber has not taken
+    # yet: let it take the dump's first, or tap100 is just "online".
+    rec.wait_sync('finished')
     # One live change, so the agent's position is a transaction every
     # server has in its history (a relay cannot place ids older than its
     # own start, and answers those with a full dump).
