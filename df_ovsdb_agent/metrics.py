@@ -6,8 +6,9 @@ staler than the scrape.  Only event counts need a subscriber.
 
 ``GET /metrics``  the Prometheus text format.
 ``GET /healthz``  200 when connected to OVSDB and synced, else 503; the
-                  one-line body says which, then names any failing
-                  publisher, app or subscriber.
+                  one-line body says which (and why the last server was
+                  refused, if it was), then names any failing publisher,
+                  app or subscriber.
 
 Wiring (the daemon does this when ``[metrics] enabled``)::
 
@@ -105,6 +106,11 @@ class AgentCollector:
                      'database (1/0).', int(bool(agent.synced)))
         yield _counter('reconnects', 'OVSDB connections made after the '
                        'first one.', max(0, monitor.connections - 1))
+        yield _counter('refused_servers', 'OVSDB servers left because '
+                       'their _Server database said their data may be stale '
+                       '(not connected to their cluster or source, or '
+                       'behind the index already seen).',
+                       getattr(monitor, 'refused_servers', 0))
         yield _counter('forced_resyncs', 'Fresh syncs forced by an error '
                        'between the socket and the subscribers (bad input '
                        'or an exception).', monitor.forced_resyncs)
@@ -216,6 +222,10 @@ def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
         status, reason = 503, 'connected, (re)sync in progress'
     else:
         status, reason = 200, 'ok'
+    refusal = getattr(getattr(agent, 'monitor', None), 'refusal', None)
+    if status != 200 and refusal:
+        # Why the agent holds its last state instead of a server's data.
+        reason += ' (refused OVSDB at %s)' % refusal
     return status, '; '.join([reason] + problems(agent, plugins))
 
 

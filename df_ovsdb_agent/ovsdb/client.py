@@ -11,13 +11,14 @@ inactivity probes.  It never talks to the sink: it returns what changed.
 import itertools
 import logging
 import time
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb.replica import UUID_ZERO
 from df_ovsdb_agent.ovsdb import schema as schema_lib
+from df_ovsdb_agent.ovsdb import serverdb
 
 LOG = logging.getLogger(__name__)
 
@@ -31,6 +32,19 @@ class SessionError(Exception):
 
     ``str()`` is the log line's tail, e.g. "refused the monitor request".
     """
+
+
+class ServerRefused(SessionError):
+    """The server's ``_Server`` row says its data must not be used.
+
+    ``str()`` is the reason, e.g. "not connected to its cluster".
+    """
+
+
+# Called with the monitored database's _Server.Database row (None if the
+# server does not list it) whenever it is known or changes; raises
+# ServerRefused to leave the server.
+ServerCheck = Callable[[Optional[dict]], None]
 
 
 class MonitorCanceled(Exception):
@@ -63,6 +77,10 @@ class Session:
         self._monitor_id: Optional[str] = None
         self.method = METHODS[0]
         self.last_rows = 0
+        # The server's own _Server.Database row (see watch_server).
+        self.server = Replica(serverdb.TYPES)
+        self._server_id: Optional[str] = None
+        self._server_check: Optional[ServerCheck] = None
 
     # -- reading, with echo both ways ------------------------------------
 
@@ -115,8 +133,29 @@ class Session:
                                    % self.sync_timeout)
             if 'method' not in msg and msg.get('id') == ident:
                 return msg
-            # Anything else before our reply (a stale monitor's update)
-            # is not for this monitor.
+            # A _Server change is checked even now: before the data
+            # monitor's reply is applied, a member that lost its cluster
+            # meanwhile must be left.  Anything else before our reply (a
+            # stale monitor's update) is not for this monitor.
+            self._server_update(msg)
+
+    def _server_update(self, msg: dict) -> bool:
+        """Apply and check an update of our _Server monitor; False if
+        ``msg`` is not one.
+        """
+        params = msg.get('params')
+        if self._server_id is None or msg.get('method') != 'update2' or \
+                not isinstance(params, list) or len(params) != 2 or \
+                params[0] != self._server_id:
+            return False
+        self.server.apply(params[1], 2)
+        self._check_server()
+        return True
+
+    def _check_server(self) -> None:
+        if self._server_check is not None:
+            self._server_check(serverdb.find(
+                self.server.rows(serverdb.TABLE), self.database))
 
     # -- the handshake ----------------------------------------------------
 
@@ -140,6 +179,31 @@ class Session:
         self.conn.send({'method': 'set_db_change_aware', 'params': [True],
                         'id': 'aware-%d' % next(_ids)})
         return result
+
+    def watch_server(self, check: ServerCheck, deadline: float) -> bool:
+        """Monitor the server's ``_Server.Database`` row and ``check`` it
+        now and on every change, as python-ovs does (once per session).
+
+        :returns: False if the server has no ``_Server`` to monitor (older
+            than 2.9): nothing to check then.
+        :raises ServerRefused: from ``check``.
+        :raises UpdateError: a malformed row.
+        """
+        if self._server_id is not None:
+            return True
+        ident = 'server-%d' % next(_ids)
+        monitor_id = 'df-server-%d' % next(_ids)
+        self.conn.send(serverdb.monitor_request(self.database, monitor_id,
+                                                ident))
+        reply = self._await_reply(ident, deadline)
+        if reply.get('error') is not None:
+            LOG.debug('No _Server database to check (%s)',
+                      schema_lib.error_text(reply['error']))
+            return False
+        self.server.apply(reply.get('result'), 2)
+        self._server_id, self._server_check = monitor_id, check
+        self._check_server()
+        return True
 
     def monitor(self, replica: Replica, deadline: float) -> tuple[bool, dict]:
         """Request monitoring of the replica's tables and apply the reply.
@@ -214,11 +278,15 @@ class Session:
         :returns: {table: touched uuids}, or None at ``deadline``.
         :raises MonitorCanceled: the server canceled the monitor.
         :raises UpdateError: the update does not fit the replica.
+        :raises ServerRefused: the server's _Server row changed for the
+            worse (see :meth:`watch_server`).
         """
         while True:
             msg = self.recv(deadline)
             if msg is None:
                 return None
+            if self._server_update(msg):
+                continue
             method = msg.get('method')
             params = msg.get('params')
             if method == 'monitor_canceled':

@@ -22,6 +22,7 @@ from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
+from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb import client as client_lib
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.membership import Membership
@@ -30,6 +31,7 @@ from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb import replica_file as replica_file_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
+from df_ovsdb_agent.ovsdb import serverdb
 from df_ovsdb_agent.ovsdb.sink import Sink
 from df_ovsdb_agent.ovsdb.tables import BRIDGE
 from df_ovsdb_agent.ovsdb.tables import INTERFACE
@@ -45,6 +47,12 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
 # Seconds between two rounds of the monitor loop at most (see alive()).
 HEARTBEAT = 1.0
+# A connection resets the reconnect backoff only once it has stayed up
+# this long after its sync: a server that breaks each session right after
+# the sync would otherwise be hammered with full dumps at min_backoff.
+# 10 s is ten times the default max_backoff and two default inactivity
+# probe intervals: a session that survived that is no longer "just synced".
+HEALTHY_AFTER_SYNC = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +194,13 @@ class Monitor:
         self._conn: Optional[jsonrpc.Connection] = None
         self._replica: Optional[Replica] = None
         self._membership = Membership()
+        # The highest _Server.Database index seen (in memory across
+        # reconnects, in the replica file across restarts).
+        self._seen: Optional[serverdb.Seen] = None
+        # Why the last server was not used, until a sync succeeds (for
+        # /healthz), and how many times a server was refused.
+        self.refusal: Optional[str] = None
+        self.refused_servers = 0
         self.heartbeat = time.monotonic()
         self._sync_open = False
         self._system: Optional[dict] = None
@@ -253,7 +268,10 @@ class Monitor:
         LOG.info('Monitoring %s.%s columns %s at %s', schema_lib.DATABASE,
                  INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
         if self.replica_file is not None and self._replica is None:
-            self._replica = replica_file_lib.load(self.replica_file, types)
+            saved = replica_file_lib.read(self.replica_file, types)
+            self._replica = saved.replica
+            # In memory it can only be newer than on disk.
+            self._seen = self._seen or saved.seen
         if self._replica_writer is not None:
             self._replica_writer.start()
         self._stopping.clear()
@@ -262,9 +280,11 @@ class Monitor:
         self._thread.start()
         if not self._first_sync.wait(settings.sync_timeout):
             self.stop()
+            refused = '' if self.refusal is None else \
+                ' (refused OVSDB at %s)' % self.refusal
             raise OvsdbUnreachable(
-                'OVSDB at %s did not complete the initial sync within %ss'
-                % (','.join(remotes), settings.sync_timeout))
+                'OVSDB at %s did not complete the initial sync within %ss%s'
+                % (','.join(remotes), settings.sync_timeout, refused))
 
     def stop(self, timeout: Optional[float] = 5.0) -> bool:
         """Stop the monitor thread and close the connection, then save
@@ -295,7 +315,7 @@ class Monitor:
         if self._replica_writer is None or replica is None or \
                 replica.txn_id is None:
             return
-        self._replica_cut = replica_file_lib.cut(replica)
+        self._replica_cut = replica_file_lib.cut(replica, self._seen)
         self._replica_writer.mark()
 
     # -- the thread ----------------------------------------------------------
@@ -330,11 +350,14 @@ class Monitor:
                 self._stopping.wait(backoff.next())
 
     def _serve(self, conn: jsonrpc.Connection, remote: str) -> bool:
-        """Run one connection; True if it completed at least one sync."""
+        """Run one connection; True if it stayed up for
+        :data:`HEALTHY_AFTER_SYNC` seconds after its first sync (then the
+        reconnect backoff starts over).
+        """
         self._conn, self.remote_name = conn, remote
         self.connections += 1
         LOG.info('Connected to OVSDB at %s', remote)
-        synced = False
+        synced: Optional[float] = None
         if self._stopping.is_set():
             conn.interrupt()  # stop() ran before _conn was visible
         try:
@@ -342,7 +365,8 @@ class Monitor:
                                          self.settings.sync_timeout)
             while True:
                 replica = self._sync(session, remote)
-                synced = True
+                if synced is None:
+                    synced = time.monotonic()
                 try:
                     self._follow(session, replica)
                 except client_lib.MonitorCanceled:
@@ -353,6 +377,8 @@ class Monitor:
             if not self._stopping.is_set():
                 LOG.warning('Lost OVSDB connection to %s (%s); reconnecting',
                             remote, exc)
+        except client_lib.ServerRefused as exc:
+            self._refused(remote, str(exc))
         except (client_lib.SessionError, jsonrpc.ProtocolError) as exc:
             self._forced(remote, str(exc))
         except UpdateError as exc:
@@ -374,7 +400,35 @@ class Monitor:
             self._conn = None
             conn.close()
             self._stale()
-        return synced
+        return synced is not None and \
+            time.monotonic() - synced >= HEALTHY_AFTER_SYNC
+
+    def _check_server(self, remote: str, row: Optional[dict]) -> None:
+        """Leave ``remote`` if its _Server row says its data is stale;
+        else remember its index.
+        """
+        reason = serverdb.refusal(row, self._seen)
+        if reason is not None:
+            raise client_lib.ServerRefused(reason)
+        seen = serverdb.advance(self._seen, row)
+        if self._seen is not None and seen is not None and \
+                seen.cid != self._seen.cid:
+            LOG.info('OVSDB at %s belongs to another cluster (cid %s, '
+                     'index %d); indexes count from there', remote,
+                     safe(seen.cid, 40), seen.index)
+        self._seen = seen
+
+    def _refused(self, remote: str, reason: str) -> None:
+        # The replica and the published state are kept as they are (no
+        # event): the next server resumes from them.
+        self.refused_servers += 1
+        refusal = '%s: %s' % (remote, reason)
+        # Not repeated at every backed-off retry while the same remote is
+        # refused for the same reason.
+        log = LOG.debug if refusal == self.refusal else LOG.warning
+        self.refusal = refusal
+        log('OVSDB at %s is not used: %s; keeping the last state, trying '
+            'the next remote', remote, reason)
 
     def _forced(self, remote: str, problem: str) -> None:
         self.forced_resyncs += 1
@@ -402,6 +456,9 @@ class Monitor:
         self._stale()
         deadline = time.monotonic() + self.settings.sync_timeout
         schema = session.get_schema(deadline)
+        # Before any of its data: is this server's copy current?
+        session.watch_server(lambda row: self._check_server(remote, row),
+                             deadline)
         types = schema_lib.monitored_types(schema)
         if self._replica is None or self._replica.types != types:
             self._replica = Replica(types)
@@ -415,6 +472,7 @@ class Monitor:
         LOG.debug('OVSDB at %s: %s found=%s, %d rows', remote,
                   session.method, found, session.last_rows)
         self._save_replica()
+        self.refusal = None  # the state comes from a good server again
         self._report_system(replica, always=True)
         self._membership.rebuild(replica.tables.get(BRIDGE, {}),
                                  replica.tables.get(PORT, {}))

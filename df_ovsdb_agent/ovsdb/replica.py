@@ -8,10 +8,11 @@ so whoever received a row keeps a consistent copy.
 
 Updates follow ``ovsdb-server(7)``: ``update`` (old/new rows) and
 ``update2``/``update3`` (initial/insert/modify/delete), where a ``modify``
-carries for single-value columns the new value, for sets the elements to
-toggle and for maps the pairs to add, remove (same value) or replace
-(different value).  Anything that does not fit the schema raises
-:class:`UpdateError`: the caller then drops the replica and re-syncs.
+carries for single-value columns (``max`` 1, maps and optional values
+included) the new value, for sets the elements to toggle and for maps the
+pairs to add, remove (same value) or replace (different value).
+Anything that does not fit the schema raises :class:`UpdateError`: the
+caller then drops the replica and re-syncs.
 """
 
 import math
@@ -162,6 +163,13 @@ class ColumnType:
     def apply_diff(self, old: Any, diff: Any) -> Any:
         """The new value from an ``update2`` modify diff."""
         change = self.decode(diff)
+        if self.n_max <= 1:
+            # ovsdb-server(7): "for columns with single value, the
+            # difference is the value of the new column" -- and a column
+            # holds a single value whenever its max is 1, a map or an
+            # optional value included (ovsdb-server diffs only composite
+            # types, n_max > 1, element by element).
+            return change
         if self.value is not None:
             new = dict(old)
             for key, value in change.items():
@@ -170,9 +178,7 @@ class ColumnType:
                 else:
                     new[key] = value
             return new
-        if self.n_max > 1:
-            return old ^ change  # toggle each element
-        return change  # single-value columns carry the new value
+        return old ^ change  # toggle each element
 
 
 class Replica:

@@ -7,6 +7,11 @@ a consistent pair -- lets a restarted agent ask from there, so only the
 diff crosses the wire instead of the whole dump.  A standalone ovsdb-server
 keeps no history and sends everything again, exactly as without the file.
 
+The file also keeps the highest ``_Server.Database`` index seen (see
+:mod:`.serverdb`), so that a restarted agent refuses a cluster member
+older than what its predecessor saw; it is read even when the replica
+itself does not fit.
+
 Sets are stored as ``{"set": [...]}`` and maps as ``{"map": [[k, v]]}``,
 with the column types the replica was built for: a file made for another
 schema or declaration is not used.
@@ -18,6 +23,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent.ovsdb import serverdb
 
 LOG = logging.getLogger(__name__)
 
@@ -53,16 +59,27 @@ class Cut(NamedTuple):
     txn_id: str
     types: Mapping
     tables: dict
+    seen: Optional[serverdb.Seen] = None
 
 
-def cut(replica: Replica) -> Cut:
+class Saved(NamedTuple):
+    """What :func:`read` found: the replica (None if unusable) and the
+    highest server index seen (None if none).
+    """
+
+    replica: Optional[Replica]
+    seen: Optional[serverdb.Seen]
+
+
+def cut(replica: Replica, seen: Optional[serverdb.Seen] = None) -> Cut:
     """A consistent copy of ``replica`` (with a transaction id), cheap
     enough for the monitor thread: rows are never changed in place, so
     copying each table's uuid -> row mapping is enough.
     """
     assert replica.txn_id is not None
     return Cut(replica.txn_id, replica.types,
-               {table: dict(rows) for table, rows in replica.tables.items()})
+               {table: dict(rows) for table, rows in replica.tables.items()},
+               seen)
 
 
 def encode(saved: Cut) -> bytes:
@@ -72,6 +89,8 @@ def encode(saved: Cut) -> bytes:
             'tables': {table: {uuid: {c: _encode(v) for c, v in row.items()}
                                for uuid, row in rows.items()}
                        for table, rows in saved.tables.items()}}
+    if saved.seen is not None:
+        body['seen_index'] = serverdb.seen_to_json(saved.seen)
     return json.dumps(body).encode()
 
 
@@ -81,13 +100,23 @@ def load(path: str, types) -> Optional[Replica]:
     Anything unusable -- no file, another format, other types, no
     transaction id to resume from -- means a full dump, as without it.
     """
+    return read(path, types).replica
+
+
+def read(path: str, types) -> Saved:
+    """The replica (as :func:`load`) and the server index saved at
+    ``path``.
+    """
+    seen = None
     try:
         with open(path, 'rb') as f:
             body = json.loads(f.read())
+        if isinstance(body, dict) and body.get('format') == FORMAT:
+            seen = serverdb.seen_from_json(body.get('seen_index'))
         if (body.get('format') != FORMAT or not body.get('txn_id') or
                 body.get('types') != _types_key(types)):
             LOG.info('Saved OVSDB replica %s does not fit; full dump', path)
-            return None
+            return Saved(None, seen)
         replica = Replica(types)
         for table, rows in body['tables'].items():
             replica.tables[table] = {
@@ -95,13 +124,13 @@ def load(path: str, types) -> Optional[Replica]:
                 for uuid, row in rows.items()}
         replica.txn_id = body['txn_id']
     except FileNotFoundError:
-        return None
+        return Saved(None, None)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         problem = safe(str(exc), 120)
         LOG.warning('Saved OVSDB replica %s is unusable (%s); full dump',
                     path, problem)
-        return None
+        return Saved(None, seen)
     LOG.info('Resuming OVSDB from the saved replica (%d rows, transaction '
              '%s)', sum(len(r) for r in replica.tables.values()),
              safe(replica.txn_id, 40))
-    return replica
+    return Saved(replica, seen)

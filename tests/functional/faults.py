@@ -135,6 +135,15 @@ def create_cluster(path: str, raft_port: int, schema: str = SCHEMA) -> None:
                    check=True, capture_output=True)
 
 
+def join_cluster(path: str, raft_port: int, leader_port: int,
+                 database: str = 'Open_vSwitch') -> None:
+    """A member joining the cluster whose member listens on ``leader_port``."""
+    subprocess.run(['ovsdb-tool', 'join-cluster', path, database,
+                    'tcp:%s:%d' % (LOOPBACK, raft_port),
+                    'tcp:%s:%d' % (LOOPBACK, leader_port)],
+                   check=True, capture_output=True)
+
+
 # -- a raw OVSDB JSON-RPC client ----------------------------------------------
 
 class RpcError(Exception):

@@ -61,6 +61,59 @@ def cluster(tmp_path):
         cluster.stop()
 
 
+class ThreeMembers:
+    """A 3-member clustered Open_vSwitch database (raft on loopback).
+
+    ``members`` are A, B and C; each serves clients on its own port.  A
+    member restarted while the others are stopped serves its old copy,
+    with ``_Server.Database`` ``connected: false``.
+    """
+
+    def __init__(self, workdir):
+        self.dir = workdir
+        raft = [faults.free_port() for _ in range(3)]
+        dbs = ['%s/%s.db' % (workdir, name) for name in 'ABC']
+        faults.create_cluster(dbs[0], raft[0])
+        for db, port in zip(dbs[1:], raft[1:]):
+            faults.join_cluster(db, port, raft[0])
+        self.members = [faults.OvsdbProcess(workdir, name, [db])
+                        for name, db in zip('ABC', dbs)]
+
+    def start(self):
+        for member in self.members:
+            member.start()
+        # Joining members answer "database not available" for a while.
+        for member in self.members:
+            faults.wait_serving(member.remote, timeout=30)
+        faults.wait_for(self._root_inserted, 30, 'the cluster to take '
+                        'writes', interval=0.1)
+
+    def _root_inserted(self):
+        try:
+            with faults.Rpc(self.members[0].remote, timeout=5) as rpc:
+                rpc.transact({'op': 'insert', 'table': 'Open_vSwitch',
+                              'row': {}})
+            return True
+        except (OSError, faults.RpcError):
+            return False
+
+    def stop(self):
+        for member in self.members:
+            if member.proc is not None and member.proc.poll() is None:
+                member.signal(signal.SIGCONT)
+            member.stop()
+
+
+@pytest.fixture
+def three_members(tmp_path):
+    cluster = ThreeMembers(str(tmp_path))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 class MonitorReplies:
     """Records (remote, found, rows) of every monitor_cond_since reply.
 
@@ -110,6 +163,9 @@ def _start(make_agent, cluster, remote):
     rec = Recorder()
     agent.subscribe(rec)
     agent.start()
+    # The bus coalesces a change into an event the subscriber has not taken
+    # yet: let it take the dump's first, or tap100 is just "online".
+    rec.wait_sync('finished')
     # One live change, so the agent's position is a transaction every
     # server has in its history (a relay cannot place ids older than its
     # own start, and answers those with a full dump).

@@ -36,6 +36,7 @@ def test_restart_resumes_from_the_saved_replica(cluster, tmp_path):  # noqa
     remote = cluster.server.remote
     first, rec = _agent(remote, path)
     first.start()
+    rec.wait_sync('finished')  # else the change may coalesce into "online"
     # A live change: the agent's position is then a transaction id.
     with faults.Rpc(remote) as rpc:
         rpc.transact(faults.set_ofport_op('tap100', 4444))

@@ -86,6 +86,35 @@ def test_modify_of_single_value_columns_carries_the_new_value():
     assert replica.rows('T')['r']['name'] == 'b'
 
 
+@pytest.mark.parametrize('diff,expected', [
+    # ovsdb-server(7): a column with max 1 holds a single value, and the
+    # diff of a single value is the new value -- not merged key by key.
+    (['map', [['b', '2']]], {'b': '2'}),
+    (['map', [['a', '9']]], {'a': '9'}),
+    (['map', [['a', '1']]], {'a': '1'}),
+    (['map', []], {}),
+])
+def test_modify_of_a_map_with_max_1_carries_the_new_value(diff, expected):
+    types = {'T': {'opt': ColumnType.from_json(
+        {'key': 'string', 'value': 'string', 'min': 0, 'max': 1})}}
+    replica = Replica(types)
+    replica.apply({'T': {'r': {'initial': {
+        'opt': ['map', [['a', '1']]]}}}}, 2)
+    replica.apply({'T': {'r': {'modify': {'opt': diff}}}}, 2)
+    assert replica.rows('T')['r']['opt'] == expected
+
+
+def test_modify_of_an_optional_uuid_carries_the_new_value():
+    types = {'T': {'ref': ColumnType.from_json(
+        {'key': 'uuid', 'min': 0, 'max': 1})}}
+    replica = Replica(types)
+    replica.apply({'T': {'r': {'initial': {'ref': ['uuid', U1]}}}}, 2)
+    replica.apply({'T': {'r': {'modify': {'ref': ['uuid', U2]}}}}, 2)
+    assert replica.rows('T')['r']['ref'] == U2
+    replica.apply({'T': {'r': {'modify': {'ref': ['set', []]}}}}, 2)
+    assert replica.rows('T')['r']['ref'] is None
+
+
 def test_uuid_set_toggle():
     replica = _replica({'peers': ['set', [['uuid', U1]]]})
     replica.apply({'T': {'r': {'modify': {'peers': ['set', [
