@@ -33,6 +33,7 @@ from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent import logsafe
 
 LOG = logging.getLogger(__name__)
 
@@ -187,7 +188,9 @@ def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
         status, reason = 503, 'connected, (re)sync in progress'
     else:
         status, reason = 200, 'ok'
-    return status, '; '.join([reason] + problems(agent, plugins))
+    # Problems may quote a store or a peer: one line, escaped, bounded.
+    return status, logsafe.one_line('; '.join([reason] +
+                                              problems(agent, plugins)))
 
 
 def problems(agent, plugins: Sequence = ()) -> list[str]:
