@@ -18,6 +18,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent import persist
 
 LOG = logging.getLogger(__name__)
 
@@ -82,8 +83,7 @@ def load(path: str, types) -> Optional[Replica]:
     transaction id to resume from -- means a full dump, as without it.
     """
     try:
-        with open(path, 'rb') as f:
-            body = json.loads(f.read())
+        body = json.loads(persist.read_regular(path))
         if (body.get('format') != FORMAT or not body.get('txn_id') or
                 body.get('types') != _types_key(types)):
             LOG.info('Saved OVSDB replica %s does not fit; full dump', path)
@@ -96,7 +96,11 @@ def load(path: str, types) -> Optional[Replica]:
         replica.txn_id = body['txn_id']
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except OSError as exc:
+        LOG.warning('Saved OVSDB replica %s %s; full dump', path,
+                    persist.problem_text(exc))
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         problem = safe(str(exc), 120)
         LOG.warning('Saved OVSDB replica %s is unusable (%s); full dump',
                     path, problem)
