@@ -22,17 +22,25 @@ import time
 from typing import Callable, Dict, Optional, Tuple
 
 DEFAULT_LIMIT = 256
+# A whole log message (not one value) is cut at this many characters.
+LINE_LIMIT = 4096
 
 # C0 controls, DEL and C1 controls (unicodedata category Cc), plus the two
 # Unicode line and paragraph separators that some viewers break lines on.
 # The backslash is escaped too, so a literal "\n" in a value stays
-# distinguishable from an escaped newline.
+# distinguishable from an escaped newline.  Lone surrogates (a peer's JSON
+# may carry "\udcff") cannot be encoded to UTF-8: left in, they make the
+# whole log record fail, so they are escaped as well.
 _SHORT = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
 _ESCAPES: Dict[int, str] = {}
-for _code in list(range(0x20)) + list(range(0x7f, 0xa0)) + [0x2028, 0x2029]:
+for _code in (list(range(0x20)) + list(range(0x7f, 0xa0)) + [0x2028, 0x2029]
+              + list(range(0xd800, 0xe000))):
     _char = chr(_code)
     _ESCAPES[_code] = _SHORT.get(
         _char, '\\x%02x' % _code if _code < 0x100 else '\\u%04x' % _code)
+# For whole messages: their values are already escaped by :func:`safe`
+# (backslashes doubled); escaping backslashes again would double them twice.
+_LINE_ESCAPES = dict(_ESCAPES)
 _ESCAPES[ord('\\')] = '\\\\'
 del _code, _char
 
@@ -60,6 +68,18 @@ def safe(value: object, limit: int = DEFAULT_LIMIT) -> str:
         used += len(piece)
         shown += 1
     return '%s...[+%d chars]' % (''.join(out), len(text) - shown)
+
+
+def one_line(text: str, limit: int = LINE_LIMIT) -> str:
+    """A whole message (log line, error line) as one bounded line.
+
+    Like :func:`safe` but for text whose values were escaped already:
+    control characters and surrogates are escaped, backslashes are not.
+    """
+    line = text[:limit].translate(_LINE_ESCAPES)
+    if len(text) > limit:
+        line = '%s...[+%d chars]' % (line, len(text) - limit)
+    return line
 
 
 class Safe:
@@ -142,6 +162,61 @@ class RepeatFilter(logging.Filter):
             # Oldest first: dicts keep insertion order, and a key let
             # through again is re-inserted.
             del self._seen[next(iter(self._seen))]
+
+
+class EscapeFilter(logging.Filter):
+    """Make every record's message one printable, bounded line.
+
+    This is the one depth where log lines are made safe: values from
+    OVSDB, a store or a peer reach log calls through many paths (exception
+    texts, reprs, event strings), and one forgotten :func:`safe` would let
+    a peer forge a line or, with a lone surrogate, make the record fail to
+    encode.  Control characters and surrogates in the formatted message
+    are escaped as by :func:`safe` (backslashes are left: values in it
+    were escaped already) and it is cut at :data:`LINE_LIMIT`; a
+    traceback (``exc_info``) is left as it is.
+    Attach it to handlers (:func:`install_filters`).
+    """
+
+    def __init__(self, limit: int = LINE_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Once per record even with this filter on several handlers:
+        # escaping twice would double the backslashes.
+        if getattr(record, '_df_escaped', False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format: let logging report it as usual
+            return True
+        record.msg = one_line(message, self.limit)
+        record.args = None
+        setattr(record, '_df_escaped', True)
+        return True
+
+
+def install_filters(logger: Optional[logging.Logger] = None,
+                    interval: float = 60.0) -> RepeatFilter:
+    """:class:`EscapeFilter` and :class:`RepeatFilter` on every handler
+    of ``logger`` (default: root).  Call it after logging is set up (and
+    again after handlers are replaced, e.g. on SIGHUP).
+    """
+    install_escape_filter(logger)
+    return install_repeat_filter(logger, interval)
+
+
+def install_escape_filter(logger: Optional[logging.Logger] = None
+                          ) -> EscapeFilter:
+    """:class:`EscapeFilter` on every handler of ``logger`` (default:
+    root), for the console tools that set up logging themselves.
+    """
+    logger = logger or logging.getLogger()
+    escape = EscapeFilter()
+    for handler in logger.handlers:
+        handler.addFilter(escape)
+    return escape
 
 
 def install_repeat_filter(logger: Optional[logging.Logger] = None,

@@ -18,12 +18,12 @@ Wiring (the daemon does this when ``[metrics] enabled``)::
     server.stop()
 """
 
-import http.server
 import logging
+import selectors
 import socket
 import threading
 import time
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from oslo_config import cfg
 from prometheus_client import core
@@ -34,6 +34,8 @@ from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent import logsafe
+from df_ovsdb_agent.logsafe import safe
 
 LOG = logging.getLogger(__name__)
 
@@ -226,7 +228,9 @@ def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
     if status != 200 and refusal:
         # Why the agent holds its last state instead of a server's data.
         reason += ' (refused OVSDB at %s)' % refusal
-    return status, '; '.join([reason] + problems(agent, plugins))
+    # Problems may quote a store or a peer: one line, escaped, bounded.
+    return status, logsafe.one_line('; '.join([reason] +
+                                              problems(agent, plugins)))
 
 
 def problems(agent, plugins: Sequence = ()) -> list[str]:
@@ -249,49 +253,212 @@ def plugin_name(plugin) -> str:
     return type(plugin).__name__
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    server_version = 'df-ovsdb-agent'
-    # A client that opens a connection and says nothing must not pin a
-    # thread forever.
-    timeout = 10
-    server: '_HttpServer'
+# The listener's bounds.  It is one thread with a selector, not a thread
+# per connection: 200 clients that connect and trickle a byte a second
+# used to hold 200 threads for as long as they liked.  Now at most
+# MAX_CONNECTIONS are open (a new one closes the oldest), each must have
+# sent its request and taken the answer within REQUEST_TIMEOUT seconds,
+# and a request head is at most MAX_REQUEST_HEAD bytes.  A real client
+# (Prometheus, a probe) is answered in milliseconds meanwhile.
+MAX_CONNECTIONS = 64
+REQUEST_TIMEOUT = 5.0
+MAX_REQUEST_HEAD = 8192
+_REASONS = {200: 'OK', 400: 'Bad Request', 404: 'Not Found',
+            405: 'Method Not Allowed', 431: 'Request Header Fields Too Large',
+            500: 'Internal Server Error', 503: 'Service Unavailable'}
+_TEXT = 'text/plain; charset=utf-8'
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
-        path = self.path.split('?', 1)[0]
-        if path == '/metrics':
-            self._send(200, exposition.generate_latest(self.server.registry),
-                       exposition.CONTENT_TYPE_LATEST)
-        elif path == '/healthz':
-            status, reason = health(self.server.agent,
-                                    self.server.plugins)
-            self._send(status, (reason + '\n').encode(),
-                       'text/plain; charset=utf-8')
+
+class _Conn:
+    """One client connection: what it sent so far, what is left to send."""
+
+    __slots__ = ('sock', 'peer', 'deadline', 'inbuf', 'outbuf', 'draining')
+
+    def __init__(self, sock: socket.socket, peer: object,
+                 deadline: float) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.deadline = deadline
+        self.inbuf = b''
+        self.outbuf = b''
+        # Answered: what the client still sends is read and dropped until
+        # it closes, so that closing does not reset the connection (and
+        # lose the answer) when a request was cut short.
+        self.draining = False
+
+
+class _Listener:
+    """A bounded HTTP/1.x GET server on one thread (see MAX_CONNECTIONS)."""
+
+    def __init__(self, host: str, port: int,
+                 respond: Callable[[str], Tuple[int, bytes, str]],
+                 max_connections: int = MAX_CONNECTIONS,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.sock.listen(128)
+        except BaseException:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.respond = respond
+        self.max_connections = max_connections
+        self.request_timeout = request_timeout
+        self.evicted = 0
+        self.timed_out = 0
+        self._conns: Dict[socket.socket, _Conn] = {}  # oldest first
+        self._stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.sock, selectors.EVENT_READ, 'accept')
+        self._selector.register(self._wake_r, selectors.EVENT_READ, 'wake')
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._conns)
+
+    def serve(self) -> None:
+        """Serve until :meth:`shutdown`; then close everything."""
+        try:
+            while not self._stopping:
+                wait = 0.5
+                if self._conns:
+                    oldest = next(iter(self._conns.values()))
+                    wait = max(0.0, min(wait, oldest.deadline -
+                                        time.monotonic()))
+                for key, mask in self._selector.select(wait):
+                    if key.data == 'accept':
+                        self._accept()
+                    elif key.data == 'wake':
+                        return
+                    elif mask & selectors.EVENT_WRITE:
+                        self._write(key.data)
+                    else:
+                        self._read(key.data)
+                self._expire()
+        finally:
+            for conn in list(self._conns.values()):
+                self._close(conn)
+            self._selector.close()
+            self.sock.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def shutdown(self) -> None:
+        """Make :meth:`serve` return (from another thread)."""
+        self._stopping = True
+        try:
+            self._wake_w.send(b'x')
+        except OSError:
+            pass
+
+    def _accept(self) -> None:
+        for _ in range(self.max_connections):  # a burst, then the others
+            try:
+                sock, peer = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. out of file descriptors
+                LOG.debug('metrics: accept failed: %s', exc)
+                return
+            sock.setblocking(False)
+            if len(self._conns) >= self.max_connections:
+                # The oldest is the slowest: a scrape takes milliseconds.
+                self.evicted += 1
+                self._close(next(iter(self._conns.values())))
+            conn = _Conn(sock, peer,
+                         time.monotonic() + self.request_timeout)
+            self._conns[sock] = conn
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self._conns:
+            conn = next(iter(self._conns.values()))
+            if conn.deadline > now:
+                return
+            self.timed_out += 1
+            self._close(conn)
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b''
+        if not data:
+            self._close(conn)
+            return
+        if conn.draining:
+            return
+        conn.inbuf += data
+        head_end = conn.inbuf.find(b'\r\n\r\n')
+        if head_end < 0:
+            head_end = conn.inbuf.find(b'\n\n')
+        if head_end < 0:
+            if len(conn.inbuf) > MAX_REQUEST_HEAD:
+                self._answer(conn, 431, b'request head too large\n', _TEXT)
+            return
+        line = conn.inbuf.split(b'\n', 1)[0].rstrip(b'\r')
+        parts = line.decode('latin-1').split()
+        if len(parts) != 3 or not parts[2].startswith('HTTP/'):
+            self._answer(conn, 400, b'bad request\n', _TEXT)
+        elif parts[0] != 'GET':
+            self._answer(conn, 405, b'only GET\n', _TEXT)
         else:
-            self._send(404, b'not found; try /metrics or /healthz\n',
-                       'text/plain; charset=utf-8')
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header('Content-Type', content_type)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt: str, *args) -> None:
+            try:
+                status, body, ctype = self.respond(parts[1])
+            except Exception:
+                LOG.exception('metrics: cannot answer %s', safe(parts[1]))
+                status, body, ctype = 500, b'internal error\n', _TEXT
+            self._answer(conn, status, body, ctype)
         # Scrapes every few seconds would flood the agent's log.
-        LOG.debug('metrics %s %s', self.address_string(), fmt % args)
+        LOG.debug('metrics %s "%s"', conn.peer, safe(line.decode('latin-1')))
 
+    def _answer(self, conn: _Conn, status: int, body: bytes,
+                ctype: str) -> None:
+        head = ('HTTP/1.1 %d %s\r\nServer: df-ovsdb-agent\r\n'
+                'Content-Type: %s\r\nContent-Length: %d\r\n'
+                'Connection: close\r\n\r\n'
+                % (status, _REASONS.get(status, ''), ctype, len(body)))
+        conn.outbuf = head.encode('latin-1') + body
+        self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+        self._write(conn)
 
-class _HttpServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+    def _write(self, conn: _Conn) -> None:
+        try:
+            sent = conn.sock.send(conn.outbuf)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(conn)
+            return
+        conn.outbuf = conn.outbuf[sent:]
+        if not conn.outbuf:
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._close(conn)
+                return
+            conn.draining = True
+            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
 
-    def __init__(self, address, agent, registry, plugins=()) -> None:
-        if ':' in address[0]:
-            self.address_family = socket.AF_INET6
-        self.agent = agent
-        self.plugins = plugins
-        self.registry = registry
-        super().__init__(address, _Handler)
+    def _close(self, conn: _Conn) -> None:
+        if self._conns.pop(conn.sock, None) is None:
+            return
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
 
 
 class MetricsServer:
@@ -311,14 +478,14 @@ class MetricsServer:
         self.registry.register(AgentCollector(agent, self.counter,
                                               plugins))
         self._subscription = None
-        self._httpd: Optional[_HttpServer] = None
+        self._httpd: Optional[_Listener] = None
         self._thread: Optional[threading.Thread] = None
 
     @property
     def port(self) -> int:
         """The bound port (useful when constructed with port 0)."""
         if self._httpd is not None:
-            return self._httpd.server_address[1]
+            return self._httpd.port
         return self._port
 
     @property
@@ -332,8 +499,7 @@ class MetricsServer:
         :raises ConfigError: the address cannot be bound.
         """
         try:
-            self._httpd = _HttpServer((self.host, self._port), self.agent,
-                                      self.registry, self.plugins)
+            self._httpd = _Listener(self.host, self._port, self._respond)
         except (OSError, OverflowError) as exc:
             raise ConfigError('cannot serve metrics on %s:%s: %s'
                               % (self.host, self._port,
@@ -341,18 +507,26 @@ class MetricsServer:
                               ) from None
         self._subscription = self.agent.subscribe(self.counter,
                                                   name='metrics')
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={'poll_interval': 0.5},
+        self._thread = threading.Thread(target=self._httpd.serve,
                                         daemon=True, name='df-ovsdb-metrics')
         self._thread.start()
         LOG.info('Serving metrics on %s/metrics and health on %s/healthz',
                  self.url, self.url)
 
+    def _respond(self, target: str) -> Tuple[int, bytes, str]:
+        path = target.split('?', 1)[0]
+        if path == '/metrics':
+            return (200, exposition.generate_latest(self.registry),
+                    exposition.CONTENT_TYPE_LATEST)
+        if path == '/healthz':
+            status, reason = health(self.agent, self.plugins)
+            return status, (reason + '\n').encode(), _TEXT
+        return 404, b'not found; try /metrics or /healthz\n', _TEXT
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop listening and unsubscribe; safe to call twice."""
         if self._httpd is not None:
             self._httpd.shutdown()
-            self._httpd.server_close()
             self._httpd = None
         if self._thread is not None:
             self._thread.join(timeout)

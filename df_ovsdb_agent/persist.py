@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -40,6 +41,48 @@ SNAPSHOT_INTERVAL = 0.2
 SNAPSHOT_FILE = 'snapshot.json'
 OWNER_FILE = 'owner-id'
 LOCK_FILE = 'lock'
+
+
+# Files in the state directory are opened without following a symbolic
+# link (a link planted there would make the agent read, lock or truncate
+# whatever it points to) and only if they are regular files (a FIFO would
+# block the open).  Writes never follow one either: write_atomic creates
+# its temporary file with O_EXCL | O_NOFOLLOW (mkstemp) and rename()
+# replaces a link at the target itself, not what it points to.
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def open_regular(path: str, flags: int = os.O_RDONLY,
+                 mode: int = 0o640) -> int:
+    """An fd for ``path``, never through a symbolic link.
+
+    :raises OSError: ``ELOOP`` for a symbolic link, ``EINVAL`` for
+        anything but a regular file, or what ``open`` raised.
+    """
+    fd = os.open(path, flags | _NOFOLLOW, mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, 'not a regular file', path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: str) -> bytes:
+    """The bytes of the regular file ``path``, not through a link."""
+    with os.fdopen(open_regular(path), 'rb') as f:
+        return f.read()
+
+
+def problem_text(exc: OSError) -> str:
+    """Why a file could not be opened, for one log or error line."""
+    if exc.errno == errno.ELOOP:
+        return 'is a symbolic link; not followed'
+    if exc.errno == errno.EINVAL:
+        return 'is not a regular file'
+    return 'cannot be read (%s)' % (exc.strerror or exc)
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -103,8 +146,7 @@ def load_snapshot(path: str, host: Optional[str]
 def _read(path: str) -> tuple[dict, dict[str, Interface], Optional[str]]:
     """(the file's body, uuid -> Interface, what is wrong with it)."""
     try:
-        with open(path, 'rb') as f:
-            body = json.loads(f.read())
+        body = json.loads(read_regular(path))
         if not isinstance(body, dict) or body.get('format') != FORMAT:
             raise ValueError('unknown format')
         interfaces = {}
@@ -114,8 +156,7 @@ def _read(path: str) -> tuple[dict, dict[str, Interface], Optional[str]]:
     except FileNotFoundError:
         return {}, {}, 'No saved state at %s' % path
     except OSError as exc:
-        return {}, {}, 'Cannot read saved state %s (%s)' % (
-            path, exc.strerror or exc)
+        return {}, {}, 'Saved state %s %s' % (path, problem_text(exc))
     except (ValueError, KeyError, TypeError) as exc:
         return {}, {}, 'Saved state %s is corrupt (%s)' % (
             path, safe(str(exc)))
@@ -157,10 +198,25 @@ class StateDir:
         """
         try:
             os.makedirs(self.path, mode=0o750, exist_ok=True)
-            fd = os.open(os.path.join(self.path, LOCK_FILE),
-                         os.O_RDWR | os.O_CREAT, 0o640)
+            mode = os.stat(self.path).st_mode
         except OSError as exc:
             raise ConfigError('[agent] state_dir %s is not usable: %s'
+                              % (self.path, exc.strerror or exc)) from None
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            # Another user could plant or swap files in it (the sticky
+            # bit does not stop them from creating new ones).
+            raise ConfigError('[agent] state_dir %s is group- or '
+                              'world-writable (mode %04o); make it '
+                              'writable by its owner only'
+                              % (self.path, stat.S_IMODE(mode)))
+        lock = os.path.join(self.path, LOCK_FILE)
+        try:
+            fd = open_regular(lock, os.O_RDWR | os.O_CREAT)
+        except OSError as exc:
+            raise ConfigError('[agent] state_dir %s: %s %s'
+                              % (self.path, LOCK_FILE, problem_text(exc))
+                              if exc.errno in (errno.ELOOP, errno.EINVAL)
+                              else '[agent] state_dir %s is not usable: %s'
                               % (self.path, exc.strerror or exc)) from None
         if not os.access(self.path, os.W_OK):
             os.close(fd)
@@ -186,14 +242,19 @@ class StateDir:
         """This installation's stable owner id (made on first use)."""
         path = os.path.join(self.path, OWNER_FILE)
         try:
-            with open(path) as f:
-                owner = f.read().strip()
+            owner = read_regular(path).decode().strip()
             uuid.UUID(owner)
             return owner
-        except (OSError, ValueError):
-            owner = str(uuid.uuid4())
-            write_atomic(path, (owner + '\n').encode())
-            return owner
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                # Replaced below: rename() replaces a link, not its target.
+                LOG.warning('Owner id file %s %s; making a new one', path,
+                            problem_text(exc))
+        except ValueError:  # UnicodeDecodeError too
+            pass
+        owner = str(uuid.uuid4())
+        write_atomic(path, (owner + '\n').encode())
+        return owner
 
 
 def _sorted_json(body: Any) -> bytes:

@@ -103,7 +103,7 @@ class Daemon:
         self.conf.mutate_config_files()
         logging.setup(self.conf, 'df-ovsdb-agent')
         # setup() replaced the handlers the filter was on.
-        logsafe.install_repeat_filter()
+        logsafe.install_filters()
 
     def run(self) -> int:
         """Start everything, run until SIGTERM/SIGINT, stop everything.
@@ -275,7 +275,7 @@ class Signals:
 def _main(argv: Optional[list]) -> int:
     signals = Signals()
     conf = common.load_config(argv, PROG)
-    logsafe.install_repeat_filter()
+    logsafe.install_filters()
     try:
         signals.daemon = Daemon(conf, signals.stop, signals.wake)
         return signals.daemon.run()

@@ -29,6 +29,7 @@ from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.publishers.etcd import EtcdPublisher
 from df_ovsdb_agent.publishers.redis import RedisPublisher
 
@@ -168,6 +169,7 @@ def _main(argv: Optional[list], out: TextIO) -> int:
     logging.basicConfig(
         stream=sys.stderr, format='%(asctime)s %(levelname)s %(message)s',
         level=logging.INFO if conf.verbose else logging.WARNING)
+    logsafe.install_escape_filter()
     name, options, prefix = _backend(conf)
     resume = _resume(conf.resume)
     printer = Printer(out)

@@ -9,6 +9,7 @@ from oslo_log import log as logging
 import df_ovsdb_agent
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import AgentError
+from df_ovsdb_agent import logsafe
 
 LOG = logging.getLogger(__name__)
 
@@ -34,7 +35,10 @@ def run(main: Callable[[], int], prog: str) -> int:
     try:
         return main()
     except AgentError as exc:
-        print('%s: error: %s' % (prog, exc), file=sys.stderr)
+        # The text may quote a peer (an OVSDB error, a store's answer):
+        # one line, escaped, whatever it holds.
+        print('%s: error: %s' % (prog, logsafe.one_line(str(exc))),
+              file=sys.stderr)
         return 1
     except (cfg.Error, ValueError) as exc:
         print('%s: error: %s' % (prog, _one_line(exc)), file=sys.stderr)

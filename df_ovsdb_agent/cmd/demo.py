@@ -18,6 +18,7 @@ from oslo_config import cfg
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
 from df_ovsdb_agent import sandbox as sandbox_lib
@@ -147,6 +148,7 @@ def _main(argv: Optional[list]) -> int:
     # step) are part of what the demo shows.
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
                         format='    [agent log] %(levelname)s %(message)s')
+    logsafe.install_escape_filter()
     remote = conf.connection or conf.ovsdb.connection
     if _existing(remote):
         return _watch(conf, remote)

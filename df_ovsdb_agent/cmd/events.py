@@ -24,6 +24,7 @@ from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SyncEvent
+from df_ovsdb_agent import logsafe
 
 PROG = 'df-ovsdb-events'
 
@@ -72,6 +73,7 @@ def _main(argv: Optional[list], out: TextIO) -> int:
     logging.basicConfig(
         stream=sys.stderr, format='%(asctime)s %(levelname)s %(message)s',
         level=logging.INFO if conf.verbose else logging.WARNING)
+    logsafe.install_escape_filter()
     agent = Agent(conf.connection, settings=conf_lib.ovsdb_settings(conf),
                   policy=conf_lib.policy(conf), state_file=conf.state_file,
                   host=conf.host)

@@ -49,11 +49,14 @@ OVSDB_OPTS = [
         help='Upper bound, in milliseconds, of the delay between '
              'reconnection attempts. Retries never stop.'),
     cfg.IntOpt(
-        'max_message_size', default=256, min=1,
+        'max_message_size', default=64, min=1,
         help='Largest OVSDB message accepted, in MiB. A peer sending more '
              'in one message is disconnected (python-ovs has no limit of '
-             'its own). The dump of the monitored columns takes a few '
-             'hundred bytes per interface.'),
+             'its own). The initial dump is the largest message: about '
+             '500 bytes per interface (48.6 MiB for 100,000). One message '
+             'can cost up to ~27 times its size in memory while it is '
+             'parsed, so this also bounds the agent\'s memory (see the '
+             'operations guide).'),
     cfg.StrOpt('ssl_key_file',
                help='Private key for ssl: remotes.'),
     cfg.StrOpt('ssl_cert_file',

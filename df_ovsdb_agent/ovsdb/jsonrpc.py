@@ -80,18 +80,21 @@ class Framer:
         :raises ProtocolError: the bytes are not a stream of JSON objects.
         """
         self._buf += data
-        messages = []
+        texts = []
         while True:
             end = self._scan()
             if end is None:
                 break
-            raw = bytes(self._buf[self._start:end])
+            if end - self._start > self.max_message_size:
+                raise MessageTooBig(self.max_message_size)
+            texts.append(self._decode(end))
             self._start = self._pos = end
-            messages.append(self._parse(raw))
         if self._depth and len(self._buf) - self._start > \
                 self.max_message_size:
             raise MessageTooBig(self.max_message_size)
-        # Drop what is consumed once per call, not per message.
+        # Drop what is consumed once per call, not per message, and before
+        # parsing: a big message's bytes are then freed while its objects
+        # are built (peak: the text and the objects, not also the bytes).
         if self._start == len(self._buf):
             # Drained: a fresh buffer gives a big message's memory back.
             self._buf = bytearray()
@@ -100,15 +103,27 @@ class Framer:
             del self._buf[:self._start]
             self._pos -= self._start
             self._start = 0
+        messages = []
+        while texts:
+            # Each text is released as soon as it is parsed.
+            messages.append(self._parse(texts.pop(0)))
         return messages
 
-    def _parse(self, raw: bytes) -> Any:
-        if len(raw) > self.max_message_size:
-            raise MessageTooBig(self.max_message_size)
+    def _decode(self, end: int) -> str:
+        # Straight from the buffer: no bytes copy of the message first.
+        # surrogatepass, as json.loads does for bytes.
+        with memoryview(self._buf) as view:
+            try:
+                return str(view[self._start:end], 'utf-8', 'surrogatepass')
+            except UnicodeDecodeError as exc:
+                raise ProtocolError('sent JSON that does not parse (%s)'
+                                    % str(exc)[:100]) from None
+
+    @staticmethod
+    def _parse(text: str) -> Any:
         try:
-            return json.loads(raw)
+            return json.loads(text)
         except (ValueError, RecursionError) as exc:
-            # UnicodeDecodeError is a ValueError too.
             raise ProtocolError('sent JSON that does not parse (%s)'
                                 % str(exc)[:100]) from None
 

@@ -68,7 +68,9 @@ class OvsdbSettings:
     sync_timeout: float = 300.0
     probe_interval: int = 5000
     max_backoff: int = 1000
-    max_message_size: int = 256 << 20
+    # A 100,000-interface dump is 48.6 MiB; one message can cost up to
+    # ~27x its size in memory (benchmarks/message_memory.py).
+    max_message_size: int = 64 << 20
     ssl_key_file: Optional[str] = None
     ssl_cert_file: Optional[str] = None
     ssl_ca_cert_file: Optional[str] = None

@@ -18,6 +18,9 @@ caller then drops the replica and re-syncs.
 import math
 from typing import Any, Callable, Mapping, Optional
 
+from df_ovsdb_agent.logsafe import one_line
+from df_ovsdb_agent.logsafe import safe
+
 UUID_ZERO = '00000000-0000-0000-0000-000000000000'
 
 
@@ -59,8 +62,15 @@ ATOMS = {
 _PLAIN = {'string': str, 'integer': int, 'real': float, 'boolean': bool}
 
 
+# Every text from the peer that goes into an UpdateError (and from there
+# into log lines, /healthz and error lines) is escaped and bounded here,
+# when the error is built: a row uuid is a JSON object key, any string.
 def _short(value: Any) -> str:
-    return repr(value)[:60]
+    return one_line(repr(value), 60)
+
+
+def _uuid_text(uuid: Any) -> str:
+    return safe(uuid, 40)
 
 
 def _base_type(spec: Any) -> str:
@@ -224,15 +234,15 @@ class Replica:
                     apply_row(table, uuid, update)
                 except (TypeError, ValueError, KeyError) as exc:
                     raise UpdateError('%s row %s: %s: %s' % (
-                        table, uuid[:40], type(exc).__name__,
-                        str(exc)[:80])) from None
+                        table, _uuid_text(uuid), type(exc).__name__,
+                        safe(str(exc), 80))) from None
             touched[table] = rows.keys()
         return touched
 
     def _row_update2(self, table: str, uuid: str, update: Any) -> None:
         if not isinstance(update, dict) or len(update) != 1:
             raise UpdateError('%s row %s: malformed row update %s'
-                              % (table, uuid[:40], _short(update)))
+                              % (table, _uuid_text(uuid), _short(update)))
         (op, row), = update.items()
         rows = self.tables[table]
         if op == 'modify':
@@ -242,15 +252,15 @@ class Replica:
         elif op == 'delete':
             if rows.pop(uuid, None) is None:
                 raise UpdateError('%s row %s: delete of an unknown row'
-                                  % (table, uuid[:40]))
+                                  % (table, _uuid_text(uuid)))
         else:
             raise UpdateError('%s row %s: unknown row update %s'
-                              % (table, uuid[:40], _short(op)))
+                              % (table, _uuid_text(uuid), _short(op)))
 
     def _row_update1(self, table: str, uuid: str, update: Any) -> None:
         if not isinstance(update, dict):
             raise UpdateError('%s row %s: malformed row update %s'
-                              % (table, uuid[:40], _short(update)))
+                              % (table, _uuid_text(uuid), _short(update)))
         rows = self.tables[table]
         new = update.get('new')
         if new is None:
@@ -275,10 +285,10 @@ class Replica:
         old = rows.get(uuid)
         if old is None:
             raise UpdateError('%s row %s: modify of an unknown row'
-                              % (table, uuid[:40]))
+                              % (table, _uuid_text(uuid)))
         if not isinstance(diff, dict):
             raise UpdateError('%s row %s: malformed diff %s'
-                              % (table, uuid[:40], _short(diff)))
+                              % (table, _uuid_text(uuid), _short(diff)))
         new = dict(old)
         types = self.types[table]
         for column, datum in diff.items():

@@ -23,6 +23,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent import persist
 from df_ovsdb_agent.ovsdb import serverdb
 
 LOG = logging.getLogger(__name__)
@@ -109,8 +110,7 @@ def read(path: str, types) -> Saved:
     """
     seen = None
     try:
-        with open(path, 'rb') as f:
-            body = json.loads(f.read())
+        body = json.loads(persist.read_regular(path))
         if isinstance(body, dict) and body.get('format') == FORMAT:
             seen = serverdb.seen_from_json(body.get('seen_index'))
         if (body.get('format') != FORMAT or not body.get('txn_id') or
@@ -125,7 +125,11 @@ def read(path: str, types) -> Saved:
         replica.txn_id = body['txn_id']
     except FileNotFoundError:
         return Saved(None, None)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except OSError as exc:
+        LOG.warning('Saved OVSDB replica %s %s; full dump', path,
+                    persist.problem_text(exc))
+        return Saved(None, seen)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         problem = safe(str(exc), 120)
         LOG.warning('Saved OVSDB replica %s is unusable (%s); full dump',
                     path, problem)

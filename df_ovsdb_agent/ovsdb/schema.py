@@ -202,7 +202,7 @@ def monitored_types(schema: dict[str, Any]) -> Types:
     except Exception as exc:
         raise SchemaError('cannot parse the %s schema: %s'
                           % (_short(schema.get('name')),
-                             str(exc)[:200])) from None
+                             logsafe.safe(str(exc), 200))) from None
     return types
 
 
@@ -211,7 +211,8 @@ def _column_type(schema: dict, column: Any) -> ColumnType:
         return ColumnType.from_json(column['type'])
     except (KeyError, TypeError, ValueError) as exc:
         raise SchemaError('cannot parse the %s schema: %s'
-                          % (_short(schema.get('name')), exc)) from None
+                          % (_short(schema.get('name')),
+                             logsafe.safe(str(exc), 200))) from None
 
 
 def _short(value: Any) -> str:

@@ -144,6 +144,105 @@ def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
         socket.create_connection(('127.0.0.1', server.port), timeout=1)
 
 
+def _closed_by_server(sock):
+    """True once the server closed ``sock`` (EOF or reset)."""
+    try:
+        return sock.recv(4096) == b''
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_slow_clients_neither_pin_threads_nor_block_health(ovsdb,
+                                                           make_agent):
+    agent = make_agent(ovsdb.remote)
+    agent.start()
+    server = metrics.MetricsServer(agent, '127.0.0.1', 0)
+    server.start()
+    slow = []
+    try:
+        threads = threading.active_count()
+        began = time.monotonic()
+        # 200 slowloris clients: a request head that never ends.
+        for _ in range(200):
+            sock = socket.create_connection(('127.0.0.1', server.port),
+                                            timeout=5)
+            sock.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n')
+            slow.append(sock)
+        connected = time.monotonic()
+        # A real client is answered meanwhile, while they still hang.
+        assert _get(server.url + '/healthz', timeout=5) == (200, 'ok\n')
+        for sock in slow:
+            sock.setblocking(False)
+        if time.monotonic() - connected < metrics.REQUEST_TIMEOUT - 1:
+            hanging = [s for s in slow if not _closed_by_server(s)]
+            # All but the one closed to make room for the real client.
+            assert len(hanging) == metrics.MAX_CONNECTIONS - 1
+        # One thread serves them all.
+        assert threading.active_count() <= threads
+        # Trickling a byte now and then does not keep a connection: every
+        # slow one is closed within the per-request time, the oldest ones
+        # at once to make room.
+        open_ = list(slow)
+        deadline = connected + metrics.REQUEST_TIMEOUT + 5
+        while open_:
+            assert time.monotonic() < deadline, \
+                '%d slow clients still connected' % len(open_)
+            for sock in open_:
+                try:
+                    sock.send(b'X')
+                except OSError:
+                    pass
+            open_ = [s for s in open_ if not _closed_by_server(s)]
+            time.sleep(0.2)  # the trickle's pace, not a wait for a result
+        assert time.monotonic() - began > metrics.REQUEST_TIMEOUT - 1
+        assert _get(server.url + '/healthz', timeout=5) == (200, 'ok\n')
+    finally:
+        for sock in slow:
+            sock.close()
+        server.stop()
+
+
+@pytest.mark.parametrize('request_bytes,status', [
+    (b'POST /healthz HTTP/1.1\r\n\r\n', 405),
+    (b'nonsense\r\n\r\n', 400),
+    (b'GET /nowhere HTTP/1.0\r\n\r\n', 404),
+    (b'GET /healthz HTTP/1.1\r\n' + b'X: y\r\n' * 2000, 431),
+], ids=['post', 'garbage', 'not-found', 'huge-head'])
+def test_bad_requests_get_one_answer(request_bytes, status):
+    class Down:
+        connected = synced = False
+
+        class bus:
+            subscriptions = ()
+
+        def subscribe(self, *args, **kwargs):
+            return None
+
+        def unsubscribe(self, sub):
+            pass
+
+    server = metrics.MetricsServer(Down(), '127.0.0.1', 0)
+    server.start()
+    try:
+        with socket.create_connection(('127.0.0.1', server.port),
+                                      timeout=5) as sock:
+            try:
+                sock.sendall(request_bytes)
+            except OSError:
+                pass  # closed after the answer, before all was sent
+            reply = b''
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                reply += data
+        assert reply.startswith(b'HTTP/1.1 %d ' % status), reply
+    finally:
+        server.stop()
+
+
 def test_listener_is_opt_in_and_loopback_by_default():
     conf = cfg.ConfigOpts()
     conf.register_opts(metrics.METRICS_OPTS, group='metrics')

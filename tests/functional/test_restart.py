@@ -266,6 +266,41 @@ def test_unusable_state_dir_is_a_start_up_error(ovs, tmp_path,
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.parametrize('mode', [0o1777, 0o777, 0o770])
+def test_writable_by_others_state_dir_is_a_start_up_error(ovs, tmp_path,
+                                                          conf_state_dir,
+                                                          mode):
+    state = tmp_path / 'state'
+    state.mkdir()
+    os.chmod(state, mode)  # 1777: like /tmp, sticky bit and all
+    out = subprocess.run([script('df-ovsdb-agent'), '--config-file',
+                          daemon_conf(ovs, tmp_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        'df-ovsdb-agent: error: [agent] state_dir %s is group- or '
+        'world-writable (mode %04o); make it writable by its owner only'
+        % (state, mode)]
+    assert not (state / 'lock').exists()
+
+
+def test_planted_lock_link_is_a_start_up_error(ovs, tmp_path,
+                                               conf_state_dir):
+    state = tmp_path / 'state'
+    state.mkdir(mode=0o750)
+    target = tmp_path / 'precious'
+    target.write_text('keep me')
+    (state / 'lock').symlink_to(target)
+    out = subprocess.run([script('df-ovsdb-agent'), '--config-file',
+                          daemon_conf(ovs, tmp_path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        'df-ovsdb-agent: error: [agent] state_dir %s: lock is a symbolic '
+        'link; not followed' % state]
+    assert target.read_text() == 'keep me'
+
+
 # -- df-ovsdb-events --state-file ------------------------------------------
 
 def events_once(ovs, path):

@@ -97,3 +97,29 @@ def test_huge_string_in_small_chunks_is_linear():
     for start in range(0, len(data), 65536):
         out.extend(framer.feed(data[start:start + 65536]))
     assert len(out) == 1 and len(out[0]['result']) == 16 << 20
+
+
+def test_a_big_message_is_held_in_memory_twice_at_most():
+    # The buffer is dropped before parsing and decoded without a bytes
+    # copy first: peak = the text and the parsed value (plus one chunk),
+    # where it used to be the buffer, a slice, its bytes copy, the text
+    # and the value.
+    import tracemalloc
+    size = 8 << 20
+    head = b'{"id":1,"error":null,"result":"'
+    body = b'x' * size
+    chunk = 1 << 20
+    framer = Framer(64 << 20)
+    tracemalloc.start()
+    try:
+        out = []
+        data = head + body + b'"}'
+        for at in range(0, len(data), chunk):
+            out += framer.feed(data[at:at + chunk])
+        del data
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(out) == 1 and len(out[0]['result']) == size
+    # `data` itself (held by the test, not the framer) is one more copy.
+    assert peak < 3.4 * size, peak / size

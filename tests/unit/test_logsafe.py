@@ -156,3 +156,44 @@ def test_install_repeat_filter_on_every_handler():
     finally:
         for h in handlers:
             logger.removeHandler(h)
+
+
+def test_lone_surrogate_is_escaped_and_encodable():
+    out = safe('tap\udcff\ud800x')
+    assert out == 'tap\\udcff\\ud800x'
+    out.encode('utf-8')  # would raise UnicodeEncodeError unescaped
+
+
+def test_escape_filter_makes_every_record_one_encodable_line():
+    stream = io.BytesIO()
+    text = io.TextIOWrapper(stream, encoding='utf-8', write_through=True)
+    handler = logging.StreamHandler(text)
+    handler.addFilter(logsafe.EscapeFilter(limit=100))
+    # On two handlers, the record is still escaped only once.
+    second = logging.StreamHandler(io.StringIO())
+    second.addFilter(logsafe.EscapeFilter(limit=100))
+    logger = logging.getLogger('test_logsafe.filter')
+    logger.addHandler(handler)
+    logger.addHandler(second)
+    logger.propagate = False
+    errors = []
+    handler.handleError = lambda record: errors.append(record)
+    try:
+        # Not passed through safe() by the caller: the filter catches it.
+        logger.warning('name %s', 'a\udcff\n2026-12-06 ERROR forged')
+        logger.warning('already safe %s', safe('a\nb'))
+        logger.warning('long %s', 'x' * 500)
+    finally:
+        logger.removeHandler(handler)
+        logger.removeHandler(second)
+    assert errors == []
+    lines = stream.getvalue().decode('utf-8').splitlines()
+    assert lines == ['name a\\udcff\\n2026-12-06 ERROR forged',
+                     # backslashes of already escaped values are kept
+                     'already safe a\\nb',
+                     'long ' + 'x' * 95 + '...[+405 chars]']
+
+
+def test_one_line():
+    assert logsafe.one_line('a\nb\\n\udcff') == 'a\\nb\\n\\udcff'
+    assert logsafe.one_line('abcdef', 3) == 'abc...[+3 chars]'

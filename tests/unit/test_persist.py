@@ -5,6 +5,9 @@ import logging
 import os
 import threading
 
+import pytest
+
+from df_ovsdb_agent.ovsdb import replica_file
 from df_ovsdb_agent import persist
 
 
@@ -129,3 +132,97 @@ def test_state_dir_owner_id_is_stable_and_lock_is_exclusive(tmp_path):
     second.open()
     assert second.owner_id() == owner
     second.close()
+
+
+# -- the state directory: owner-only, no symbolic links ----------------------
+
+@pytest.mark.parametrize('mode', [0o777, 0o1777, 0o770, 0o757])
+def test_group_or_world_writable_state_dir_is_refused(tmp_path, mode):
+    path = tmp_path / 'sd'
+    path.mkdir()
+    os.chmod(path, mode)
+    state = persist.StateDir(str(path))
+    with pytest.raises(persist.ConfigError) as err:
+        state.open()
+    assert str(err.value) == (
+        '[agent] state_dir %s is group- or world-writable (mode %04o); '
+        'make it writable by its owner only' % (path, mode))
+    assert not (path / 'lock').exists()
+
+
+@pytest.mark.parametrize('mode', [0o700, 0o750, 0o755])
+def test_owner_writable_state_dir_is_used(tmp_path, mode):
+    path = tmp_path / 'sd'
+    path.mkdir()
+    os.chmod(path, mode)
+    state = persist.StateDir(str(path))
+    state.open()
+    state.close()
+    assert (path / 'lock').is_file()
+
+
+def test_planted_lock_link_or_fifo_is_refused(tmp_path):
+    path = tmp_path / 'sd'
+    path.mkdir(mode=0o750)
+    target = tmp_path / 'precious'
+    target.write_text('keep me')
+    (path / 'lock').symlink_to(target)
+    with pytest.raises(persist.ConfigError) as err:
+        persist.StateDir(str(path)).open()
+    assert str(err.value) == ('[agent] state_dir %s: lock is a symbolic '
+                              'link; not followed' % path)
+    assert target.read_text() == 'keep me'
+    # A dangling link is not created through either.
+    (path / 'lock').unlink()
+    (path / 'lock').symlink_to(tmp_path / 'made-through-link')
+    with pytest.raises(persist.ConfigError):
+        persist.StateDir(str(path)).open()
+    assert not (tmp_path / 'made-through-link').exists()
+    # A FIFO would block a plain open(): refused at once.
+    (path / 'lock').unlink()
+    os.mkfifo(path / 'lock')
+    with pytest.raises(persist.ConfigError) as err:
+        persist.StateDir(str(path)).open()
+    assert str(err.value) == ('[agent] state_dir %s: lock is not a '
+                              'regular file' % path)
+
+
+def test_planted_state_file_links_are_not_followed(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / 'sd'
+    path.mkdir(mode=0o750)
+    target = tmp_path / 'precious'
+    body = {'format': persist.FORMAT, 'host': None, 'hostname': None,
+            'interfaces': []}
+    target.write_text(json.dumps(body))
+    snapshot = path / persist.SNAPSHOT_FILE
+    snapshot.symlink_to(target)
+    assert persist.load_snapshot(str(snapshot), None) is None
+    assert [r.getMessage() for r in caplog.records] == [
+        'Saved state %s is a symbolic link; not followed; the first sync '
+        'reports every interface online' % snapshot]
+    # A write replaces the link itself, never what it points to.
+    persist.write_atomic(str(snapshot), b'{}')
+    assert not snapshot.is_symlink() and snapshot.read_text() == '{}'
+    assert json.loads(target.read_text()) == body
+
+    owner = path / persist.OWNER_FILE
+    owner.symlink_to(target)
+    state = persist.StateDir(str(path))
+    state.open()
+    try:
+        made = state.owner_id()
+    finally:
+        state.close()
+    assert not owner.is_symlink() and owner.read_text() == made + '\n'
+    assert json.loads(target.read_text()) == body
+
+
+def test_planted_replica_file_link_is_not_followed(tmp_path, caplog):
+    target = tmp_path / 'precious'
+    target.write_text('{}')
+    link = tmp_path / 'snapshot.json.replica'
+    link.symlink_to(target)
+    assert replica_file.load(str(link), {}) is None
+    assert ('Saved OVSDB replica %s is a symbolic link; not followed; full '
+            'dump' % link) in caplog.text

@@ -111,3 +111,20 @@ def test_systemd_analyze_verify_is_clean(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == '' and result.stdout.strip() == '', (
         result.stdout + result.stderr)
+
+
+def test_memory_max_follows_max_message_size(unit):
+    from df_ovsdb_agent import conf as conf_lib
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+    value = _one(unit, 'Service', 'MemoryMax')
+    assert value.endswith('M'), value
+    limit = int(value[:-1]) << 20
+    message = OvsdbSettings.max_message_size
+    # The option's default (MiB) and the library's agree.
+    assert [o.default for o in conf_lib.OVSDB_OPTS
+            if o.name == 'max_message_size'] == [message >> 20]
+    # benchmarks/message_memory.py: one message costs up to 27x its size
+    # while parsed; a 100,000-interface host's state is ~460 MiB.
+    assert limit >= message * 27 + (460 << 20)
+    # ...and the default still admits that host's 48.6 MiB initial dump.
+    assert message >= 48.6 * (1 << 20) * 1.25
