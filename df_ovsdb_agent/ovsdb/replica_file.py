@@ -23,8 +23,8 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import Replica
-from df_ovsdb_agent import persist
 from df_ovsdb_agent.ovsdb import serverdb
+from df_ovsdb_agent import persist
 
 LOG = logging.getLogger(__name__)
 
