@@ -30,7 +30,8 @@ OVSDB_OPTS = [
     cfg.StrOpt(
         'connection', default=DEFAULT_CONNECTION,
         help='OVSDB remote(s) to monitor: tcp:IP:PORT, ssl:IP:PORT or '
-             'unix:PATH; a comma-separated list is tried in turn.'),
+             'unix:PATH; a comma-separated list is tried in turn (the '
+             'agent stays on the one that works).'),
     cfg.FloatOpt(
         'timeout', default=10.0, min=0.1,
         help='Seconds to wait at start-up for the server to answer and '
