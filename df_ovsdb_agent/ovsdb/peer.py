@@ -146,20 +146,22 @@ def owner(entry: Optional[SocketEntry]) -> Optional[int]:
     return entry.uid
 
 
-def read_tables(paths: Iterable[str] = PROC_TABLES) -> list[str]:
-    """The texts of /proc/net/tcp and tcp6 (of this network namespace)."""
-    texts = []
+def read_tables(paths: Iterable[str] = PROC_TABLES) -> Iterator[str]:
+    """The texts of /proc/net/tcp and tcp6 (of this network namespace),
+    one by one: each read costs the kernel a walk of all its sockets, and
+    the IPv4 table usually has the answer.
+    """
     for path in paths:
         try:
             with open(path, encoding='ascii', errors='replace') as f:
-                texts.append(f.read())
+                text = f.read()
         except FileNotFoundError:  # e.g. a kernel without IPv6
             continue
-    return texts
+        yield text
 
 
 def tcp_server_uid(client: Endpoint, server: Endpoint, deadline: float,
-                   read: Callable[[], list[str]] = read_tables,
+                   read: Callable[[], Iterable[str]] = read_tables,
                    clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], None] = time.sleep
                    ) -> Optional[int]:
@@ -253,7 +255,7 @@ class PeerTrust:
 
     def __init__(self, users: Iterable[str] = DEFAULT_TRUSTED_USERS,
                  enabled: bool = True,
-                 read: Callable[[], list[str]] = read_tables) -> None:
+                 read: Callable[[], Iterable[str]] = read_tables) -> None:
         self.enabled = enabled
         self.names = tuple(u.strip() for u in users if u.strip())
         self.uids = set(resolve_users(self.names))
