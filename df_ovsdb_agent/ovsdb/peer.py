@@ -137,11 +137,13 @@ def server_end(entries: Iterable[SocketEntry], client: Endpoint,
 def owner(entry: Optional[SocketEntry]) -> Optional[int]:
     """The uid that owns the server's end, or None while it cannot tell.
 
-    Only an established socket that a process holds (an inode) tells:
-    the kernel prints uid 0 for a closing (time-wait) socket, and a
-    connection not yet accepted belongs to no process yet.
+    Only an established socket tells: the kernel prints uid 0 for a
+    closing (time-wait) one.  A connection still in the accept queue (no
+    inode yet, e.g. a SIGSTOPped server) carries its listener's owner
+    (``sk_uid`` is copied to the child, Linux 4.10 and later), so it
+    tells too.
     """
-    if entry is None or entry.state != TCP_ESTABLISHED or not entry.inode:
+    if entry is None or entry.state != TCP_ESTABLISHED:
         return None
     return entry.uid
 
@@ -172,8 +174,9 @@ def tcp_server_uid(client: Endpoint, server: Endpoint, deadline: float,
     can change between the look-up and the first byte (a listener found
     by port could have been closed and the port taken over meanwhile), and
     it is unique where listeners are not (a dual-stack ``[::]`` listener
-    next to a ``127.0.0.1`` one, ``SO_REUSEPORT`` groups).  A connection
-    the server has not accepted yet is looked at again until ``deadline``.
+    next to a ``127.0.0.1`` one, ``SO_REUSEPORT`` groups).  A server end
+    not found or not established yet is looked for again until
+    ``deadline``.
 
     :returns: the uid, or None if /proc could not tell by ``deadline``.
     """

@@ -87,7 +87,8 @@ def test_the_server_end_of_our_connection_not_the_listener_or_ours():
 @pytest.mark.parametrize('state,inode,expected', [
     (0x01, 17304, 65534),
     (0x06, 0, None),      # time-wait: the kernel prints uid 0
-    (0x01, 0, None),      # not accepted by any process yet
+    (0x01, 0, 65534),     # not accepted yet: the listener's owner
+    (0x03, 0, None),      # syn-recv: the handshake is not over
     (0x08, 17304, None),  # close-wait: the server is going away
     (0x0A, 17304, None),  # a listener is not a connection
 ])
@@ -97,13 +98,14 @@ def test_owner_only_of_an_established_held_socket(state, inode, expected):
     assert peer.owner(None) is None
 
 
-def test_not_yet_accepted_is_looked_at_again_until_accepted():
-    pending = TABLE.replace(' 65534        0 17304 ', ' 65534        0 0 ')
+def test_a_server_end_not_established_yet_is_looked_at_again():
+    pending = TABLE.replace('0100007F:19F0 0100007F:BA2C 01',
+                            '0100007F:19F0 0100007F:BA2C 03')
     reads = []
 
     def read():
         reads.append(1)
-        return [pending] if len(reads) < 3 else [TABLE]
+        return [[HEADER], [pending], [TABLE]][len(reads) - 1]
     assert peer.tcp_server_uid(US, THEM, time.monotonic() + 10, read,
                                sleep=lambda s: None) == 65534
     assert len(reads) == 3
@@ -176,8 +178,8 @@ def test_owner_of_a_real_loopback_connection(family, listen, connect):
         local, remote = client.getsockname(), client.getpeername()
         us = (ipaddress.ip_address(local[0]), local[1])
         them = (ipaddress.ip_address(remote[0]), remote[1])
-        # Not accepted yet: no process holds the server's end.
-        assert peer.tcp_server_uid(us, them, deadline) is None
+        # Not accepted yet: the listener's owner, already.
+        assert peer.tcp_server_uid(us, them, deadline) == os.geteuid()
         server, _ = listener.accept()
         try:
             assert peer.tcp_server_uid(us, them, time.monotonic() + 5) == \
