@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import threading
+from typing import Iterator
 
 from tests.functional import faults
 
@@ -39,13 +40,34 @@ def forged_dump() -> dict:
     }
 
 
+def requests(conn) -> Iterator[dict]:
+    """Every message the client sends, in order.
+
+    (Not :func:`faults.read_request`, which drops whatever follows the
+    first message in a read: the agent sends ``set_db_change_aware`` and
+    the monitor request back to back.)
+    """
+    decoder = json.JSONDecoder()
+    buf = ''
+    while True:
+        text = buf.lstrip()
+        try:
+            msg, end = decoder.raw_decode(text)
+        except ValueError:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buf = text + data.decode(errors='replace')
+            continue
+        buf = text[end:]
+        if isinstance(msg, dict):
+            yield msg
+
+
 def behaviour(conn) -> None:
     with open(faults.SCHEMA) as f:
         schema = json.load(f)
-    while True:
-        msg = faults.read_request(conn, timeout=3600)
-        if msg is None:
-            return
+    for msg in requests(conn):
         method, ident = msg.get('method'), msg.get('id')
         if method == 'echo':
             reply = {'id': ident, 'result': msg.get('params'), 'error': None}
