@@ -220,6 +220,9 @@ def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
     """
     if not agent.connected:
         status, reason = 503, 'not connected to OVSDB'
+        refusal = getattr(agent.monitor, 'peer_refusal', None)
+        if refusal:
+            reason += ': %s' % refusal
     elif not agent.synced:
         status, reason = 503, 'connected, (re)sync in progress'
     else:

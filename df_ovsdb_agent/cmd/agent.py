@@ -22,6 +22,7 @@ from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent import logsafe
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent.ovsdb.peer import UntrustedPeer
 from df_ovsdb_agent import persist
 from df_ovsdb_agent import plugins
 from df_ovsdb_agent import systemd
@@ -146,7 +147,10 @@ class Daemon:
                 except OvsdbUnreachable as exc:
                     delay = backoff.next()
                     self.notifier.status('waiting for OVSDB: %s' % exc)
-                    LOG.warning('%s; retrying in %.1fs', exc, delay)
+                    # Someone posing as OVSDB is more than a wait.
+                    log = LOG.error if isinstance(exc, UntrustedPeer) \
+                        else LOG.warning
+                    log('%s; retrying in %.1fs', exc, delay)
                     self._stop.wait(delay)
                 except BaseException as exc:  # one-line start-up error
                     failure.append(exc)

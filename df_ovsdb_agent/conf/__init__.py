@@ -16,6 +16,7 @@ from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+from df_ovsdb_agent.ovsdb.peer import DEFAULT_TRUSTED_USERS
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 
 DEFAULT_OPTS = [
@@ -30,7 +31,8 @@ OVSDB_OPTS = [
     cfg.StrOpt(
         'connection', default=DEFAULT_CONNECTION,
         help='OVSDB remote(s) to monitor: tcp:IP:PORT, ssl:IP:PORT or '
-             'unix:PATH; a comma-separated list is tried in turn.'),
+             'unix:PATH; a comma-separated list is tried in turn (the '
+             'agent stays on the one that works).'),
     cfg.FloatOpt(
         'timeout', default=10.0, min=0.1,
         help='Seconds to wait at start-up for the server to answer and '
@@ -63,6 +65,25 @@ OVSDB_OPTS = [
                help='Certificate for ssl: remotes.'),
     cfg.StrOpt('ssl_ca_cert_file',
                help='CA certificate the server must be signed by.'),
+    cfg.ListOpt(
+        'trusted_users', default=list(DEFAULT_TRUSTED_USERS),
+        help='Users (names or uids) whose local OVSDB server is believed: '
+             'the user running a unix: socket\'s server (SO_PEERCRED) or a '
+             'loopback tcp: remote\'s server (/proc/net/tcp) must be one '
+             'of them or the agent\'s own user, else the remote is refused '
+             'before any of its data is used and the next one is tried. A '
+             'name that does not exist on the host is not trusted. ssl: '
+             'remotes are checked by their certificate, tcp: remotes to '
+             'other addresses are not checked.'),
+    cfg.BoolOpt(
+        'check_peer_user', default=True,
+        help='Check who runs a local OVSDB server (see trusted_users). '
+             'Turning this off lets any local user who listens on a '
+             'configured loopback port or socket path first (e.g. '
+             '127.0.0.1:6640 while ovsdb-server listens only on its unix '
+             'socket) feed the agent forged interfaces and a forged '
+             'system-id; only for setups where the server runs as another '
+             'user and no untrusted user can log in.'),
 ]
 
 AGENT_OPTS = [
@@ -158,7 +179,10 @@ def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
         probe_interval=group.probe_interval, max_backoff=group.max_backoff,
         max_message_size=group.max_message_size << 20,
         ssl_key_file=group.ssl_key_file, ssl_cert_file=group.ssl_cert_file,
-        ssl_ca_cert_file=group.ssl_ca_cert_file)
+        ssl_ca_cert_file=group.ssl_ca_cert_file,
+        trusted_users=tuple(u.strip() for u in group.trusted_users
+                            if u.strip()),
+        check_peer_user=group.check_peer_user)
     remote_lib.split_remotes(settings.connection)
     return settings
 

@@ -19,6 +19,8 @@ import ssl
 import time
 from typing import Any, Optional
 
+from df_ovsdb_agent.ovsdb import peer as peer_lib
+
 # Outside strings: a run of bytes that are neither braces nor a quote,
 # with complete strings inside it skipped as a whole.
 _OUTSIDE = re.compile(rb'[^"{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}]*)*',
@@ -227,12 +229,22 @@ class Connection:
 
     @classmethod
     def open(cls, remote: str, timeout: float, max_message_size: int,
-             ssl_context: Optional[ssl.SSLContext] = None) -> 'Connection':
+             ssl_context: Optional[ssl.SSLContext] = None,
+             trust: Optional[peer_lib.PeerTrust] = None) -> 'Connection':
         """Connect (and complete the TLS handshake) within ``timeout``.
 
+        :param trust: check who runs a local peer before anything is sent
+            to it or read from it.
         :raises OSError: the connection could not be made.
+        :raises UntrustedPeer: ``trust`` refused the peer.
         """
         sock = _connect_socket(remote, timeout, ssl_context)
+        if trust is not None:
+            try:
+                trust.check(remote, sock, time.monotonic() + timeout)
+            except BaseException:
+                sock.close()
+                raise
         return cls(remote, sock, max_message_size)
 
     def send(self, msg: dict) -> None:

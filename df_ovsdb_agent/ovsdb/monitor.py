@@ -26,6 +26,7 @@ from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb import client as client_lib
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.membership import Membership
+from df_ovsdb_agent.ovsdb import peer as peer_lib
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
@@ -61,6 +62,9 @@ class OvsdbSettings:
 
     Backoff between connection attempts doubles from ``min_backoff`` to
     ``max_backoff`` (milliseconds), each delay jittered down by up to half.
+    A local peer (``unix:``, loopback ``tcp:``) is believed only when run
+    by one of ``trusted_users`` (or the agent's own user), unless
+    ``check_peer_user`` is off: see :mod:`.peer`.
     """
 
     connection: str = DEFAULT_CONNECTION
@@ -75,6 +79,8 @@ class OvsdbSettings:
     ssl_cert_file: Optional[str] = None
     ssl_ca_cert_file: Optional[str] = None
     min_backoff: int = 100
+    trusted_users: tuple[str, ...] = peer_lib.DEFAULT_TRUSTED_USERS
+    check_peer_user: bool = True
 
     def remotes(self) -> list[str]:
         return remote_lib.split_remotes(self.connection)
@@ -209,6 +215,12 @@ class Monitor:
         self._ssl: Optional[ssl.SSLContext] = None
         self._remotes: list[str] = []
         self._last_error: Optional[str] = None
+        self._trust: Optional[peer_lib.PeerTrust] = None
+        # remote -> why its peer was refused (each said once at ERROR).
+        self._peers_refused: dict[str, str] = {}
+        #: Why the last local peer was refused, until a connection is
+        #: made (for /healthz).
+        self.peer_refusal: Optional[str] = None
         self.remote_name: Optional[str] = None
         self.attempts = 0
         self.connections = 0
@@ -264,8 +276,15 @@ class Monitor:
             raise ConfigError('OVSDB timeouts must be positive')
         self._ssl = configure_ssl(settings, remotes)
         self._remotes = remotes
-        schema = schema_lib.fetch_schema(remotes, settings.timeout,
-                                         ssl_context=self._ssl)
+        self._trust = peer_lib.PeerTrust(settings.trusted_users,
+                                         settings.check_peer_user)
+        try:
+            schema = schema_lib.fetch_schema(remotes, settings.timeout,
+                                             ssl_context=self._ssl,
+                                             trust=self._trust)
+        except peer_lib.UntrustedPeer as exc:
+            self.peer_refusal = str(exc)
+            raise
         types = schema_lib.monitored_types(schema)
         LOG.info('Monitoring %s.%s columns %s at %s', schema_lib.DATABASE,
                  INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
@@ -331,30 +350,52 @@ class Monitor:
         self._stale()
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
+            # Stay on the remote that works: the next one is tried only
+            # when this one fails (not at every reconnect).
             remote = self._remotes[index % len(self._remotes)]
-            index += 1
             self.attempts += 1
             try:
                 conn = jsonrpc.Connection.open(
                     remote, settings.timeout, settings.max_message_size,
-                    self._ssl)
+                    self._ssl, self._trust)
+            except peer_lib.UntrustedPeer as exc:
+                self._refuse(remote, str(exc))
+                failing = True
+                index += 1
+                self._stopping.wait(backoff.next())
+                continue
             except (OSError, ValueError) as exc:
                 log = LOG.debug if failing else LOG.warning
                 log('OVSDB at %s: connection attempt failed (%s)', remote,
                     _reason(exc))
                 failing = True
+                index += 1
                 self._stopping.wait(backoff.next())
                 continue
             failing = False
-            if self._serve(conn, remote):
+            self._peers_refused.pop(remote, None)
+            self.peer_refusal = None
+            synced_at = self._serve(conn, remote)
+            if synced_at is None:
+                index += 1  # connected but never synced: a failure too
+            elif time.monotonic() - synced_at >= HEALTHY_AFTER_SYNC:
                 backoff.reset()
             if not self._stopping.is_set():
                 self._stopping.wait(backoff.next())
 
-    def _serve(self, conn: jsonrpc.Connection, remote: str) -> bool:
-        """Run one connection; True if it stayed up for
-        :data:`HEALTHY_AFTER_SYNC` seconds after its first sync (then the
-        reconnect backoff starts over).
+    def _refuse(self, remote: str, problem: str) -> None:
+        """Say once (per remote and reason) that its peer is refused."""
+        log = LOG.debug if self._peers_refused.get(remote) == problem \
+            else LOG.error
+        self._peers_refused[remote] = problem
+        self.peer_refusal = problem
+        log('%s', problem)
+
+    def _serve(self, conn: jsonrpc.Connection,
+               remote: str) -> Optional[float]:
+        """Run one connection; when it completed its first sync (None if
+        never): the reconnect backoff starts over only after a connection
+        stayed up :data:`HEALTHY_AFTER_SYNC` seconds past that.
         """
         self._conn, self.remote_name = conn, remote
         self.connections += 1
@@ -380,7 +421,7 @@ class Monitor:
                 LOG.warning('Lost OVSDB connection to %s (%s); reconnecting',
                             remote, exc)
         except client_lib.ServerRefused as exc:
-            self._refused(remote, str(exc))
+            self._stale_server(remote, str(exc))
         except (client_lib.SessionError, jsonrpc.ProtocolError) as exc:
             self._forced(remote, str(exc))
         except UpdateError as exc:
@@ -402,8 +443,7 @@ class Monitor:
             self._conn = None
             conn.close()
             self._stale()
-        return synced is not None and \
-            time.monotonic() - synced >= HEALTHY_AFTER_SYNC
+        return synced
 
     def _check_server(self, remote: str, row: Optional[dict]) -> None:
         """Leave ``remote`` if its _Server row says its data is stale;
@@ -420,7 +460,7 @@ class Monitor:
                      safe(seen.cid, 40), seen.index)
         self._seen = seen
 
-    def _refused(self, remote: str, reason: str) -> None:
+    def _stale_server(self, remote: str, reason: str) -> None:
         # The replica and the published state are kept as they are (no
         # event): the next server resumes from them.
         self.refused_servers += 1

@@ -19,6 +19,7 @@ from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.exceptions import SchemaError
 from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.ovsdb import jsonrpc
+from df_ovsdb_agent.ovsdb import peer as peer_lib
 from df_ovsdb_agent.ovsdb.replica import ColumnType
 from df_ovsdb_agent.ovsdb.tables import TABLES
 
@@ -54,24 +55,28 @@ def transient(error: Any) -> bool:
 
 def fetch_schema(remotes: list[str], timeout: float,
                  database: str = DATABASE,
-                 ssl_context: Optional[ssl.SSLContext] = None
+                 ssl_context: Optional[ssl.SSLContext] = None,
+                 trust: Optional[peer_lib.PeerTrust] = None
                  ) -> dict[str, Any]:
     """Ask the first answering remote for ``database``'s schema.
 
     Error replies other than "unknown database" are retried until
-    ``timeout``.
+    ``timeout``.  A peer ``trust`` refuses is never asked: the other
+    remotes are tried.
 
     :raises OvsdbUnreachable: nobody answered within ``timeout`` seconds.
+    :raises UntrustedPeer: no trusted remote answered and one was refused.
     :raises SchemaError: the server does not serve ``database``.
     """
     where = ','.join(remotes)
     deadline = time.monotonic() + timeout
-    state = {'connected': False, 'last_error': None}
+    state = {'connected': False, 'last_error': None, 'refused': None}
     attempt = 0
     while True:
         remote = remotes[attempt % len(remotes)]
         attempt += 1
-        result = _try_remote(remote, deadline, database, ssl_context, state)
+        result = _try_remote(remote, deadline, database, ssl_context, state,
+                             trust)
         if result is not None:
             return result
         now = time.monotonic()
@@ -79,6 +84,9 @@ def fetch_schema(remotes: list[str], timeout: float,
             break
         if attempt % len(remotes) == 0:
             time.sleep(min(RETRY_INTERVAL / 5, deadline - now))
+    if state['refused'] is not None:
+        # The most important thing to know: someone else poses as OVSDB.
+        raise peer_lib.UntrustedPeer(state['refused'])
     if state['last_error'] is not None:
         raise SchemaError('OVSDB server at %s cannot serve %s yet: %s'
                           % (where, database, state['last_error']))
@@ -92,11 +100,18 @@ def fetch_schema(remotes: list[str], timeout: float,
 
 def _try_remote(remote: str, deadline: float, database: str,
                 ssl_context: Optional[ssl.SSLContext],
-                state: dict) -> Optional[dict]:
+                state: dict,
+                trust: Optional[peer_lib.PeerTrust] = None
+                ) -> Optional[dict]:
     try:
         conn = jsonrpc.Connection.open(
             remote, max(0.01, deadline - time.monotonic()), MAX_SCHEMA_SIZE,
-            ssl_context)
+            ssl_context, trust)
+    except peer_lib.UntrustedPeer as exc:
+        # Said once, in the error raised at the deadline.
+        LOG.debug('%s', exc)
+        state['refused'] = str(exc)
+        return None
     except (OSError, ValueError) as exc:
         LOG.debug('OVSDB at %s: connection attempt failed: %s', remote, exc)
         return None

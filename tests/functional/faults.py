@@ -546,7 +546,8 @@ def agent_state(agent) -> dict:
 # -- hostile peers ------------------------------------------------------------
 
 class HostileServer:
-    """A TCP listener on 127.0.0.1 that answers with ``behaviour(conn)``.
+    """A TCP listener on 127.0.0.1 (or a unix socket at ``unix_path``)
+    that answers with ``behaviour(conn)``.
 
     ``behaviour`` gets each accepted socket (already reading what the client
     sent is up to it); ``connections`` counts accepts so a test can wait
@@ -554,13 +555,21 @@ class HostileServer:
     """
 
     def __init__(self, behaviour: Callable[[socket.socket], None],
-                 port: Optional[int] = None) -> None:
+                 port: Optional[int] = None,
+                 unix_path: Optional[str] = None) -> None:
         self.behaviour = behaviour
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((LOOPBACK, port or 0))
+        self.unix_path = unix_path
+        if unix_path is not None:
+            self.listener = socket.socket(socket.AF_UNIX)
+            self.listener.bind(unix_path)
+            self.port = 0
+        else:
+            self.listener = socket.socket()
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR,
+                                     1)
+            self.listener.bind((LOOPBACK, port or 0))
+            self.port = self.listener.getsockname()[1]
         self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
         self.connections = 0
         self._cond = threading.Condition()
         self._conns: list[socket.socket] = []
@@ -571,6 +580,8 @@ class HostileServer:
 
     @property
     def remote(self) -> str:
+        if self.unix_path is not None:
+            return 'unix:%s' % self.unix_path
         return 'tcp:%s:%d' % (LOOPBACK, self.port)
 
     def _accept(self) -> None:
