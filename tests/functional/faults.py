@@ -673,3 +673,13 @@ def make_cert(workdir: str, name: str, ca: tuple[str, str]) -> tuple[str, str]:
     _openssl('x509', '-req', '-in', csr, '-CA', ca[0], '-CAkey', ca[1],
              '-CAcreateserial', '-days', '2', '-out', cert, cwd=workdir)
     return cert, key
+
+
+def server_row(database: str = 'Open_vSwitch') -> dict:
+    """update2 ``initial`` of a standalone ``database``'s ``_Server`` row,
+    as a real ovsdb-server answers the agent's freshness monitor.
+    """
+    return {'Database': {'11111111-1111-4111-8111-000000000098': {
+        'initial': {'name': database, 'model': 'standalone',
+                    'connected': True, 'index': ['set', []],
+                    'cid': ['set', []]}}}}

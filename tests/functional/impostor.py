@@ -40,13 +40,6 @@ def forged_dump() -> dict:
     }
 
 
-def server_row() -> dict:
-    """update2 ``initial`` of a standalone Open_vSwitch's _Server row."""
-    return {'Database': {_U % 98: {'initial': {
-        'name': 'Open_vSwitch', 'model': 'standalone', 'connected': True,
-        'index': ['set', []], 'cid': ['set', []]}}}}
-
-
 def requests(conn) -> Iterator[dict]:
     """Every message the client sends, in order.
 
@@ -87,7 +80,7 @@ def behaviour(conn) -> None:
                 '_Server':
             # A real server's _Server row: a standalone database, which
             # the agent's freshness check has nothing to refuse in.
-            reply = {'id': ident, 'error': None, 'result': server_row()}
+            reply = {'id': ident, 'error': None, 'result': faults.server_row()}
         elif ident is not None:
             reply = {'id': ident, 'result': {}, 'error': None}
         else:

@@ -85,6 +85,8 @@ class FakePeer:
                 result = self.schema
         elif method == 'monitor_cond_since':
             result = [False, TXN, self.updates]
+        elif method == 'monitor_cond' and params[0] == '_Server':
+            result = faults.server_row()
         elif method in ('monitor_cond', 'monitor'):
             result = self.updates
         elif method == 'echo':
