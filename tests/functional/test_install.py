@@ -105,3 +105,40 @@ def test_sdist_carries_the_unit_and_the_sample(tmp_path):
                  if '/' in name}
     for source in SHIPPED.values():
         assert '/'.join(source) in names
+
+
+def _export(dest):
+    """The tracked files of this tree, without .git (as `git archive`
+    gives them, with any uncommitted change).
+    """
+    names = _run(['git', 'ls-files', '-z'], cwd=ROOT).stdout.split('\0')
+    for name in filter(None, names):
+        source = os.path.join(ROOT, name)
+        if os.path.isfile(source):
+            target = os.path.join(dest, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(source, target)
+
+
+@pytest.mark.timeout(300)
+def test_tarball_without_git_needs_pbr_version_and_says_so(tmp_path):
+    tree = tmp_path / 'df-ovsdb-agent'
+    _export(str(tree))
+    # No repository above the export either.
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path))
+    env.pop('PBR_VERSION', None)
+    result = subprocess.run([sys.executable, 'setup.py', '--version'],
+                            cwd=tree, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stdout == ''
+    assert result.stderr.splitlines() == [
+        'df-ovsdb-agent: this tree has no git history and no PKG-INFO to '
+        'take its version from; set PBR_VERSION, e.g. PBR_VERSION=0.2.0 '
+        'pip install .']
+    env['PBR_VERSION'] = '0.2.0'
+    dist = tmp_path / 'dist'
+    _run([sys.executable, *PIP, 'wheel', '--no-deps', '-w', str(dist),
+          str(tree)], env=env)
+    assert [os.path.basename(p) for p in glob.glob(str(dist / '*.whl'))] \
+        == ['df_ovsdb_agent-0.2.0-py3-none-any.whl']
