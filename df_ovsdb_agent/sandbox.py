@@ -265,8 +265,14 @@ class OvsSandbox:
         not wait when it does not.
         """
         if self._api is None:
-            from ovsdbapp.backend.ovs_idl import connection
-            from ovsdbapp.schema.open_vswitch import impl_idl
+            # ovsdbapp is the optional `demo` extra, not a requirement.
+            try:
+                from ovsdbapp.backend.ovs_idl import connection
+                from ovsdbapp.schema.open_vswitch import impl_idl
+            except ImportError:
+                raise SandboxError(
+                    "the sandbox's write API needs ovsdbapp: pip install "
+                    "'df-ovsdb-agent[demo]'") from None
             box = self
 
             class NoWait(impl_idl.OvsVsctlTransaction):
@@ -301,8 +307,13 @@ class OvsSandbox:
         ``options={'remote_ip': ...}``, ``external_ids={'iface-id': ...}``,
         ``ofport=5`` (without ovs-vswitchd).
         """
-        self.ovs_api().add_port(bridge, name, **interface).execute(
-            check_error=True)
+        api = self.ovs_api()
+        # One transaction; the columns by db_set, as ovsdbapp before 2.2
+        # takes no Interface columns in add_port.
+        with api.transaction(check_error=True) as txn:
+            txn.add(api.add_port(bridge, name))
+            if interface:
+                txn.add(api.db_set('Interface', name, *interface.items()))
 
     def del_port(self, name: str) -> None:
         """Remove a port (and its interfaces) from whichever bridge."""

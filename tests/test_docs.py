@@ -290,3 +290,85 @@ def test_docs_name_no_extra_that_does_not_exist():
         for match in EXTRA_RE.finditer(text):
             named = set(match.group(1).split(','))
             assert named <= extras, (name, match.group(0))
+
+
+def test_release_notes_are_rendered_with_upgrade_notes(tmp_path):
+    """reno's Sphinx extension renders releasenotes/notes into the docs."""
+    assert 'reno.sphinxext' in _read('conf.py')
+    assert '.. release-notes::' in _read('releasenotes.rst')
+    assert 'releasenotes' in _read('index.rst').split('.. toctree::')[1]
+    out = tmp_path / 'html'
+    result = subprocess.run(
+        [sys.executable, '-m', 'sphinx', '-q', '-b', 'text',
+         '-d', str(tmp_path / 'doctrees'), SOURCE, str(out)],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    text = (out / 'releasenotes.txt').read_text()
+    assert 'Upgrade Notes' in text
+    # A note's text, e.g. the changed default connection list.
+    assert 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock' in text
+
+
+def test_index_counts_the_interface_columns_the_monitor_logs():
+    from df_ovsdb_agent.ovsdb import tables
+    interface = tables.BY_NAME[tables.INTERFACE]
+    count = len(interface.columns) + len(interface.optional)
+    words = {5: 'five', 6: 'six', 7: 'seven', 8: 'eight', 9: 'nine',
+             10: 'ten'}
+    match = re.search(r'on the (\w+) ``Interface`` columns', _read(
+        'index.rst'))
+    assert match, 'index.rst no longer says how many columns'
+    assert match.group(1) == words[count]
+
+
+def _documented_exit_statuses():
+    """The statuses of cli.rst's exit status table."""
+    text = _read('cli.rst')
+    table = text.split('Exit status, for all of them:', 1)[1]
+    table = table.split('\n\n', 1)[1].split('\n\n', 1)[0]
+    return {int(m.group(1)) for m in re.finditer(r'^(\d+)\s{2,}', table,
+                                                 re.M)}
+
+
+@pytest.mark.timeout(300)
+def test_every_documented_exit_status_is_what_the_programs_return(
+        tmp_path):
+    bad_remote = tmp_path / 'bad-remote.conf'
+    bad_remote.write_text('[ovsdb]\nconnection = tcp:localhost:1\n')
+    # One operator error per program (exit 1); every program also gets
+    # --version (0), an unknown option (2) and, where it reads one, a
+    # missing configuration file (2).
+    operator_errors = {
+        'df-ovsdb-agent': ['--config-file', str(bad_remote)],
+        'df-ovsdb-events': ['--connection', 'tcp:localhost:1', '--once'],
+        'df-ovsdb-demo': ['--connection', 'tcp:localhost:1'],
+        'df-ovsdb-cluster-events': ['--etcd', 'http://127.0.0.1:1',
+                                    '--once'],
+        'df-ovsdb-agent-systemd-unit': ['--config-file', '/etc/a b.conf'],
+    }
+    seen = set()
+    for name, target in _console_scripts().items():
+        cases = [(['--version'], 0), (['--no-such-option'], 2)]
+        if name != 'df-ovsdb-agent-systemd-unit':  # only names the file
+            cases.append((['--config-file', str(tmp_path / 'none.conf')],
+                          2))
+        if name in operator_errors:
+            cases.append((operator_errors[name], 1))
+        for args, expected in cases:
+            result = _run_script(target, *args)
+            assert result.returncode == expected, (name, args, result.stderr)
+            seen.add(result.returncode)
+            if expected:
+                lines = result.stderr.splitlines()
+                assert lines[-1].startswith('%s: error: ' % name), (
+                    name, args, result.stderr)
+                assert 'Traceback' not in result.stderr
+                if expected == 1:
+                    assert len(lines) == 1, (name, result.stderr)
+    # 130: Ctrl-C before a program installed its own signal handlers.
+    from df_ovsdb_agent.cmd import common
+
+    def interrupted():
+        raise KeyboardInterrupt
+    seen.add(common.run(interrupted, 'x'))
+    assert seen == _documented_exit_statuses()

@@ -33,7 +33,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
     echo "setup: installing Python packages into .venv"
     .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
     .venv/bin/pip install -q --disable-pip-version-check \
-        -e '.[etcd,redis,eventlet,os-ken]' -r test-requirements.txt
+        -e '.[etcd,redis,eventlet,demo,os-ken]' -r test-requirements.txt
     echo "$inputs" > "$stamp"
 fi
 

@@ -233,6 +233,21 @@ def check_etcd(options: StoreOptions) -> tuple[str, str, int]:
     return protocol, host, port
 
 
+def etcd3gw_api_path() -> dict[str, Any]:
+    """``api_path`` for etcd3gw's client when it cannot find it itself.
+
+    etcd3gw before 2.2 (Debian 12 ships 2.0.0) defaults to ``/v3alpha/``,
+    which etcd 3.4 no longer serves; later versions discover the path.
+    """
+    import inspect
+
+    import etcd3gw
+    param = inspect.signature(etcd3gw.Etcd3Client).parameters.get('api_path')
+    if param is not None and param.default == '/v3alpha/':
+        return {'api_path': '/v3/'}
+    return {}
+
+
 def etcd_client(options: StoreOptions):
     """An ``etcd3gw`` client, authenticated when a username is set.
 
@@ -248,7 +263,8 @@ def etcd_client(options: StoreOptions):
         tls = {'ca_cert': options.ca_file, 'cert_cert': options.cert_file,
                'cert_key': options.key_file}
     client = etcd3gw.Etcd3Client(host=host, port=port, protocol=protocol,
-                                 timeout=options.timeout, **tls)
+                                 timeout=options.timeout, **tls,
+                                 **etcd3gw_api_path())
     if options.ca_file:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a
         # session's CA (psf/requests#3829); the configured CA must win.

@@ -102,7 +102,7 @@ class Daemon:
         # which for this agent means the logging settings.
         LOG.info('Caught SIGHUP, reloading log settings')
         self.conf.mutate_config_files()
-        logging.setup(self.conf, 'df-ovsdb-agent')
+        common.setup_logging(self.conf)
         # setup() replaced the handlers the filter was on.
         logsafe.install_filters()
 

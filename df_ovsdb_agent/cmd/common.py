@@ -1,9 +1,11 @@
 """Shared start-up for the console scripts: config, logging, errors."""
 
+import logging as std_logging
 import sys
 from typing import Callable, Optional
 
 from oslo_config import cfg
+from oslo_log import handlers as oslo_handlers
 from oslo_log import log as logging
 
 import df_ovsdb_agent
@@ -26,8 +28,32 @@ def load_config(argv: Optional[list], prog: str,
          prog=prog, default_config_files=[],
          version=df_ovsdb_agent.__version__)
     if log:
-        logging.setup(conf, 'df-ovsdb-agent')
+        setup_logging(conf)
     return conf
+
+
+def setup_logging(conf: cfg.ConfigOpts) -> None:
+    """oslo.log's setup, without terminal colour codes in the output.
+
+    oslo.log before 5.1 (Debian 12 ships 5.0.1) ends every console line
+    with an ANSI reset code, whatever the format: journald and log files
+    would keep them.  Later versions only colour with ``log_color``.
+    """
+    logging.setup(conf, 'df-ovsdb-agent')
+    if 'log_color' in conf:
+        return
+    for handler in std_logging.getLogger().handlers:
+        if type(handler) is oslo_handlers.ColorHandler:
+            handler.__class__ = _PlainHandler
+
+
+class _PlainHandler(oslo_handlers.ColorHandler):
+    """oslo.log's console handler, minus the colour codes."""
+
+    def format(self, record: std_logging.LogRecord) -> str:
+        # A format string naming %(color)s still finds the keys.
+        record.color = record.reset_color = ''
+        return std_logging.StreamHandler.format(self, record)
 
 
 def run(main: Callable[[], int], prog: str) -> int:

@@ -12,14 +12,23 @@ scan, never a character loop in Python.
 sockets in blocking mode with timeouts, for one reader thread.
 """
 
+import grp
 import json
+import logging
+import os
+import pwd
 import re
 import socket
 import ssl
+import stat
+import threading
 import time
 from typing import Any, Optional
 
+from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb import peer as peer_lib
+
+LOG = logging.getLogger(__name__)
 
 # Outside strings: a run of bytes that are neither braces nor a quote,
 # with complete strings inside it skipped as a whole.
@@ -238,7 +247,18 @@ class Connection:
         :raises OSError: the connection could not be made.
         :raises UntrustedPeer: ``trust`` refused the peer.
         """
-        sock = _connect_socket(remote, timeout, ssl_context)
+        denied: Optional[PermissionError] = None
+        try:
+            sock = _connect_socket(remote, timeout, ssl_context)
+        except PermissionError as exc:
+            denied = exc
+        if denied is not None:
+            # Reported outside the except block: there, oslo.log would
+            # append the exception to the line.
+            _report_denied(remote)
+            raise denied
+        with _denied_lock:
+            _denied.discard(remote)
         if trust is not None:
             try:
                 trust.check(remote, sock, time.monotonic() + timeout)
@@ -314,3 +334,72 @@ class Connection:
 def _reason(exc: Exception) -> str:
     return (getattr(exc, 'reason', None) or getattr(exc, 'strerror', None)
             or str(exc) or type(exc).__name__)
+
+
+# Remotes whose "permission denied" was reported since they last worked:
+# the first refusal gets an ERROR line, the retries none.
+_denied: set = set()
+_denied_lock = threading.Lock()
+
+
+def _report_denied(remote: str) -> None:
+    """One ERROR line: denied, as whom, and what the socket allows.
+
+    Retrying cannot help until someone changes a user, a group or a mode,
+    so this is said at once, on the first attempt, not as a debug line.
+    """
+    with _denied_lock:
+        if remote in _denied:
+            return
+        _denied.add(remote)
+    method, _, path = remote.partition(':')
+    where = (_describe_socket(path) + '; run the agent as the socket\'s '
+             'owner, or in its group if the socket is group-writable '
+             '(systemd User= or SupplementaryGroups=, see the installation '
+             'guide)' if method == 'unix' else 'refused by a local policy')
+    LOG.error('OVSDB at %s: permission denied: df-ovsdb-agent runs as %s; '
+              '%s', safe(remote), running_as(), where)
+
+
+def running_as() -> str:
+    """``user NAME (uid N, groups A,B)`` of this process."""
+    uid = os.geteuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    gids = [os.getegid()] + [g for g in os.getgroups()
+                             if g != os.getegid()]
+    return 'user %s (uid %d, groups %s)' % (
+        name, uid, ','.join(_group_name(g) for g in gids))
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _owner(info: os.stat_result) -> str:
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = str(info.st_uid)
+    return '%s:%s mode %04o' % (user, _group_name(info.st_gid),
+                                stat.S_IMODE(info.st_mode))
+
+
+def _describe_socket(path: str) -> str:
+    """Who owns the socket, or the directory that keeps us from it."""
+    try:
+        return 'the socket is %s' % _owner(os.stat(path))
+    except OSError:
+        pass
+    directory = os.path.dirname(path) or '.'
+    try:
+        return 'its directory %s is %s' % (safe(directory),
+                                           _owner(os.stat(directory)))
+    except OSError as exc:
+        return 'its directory %s cannot be read (%s)' % (
+            safe(directory), exc.strerror or exc)

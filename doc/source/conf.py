@@ -29,6 +29,7 @@ author = 'df-ovsdb-agent developers'
 
 extensions = [
     'oslo_config.sphinxext',
+    'reno.sphinxext',
     'sphinx.ext.autodoc',
 ]
 

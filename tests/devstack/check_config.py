@@ -38,7 +38,10 @@ class Invalid(Exception):
 
 
 def read_raw(path: str) -> configparser.RawConfigParser:
-    raw = configparser.RawConfigParser(strict=True)
+    # No default section: oslo.config does not inherit [DEFAULT] options
+    # into groups, so [metrics] host is not [DEFAULT] host.
+    raw = configparser.RawConfigParser(strict=True,
+                                       default_section='\0none')
     raw.optionxform = str  # option names are case-sensitive in oslo
     with open(path) as f:
         raw.read_file(f)
@@ -104,11 +107,8 @@ def check(path: str) -> int:
     raw = read_raw(path)
     conf, unchecked = load(path)
     lines = []
-    for section in ['DEFAULT'] + raw.sections():
-        options = (raw.defaults() if section == 'DEFAULT'
-                   else {k: v for k, v in raw.items(section, raw=True)
-                         if k not in raw.defaults()})
-        for option, written in options.items():
+    for section in raw.sections():
+        for option, written in raw.items(section, raw=True):
             if section in unchecked:
                 value = written
             else:

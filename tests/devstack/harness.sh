@@ -27,7 +27,8 @@ STACK_PHASES=(pre-install install post-config extra test-config)
 
 SCENARIOS=(settings-defaults disabled stack-defaults stack-custom
            unix-connection connection-forms existing-manager
-           wildcard-manager wildcard-connection remote-connection restack)
+           wildcard-manager wildcard-connection remote-connection restack
+           ipv6 start-failure)
 
 # shellcheck source=stubs.sh
 source "$HARNESS_DIR/stubs.sh"
@@ -225,6 +226,29 @@ function agent_exit_status {
     cat "$ROOT/run/$SERVICE/rc" 2> /dev/null || echo "none: not stopped"
 }
 
+# agent_user: the user the agent started by run_process runs as.
+function agent_user {
+    ps -o user= -p "$(agent_pid)"
+}
+
+# owned_by USER PATH...: each PATH exists and belongs to USER.
+function owned_by {
+    local user=$1 path
+    shift
+    for path in "$@"; do
+        [[ -e $path && $(stat -c %U "$path") == "$user" ]] || {
+            echo "$path: $(stat -c %U "$path" 2>&1), not $user"
+            return 1
+        }
+    done
+}
+
+# healthz: the agent's /healthz status code, on the port the plugin set.
+function healthz {
+    command curl -s -o /dev/null -m 2 -w '%{http_code}' \
+        "http://127.0.0.1:$METRICS_PORT/healthz"
+}
+
 function agent_output_clean {
     if grep -E 'Traceback|ERROR|CRITICAL' "$ROOT/run/$SERVICE/output"; then
         return 1
@@ -311,7 +335,15 @@ function setup {
         echo "harness: no df-ovsdb-agent next to $HARNESS_PYTHON" >&2
         exit 2
     }
+    # A DevStack service's environment has no oslo.config overrides (the
+    # test suite sets OS_AGENT__STATE_DIR for its own daemons).
+    local name
+    for name in $(compgen -e OS_ || true); do
+        unset "$name"
+    done
     ROOT=$(mktemp -d "${TMPDIR:-/tmp}/df-devstack-harness.XXXXXX")
+    # The service runs as STACK_USER, who must reach what lives in here.
+    chmod 0755 "$ROOT"
     HARNESS_ROOT=$ROOT
     OVSDB_PID=""
     trap teardown EXIT
@@ -325,13 +357,24 @@ function setup {
     mkdir -p "$DEST" "$DATA_DIR"
     ln -s "$REPO" "$DEST/df-ovsdb-agent"    # enable_plugin clones it here
     PLUGIN_DIR=$DEST/df-ovsdb-agent/devstack
-    STACK_USER=$(id -un)
+    # DevStack refuses to run as root: its services run as STACK_USER
+    # (systemd User=).  As root (CI), the harness does the same with an
+    # unprivileged user; otherwise it is that user.
+    if [[ $(id -u) == 0 ]]; then
+        STACK_USER=nobody
+    else
+        STACK_USER=$(id -un)
+    fi
     SERVICE_HOST=127.0.0.1
     ENABLED_SERVICES=key,n-cpu,q-svc,q-agt
     DISABLED_SERVICES=""
     # Everything written lands under $ROOT; the default is /etc.
     CONF_DIR=$ROOT/etc/df-ovsdb-agent
     DF_OVSDB_AGENT_CONF_DIR=$CONF_DIR
+
+    # Never the default (9464) on the machine: a free loopback port.
+    METRICS_PORT=$(free_port)
+    DF_OVSDB_AGENT_METRICS_PORT=$METRICS_PORT
 
     CONF=$CONF_DIR/df-ovsdb-agent.conf
     STATE_FILE=$DATA_DIR/df-ovsdb-agent/interfaces.json
@@ -386,7 +429,8 @@ function settings_values {
 function scenario_settings_defaults {
     unset DF_OVSDB_AGENT_CONF_DIR
     local values line
-    values=$(settings_values)
+    # Empty is unset for settings (${VAR:-default}).
+    values=$(DF_OVSDB_AGENT_METRICS_PORT="" settings_values)
     local expected=(
         "DF_OVSDB_AGENT_DIR=$DEST/df-ovsdb-agent"
         "DF_OVSDB_AGENT_BIN=$HARNESS_BIN_DIR/df-ovsdb-agent"
@@ -405,6 +449,8 @@ function scenario_settings_defaults {
         "DF_OVSDB_AGENT_ETCD_URL=http://127.0.0.1:2379"
         "DF_OVSDB_AGENT_REDIS_URL=redis://127.0.0.1:6379/0"
         "DF_OVSDB_AGENT_INSTALL_REDIS=True"
+        "DF_OVSDB_AGENT_METRICS_PORT=9464"
+        "DF_OVSDB_AGENT_START_TIMEOUT=60"
         "DF_OVSDB_AGENT_DEBUG=True"
         "DF_OVSDB_AGENT_LOG_FILE="
     )
@@ -426,10 +472,25 @@ function scenario_settings_defaults {
     check "an IPv6 SERVICE_HOST is bracketed in the etcd URL" \
         equals "$(SERVICE_HOST=::1 settings_values DF_OVSDB_AGENT_ETCD_URL)" \
         "DF_OVSDB_AGENT_ETCD_URL=http://[::1]:2379"
+    check "DevStack's bracketed IPv6 SERVICE_HOST is not bracketed twice" \
+        equals "$(SERVICE_HOST='[2001:db8::1]' settings_values DF_OVSDB_AGENT_ETCD_URL)" \
+        "DF_OVSDB_AGENT_ETCD_URL=http://[2001:db8::1]:2379"
+    check "the start timeout follows DevStack's SERVICE_TIMEOUT" \
+        equals "$(SERVICE_TIMEOUT=90 settings_values DF_OVSDB_AGENT_START_TIMEOUT)" \
+        "DF_OVSDB_AGENT_START_TIMEOUT=90"
+    check "settings leaves no helper variable behind" settings_leave_no_helper
     check "booleans are normalised as DevStack does" \
         equals "$(DF_OVSDB_AGENT_DEBUG=yes DF_OVSDB_AGENT_MANAGE_OVSDB_MANAGER=off \
                   settings_values DF_OVSDB_AGENT_DEBUG DF_OVSDB_AGENT_MANAGE_OVSDB_MANAGER)" \
         $'DF_OVSDB_AGENT_DEBUG=True\nDF_OVSDB_AGENT_MANAGE_OVSDB_MANAGER=False'
+}
+
+function settings_leave_no_helper {
+    (
+        # shellcheck source=../../devstack/settings
+        source "$PLUGIN_DIR/settings"
+        [[ -z ${_DF_OVSDB_AGENT_HOST+set} ]]
+    )
 }
 
 function scenario_disabled {
@@ -470,6 +531,12 @@ function scenario_stack_defaults {
     check "[agent] apps" config_has "agent.apps=state_file"
     check "[agent] publishers" config_has "agent.publishers="
     check "[app_state_file] path" config_has "app_state_file.path=$STATE_FILE"
+    check "[agent] state_dir is the data directory" \
+        config_has "agent.state_dir=$DATA_DIR/df-ovsdb-agent"
+    check "[metrics] on loopback, for the readiness check" \
+        config_has "metrics.enabled=True"
+    check "[metrics] host" config_has "metrics.host=127.0.0.1"
+    check "[metrics] port" config_has "metrics.port=$METRICS_PORT"
     check "no publisher section" not_called $'^iniset\t[^\t]*\tpublisher_'
     check "post-config: DevStack's logging setup" called setup_logging "$CONF"
     check "extra: ovsdb-server gets a loopback listener on the port" \
@@ -482,6 +549,18 @@ function scenario_stack_defaults {
         "$SERVICE" "$HARNESS_BIN_DIR/df-ovsdb-agent --config-file $CONF"
 
     check "the agent started by run_process is running" agent_running
+    check "stack.sh waited for /healthz" called curl -s --noproxy '*' -m 2 \
+        -w '\n%{http_code}' \
+        "http://127.0.0.1:$METRICS_PORT/healthz"
+    check "stack.sh said it is ready" grep -Fxq "df-ovsdb-agent is ready" \
+        "$ROOT/devstack.out"
+    check "so it was ready when stack.sh ended" equals "$(healthz)" 200
+    check "it runs as STACK_USER ($STACK_USER), as DevStack runs services" \
+        equals "$(agent_user)" "$STACK_USER"
+    check "its state directory and files are STACK_USER's" owned_by \
+        "$STACK_USER" "$DATA_DIR/df-ovsdb-agent" \
+        "$DATA_DIR/df-ovsdb-agent/lock" "$DATA_DIR/df-ovsdb-agent/owner-id" \
+        "$STATE_FILE"
     check "it syncs through the listener and the state_file app lists br-int" \
         wait_until 30 state_file_lists br-int
     ovs-vsctl --timeout=10 --no-wait add-port br-int tap0 -- \
@@ -510,7 +589,7 @@ function scenario_stack_defaults {
 }
 
 function scenario_stack_custom {
-    local port etcd_port redis_port user=nobody
+    local port etcd_port redis_port user=daemon
     port=$(free_port)
     etcd_port=$(free_port)
     redis_port=$(free_port)
@@ -574,6 +653,9 @@ function scenario_unix_connection {
         set Interface br-int ofport=65534
     DF_OVSDB_AGENT_CONNECTION=unix:$OVS_RUNDIR/db.sock
     STUB_RUN_PROCESS="exec"
+    # The socket of a root ovsdb-server is root's: the documented way is
+    # to run the agent as root (a stack user is refused: start-failure).
+    DF_OVSDB_AGENT_USER=$(id -un)
 
     devstack stack
     check "stack.sh succeeds" devstack_ok
@@ -718,6 +800,95 @@ function scenario_restack {
     check "clean.sh succeeds" devstack_ok
     check "clean removes it" equals "$(managers)" ""
     check "no wildcard anywhere" no_wildcard
+}
+
+function scenario_ipv6 {
+    local port
+    port=$(free_port)
+    start_ovsdb
+    ovs-vsctl --timeout=10 --no-wait add-br br-int -- \
+        set Interface br-int ofport=65534
+
+    # An IPv6 DevStack: SERVICE_HOST comes bracketed from stackrc.
+    SERVICE_HOST='[2001:db8::1]'
+    DF_OVSDB_AGENT_PUBLISHERS=etcd
+    devstack stack
+    check "with SERVICE_HOST=[2001:db8::1] stack.sh succeeds" devstack_ok
+    check_config
+    check "[publisher_etcd] url is bracketed once" \
+        config_has "publisher_etcd.url=http://[2001:db8::1]:2379"
+    devstack clean
+    check "clean.sh succeeds" devstack_ok
+
+    # The agent over IPv6 loopback, as STACK_USER.
+    SERVICE_HOST='[::1]'
+    DF_OVSDB_AGENT_PUBLISHERS=""
+    DF_OVSDB_AGENT_CONNECTION="tcp:[::1]:$port"
+    STUB_RUN_PROCESS="exec"
+    devstack stack
+    check "over tcp:[::1]:$port stack.sh succeeds" devstack_ok
+    check "ovsdb-server gets a listener on [::1]" \
+        equals "$(managers)" "ptcp:$port:[::1]"
+    check "stack.sh said it is ready" grep -Fxq "df-ovsdb-agent is ready" \
+        "$ROOT/devstack.out"
+    check "the agent runs as STACK_USER" equals "$(agent_user)" "$STACK_USER"
+    check "it syncs over IPv6 and lists br-int" \
+        wait_until 30 state_file_lists br-int
+    devstack clean
+    check "clean.sh succeeds" devstack_ok
+    check "the agent stopped cleanly on SIGTERM" equals "$(agent_exit_status)" 0
+    check "its log has no error or traceback" agent_output_clean
+    check "clean removes the listener" equals "$(managers)" ""
+    check "no wildcard anywhere" no_wildcard
+}
+
+function scenario_start_failure {
+    local port
+    port=$(free_port)
+    start_ovsdb
+    STUB_RUN_PROCESS="exec"
+    DF_OVSDB_AGENT_CONNECTION=tcp:127.0.0.1:$port
+    DF_OVSDB_AGENT_START_TIMEOUT=3
+
+    # A service that dies at start (as the agent did with an unusable
+    # state_dir) must fail stack.sh, not leave a dead service behind.
+    mkdir -p "$ROOT/bin"
+    printf '#!/bin/sh\necho "df-ovsdb-agent: error: cannot start" >&2\nexit 1\n' \
+        > "$ROOT/bin/dead-agent"
+    chmod 0755 "$ROOT/bin/dead-agent"
+    DF_OVSDB_AGENT_BIN=$ROOT/bin/dead-agent
+    devstack stack
+    check "a service that exits at start fails stack.sh" \
+        test "$DEVSTACK_RC" != 0
+    check "with one error line" \
+        equals "$(grep -c '^\[ERROR\]' "$ROOT/devstack.err")" 1
+    check "naming the timeout, the cause and where to look" err_has \
+        "df-ovsdb-agent is not ready after 3s (no answer: the service is not running); see: sudo journalctl -u devstack@$SERVICE"
+    check "the service did exit" equals "$(agent_exit_status)" 1
+    unset DF_OVSDB_AGENT_BIN
+
+    # A running agent that cannot reach OVSDB: the root-only unix socket
+    # of a root ovsdb-server, as STACK_USER.
+    if [[ $STACK_USER == "$(id -un)" ]]; then
+        skip "an agent that cannot open the socket fails stack.sh" \
+            "needs root to run the agent as another user"
+        return 0
+    fi
+    DF_OVSDB_AGENT_CONNECTION=unix:$OVS_RUNDIR/db.sock
+    # Long enough for the agent to be up and answering 503 even on a
+    # loaded machine: it never gets ready, so stack.sh takes all of it.
+    DF_OVSDB_AGENT_START_TIMEOUT=20
+    devstack stack
+    check "an agent that cannot open the socket fails stack.sh" \
+        test "$DEVSTACK_RC" != 0
+    check "the error gives /healthz's reason" err_has \
+        "df-ovsdb-agent is not ready after 20s (/healthz 503: not connected to OVSDB"
+    check "the agent says why, once, as ERROR: permission denied, and as whom" \
+        equals "$(grep -c 'ERROR.*unix:.*permission denied.*user '"$STACK_USER" \
+                  "$ROOT/run/$SERVICE/output")" 1
+    check "it is still running, waiting for access" agent_running
+    devstack unstack
+    check "unstack.sh stops it" equals "$(agent_exit_status)" 0
 }
 
 

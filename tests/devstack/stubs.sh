@@ -153,12 +153,14 @@ function sudo {
 }
 
 # run_process SERVICE COMMAND [GROUP] [USER]: DevStack starts COMMAND (split
-# on whitespace, as systemd's ExecStart is) when SERVICE is enabled.  With
-# STUB_RUN_PROCESS=exec so does this, recording the process's PID, output
+# on whitespace, as systemd's ExecStart is) when SERVICE is enabled, as USER
+# (default STACK_USER, which is never root: systemd's User=, with the
+# user's groups).  With STUB_RUN_PROCESS=exec so does this (setpriv when
+# USER is not the harness's own user), recording the process's PID, output
 # and exit status under $HARNESS_ROOT/run/SERVICE.
 function run_process {
     _stub_record run_process "$@"
-    local service=$1 command=$2 dir
+    local service=$1 command=$2 user=${4:-$STACK_USER} dir
     local -a argv
     is_service_enabled "$service" || return 0
     [[ ${STUB_RUN_PROCESS:-record} == exec ]] || return 0
@@ -166,16 +168,37 @@ function run_process {
     mkdir -p "$dir"
     rm -f "$dir/pid" "$dir/rc"
     read -r -a argv <<< "$command"
+    if [[ $user != "$(id -un)" ]]; then
+        if [[ $(id -u) != 0 ]]; then
+            echo "stub run_process: only root can run $service as $user" >&2
+            return 1
+        fi
+        argv=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")"
+              --init-groups -- "${argv[@]}")
+    fi
     # The wrapper waits for the command so its exit status is kept; its
     # own output goes to files so it never holds the harness's stdout.
     (
         "${argv[@]}" < /dev/null > "$dir/output" 2>&1 &
         echo $! > "$dir/pid.tmp"
         mv "$dir/pid.tmp" "$dir/pid"
-        wait $!
-        echo $? > "$dir/rc"
+        # Not "wait; echo $?": errexit would end the wrapper on a failure.
+        rc=0
+        wait $! || rc=$?
+        echo "$rc" > "$dir/rc"
     ) < /dev/null > /dev/null 2>&1 &
     wait_until 10 test -s "$dir/pid"
+}
+
+# curl: the real one once run_process really starts services; otherwise
+# nothing runs, and the readiness check is answered as a healthy agent's.
+function curl {
+    _stub_record curl "$@"
+    if [[ ${STUB_RUN_PROCESS:-record} == exec ]]; then
+        command curl "$@"
+    else
+        printf 'ok: connected, synced\n\n200'
+    fi
 }
 
 # stop_process SERVICE: SIGTERM, as systemctl stop sends, then wait for the

@@ -27,7 +27,7 @@ SCENARIOS = ['settings-defaults', 'disabled', 'stack-defaults',
              'stack-custom', 'unix-connection', 'connection-forms',
              'existing-manager',
              'wildcard-manager', 'wildcard-connection', 'remote-connection',
-             'restack']
+             'restack', 'ipv6', 'start-failure']
 HARNESS_TIMEOUT = 150
 
 

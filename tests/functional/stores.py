@@ -66,10 +66,11 @@ class EtcdServer(_Server):
                 '--initial-cluster-state', 'new'] + self.extra_args
 
     def client(self, **kwargs):
+        from df_ovsdb_agent.cluster.stores import etcd3gw_api_path
         import etcd3gw
         client = etcd3gw.Etcd3Client(
             host=LOOPBACK, port=self.client_port, protocol=self.scheme,
-            timeout=5, **{**self.tls, **kwargs})
+            timeout=5, **{**self.tls, **etcd3gw_api_path(), **kwargs})
         client.session.trust_env = False  # see cluster.stores.etcd_client
         return client
 

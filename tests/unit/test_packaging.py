@@ -3,6 +3,7 @@
 import configparser
 from importlib import metadata
 import os
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,67 @@ def test_eventlet_compatibility_entry_point_still_runs():
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == df_ovsdb_agent.__version__
+
+
+def test_console_log_lines_carry_no_colour_codes():
+    """oslo.log 5.0.x (Debian 12) appends an ANSI reset to every console
+    line; the journal must get plain text with any supported oslo.log.
+    """
+    code = ('import logging\n'
+            'from df_ovsdb_agent.cmd import common\n'
+            'common.load_config([], "x")\n'
+            'logging.getLogger("t").warning("plain line")\n'
+            'logging.getLogger("t").error("second line")\n')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout
+    assert lines[0].endswith(' WARNING t [-] plain line'), lines
+    assert lines[1].endswith(' ERROR t [-] second line'), lines
+    assert '\x1b' not in result.stdout + result.stderr
+
+
+def test_runtime_requirements_are_what_the_agent_imports():
+    """pbr is a build requirement only; ovsdbapp belongs to the demo."""
+    with open(os.path.join(ROOT, 'requirements.txt')) as f:
+        names = {re.split(r'[<>=!~ ;\[]', line.strip(), 1)[0].lower()
+                 for line in f if line.strip() and not line.startswith('#')}
+    assert names == {'ovs', 'oslo.config', 'oslo.log', 'stevedore',
+                     'prometheus-client'}
+    with open(os.path.join(ROOT, 'requirements.txt')) as f:
+        # Constraints hold upper bounds, not requirements.
+        assert '<' not in f.read()
+    assert 'ovsdbapp' in _setup_cfg()['extras']['demo']
+
+
+def _minimums(lines):
+    found = {}
+    for line in lines:
+        match = re.match(r'^\s*([A-Za-z0-9._-]+)>=([0-9.]+)', line)
+        if match:
+            found[match[1].lower()] = match[2]
+    return found
+
+
+def test_lower_constraints_pin_exactly_the_minimums():
+    with open(os.path.join(ROOT, 'requirements.txt')) as f:
+        minimums = _minimums(f)
+    extras = _setup_cfg()['extras']
+    for extra in ('etcd', 'redis', 'demo'):
+        minimums.update(_minimums(extras[extra].splitlines()))
+    with open(os.path.join(ROOT, 'lower-constraints.txt')) as f:
+        pins = dict(line.strip().lower().split('==') for line in f
+                    if '==' in line and not line.startswith('#'))
+    assert {name: pins.get(name) for name in minimums} == minimums
+    # Debian 12's packages satisfy them.
+    debian_12 = {'stevedore': '4.0.2', 'ovsdbapp': '2.1.0',
+                 'prometheus-client': '0.16.0', 'redis': '4.3.4',
+                 'oslo.config': '9.0.0', 'oslo.log': '5.0.1',
+                 'etcd3gw': '2.0.0'}
+    for name, version in debian_12.items():
+        assert _version(minimums[name]) <= _version(version), name
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split('.'))
