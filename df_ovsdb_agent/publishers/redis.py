@@ -39,10 +39,6 @@ LOG = logging.getLogger(__name__)
 
 UNREADABLE = records.UNREADABLE
 
-# redis-py's execute_command option for a reply left as bytes
-# (redis.client.NEVER_DECODE; redis is imported only when used).
-_NEVER_DECODE = 'NEVER_DECODE'
-
 # Is the liveness record in KEYS[1] ours?  ARGV[1..3] = owner, pid,
 # started.  Sets `rec` to the decoded record (nil if unreadable).
 _MINE = """
@@ -135,7 +131,10 @@ class RedisStore(store.Store):
         self.alive_key = stores.redis_alive_key(self.key_prefix, host)
 
     def connect(self) -> None:
-        self._client = stores.redis_client(self.options)
+        # Replies that are not UTF-8 come back with surrogate escapes, not
+        # as an error: see read_state.
+        self._client = stores.redis_client(self.options,
+                                           encoding_errors='surrogateescape')
         self._claim = self._client.register_script(CLAIM)
         self._write = self._client.register_script(WRITE)
 
@@ -170,15 +169,15 @@ class RedisStore(store.Store):
     def read_state(self) -> tuple[dict, frozenset]:
         state = {}
         rewrite = set()
-        # Raw bytes: one field or value that is not UTF-8 must not make
-        # the whole read fail (and the publisher retry it for ever).
-        raw = self._client.execute_command(
-            'HGETALL', self.state_key, **{_NEVER_DECODE: True})
-        for field, value in raw.items():
-            # Surrogate escapes keep a field that is not UTF-8 exact, so
-            # that it can be deleted (see _encode).
-            name = field.decode('utf-8', 'surrogateescape')
-            record, bad = records.stored_form(value)
+        # Decoded with surrogate escapes (redis-py's NEVER_DECODE is not
+        # in every supported redis-py): one field or value that is not
+        # UTF-8 must not make the whole read fail (and the publisher retry
+        # it for ever), and a field read so stays exact, so that it can be
+        # deleted (see _encode).
+        raw = self._client.hgetall(self.state_key)
+        for name, value in raw.items():
+            record, bad = records.stored_form(
+                value.encode('utf-8', 'surrogateescape'))
             if bad:
                 rewrite.add(name)
             state[name] = record
