@@ -122,11 +122,16 @@ class Agent:
     def from_conf(cls, conf, bus: Optional[EventBus] = None,
                   state_file: Optional[str] = None,
                   owner_id: Optional[str] = None) -> 'Agent':
-        """Build an agent from an oslo.config object with our options."""
+        """Build an agent from an oslo.config object with our options.
+
+        A thin delegation to :func:`df_ovsdb_agent.conf.agent_args`, which
+        reads them; the configuration module never imports this one.
+        """
+        # Imported here so that embedding the agent without oslo.config
+        # options does not load the option declarations and plugin loader.
         from df_ovsdb_agent import conf as conf_lib
-        return cls(settings=conf_lib.ovsdb_settings(conf),
-                   policy=conf_lib.policy(conf), bus=bus,
-                   state_file=state_file, host=conf.host, owner_id=owner_id)
+        return cls(bus=bus, state_file=state_file, owner_id=owner_id,
+                   **conf_lib.agent_args(conf))
 
     @property
     def host(self) -> str:
