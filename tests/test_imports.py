@@ -9,6 +9,9 @@ goes to the module named (``from pkg import mod`` goes to ``pkg.mod`` when
 that is a module, else to ``pkg``); the implicit import of parent packages
 is not an edge.  Only modules of df_ovsdb_agent are nodes.
 
+The module table of doc/source/architecture.rst must name every module
+(:func:`test_architecture_table_lists_every_module`).
+
 Print the graph (and any cycle) with::
 
     python -m tests.test_imports
@@ -16,6 +19,7 @@ Print the graph (and any cycle) with::
 
 import ast
 import os
+import re
 import sys
 from typing import Iterator, Optional, Union
 
@@ -186,6 +190,36 @@ def test_function_imports_count_type_checking_does_not(tmp_path):
     assert edges['df_ovsdb_agent.c'] == []
     assert cycles(edges) == [['df_ovsdb_agent.a', 'df_ovsdb_agent.b',
                               'df_ovsdb_agent.a']]
+
+
+def _docstring_only(path: str) -> bool:
+    with open(path) as f:
+        body = ast.parse(f.read(), path).body
+    return (len(body) <= 1 and all(isinstance(node, ast.Expr)
+                                   for node in body))
+
+
+def test_architecture_table_lists_every_module():
+    """doc/source/architecture.rst names each module by its path; only a
+    package ``__init__.py`` that holds nothing but a docstring is exempt.
+    """
+    with open(os.path.join(ROOT, 'doc', 'source',
+                           'architecture.rst')) as f:
+        listed = set(re.findall(r'``(df_ovsdb_agent/[\w/]+\.py)``',
+                                f.read()))
+    missing = []
+    for path in modules().values():
+        rel = os.path.relpath(path, ROOT).replace(os.sep, '/')
+        if rel not in listed and not (path.endswith('__init__.py') and
+                                      _docstring_only(path)):
+            missing.append(rel)
+    assert not missing, ('modules missing from the module table of '
+                         'doc/source/architecture.rst: %s'
+                         % ', '.join(sorted(missing)))
+    stale = sorted(rel for rel in listed
+                   if not os.path.exists(os.path.join(ROOT, rel)))
+    assert not stale, 'architecture.rst lists modules that do not exist: ' \
+        '%s' % ', '.join(stale)
 
 
 def main() -> int:
