@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Callable, Iterable, Mapping, Optional
 
+from df_ovsdb_agent.backoff import Backoff
+from df_ovsdb_agent.backoff import START_BACKOFF
 from df_ovsdb_agent.bus import Callback
 from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.bus import Subscription
@@ -24,7 +26,6 @@ from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
-from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
@@ -46,10 +47,6 @@ LOG = logging.getLogger(__name__)
 HOST_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$')
 
 ErrorCallback = Callable[[BaseException], None]
-
-# Delays between attempts of start_async(), in seconds (first, cap): each
-# attempt already waits [ovsdb] timeout; jittered, as the daemon's.
-START_BACKOFF = (1.0, 30.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +119,16 @@ class Agent:
     def from_conf(cls, conf, bus: Optional[EventBus] = None,
                   state_file: Optional[str] = None,
                   owner_id: Optional[str] = None) -> 'Agent':
-        """Build an agent from an oslo.config object with our options."""
+        """Build an agent from an oslo.config object with our options.
+
+        A thin delegation to :func:`df_ovsdb_agent.conf.agent_args`, which
+        reads them; the configuration module never imports this one.
+        """
+        # Imported here so that embedding the agent without oslo.config
+        # options does not load the option declarations and plugin loader.
         from df_ovsdb_agent import conf as conf_lib
-        return cls(settings=conf_lib.ovsdb_settings(conf),
-                   policy=conf_lib.policy(conf), bus=bus,
-                   state_file=state_file, host=conf.host, owner_id=owner_id)
+        return cls(bus=bus, state_file=state_file, owner_id=owner_id,
+                   **conf_lib.agent_args(conf))
 
     @property
     def host(self) -> str:
@@ -188,7 +190,8 @@ class Agent:
         ``sync finished`` marker to learn when the first sync is in.
         """
         def attempts() -> None:
-            delays = Backoff(backoff[1], initial=backoff[0])
+            delays = Backoff.decorrelated_jitter(backoff[1],
+                                                 initial=backoff[0])
             while not self._stopping.is_set():
                 try:
                     self.start()

@@ -15,8 +15,8 @@ from oslo_config import cfg
 from stevedore import extension
 from stevedore import named
 
-from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent.options import read_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from df_ovsdb_agent.agent import Agent
@@ -113,7 +113,7 @@ def load(namespace: str, names: list, conf: cfg.ConfigOpts,
         _check_requirements(namespace, name, cls)
         group = group_name(namespace, name)
         conf.register_opts(cls.CONFIG_OPTS, group=group)
-        conf_lib.read_group(conf, group, cls.CONFIG_OPTS)
+        read_group(conf, group, cls.CONFIG_OPTS)
         config = conf[group]
         LOG.info('Loading %s %s from %s', namespace, name, cls.__module__)
         plugins.append(cls(agent, config, conf.host))

@@ -23,12 +23,12 @@ import base64
 import dataclasses
 import json
 import logging
-import random
 import re
 import threading
 import urllib.parse
 from typing import Any, Callable, Iterator, Optional
 
+from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.exceptions import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -350,42 +350,6 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
                           % (redact(options.url), exc)) from None
 
 
-INITIAL_BACKOFF = 0.1
-
-
-def jittered(seconds: float, fraction: float = 0.1) -> float:
-    """``seconds`` +- ``fraction`` of it, uniformly.
-
-    Spreads a fleet's periodic work (Calico jitters its tickers by 10%).
-    """
-    return seconds * random.uniform(1.0 - fraction, 1.0 + fraction)
-
-
-class Backoff:
-    """Capped exponential delays with decorrelated jitter.
-
-    Each delay is drawn uniformly between ``initial`` and three times the
-    previous one, capped at ``maximum`` (the "decorrelated jitter" of the
-    AWS architecture blog): it grows about as fast as doubling, but hosts
-    that failed at the same moment spread out at once instead of retrying
-    in lockstep.  :meth:`reset` after a success.
-    """
-
-    def __init__(self, maximum: float,
-                 initial: float = INITIAL_BACKOFF) -> None:
-        self.initial = min(initial, maximum)
-        self.maximum = maximum
-        self._last = self.initial
-
-    def next(self) -> float:
-        upper = max(self.initial, self._last * 3)
-        self._last = min(self.maximum, random.uniform(self.initial, upper))
-        return self._last
-
-    def reset(self) -> None:
-        self._last = self.initial
-
-
 def reconnecting(stopped: threading.Event, target: str, max_backoff: float,
                  connect: Callable[[], Any],
                  follow: Callable[[Any], Iterator],
@@ -396,7 +360,7 @@ def reconnecting(stopped: threading.Event, target: str, max_backoff: float,
     after a capped, jittered exponential delay (:class:`Backoff`), which
     resets once something came through again.
     """
-    backoff = Backoff(max_backoff)
+    backoff = Backoff.decorrelated_jitter(max_backoff)
     while not stopped.is_set():
         client = None
         try:

@@ -15,7 +15,8 @@ from typing import Optional
 from oslo_log import log as logging
 
 from df_ovsdb_agent.agent import Agent
-from df_ovsdb_agent.cluster.stores import Backoff
+from df_ovsdb_agent.backoff import Backoff
+from df_ovsdb_agent.backoff import START_BACKOFF
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import AgentError
@@ -37,12 +38,6 @@ SHUTDOWN_GRACE = 0.5
 # and the timeout assumed before the configuration is read.
 FORCED_EXIT_GRACE = 2.0
 DEFAULT_EXIT_TIMEOUT = 5.0
-
-
-# Delays between attempts to reach OVSDB at start-up, in seconds: each
-# attempt already waits [ovsdb] timeout; jitter keeps a fleet of
-# hypervisors booting together from retrying in lockstep.
-START_BACKOFF = (1.0, 30.0)
 
 
 class EventLog:
@@ -139,7 +134,8 @@ class Daemon:
         failure: list = []
 
         def attempts() -> None:
-            backoff = Backoff(START_BACKOFF[1], initial=START_BACKOFF[0])
+            backoff = Backoff.decorrelated_jitter(
+                START_BACKOFF[1], initial=START_BACKOFF[0])
             while not self._stop.is_set():
                 try:
                     self.agent.start()

@@ -1,7 +1,11 @@
 """Option declarations; register_opts(conf) and list_opts() for tools.
 
 Only entry points read a ConfigOpts; they turn it into plain settings
-objects (:func:`ovsdb_settings`, :func:`policy`) for everything below.
+objects (:func:`ovsdb_settings`, :func:`policy`, :func:`agent_args`) for
+everything below.  The dependency points one way: this module imports the
+plugin loader (for :func:`list_opts`), never the reverse; plugins get their
+own option group, the agent its settings (``Agent.from_conf`` only
+delegates to :func:`agent_args`).
 """
 
 import types
@@ -14,10 +18,12 @@ from df_ovsdb_agent.classifier import DEFAULT_TUNNEL_TYPES
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent.options import read_group  # noqa: F401 (public here)
 from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.ovsdb.peer import DEFAULT_TRUSTED_USERS
 from df_ovsdb_agent.ovsdb import remote as remote_lib
+from df_ovsdb_agent import plugins
 
 DEFAULT_OPTS = [
     cfg.HostAddressOpt(
@@ -163,7 +169,6 @@ def from_files(config_files: Iterable[str]) -> cfg.ConfigOpts:
 
 def list_opts():
     """Entry point for oslo-config-generator: ours, then every plugin's."""
-    from df_ovsdb_agent import plugins
     return ([('DEFAULT', DEFAULT_OPTS), ('ovsdb', OVSDB_OPTS),
              ('agent', AGENT_OPTS), ('metrics', metrics.METRICS_OPTS)] +
             plugins.list_plugin_opts(plugins.APPS_NAMESPACE) +
@@ -187,6 +192,14 @@ def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
     return settings
 
 
+def agent_args(conf: cfg.ConfigOpts) -> dict:
+    """The :class:`~df_ovsdb_agent.agent.Agent` arguments the options
+    give: ``settings``, ``policy`` and ``host``, read and validated.
+    """
+    return {'settings': ovsdb_settings(conf), 'policy': policy(conf),
+            'host': conf.host}
+
+
 def policy(conf: cfg.ConfigOpts) -> Policy:
     """Read and validate the classification options of ``[agent]``."""
     group = _read(conf, 'agent')
@@ -200,26 +213,6 @@ def policy(conf: cfg.ConfigOpts) -> Policy:
                                          for v in group.tunnel_types),
                   require_ofport=group.require_ofport,
                   vm_bridges=frozenset(v.strip() for v in group.vm_bridges))
-
-
-def read_group(conf: cfg.ConfigOpts, name: str, opts: list) -> dict:
-    """Read every option of a group now, so a bad value fails in one place.
-
-    :raises ConfigError: naming the option, the file and the reason.
-    """
-    values = {}
-    for opt in opts:
-        try:
-            values[opt.dest] = conf[name][opt.dest]
-        except (cfg.ConfigFileValueError, ValueError) as exc:
-            # oslo's text embeds a LocationInfo repr; keep only the reason.
-            text = str(exc)
-            reason = text.rpartition('is not valid: ')[2]
-            detail = text.partition("detail='")[2].partition("'")[0]
-            where = ' in %s' % detail if detail else ''
-            raise ConfigError('invalid value for [%s] %s%s: %s'
-                              % (name, opt.dest, where, reason)) from None
-    return values
 
 
 def _read(conf: cfg.ConfigOpts, name: str):

@@ -11,12 +11,12 @@ never a silently wrong view.
 import collections
 import dataclasses
 import logging
-import random
 import ssl
 import threading
 import time
 from typing import Any, Mapping, Optional
 
+from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.exceptions import AgentError
@@ -123,43 +123,6 @@ def configure_ssl(settings: OvsdbSettings,
 def _reason(exc: Exception) -> str:
     return getattr(exc, 'reason', None) or getattr(exc, 'strerror',
                                                    None) or str(exc)
-
-
-class Backoff:
-    """Exponential backoff with jitter: ``min`` doubling up to ``max``.
-
-    Each delay is drawn from [d/2, d] so that agents that lost the same
-    server do not come back in lockstep.  For the first ``fast_period``
-    seconds of an outage the delay stays under ``fast_ceiling``: most
-    outages are restarts, and a restarted ovsdb-server should be met
-    within a fraction of a second, not after a grown backoff.
-    """
-
-    def __init__(self, minimum: float, maximum: float,
-                 rand: Optional[random.Random] = None,
-                 fast_ceiling: float = 0.25, fast_period: float = 3.0,
-                 clock=time.monotonic) -> None:
-        self.minimum = minimum
-        self.maximum = max(minimum, maximum)
-        self.fast_ceiling = max(minimum, fast_ceiling)
-        self.fast_period = fast_period
-        self._rand = rand or random.Random()
-        self._clock = clock
-        self._failures = 0
-        self._since = 0.0
-
-    def next(self) -> float:
-        now = self._clock()
-        if not self._failures:
-            self._since = now
-        delay = min(self.maximum, self.minimum * (2 ** self._failures))
-        if now - self._since < self.fast_period:
-            delay = min(delay, self.fast_ceiling)
-        self._failures = min(self._failures + 1, 32)
-        return delay * self._rand.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self._failures = 0
 
 
 def interface_row(uuid: str, values: dict,

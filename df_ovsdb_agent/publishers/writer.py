@@ -38,9 +38,10 @@ import threading
 import time
 from typing import Mapping, Optional, Union
 
+from df_ovsdb_agent.backoff import Backoff
+from df_ovsdb_agent.backoff import jittered
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
-from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.cluster.stores import describe_error
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import identity
@@ -106,7 +107,7 @@ class Writer:
         self.max_backoff = max_backoff
         self.resync_interval = resync_interval
         self.revoke_on_stop = revoke_on_stop
-        self._backoff = Backoff(max_backoff)
+        self._backoff = Backoff.decorrelated_jitter(max_backoff)
         self._cond = threading.Condition()
         # name -> Interface; bus thread writes, writer thread reads.
         self._desired: KeyedState[str, Interface] = KeyedState(identity)
@@ -364,7 +365,7 @@ class Writer:
         if self.store.tick_interval is not None:
             # Jittered, so that hosts started together do not refresh
             # their leases in lockstep for ever after.
-            self._next_tick = time.monotonic() + stores.jittered(
+            self._next_tick = time.monotonic() + jittered(
                 self.store.tick_interval)
 
     def _do_reconcile(self) -> None:
@@ -386,7 +387,7 @@ class Writer:
         self._stored = actual
         self.reconciles += 1
         if self.resync_interval > 0:
-            self._next_resync = time.monotonic() + stores.jittered(
+            self._next_resync = time.monotonic() + jittered(
                 self.resync_interval)
         LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
                  '%d keys written', self.store.target, host, len(actual),
@@ -527,7 +528,7 @@ class Writer:
                 safe(alive.get('owner')), safe(alive.get('pid')),
                 safe(alive.get('version')), self.store.me.owner,
                 self.store.me.pid, self.max_backoff)
-        self._wait(stores.jittered(self.max_backoff))
+        self._wait(jittered(self.max_backoff))
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1

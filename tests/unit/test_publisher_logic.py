@@ -1,5 +1,6 @@
-"""Pure logic the publishers share with the cluster consumers (backoff,
-key layout, redaction) and the etcd adapter's transaction bounds.
+"""Pure logic the publishers share with the cluster consumers (key
+layout, redaction; their backoff is tested in test_backoff) and the etcd
+adapter's transaction bounds.
 
 The publisher modules' own tests sit beside them: test_publisher_records,
 _plan, _store and _writer.
@@ -9,28 +10,7 @@ _plan, _store and _writer.
 import pytest
 
 from df_ovsdb_agent.cluster import stores
-from df_ovsdb_agent.cluster.stores import Backoff
 from df_ovsdb_agent.publishers import etcd as etcd_publisher
-
-
-def test_backoff_is_jittered_capped_and_resets():
-    backoffs = [Backoff(2.0, initial=0.1) for _ in range(20)]
-    sequences = [[b.next() for _ in range(12)] for b in backoffs]
-    for seq in sequences:
-        assert all(0.1 <= d <= 2.0 for d in seq)
-    # Hosts that failed together do not retry in lockstep.
-    assert len({seq[1] for seq in sequences}) > 1
-    # It grows: late delays are mostly near the cap.
-    late = [seq[-1] for seq in sequences]
-    assert sum(late) / len(late) > 0.5
-    backoffs[0].reset()
-    assert backoffs[0].next() <= 0.3
-
-
-def test_jittered_stays_within_ten_percent():
-    values = [stores.jittered(300.0) for _ in range(500)]
-    assert all(270.0 <= v <= 330.0 for v in values)
-    assert max(values) - min(values) > 10
 
 
 def test_alive_key_layout():
