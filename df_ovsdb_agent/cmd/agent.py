@@ -295,13 +295,7 @@ def main(argv: Optional[list] = None) -> int:
     threads and locks that a wedged store client or subscriber may hold:
     "exit 0 within shutdown_timeout" must not depend on them.
     """
-    code = common.run(lambda: _main(argv), PROG)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    common.exit_now(common.run(lambda: _main(argv), PROG))
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 """Shared start-up for the console scripts: config, logging, errors."""
 
 import logging as std_logging
+import os
 import sys
-from typing import Callable, Optional
+from typing import Callable, NoReturn, Optional
 
 from oslo_config import cfg
 from oslo_log import handlers as oslo_handlers
@@ -71,6 +72,22 @@ def run(main: Callable[[], int], prog: str) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush stdout and stderr and end the process with ``code`` at once.
+
+    ``os._exit``, not the interpreter's finalisation: that waits on
+    threads and locks a wedged store client, subscriber or os-ken's
+    non-daemon server threads may hold, and "exit within
+    shutdown_timeout" must not depend on them.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _one_line(exc: Exception) -> str:

@@ -30,15 +30,9 @@ def main(argv: Optional[list] = None) -> int:
         eventlet.monkey_patch()
     from df_ovsdb_agent.cmd import common
     from df_ovsdb_agent.os_ken import manager
-    code = common.run(lambda: manager.run(argv, PROG), PROG)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
     # os-ken's OpenFlow server and connection threads are not daemons and
     # cannot be killed: after the orderly shutdown, exit at once.
-    os._exit(code)
+    common.exit_now(common.run(lambda: manager.run(argv, PROG), PROG))
 
 
 if __name__ == '__main__':
