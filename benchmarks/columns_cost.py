@@ -26,7 +26,7 @@ import tempfile
 
 from benchmarks import dataset
 from benchmarks.rpc import wait_connectable
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 CHILD = r'''
 import json, resource, sys, time

@@ -18,9 +18,9 @@ import subprocess
 
 import requests
 
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import free_port
-from df_ovsdb_agent.sandbox import LOOPBACK
+from df_ovsdb_agent.testing import sandbox
+from df_ovsdb_agent.testing.sandbox import free_port
+from df_ovsdb_agent.testing.sandbox import LOOPBACK
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 

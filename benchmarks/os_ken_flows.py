@@ -36,7 +36,7 @@ import time
 from benchmarks import dataset
 from benchmarks.rpc import wait_connectable
 from df_ovsdb_agent.os_ken import l2
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 COOKIE = l2.L2_OPTS[1].default
 BIN = os.path.dirname(sys.executable)

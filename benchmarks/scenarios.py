@@ -17,7 +17,7 @@ from benchmarks.contenders import POLL_INTERVAL
 from benchmarks import dataset
 from benchmarks import harness
 from benchmarks import rpc
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 LOG = logging.getLogger('benchmarks')
 

@@ -22,7 +22,7 @@ import time
 
 from benchmarks import dataset
 from benchmarks.rpc import Client
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 TICK = os.sysconf('SC_CLK_TCK')
 AGENT = os.path.join(os.path.dirname(sys.executable), 'df-ovsdb-agent')

@@ -23,8 +23,8 @@ from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.ovsdb.membership import Membership
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import stop_process
+from df_ovsdb_agent.testing import sandbox
+from df_ovsdb_agent.testing.sandbox import stop_process
 
 SCHEMA = sandbox.SCHEMA
 LOOPBACK = sandbox.LOOPBACK

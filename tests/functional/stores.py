@@ -20,10 +20,10 @@ from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent import plugins
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import free_port
-from df_ovsdb_agent.sandbox import LOOPBACK
-from df_ovsdb_agent.sandbox import wait_for
+from df_ovsdb_agent.testing import sandbox
+from df_ovsdb_agent.testing.sandbox import free_port
+from df_ovsdb_agent.testing.sandbox import LOOPBACK
+from df_ovsdb_agent.testing.sandbox import wait_for
 
 PASSWORD = 'S3cret-never-logged'
 

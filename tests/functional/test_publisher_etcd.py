@@ -15,7 +15,7 @@ from df_ovsdb_agent.cluster.etcd import watch_interfaces
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.exceptions import ConfigError
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.stores import enable_etcd_auth
 from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_records
