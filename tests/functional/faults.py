@@ -646,35 +646,6 @@ def read_request(conn: socket.socket, timeout: float = 5.0) -> Optional[dict]:
         buf = text + data.decode(errors='replace')
 
 
-# -- certificates -------------------------------------------------------------
-
-def _openssl(*args: str, cwd: str) -> None:
-    subprocess.run(('openssl',) + args, cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
-
-
-def make_ca(workdir: str, name: str) -> tuple[str, str]:
-    """A self-signed CA; returns (cert, key) paths."""
-    key = os.path.join(workdir, '%s-key.pem' % name)
-    cert = os.path.join(workdir, '%s-cert.pem' % name)
-    _openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-             '-subj', '/CN=%s' % name, '-keyout', key, '-out', cert,
-             cwd=workdir)
-    return cert, key
-
-
-def make_cert(workdir: str, name: str, ca: tuple[str, str]) -> tuple[str, str]:
-    """A certificate signed by ``ca``; returns (cert, key) paths."""
-    key = os.path.join(workdir, '%s-key.pem' % name)
-    csr = os.path.join(workdir, '%s.csr' % name)
-    cert = os.path.join(workdir, '%s-cert.pem' % name)
-    _openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
-             '/CN=%s' % name, '-keyout', key, '-out', csr, cwd=workdir)
-    _openssl('x509', '-req', '-in', csr, '-CA', ca[0], '-CAkey', ca[1],
-             '-CAcreateserial', '-days', '2', '-out', cert, cwd=workdir)
-    return cert, key
-
-
 def server_row(database: str = 'Open_vSwitch') -> dict:
     """update2 ``initial`` of a standalone ``database``'s ``_Server`` row,
     as a real ovsdb-server answers the agent's freshness monitor.

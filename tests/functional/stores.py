@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 from typing import Optional
 
 from oslo_config import cfg
@@ -295,38 +294,6 @@ def expected_records(agent, host):
 def wait_until(predicate, timeout=15.0, what='the store to converge'):
     """Poll an external store until ``predicate()`` is true."""
     wait_for(predicate, timeout, what, interval=0.05)
-
-
-def make_certificates(directory):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate.
-
-    Returns a dict of file paths: ca, server_cert, server_key, client_cert,
-    client_key.
-    """
-    os.makedirs(directory, exist_ok=True)
-    paths = {name: os.path.join(directory, name + '.pem') for name in (
-        'ca', 'ca_key', 'server_cert', 'server_key', 'client_cert',
-        'client_key')}
-
-    def openssl(*args):
-        subprocess.run(['openssl'] + list(args), check=True,
-                       capture_output=True, cwd=directory)
-
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-            '-subj', '/CN=test-ca', '-keyout', paths['ca_key'],
-            '-out', paths['ca'])
-    for who, extra in (('server', 'subjectAltName=IP:127.0.0.1'),
-                       ('client', 'extendedKeyUsage=clientAuth')):
-        csr = os.path.join(directory, who + '.csr')
-        ext = os.path.join(directory, who + '.ext')
-        with open(ext, 'w') as f:
-            f.write(extra + '\n')
-        openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
-                '/CN=' + who, '-keyout', paths[who + '_key'], '-out', csr)
-        openssl('x509', '-req', '-in', csr, '-CA', paths['ca'], '-CAkey',
-                paths['ca_key'], '-CAcreateserial', '-days', '2',
-                '-extfile', ext, '-out', paths[who + '_cert'])
-    return paths
 
 
 def enable_etcd_auth(server, password=PASSWORD):
