@@ -23,6 +23,8 @@ from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.ovsdb.membership import Membership
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.rpc import RpcError
 from df_ovsdb_agent.testing import sandbox
 from df_ovsdb_agent.testing.sandbox import stop_process
 
@@ -142,95 +144,6 @@ def join_cluster(path: str, raft_port: int, leader_port: int,
                     'tcp:%s:%d' % (LOOPBACK, raft_port),
                     'tcp:%s:%d' % (LOOPBACK, leader_port)],
                    check=True, capture_output=True)
-
-
-# -- a raw OVSDB JSON-RPC client ----------------------------------------------
-
-class RpcError(Exception):
-    """The server answered with an error, or did not answer in time."""
-
-
-class Rpc:
-    """Blocking JSON-RPC to ovsdb-server; answers its echo probes.
-
-    Deliberately independent of python-ovs, so the agent under test and
-    the tool that drives the database share no code.
-    """
-
-    def __init__(self, remote: str, timeout: float = 5.0) -> None:
-        method, _, rest = remote.partition(':')
-        if method == 'unix':
-            self.sock = socket.socket(socket.AF_UNIX)
-            address = rest
-        else:
-            host, _, port = rest.rpartition(':')
-            self.sock = socket.socket()
-            address = (host, int(port))
-        self.sock.settimeout(timeout)
-        self.sock.connect(address)
-        self.timeout = timeout
-        self._buf = ''
-        self._decoder = json.JSONDecoder()
-        self._ids = itertools.count(1)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> 'Rpc':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def call(self, method: str, params: list,
-             timeout: Optional[float] = None):
-        msg_id = next(self._ids)
-        self._send({'method': method, 'params': params, 'id': msg_id})
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            msg = self._recv(deadline)
-            if msg.get('method') == 'echo':
-                self._send({'result': msg['params'], 'error': None,
-                            'id': msg['id']})
-            elif msg.get('id') == msg_id:
-                if msg.get('error'):
-                    raise RpcError('%s failed: %s' % (method, msg['error']))
-                return msg['result']
-
-    def transact(self, *ops, db: str = 'Open_vSwitch',
-                 timeout: Optional[float] = None) -> list:
-        """Run one transaction; raise :class:`RpcError` if any op failed."""
-        result = self.call('transact', [db] + list(ops), timeout)
-        for op, res in zip(ops + (None,) * len(result), result):
-            if res and 'error' in res:
-                raise RpcError('transaction failed: %s (%s) in %s'
-                               % (res['error'], res.get('details'), op))
-        return result
-
-    def _send(self, msg: dict) -> None:
-        self.sock.sendall(json.dumps(msg).encode())
-
-    def _recv(self, deadline: float) -> dict:
-        while True:
-            text = self._buf.lstrip()
-            if text:
-                try:
-                    msg, end = self._decoder.raw_decode(text)
-                    self._buf = text[end:]
-                    return msg
-                except ValueError:
-                    pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RpcError('no answer within %ss' % self.timeout)
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(1 << 16)
-            except socket.timeout:
-                raise RpcError('no answer within %ss' % self.timeout)
-            if not data:
-                raise RpcError('connection closed')
-            self._buf = text + data.decode()
 
 
 def ovs_map(data: dict) -> list:
