@@ -25,8 +25,8 @@ import sys
 import tempfile
 
 from benchmarks import dataset
-from benchmarks.rpc import wait_connectable
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing.rpc import wait_connectable
+from df_ovsdb_agent.testing import sandbox
 
 CHILD = r'''
 import json, resource, sys, time
@@ -69,7 +69,8 @@ def main() -> None:
     box = sandbox.OvsSandbox(base_dir=tempfile.mkdtemp(), vswitchd=False)
     box.start()
     try:
-        client = wait_connectable(box.remote, 10)
+        client = wait_connectable(box.remote, 10, timeout=120.0,
+                                  reconnect_idle=4.0)
         dataset.create_bridge(client)
         dataset.add_ports(client, ['tap%06d' % i for i in range(args.size)],
                           1)

@@ -399,14 +399,14 @@ class PollingContender(Contender):
     has_sync_marker = True
 
     def run(self) -> None:
-        from benchmarks import rpc
-        client = rpc.Client(self.remote)
+        from df_ovsdb_agent.testing import rpc
+        client = rpc.Client(self.remote, timeout=120.0, reconnect_idle=4.0)
         seen: dict = {}
         first = True
         while not self.stop.is_set():
             began = time.monotonic()
-            rows = client.transact([{'op': 'select', 'table': 'Interface',
-                                     'where': []}])[0]['rows']
+            rows = client.transact({'op': 'select', 'table': 'Interface',
+                                    'where': []})[0]['rows']
             seen = self._diff(seen, rows)
             if first:
                 first = False

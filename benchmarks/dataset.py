@@ -13,10 +13,12 @@ import subprocess
 import uuid as uuid_lib
 from typing import Iterable, Optional
 
-from benchmarks.rpc import Client
+from df_ovsdb_agent.testing.rpc import Client
 
 BRIDGE = 'br-int'
 CHUNK = 5000
+# Seconds one bulk transaction may take (10k+ rows on a loaded machine).
+BULK_TIMEOUT = 120.0
 
 STAT_KEYS = ('collisions', 'rx_bytes', 'rx_crc_err', 'rx_dropped',
              'rx_errors', 'rx_frame_err', 'rx_over_err', 'rx_packets',
@@ -124,8 +126,15 @@ def churn_ops(ports: list[Port], generation: int) -> list:
             for p in ports]
 
 
+def connect(remote: str) -> Client:
+    """A session for the harness's bulk writes: a call may take long, and
+    pauses between bursts outlast the server's echo probe.
+    """
+    return Client(remote, timeout=BULK_TIMEOUT, reconnect_idle=4.0)
+
+
 def create_bridge(client: Client, bridge: str = BRIDGE) -> None:
-    client.transact([
+    client.transact(
         {'op': 'insert', 'table': 'Interface', 'uuid-name': 'bi',
          'row': {'name': bridge, 'type': 'internal', 'ofport': 65534,
                  'admin_state': 'up', 'link_state': 'up',
@@ -137,7 +146,7 @@ def create_bridge(client: Client, bridge: str = BRIDGE) -> None:
          'row': {'name': bridge, 'ports': ['named-uuid', 'bp'],
                  'datapath_id': '0000aa0000000001'}},
         {'op': 'mutate', 'table': 'Open_vSwitch', 'where': [],
-         'mutations': [['bridges', 'insert', ['named-uuid', 'bb']]]}])
+         'mutations': [['bridges', 'insert', ['named-uuid', 'bb']]]})
 
 
 def add_ports(client: Client, names: list[str], first_index: int,
@@ -146,7 +155,7 @@ def add_ports(client: Client, names: list[str], first_index: int,
     ports = []
     for start in range(0, len(names), chunk_size):
         chunk = names[start:start + chunk_size]
-        result = client.transact(add_ports_ops(chunk, first_index + start))
+        result = client.transact(*add_ports_ops(chunk, first_index + start))
         ports += ports_from_result(chunk, first_index + start, result)
     return ports
 
@@ -154,12 +163,12 @@ def add_ports(client: Client, names: list[str], first_index: int,
 def delete_ports(client: Client, ports: list[Port],
                  chunk_size: int = CHUNK) -> None:
     for start in range(0, len(ports), chunk_size):
-        client.transact(delete_ports_ops(ports[start:start + chunk_size]))
+        client.transact(*delete_ports_ops(ports[start:start + chunk_size]))
 
 
 def churn(client: Client, ports: list[Port], generation: int) -> None:
     for start in range(0, len(ports), CHUNK):
-        client.transact(churn_ops(ports[start:start + CHUNK], generation))
+        client.transact(*churn_ops(ports[start:start + CHUNK], generation))
 
 
 def offline_transact(db: str, ops: list) -> list:

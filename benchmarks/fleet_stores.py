@@ -1,11 +1,8 @@
 """One real etcd and one real redis-server on 127.0.0.1, and their figures.
 
-Each server runs as a foreground child in its own temporary directory on
-free ports and is stopped by PID (as ``tests/functional/stores.py`` does).
-:meth:`Server.restart` keeps or wipes the data: etcd restarts on the same
-data dir (or an emptied one); redis-server runs without persistence and is
-shut down with ``SHUTDOWN SAVE`` (an RDB file, loaded at the next start)
-or ``SHUTDOWN NOSAVE`` and its files removed.
+The servers are :mod:`df_ovsdb_agent.testing.stores`'s (foreground
+children on free ports, stopped by PID; ``restart(keep)`` keeps or wipes
+the data), with the default limits except Redis ``maxclients``.
 
 The figures (:meth:`Server.counters`, :func:`proc_usage`,
 :meth:`Server.connections`) come from the servers themselves: etcd's
@@ -13,14 +10,12 @@ The figures (:meth:`Server.counters`, :func:`proc_usage`,
 """
 
 import os
-import shutil
 import subprocess
+from typing import Union
 
 import requests
 
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import free_port
-from df_ovsdb_agent.sandbox import LOOPBACK
+from df_ovsdb_agent.testing import stores
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
@@ -48,18 +43,11 @@ REDIS_COMMANDS = ('evalsha', 'set', 'hset', 'hdel', 'xadd', 'xread',
                   'smembers', 'multi', 'exec', 'sadd')
 
 
-class ServerError(RuntimeError):
-    """A store did not start or stop as expected."""
-
-
-class Server(sandbox.ChildServer):
-    """A store server, with what the benchmark reads of it."""
+class EtcdServer(stores.EtcdServer):
+    """A single-member etcd cluster with the default limits."""
 
     def start(self, timeout: float = 30.0) -> None:
         super().start(timeout)
-
-    def restart(self, keep: bool) -> None:
-        raise NotImplementedError
 
     def connections(self) -> int:
         """Established client connections to the server's port."""
@@ -68,48 +56,6 @@ class Server(sandbox.ChildServer):
              '( sport = :%d )' % self.port], capture_output=True,
             text=True, check=True).stdout
         return sum(1 for line in out.splitlines() if line.strip())
-
-    def counters(self) -> dict:
-        raise NotImplementedError
-
-
-class EtcdServer(Server):
-    """A single-member etcd cluster with the default limits."""
-
-    name = 'etcd'
-
-    def __init__(self, base_dir: str) -> None:
-        super().__init__(base_dir)
-        self.port = free_port()
-        self.peer_port = free_port()
-        while self.peer_port == self.port:  # both were free a moment ago
-            self.peer_port = free_port()
-        self.data_dir = os.path.join(self.dir, 'data')
-
-    @property
-    def url(self) -> str:
-        return 'http://%s:%d' % (LOOPBACK, self.port)
-
-    def command(self) -> list:
-        peer = 'http://%s:%d' % (LOOPBACK, self.peer_port)
-        return ['etcd', '--name', 'fleet', '--data-dir', self.data_dir,
-                '--listen-client-urls', self.url,
-                '--advertise-client-urls', self.url,
-                '--listen-peer-urls', peer,
-                '--initial-advertise-peer-urls', peer,
-                '--initial-cluster', 'fleet=%s' % peer,
-                '--initial-cluster-state', 'new']
-
-    def ready(self) -> bool:
-        reply = requests.post(self.url + '/v3/maintenance/status', json={},
-                              timeout=2)
-        return reply.ok
-
-    def restart(self, keep: bool) -> None:
-        self.stop()
-        if not keep:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-        self.start()
 
     def metrics(self) -> dict:
         """Every un-labelled and labelled sample of /metrics, summed per
@@ -137,53 +83,15 @@ class EtcdServer(Server):
         return found
 
 
-class RedisServer(Server):
-    """redis-server without periodic persistence (see the module doc)."""
-
-    name = 'redis'
+class RedisServer(stores.RedisServer):
+    """redis-server for thousands of simulated hosts' connections."""
 
     def __init__(self, base_dir: str) -> None:
-        super().__init__(base_dir)
-        self.port = free_port()
+        super().__init__(base_dir, extra_args=('--maxclients', '20000'),
+                         client_timeout=30.0)
 
-    @property
-    def url(self) -> str:
-        return 'redis://%s:%d/0' % (LOOPBACK, self.port)
-
-    def command(self) -> list:
-        return ['redis-server', '--port', str(self.port), '--bind',
-                LOOPBACK, '--dir', self.dir, '--save', '', '--appendonly',
-                'no', '--logfile', '', '--maxclients', '20000']
-
-    def client(self):
-        import redis
-        return redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=30,
-                           decode_responses=True)
-
-    def ready(self) -> bool:
-        with self.client() as client:
-            return client.ping()
-
-    def restart(self, keep: bool) -> None:
-        import redis
-        with self.client() as client:
-            try:
-                client.shutdown(save=keep, nosave=not keep)
-            except redis.ConnectionError:
-                pass  # the server closes the connection as it exits
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            raise ServerError('redis-server did not shut down') from None
-        if not keep:
-            for name in os.listdir(self.dir):
-                if name.endswith(('.rdb', '.aof')):
-                    os.unlink(os.path.join(self.dir, name))
-        self.start()
-
-    def info(self, section: str) -> dict:
-        with self.client() as client:
-            return client.info(section)
+    def start(self, timeout: float = 30.0) -> None:
+        super().start(timeout)
 
     def counters(self) -> dict:
         stats = self.info('commandstats')
@@ -215,6 +123,7 @@ def proc_usage(pid: int) -> dict:
     return {'cpu': cpu, 'rss': rss, 'hwm': hwm}
 
 
-def make_server(store: str, base_dir: str) -> Server:
-    return {'etcd': EtcdServer, 'redis': RedisServer}[store](
-        os.path.join(base_dir, store))
+def make_server(store: str,
+                base_dir: str) -> Union[EtcdServer, RedisServer]:
+    kinds: dict = {'etcd': EtcdServer, 'redis': RedisServer}
+    return kinds[store](os.path.join(base_dir, store))

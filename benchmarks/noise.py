@@ -14,7 +14,6 @@ import threading
 import time
 
 from benchmarks import dataset
-from benchmarks import rpc
 
 
 def main() -> None:
@@ -23,7 +22,7 @@ def main() -> None:
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()),
                      daemon=True).start()
-    client = rpc.Client(args['remote'])
+    client = dataset.connect(args['remote'])
     generation, offset = 1, 0
     batch = args.get('batch', len(ports))
     while not stop.is_set():
@@ -33,7 +32,7 @@ def main() -> None:
         else:
             chunk = ports[offset:offset + batch] or ports[:batch]
             offset = (offset + batch) % max(1, len(ports))
-            client.transact(dataset.set_mac_ops(chunk, generation))
+            client.transact(*dataset.set_mac_ops(chunk, generation))
         generation += 1
         sys.stdout.write('%d\n' % generation)
         sys.stdout.flush()

@@ -34,9 +34,9 @@ import threading
 import time
 
 from benchmarks import dataset
-from benchmarks.rpc import wait_connectable
 from df_ovsdb_agent.os_ken import l2
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing.rpc import wait_connectable
+from df_ovsdb_agent.testing import sandbox
 
 COOKIE = l2.L2_OPTS[1].default
 BIN = os.path.dirname(sys.executable)
@@ -179,13 +179,14 @@ def main() -> None:
             'get', 'Controller', '.', 'is_connected'), 30,
             'br-int connected to the controller', interval=0.05)
         monitor = FlowMonitor(box)
-        client = wait_connectable(box.remote, 10)
+        client = wait_connectable(box.remote, 10, timeout=120.0,
+                                  reconnect_idle=4.0)
         time.sleep(0.5)   # the monitor's own session is up (no event)
         latencies = []
         for i in range(args.plugs):
             mac = dataset.mac(i + 1)
             began = time.monotonic()
-            client.transact(plug_ops([('vm%d' % i, mac)]))
+            client.transact(*plug_ops([('vm%d' % i, mac)]))
             latencies.append(monitor.wait_both(mac) - began)
         monitor.stop()
         print('port plugged -> both flows on the switch, %d ports one '
@@ -204,22 +205,22 @@ def main() -> None:
                   'vswitchd answered' % (args.plugs, flows, done - began,
                                          done - ready))
         # Unplug the latency ports: the bulk starts from an empty switch.
-        client.transact([{'op': 'update', 'table': 'Bridge',
-                          'where': [['name', '==', 'br-int']],
-                          'row': {'ports': ['set', []]}}])
+        client.transact({'op': 'update', 'table': 'Bridge',
+                         'where': [['name', '==', 'br-int']],
+                         'row': {'ports': ['set', []]}})
         wait_count(box, 0, 60)
         for r in range(args.repeats):
             names = [('bulk%d' % i, dataset.mac(100000 + i))
                      for i in range(args.bulk)]
             began = time.monotonic()
-            client.transact(plug_ops(names))
+            client.transact(*plug_ops(names))
             done = wait_count(box, 2 * args.bulk, 120)
             print('%d ports in one transaction -> all %d flows present: '
                   '%.2f s' % (args.bulk, 2 * args.bulk, done - began))
             began = time.monotonic()
-            client.transact([{'op': 'update', 'table': 'Bridge',
-                              'where': [['name', '==', 'br-int']],
-                              'row': {'ports': ['set', []]}}])
+            client.transact({'op': 'update', 'table': 'Bridge',
+                             'where': [['name', '==', 'br-int']],
+                             'row': {'ports': ['set', []]}})
             done = wait_count(box, 0, 120)
             print('  ... all unplugged in one transaction -> no flow left: '
                   '%.2f s' % (done - began))

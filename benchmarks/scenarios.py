@@ -16,8 +16,7 @@ from typing import Callable, Optional
 from benchmarks.contenders import POLL_INTERVAL
 from benchmarks import dataset
 from benchmarks import harness
-from benchmarks import rpc
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 LOG = logging.getLogger('benchmarks')
 
@@ -76,7 +75,7 @@ class Database:
     def __init__(self, ports: int) -> None:
         self.box = sandbox.OvsSandbox(vswitchd=False)
         self.box.start()
-        self.client = rpc.Client(self.box.remote)
+        self.client = dataset.connect(self.box.remote)
         self.pop = dataset.Population(self.client)
         if ports:
             self.pop.add('tap', ports)
@@ -212,7 +211,7 @@ def _probe_batch(db: Database, worker: harness.Worker,
         generation[0] += 1
         worker.drain_marks()
         began = harness.stamp()
-        db.client.transact(dataset.set_mac_ops([probe], generation[0]))
+        db.client.transact(*dataset.set_mac_ops([probe], generation[0]))
         seen = worker.wait_mark(probe.name, 5.0)
         if seen is None:
             lost += 1
@@ -364,7 +363,7 @@ def _resync_one(cfg: Config, db: Database, name: str, generation: int,
                 cell.setdefault('started', []).append(
                     (connected - back) / 1e9)
             cell['events'].append(done['events'])
-            db.client = rpc.Client(db.remote)
+            db.client = dataset.connect(db.remote)
             db.pop.client = db.client
             progress('resync %-15s #%d %.3fs %d events' % (
                 name, rep + 1, cell['seconds'][-1], done['events']))
@@ -435,7 +434,7 @@ def _huge_one(cfg: Config, db: Database, name: str, size: int,
         ops[0]['row']['external_ids'][1].append(['huge', 'x' * size])
         worker.drain_marks()
         began = harness.stamp()
-        db.client.transact(ops)
+        db.client.transact(*ops)
         seen = worker.wait_mark(port.name, max(cfg.sync_budget * 2, 60))
         if seen is not None:
             cell['seconds'].append((seen - began) / 1e9)

@@ -21,8 +21,7 @@ import threading
 import time
 
 from benchmarks import dataset
-from benchmarks.rpc import Client
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 TICK = os.sysconf('SC_CLK_TCK')
 AGENT = os.path.join(os.path.dirname(sys.executable), 'df-ovsdb-agent')
@@ -51,7 +50,7 @@ def measure(size: int, idle: float) -> dict:
         os.makedirs(box.dir)
         box.start()
         try:
-            with Client(box.remote) as client:
+            with dataset.connect(box.remote) as client:
                 dataset.create_bridge(client)
                 dataset.add_ports(client, ['tap%d' % i for i in range(size)],
                                   1)

@@ -24,7 +24,7 @@ PRELOAD = {
     'raw_idl': ('ovs.db.idl', 'ovs.poller'),
     'ovsdbapp_naive': ('ovsdbapp.backend.ovs_idl.connection',
                        'ovsdbapp.backend.ovs_idl.event'),
-    'polling': ('benchmarks.rpc',),
+    'polling': ('df_ovsdb_agent.testing.rpc',),
 }
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent import events
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.recorder import Recorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -21,7 +21,7 @@ from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
-from df_ovsdb_agent import sandbox as sandbox_lib
+from df_ovsdb_agent.testing import sandbox as sandbox_lib
 
 PROG = 'df-ovsdb-demo'
 

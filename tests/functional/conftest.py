@@ -7,7 +7,7 @@ import pytest
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -1,5 +1,6 @@
-"""Fault-injection helpers: server processes, a raw OVSDB client, churn,
-hostile peers and an auditor for event streams.
+"""Fault-injection helpers: churn, hostile peers and an auditor for event
+streams; the ovsdb-server processes and the raw OVSDB client of
+:mod:`df_ovsdb_agent.testing` under the names the tests use.
 
 Everything here talks to real processes on 127.0.0.1 (or unix sockets in
 a temp dir) and stops what it started by PID.  Nothing here imitates
@@ -8,11 +9,8 @@ ovsdb-server: :class:`HostileServer` is a deliberately broken peer.
 
 import itertools
 import json
-import os
 import random
-import signal
 import socket
-import subprocess
 import threading
 import time
 from typing import Callable, Iterable, Optional
@@ -23,214 +21,20 @@ from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.ovsdb.membership import Membership
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import stop_process
+from df_ovsdb_agent.testing.ovsdb_server import create_cluster  # noqa: F401
+from df_ovsdb_agent.testing.ovsdb_server import create_db  # noqa: F401
+from df_ovsdb_agent.testing.ovsdb_server import join_cluster  # noqa: F401
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess  # noqa: F401
+from df_ovsdb_agent.testing.ovsdb_server import wait_serving  # noqa: F401
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.rpc import RpcError
+from df_ovsdb_agent.testing import sandbox
 
 SCHEMA = sandbox.SCHEMA
 LOOPBACK = sandbox.LOOPBACK
 free_port = sandbox.free_port
+stop_process = sandbox.stop_process
 wait_for = sandbox.wait_for
-
-
-# -- processes --------------------------------------------------------------
-
-class OvsdbProcess:
-    """One ovsdb-server with free-form arguments, run as a child by PID.
-
-    The sandbox covers the usual standalone server; this one serves the
-    cases it does not: SSL, clustered databases and relays.
-    """
-
-    def __init__(self, workdir: str, name: str, sources: list[str],
-                 port: Optional[int] = None, passive: str = 'ptcp',
-                 extra_args: Iterable[str] = ()) -> None:
-        self.dir = workdir
-        self.name = name
-        self.sources = list(sources)
-        self.port = port or free_port()
-        self.passive = passive
-        self.extra_args = list(extra_args)
-        self.sock = os.path.join(workdir, '%s.sock' % name)
-        self.ctl = os.path.join(workdir, '%s.ctl' % name)
-        self.log = os.path.join(workdir, '%s.log' % name)
-        self.proc: Optional[subprocess.Popen] = None
-
-    @property
-    def remote(self) -> str:
-        method = self.passive[1:]
-        return '%s:%s:%d' % (method, LOOPBACK, self.port)
-
-    @property
-    def unix_remote(self) -> str:
-        return 'unix:%s' % self.sock
-
-    def start(self, wait: bool = True) -> None:
-        cmd = (['ovsdb-server'] + self.sources +
-               ['--remote=%s:%d:%s' % (self.passive, self.port, LOOPBACK),
-                '--remote=punix:%s' % self.sock,
-                '--unixctl=%s' % self.ctl,
-                '--pidfile=%s' % os.path.join(self.dir, '%s.pid' % self.name),
-                '--log-file=%s' % self.log, '--no-chdir'] + self.extra_args)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if wait:
-            wait_for(self._ready, 15, '%s on port %d' % (self.name,
-                                                         self.port))
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise sandbox.SandboxError('%s exited with %s; see %s'
-                                       % (self.name, self.proc.returncode,
-                                          self.log))
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex((LOOPBACK, self.port)) != 0:
-                return False
-        # The socket file appears at bind(), before listen(): under load a
-        # client can be refused in between, so connect to it too.
-        return sandbox.unix_listening(self.sock)
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        """kill -9 and reap."""
-        stop_process(self.proc, signal.SIGKILL)
-
-    def stop(self) -> None:
-        stop_process(self.proc, signal.SIGTERM)
-
-    def appctl(self, *args: str) -> str:
-        return subprocess.run(['ovs-appctl', '-t', self.ctl] + list(args),
-                              capture_output=True, text=True, timeout=10,
-                              check=True).stdout
-
-
-def wait_serving(remote: str, database: str = 'Open_vSwitch',
-                 timeout: float = 20.0) -> None:
-    """Wait until ``remote`` serves ``database``.
-
-    Clusters and relays join their source some time after they listen.
-    """
-    def serving() -> bool:
-        try:
-            with Rpc(remote, timeout=2) as rpc:
-                rpc.call('get_schema', [database])
-                return True
-        except (OSError, RpcError):
-            return False
-    wait_for(serving, timeout, '%s to serve %s' % (remote, database),
-             interval=0.05)
-
-
-def create_db(path: str, schema: str = SCHEMA) -> None:
-    subprocess.run(['ovsdb-tool', 'create', path, schema], check=True,
-                   capture_output=True)
-
-
-def create_cluster(path: str, raft_port: int, schema: str = SCHEMA) -> None:
-    """A single-member clustered database (keeps transaction history)."""
-    subprocess.run(['ovsdb-tool', 'create-cluster', path, schema,
-                    'tcp:%s:%d' % (LOOPBACK, raft_port)],
-                   check=True, capture_output=True)
-
-
-def join_cluster(path: str, raft_port: int, leader_port: int,
-                 database: str = 'Open_vSwitch') -> None:
-    """A member joining the cluster whose member listens on ``leader_port``."""
-    subprocess.run(['ovsdb-tool', 'join-cluster', path, database,
-                    'tcp:%s:%d' % (LOOPBACK, raft_port),
-                    'tcp:%s:%d' % (LOOPBACK, leader_port)],
-                   check=True, capture_output=True)
-
-
-# -- a raw OVSDB JSON-RPC client ----------------------------------------------
-
-class RpcError(Exception):
-    """The server answered with an error, or did not answer in time."""
-
-
-class Rpc:
-    """Blocking JSON-RPC to ovsdb-server; answers its echo probes.
-
-    Deliberately independent of python-ovs, so the agent under test and
-    the tool that drives the database share no code.
-    """
-
-    def __init__(self, remote: str, timeout: float = 5.0) -> None:
-        method, _, rest = remote.partition(':')
-        if method == 'unix':
-            self.sock = socket.socket(socket.AF_UNIX)
-            address = rest
-        else:
-            host, _, port = rest.rpartition(':')
-            self.sock = socket.socket()
-            address = (host, int(port))
-        self.sock.settimeout(timeout)
-        self.sock.connect(address)
-        self.timeout = timeout
-        self._buf = ''
-        self._decoder = json.JSONDecoder()
-        self._ids = itertools.count(1)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def __enter__(self) -> 'Rpc':
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def call(self, method: str, params: list,
-             timeout: Optional[float] = None):
-        msg_id = next(self._ids)
-        self._send({'method': method, 'params': params, 'id': msg_id})
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            msg = self._recv(deadline)
-            if msg.get('method') == 'echo':
-                self._send({'result': msg['params'], 'error': None,
-                            'id': msg['id']})
-            elif msg.get('id') == msg_id:
-                if msg.get('error'):
-                    raise RpcError('%s failed: %s' % (method, msg['error']))
-                return msg['result']
-
-    def transact(self, *ops, db: str = 'Open_vSwitch',
-                 timeout: Optional[float] = None) -> list:
-        """Run one transaction; raise :class:`RpcError` if any op failed."""
-        result = self.call('transact', [db] + list(ops), timeout)
-        for op, res in zip(ops + (None,) * len(result), result):
-            if res and 'error' in res:
-                raise RpcError('transaction failed: %s (%s) in %s'
-                               % (res['error'], res.get('details'), op))
-        return result
-
-    def _send(self, msg: dict) -> None:
-        self.sock.sendall(json.dumps(msg).encode())
-
-    def _recv(self, deadline: float) -> dict:
-        while True:
-            text = self._buf.lstrip()
-            if text:
-                try:
-                    msg, end = self._decoder.raw_decode(text)
-                    self._buf = text[end:]
-                    return msg
-                except ValueError:
-                    pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RpcError('no answer within %ss' % self.timeout)
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(1 << 16)
-            except socket.timeout:
-                raise RpcError('no answer within %ss' % self.timeout)
-            if not data:
-                raise RpcError('connection closed')
-            self._buf = text + data.decode()
 
 
 def ovs_map(data: dict) -> list:
@@ -644,35 +448,6 @@ def read_request(conn: socket.socket, timeout: float = 5.0) -> Optional[dict]:
         if not data:
             return None
         buf = text + data.decode(errors='replace')
-
-
-# -- certificates -------------------------------------------------------------
-
-def _openssl(*args: str, cwd: str) -> None:
-    subprocess.run(('openssl',) + args, cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
-
-
-def make_ca(workdir: str, name: str) -> tuple[str, str]:
-    """A self-signed CA; returns (cert, key) paths."""
-    key = os.path.join(workdir, '%s-key.pem' % name)
-    cert = os.path.join(workdir, '%s-cert.pem' % name)
-    _openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-             '-subj', '/CN=%s' % name, '-keyout', key, '-out', cert,
-             cwd=workdir)
-    return cert, key
-
-
-def make_cert(workdir: str, name: str, ca: tuple[str, str]) -> tuple[str, str]:
-    """A certificate signed by ``ca``; returns (cert, key) paths."""
-    key = os.path.join(workdir, '%s-key.pem' % name)
-    csr = os.path.join(workdir, '%s.csr' % name)
-    cert = os.path.join(workdir, '%s-cert.pem' % name)
-    _openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
-             '/CN=%s' % name, '-keyout', key, '-out', csr, cwd=workdir)
-    _openssl('x509', '-req', '-in', csr, '-CA', ca[0], '-CAkey', ca[1],
-             '-CAcreateserial', '-days', '2', '-out', cert, cwd=workdir)
-    return cert, key
 
 
 def server_row(database: str = 'Open_vSwitch') -> dict:

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(

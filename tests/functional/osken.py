@@ -7,7 +7,7 @@ import re
 import subprocess
 
 from df_ovsdb_agent.os_ken import l2
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.test_cli import Proc
 from tests.functional.test_cli import script
 

@@ -1,17 +1,13 @@
-"""Real etcd and redis-server on free 127.0.0.1 ports, for the publishers.
+"""Fixtures and readers for real etcd and redis-server, for the publishers.
 
-Each server runs as a foreground child in a temporary directory and is
-stopped by PID.  Import the fixtures into a test module::
+The servers are :mod:`df_ovsdb_agent.testing.stores`'s, on free 127.0.0.1
+ports, stopped by PID.  Import the fixtures into a test module::
 
     from tests.functional.stores import etcd_server_fixture  # noqa: F401
 """
 
 import base64
 import json
-import os
-import shutil
-import subprocess
-from typing import Optional
 
 from oslo_config import cfg
 import pytest
@@ -20,100 +16,11 @@ from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent import plugins
-from df_ovsdb_agent import sandbox
-from df_ovsdb_agent.sandbox import free_port
-from df_ovsdb_agent.sandbox import LOOPBACK
-from df_ovsdb_agent.sandbox import wait_for
+from df_ovsdb_agent.testing.sandbox import wait_for
+from df_ovsdb_agent.testing.stores import EtcdServer
+from df_ovsdb_agent.testing.stores import RedisServer
 
 PASSWORD = 'S3cret-never-logged'
-
-
-class _Server(sandbox.ChildServer):
-    """A store server that can be killed and restarted."""
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-
-class EtcdServer(_Server):
-    """A single-member etcd cluster; its data dir survives restarts."""
-
-    name = 'etcd'
-
-    def __init__(self, base_dir: str, extra_args: tuple = (),
-                 scheme: str = 'http') -> None:
-        super().__init__(base_dir)
-        self.client_port = free_port()
-        self.peer_port = free_port()
-        self.data_dir = os.path.join(self.dir, 'data')
-        self.extra_args = list(extra_args)
-        self.scheme = scheme
-        self.tls: dict = {}
-
-    @property
-    def url(self) -> str:
-        return '%s://%s:%d' % (self.scheme, LOOPBACK, self.client_port)
-
-    def command(self) -> list:
-        peer = 'http://%s:%d' % (LOOPBACK, self.peer_port)
-        return ['etcd', '--name', 't', '--data-dir', self.data_dir,
-                '--listen-client-urls', self.url,
-                '--advertise-client-urls', self.url,
-                '--listen-peer-urls', peer,
-                '--initial-advertise-peer-urls', peer,
-                '--initial-cluster', 't=%s' % peer,
-                '--initial-cluster-state', 'new'] + self.extra_args
-
-    def client(self, **kwargs):
-        from df_ovsdb_agent.cluster.stores import etcd3gw_api_path
-        import etcd3gw
-        client = etcd3gw.Etcd3Client(
-            host=LOOPBACK, port=self.client_port, protocol=self.scheme,
-            timeout=5, **{**self.tls, **etcd3gw_api_path(), **kwargs})
-        client.session.trust_env = False  # see cluster.stores.etcd_client
-        return client
-
-    def ready(self) -> bool:
-        self.client().status()
-        return True
-
-    def wipe(self) -> None:
-        """Forget every key and lease (the server must be stopped)."""
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-class RedisServer(_Server):
-    """redis-server without persistence: a restart loses everything."""
-
-    name = 'redis'
-
-    def __init__(self, base_dir: str, password: Optional[str] = None) -> None:
-        super().__init__(base_dir)
-        self.port = free_port()
-        self.password = password
-
-    @property
-    def url(self) -> str:
-        return 'redis://%s:%d/0' % (LOOPBACK, self.port)
-
-    def command(self) -> list:
-        cmd = ['redis-server', '--port', str(self.port), '--bind', LOOPBACK,
-               '--dir', self.dir, '--save', '', '--appendonly', 'no',
-               '--logfile', '']
-        if self.password:
-            cmd += ['--requirepass', self.password]
-        return cmd
-
-    def client(self):
-        import redis
-        return redis.Redis(host=LOOPBACK, port=self.port,
-                           password=self.password, socket_timeout=5,
-                           decode_responses=True)
-
-    def ready(self) -> bool:
-        with self.client() as client:
-            return client.ping()
 
 
 @pytest.fixture(name='etcd_server')
@@ -295,38 +202,6 @@ def expected_records(agent, host):
 def wait_until(predicate, timeout=15.0, what='the store to converge'):
     """Poll an external store until ``predicate()`` is true."""
     wait_for(predicate, timeout, what, interval=0.05)
-
-
-def make_certificates(directory):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate.
-
-    Returns a dict of file paths: ca, server_cert, server_key, client_cert,
-    client_key.
-    """
-    os.makedirs(directory, exist_ok=True)
-    paths = {name: os.path.join(directory, name + '.pem') for name in (
-        'ca', 'ca_key', 'server_cert', 'server_key', 'client_cert',
-        'client_key')}
-
-    def openssl(*args):
-        subprocess.run(['openssl'] + list(args), check=True,
-                       capture_output=True, cwd=directory)
-
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-            '-subj', '/CN=test-ca', '-keyout', paths['ca_key'],
-            '-out', paths['ca'])
-    for who, extra in (('server', 'subjectAltName=IP:127.0.0.1'),
-                       ('client', 'extendedKeyUsage=clientAuth')):
-        csr = os.path.join(directory, who + '.csr')
-        ext = os.path.join(directory, who + '.ext')
-        with open(ext, 'w') as f:
-            f.write(extra + '\n')
-        openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj',
-                '/CN=' + who, '-keyout', paths[who + '_key'], '-out', csr)
-        openssl('x509', '-req', '-in', csr, '-CA', paths['ca'], '-CAkey',
-                paths['ca_key'], '-CAcreateserial', '-days', '2',
-                '-extfile', ext, '-out', paths[who + '_cert'])
-    return paths
 
 
 def enable_etcd_auth(server, password=PASSWORD):

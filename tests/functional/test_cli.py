@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 
 BIN = os.path.dirname(sys.executable)
 

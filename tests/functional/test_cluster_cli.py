@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_server_fixture  # noqa: F401

@@ -16,7 +16,7 @@ import subprocess
 import pytest
 
 from df_ovsdb_agent.cluster import stores
-from df_ovsdb_agent.sandbox import SandboxError
+from df_ovsdb_agent.testing.sandbox import SandboxError
 from tests.functional.simhosts import changes
 from tests.functional.simhosts import converged
 from tests.functional.simhosts import markers

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import faults
 from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.test_cli import Proc

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import osken
 from tests.functional.osken import expected
 from tests.functional.osken import mac

@@ -10,7 +10,7 @@ import pytest
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.exceptions import SchemaError
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.recorder import Recorder
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(120)]

@@ -22,7 +22,7 @@ import types
 import pytest
 
 from df_ovsdb_agent.agent import Agent
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import impostor
 from tests.functional import netns
 from tests.functional.test_cli import Proc

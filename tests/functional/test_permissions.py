@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.test_cli import Proc
 from tests.functional.test_cli import script
 

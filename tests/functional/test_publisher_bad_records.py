@@ -22,7 +22,7 @@ import pytest
 
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent import metrics
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import faults
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_server_fixture  # noqa: F401

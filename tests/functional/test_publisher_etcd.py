@@ -15,14 +15,14 @@ from df_ovsdb_agent.cluster.etcd import watch_interfaces
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.exceptions import ConfigError
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing.pki import make_certificates
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.stores import enable_etcd_auth
 from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import EtcdServer
 from tests.functional.stores import expected_records
-from tests.functional.stores import make_certificates
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import PASSWORD
 from tests.functional.stores import wait_until

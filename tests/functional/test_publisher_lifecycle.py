@@ -25,7 +25,7 @@ from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import SYNC_FINISHED
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.stores import etcd_alive
 from tests.functional.stores import etcd_changes_since
 from tests.functional.stores import etcd_keys_per_lease

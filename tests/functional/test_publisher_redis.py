@@ -10,8 +10,8 @@ from df_ovsdb_agent.cluster.redis import read_interfaces
 from df_ovsdb_agent.cluster.redis import RedisStreamReader
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.exceptions import ConfigError
+from df_ovsdb_agent.testing.pki import make_certificates
 from tests.functional.stores import expected_records
-from tests.functional.stores import make_certificates
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import PASSWORD
 from tests.functional.stores import redis_server_fixture  # noqa: F401

@@ -17,7 +17,7 @@ import pytest
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.test_cli import Proc
 from tests.functional.test_cli import script
 from tests.functional.test_cli import write_conf

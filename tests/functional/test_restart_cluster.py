@@ -8,7 +8,7 @@ was down.
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import faults
 from tests.functional.test_cluster import _change_through
 from tests.functional.test_cluster import cluster  # noqa: F401 (fixture)

@@ -15,7 +15,7 @@ import urllib.request
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent import metrics
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.test_cli import script
 from tests.recorder import Recorder
 

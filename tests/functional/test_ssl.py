@@ -14,7 +14,9 @@ import sys
 import pytest
 
 from df_ovsdb_agent import metrics
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing.pki import make_ca
+from df_ovsdb_agent.testing.pki import make_cert
+from df_ovsdb_agent.testing import sandbox
 from tests.functional import faults
 from tests.recorder import Recorder
 
@@ -26,11 +28,11 @@ class Pki:
     """A CA with server and client certificates, and an unrelated CA."""
 
     def __init__(self, workdir):
-        self.ca = faults.make_ca(workdir, 'ca')
-        self.server = faults.make_cert(workdir, 'server', self.ca)
-        self.client = faults.make_cert(workdir, 'client', self.ca)
-        self.other_ca = faults.make_ca(workdir, 'other-ca')
-        self.stranger = faults.make_cert(workdir, 'stranger', self.other_ca)
+        self.ca = make_ca(workdir, 'ca')
+        self.server = make_cert(workdir, 'server', self.ca)
+        self.client = make_cert(workdir, 'client', self.ca)
+        self.other_ca = make_ca(workdir, 'other-ca')
+        self.stranger = make_cert(workdir, 'stranger', self.other_ca)
 
 
 @pytest.fixture(scope='module')

@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from df_ovsdb_agent import sandbox
+from df_ovsdb_agent.testing import sandbox
 from tests.functional.faults import db_truth
 from tests.recorder import Recorder
 from tests.recorder import replay_state

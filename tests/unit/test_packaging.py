@@ -1,5 +1,6 @@
 """Version, licence and extras as a user of the package sees them."""
 
+import ast
 import configparser
 from importlib import metadata
 import os
@@ -123,6 +124,44 @@ def test_runtime_requirements_are_what_the_agent_imports():
         # Constraints hold upper bounds, not requirements.
         assert '<' not in f.read()
     assert 'ovsdbapp' in _setup_cfg()['extras']['demo']
+
+
+def _imported_modules(path):
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            yield from ('%s.%s' % (node.module, alias.name)
+                        for alias in node.names)
+
+
+def test_test_support_and_ovsdbapp_stay_out_of_the_product():
+    """Only the demo reaches df_ovsdb_agent.testing; ovsdbapp only there."""
+    package = os.path.join(ROOT, 'df_ovsdb_agent')
+    testing = os.path.join(package, 'testing')
+    seen = {}
+    for top, _dirs, files in os.walk(package):
+        for name in files:
+            if name.endswith('.py'):
+                path = os.path.join(top, name)
+                seen[os.path.relpath(path, ROOT)] = set(
+                    _imported_modules(path))
+    assert 'df_ovsdb_agent/testing/sandbox.py' in seen
+    reaching = sorted(
+        path for path, modules in seen.items()
+        if not path.startswith(os.path.relpath(testing, ROOT))
+        and any(m == 'df_ovsdb_agent.testing'
+                or m.startswith('df_ovsdb_agent.testing.') for m in modules))
+    assert reaching == ['df_ovsdb_agent/cmd/demo.py']
+    with_ovsdbapp = sorted(
+        path for path, modules in seen.items()
+        if any(m.split('.')[0] == 'ovsdbapp' for m in modules))
+    assert with_ovsdbapp
+    assert all(path.startswith('df_ovsdb_agent/testing/')
+               for path in with_ovsdbapp), with_ovsdbapp
 
 
 def _minimums(lines):

@@ -184,7 +184,7 @@ def test_declaration_matches_what_the_classifier_reads():
 
 
 def test_vswitch_schema_types_and_interface_rows():
-    from df_ovsdb_agent import sandbox
+    from df_ovsdb_agent.testing import sandbox
     with open(sandbox.SCHEMA) as f:
         types = schema_lib.monitored_types(json.load(f))
     replica = Replica(types)
