@@ -266,6 +266,13 @@ def test_unusable_state_dir_is_a_start_up_error(ovs, tmp_path,
     assert 'Traceback' not in out.stderr
 
 
+def _start_daemon(ovs, tmp_path):
+    """Run the daemon on its test config until it exits (within 30 s)."""
+    return subprocess.run([script('df-ovsdb-agent'), '--config-file',
+                           daemon_conf(ovs, tmp_path)],
+                          capture_output=True, text=True, timeout=30)
+
+
 @pytest.mark.parametrize('mode', [0o1777, 0o777, 0o770])
 def test_writable_by_others_state_dir_is_a_start_up_error(ovs, tmp_path,
                                                           conf_state_dir,
@@ -273,9 +280,7 @@ def test_writable_by_others_state_dir_is_a_start_up_error(ovs, tmp_path,
     state = tmp_path / 'state'
     state.mkdir()
     os.chmod(state, mode)  # 1777: like /tmp, sticky bit and all
-    out = subprocess.run([script('df-ovsdb-agent'), '--config-file',
-                          daemon_conf(ovs, tmp_path)],
-                         capture_output=True, text=True, timeout=30)
+    out = _start_daemon(ovs, tmp_path)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         'df-ovsdb-agent: error: [agent] state_dir %s is group- or '
@@ -291,9 +296,7 @@ def test_planted_lock_link_is_a_start_up_error(ovs, tmp_path,
     target = tmp_path / 'precious'
     target.write_text('keep me')
     (state / 'lock').symlink_to(target)
-    out = subprocess.run([script('df-ovsdb-agent'), '--config-file',
-                          daemon_conf(ovs, tmp_path)],
-                         capture_output=True, text=True, timeout=30)
+    out = _start_daemon(ovs, tmp_path)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         'df-ovsdb-agent: error: [agent] state_dir %s: lock is a symbolic '
