@@ -1,166 +1,26 @@
 """No import cycle among df_ovsdb_agent's modules.
 
-The rule: every ``import`` / ``from ... import`` statement of a module
-counts, at module level or inside a function or method alike, except the
-ones under ``if TYPE_CHECKING:`` (never executed; mypy resolves them).  An
-import inside a function is a dependency all the same: it only hides a cycle
-until the function runs, which is what this test is here to refuse.  An edge
-goes to the module named (``from pkg import mod`` goes to ``pkg.mod`` when
-that is a module, else to ``pkg``); the implicit import of parent packages
-is not an edge.  Only modules of df_ovsdb_agent are nodes.
+The graph and the rule (every import counts, inside functions too, except
+under ``if TYPE_CHECKING:``) are in ``tools/import_graph.py``, which prints
+the graph and any cycle::
+
+    python tools/import_graph.py
 
 The module table of doc/source/architecture.rst must name every module
 (:func:`test_architecture_table_lists_every_module`).
-
-Print the graph (and any cycle) with::
-
-    python -m tests.test_imports
 """
 
 import ast
 import os
 import re
+import subprocess
 import sys
-from typing import Iterator, Optional, Union
 
-PACKAGE = 'df_ovsdb_agent'
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def modules(root: str = ROOT) -> dict:
-    """Dotted module name -> file path, for every module of the package."""
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(os.path.join(root, PACKAGE)):
-        dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
-        for filename in filenames:
-            if not filename.endswith('.py'):
-                continue
-            path = os.path.join(dirpath, filename)
-            parts = os.path.relpath(path, root)[:-3].split(os.sep)
-            if parts[-1] == '__init__':
-                parts.pop()
-            found['.'.join(parts)] = path
-    return found
-
-
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return ((isinstance(test, ast.Name) and test.id == 'TYPE_CHECKING') or
-            (isinstance(test, ast.Attribute) and
-             test.attr == 'TYPE_CHECKING'))
-
-
-def _imports(tree: ast.AST) -> Iterator[Union[ast.Import, ast.ImportFrom]]:
-    """Every import statement, skipping ``if TYPE_CHECKING:`` bodies."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-            continue
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            stack.extend(node.orelse)
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _base(name: str, node: ast.ImportFrom, is_package: bool) -> str:
-    if not node.level:
-        return node.module or ''
-    parts = name.split('.')
-    if not is_package:
-        parts.pop()
-    parts = parts[:len(parts) - (node.level - 1)]
-    return '.'.join(parts + ([node.module] if node.module else []))
-
-
-def _target(known: dict, dotted: str) -> Optional[str]:
-    """The longest prefix of ``dotted`` that is one of our modules."""
-    parts = dotted.split('.')
-    while parts:
-        candidate = '.'.join(parts)
-        if candidate in known:
-            return candidate
-        parts.pop()
-    return None
-
-
-def graph(root: str = ROOT) -> dict:
-    """Module -> sorted list of the package's modules it imports."""
-    known = modules(root)
-    edges = {}
-    for name, path in known.items():
-        with open(path) as f:
-            tree = ast.parse(f.read(), path)
-        is_package = path.endswith('__init__.py')
-        targets = set()
-        for node in _imports(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            else:
-                base = _base(name, node, is_package)
-                names = [base + '.' + alias.name for alias in node.names]
-            for dotted in names:
-                target = _target(known, dotted)
-                if target and target != name:
-                    targets.add(target)
-        edges[name] = sorted(targets)
-    return edges
-
-
-def cycles(edges: dict) -> list:
-    """One cycle (a list of modules, first repeated last) per strongly
-    connected component of more than one module (Tarjan).
-    """
-    index: dict = {}
-    low: dict = {}
-    stack: list = []
-    on_stack: set = set()
-    found = []
-    counter = [0]
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = counter[0]
-        counter[0] += 1
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in edges.get(node, ()):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(_one_cycle(edges, component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
-    return found
-
-
-def _one_cycle(edges: dict, component: set) -> list:
-    """A shortest path from the component's first module back to itself."""
-    start = min(component)
-    paths = {start: [start]}
-    queue = [start]
-    while queue:
-        node = queue.pop(0)
-        for nxt in edges[node]:
-            if nxt == start:
-                return paths[node] + [start]
-            if nxt in component and nxt not in paths:
-                paths[nxt] = paths[node] + [nxt]
-                queue.append(nxt)
-    raise AssertionError('not a cycle: %s' % sorted(component))
+from tools.import_graph import cycles
+from tools.import_graph import graph
+from tools.import_graph import modules
+from tools.import_graph import PACKAGE
+from tools.import_graph import ROOT
 
 
 def test_no_import_cycle():
@@ -190,6 +50,52 @@ def test_function_imports_count_type_checking_does_not(tmp_path):
     assert edges['df_ovsdb_agent.c'] == []
     assert cycles(edges) == [['df_ovsdb_agent.a', 'df_ovsdb_agent.b',
                               'df_ovsdb_agent.a']]
+    # --module-level: the import inside f() is left out, so is the cycle.
+    edges = graph(str(tmp_path), module_level=True)
+    assert edges['df_ovsdb_agent.a'] == []
+    assert edges['df_ovsdb_agent.b'] == ['df_ovsdb_agent.a']
+    assert cycles(edges) == []
+
+
+def _import_graph(*args):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'tools', 'import_graph.py')] +
+        list(args), capture_output=True, text=True, timeout=60)
+
+
+def test_import_graph_command_prints_graph_and_no_cycle():
+    result = _import_graph()
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == 'no import cycle among %d modules' % len(modules())
+    edges = graph()
+    assert lines[:-1] == ['%s -> %s' % (name, ', '.join(edges[name]) or '-')
+                          for name in sorted(edges)]
+    assert 'df_ovsdb_agent.agent -> ' in result.stdout
+
+
+def test_import_graph_command_names_the_cycle(tmp_path):
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text('')
+    (pkg / 'a.py').write_text('def f():\n    from df_ovsdb_agent import b\n')
+    (pkg / 'b.py').write_text('from . import a\n')
+    result = _import_graph('--root', str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        'import cycle: df_ovsdb_agent.a -> df_ovsdb_agent.b -> '
+        'df_ovsdb_agent.a')
+    result = _import_graph('--root', str(tmp_path), '--module-level')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == 'no import cycle among 3 modules'
+
+
+def test_import_graph_command_refuses_a_root_without_the_package(tmp_path):
+    result = _import_graph('--root', str(tmp_path))
+    assert result.returncode == 2
+    assert result.stdout == ''
+    assert 'no df_ovsdb_agent package under %s' % tmp_path in result.stderr
+    assert 'Traceback' not in result.stderr
 
 
 def _docstring_only(path: str) -> bool:
@@ -220,20 +126,3 @@ def test_architecture_table_lists_every_module():
                    if not os.path.exists(os.path.join(ROOT, rel)))
     assert not stale, 'architecture.rst lists modules that do not exist: ' \
         '%s' % ', '.join(stale)
-
-
-def main() -> int:
-    """Print module -> imports, then any cycle; exit 1 on a cycle."""
-    edges = graph()
-    for name in sorted(edges):
-        print('%s -> %s' % (name, ', '.join(edges[name]) or '-'))
-    found = cycles(edges)
-    for cycle in found:
-        print('CYCLE: %s' % ' -> '.join(cycle))
-    if not found:
-        print('no import cycle among %d modules' % len(edges))
-    return 1 if found else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
