@@ -1,1 +1,2 @@
-"""The OVSDB side: remotes, schema, the pruned IDL and its connection."""
+"""The OVSDB read path: remotes, schema, the JSON-RPC monitor client, the
+replica and the monitor thread."""

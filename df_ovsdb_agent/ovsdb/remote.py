@@ -1,7 +1,7 @@
-"""Validation of OVSDB remote strings, before python-ovs sees them.
+"""Validation of OVSDB remote strings, at start-up.
 
-python-ovs accepts nearly anything and then retries it forever; an operator
-deserves to hear at start-up that ``tpc:127.0.0.1:6640`` is a typo.
+The monitor retries a remote forever; an operator deserves to hear at
+start-up that ``tpc:127.0.0.1:6640`` is a typo.
 """
 
 import ipaddress
@@ -54,7 +54,8 @@ def _validate_host_port(remote: str, rest: str) -> None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        # python-ovs resolves no names: it needs an IP address.
+        # The agent resolves no names (no DNS lookup at start-up or on a
+        # reconnect): it needs an IP address.
         raise ConfigError('OVSDB remote %r needs an IP address, not %r'
                           % (remote, host)) from None
     if port and not (port.isdigit() and 0 < int(port) < 65536):
