@@ -2,18 +2,7 @@
 
 Used by the OVSDB monitor's reconnects, the agent's and the daemon's
 start-up wait, and the store publishers and readers.  Jitter keeps a fleet
-that failed at the same moment from retrying in lockstep.  Two jitter rules,
-because their users want different first delays:
-
-* ``decorrelated=False`` (the monitor): the ceiling doubles from
-  ``initial`` to ``maximum``; each delay is drawn from [ceiling/2, ceiling],
-  and for the first ``fast_period`` seconds of an outage the ceiling stays
-  under ``fast_ceiling`` -- most outages are restarts, and a restarted
-  ovsdb-server should be met within a fraction of a second.
-* ``decorrelated=True`` (start-up waits, stores): each delay is drawn from
-  [initial, 3 x the previous one], capped at ``maximum`` (the "decorrelated
-  jitter" of the AWS architecture blog): it grows about as fast as
-  doubling, and hosts spread out from the first retry.
+that failed at the same moment from retrying in lockstep.
 """
 
 import random
@@ -31,6 +20,19 @@ START_BACKOFF = (1.0, 30.0)
 
 class Backoff:
     """Capped exponential delays with jitter; :meth:`reset` after a success.
+
+    Two jitter rules, because their users want different first delays:
+
+    * ``decorrelated=False`` (the monitor): the ceiling doubles from
+      ``initial`` to ``maximum``; each delay is drawn from [ceiling/2,
+      ceiling], and for the first ``fast_period`` seconds of an outage the
+      ceiling stays under ``fast_ceiling`` -- most outages are restarts,
+      and a restarted ovsdb-server should be met within a fraction of a
+      second.
+    * ``decorrelated=True`` (start-up waits, stores): each delay is drawn
+      from [initial, 3 x the previous one], capped at ``maximum`` (the
+      "decorrelated jitter" of the AWS architecture blog): it grows about
+      as fast as doubling, and hosts spread out from the first retry.
     """
 
     def __init__(self, initial: float, maximum: float, *,

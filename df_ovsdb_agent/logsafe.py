@@ -1,19 +1,11 @@
 """Safe log lines: escaped, bounded values and rate-limited repeats.
 
 Values that came from OVSDB or a store are attacker-influenced (an
-``iface-id`` is whatever a tenant's VM port was given), so before they are
-logged::
+``iface-id`` is whatever a tenant's VM port was given): escaped and cut
+before they are logged, they cannot forge a line, drive a terminal or fill
+a disk::
 
     LOG.warning('bad iface-id %s on %s', logsafe.safe(iface_id), name)
-
-``safe`` escapes every control character, so a value cannot start a forged
-log line or drive a terminal, and cuts long values with a marker, so a
-100 KB value is not a 100 KB line.  :class:`Safe` does the same lazily, only
-when the record is emitted (for DEBUG lines).
-
-:class:`RepeatFilter` keeps an error that repeats every second from filling
-the disk: the first occurrence is logged, later identical ones are counted
-and summarised at most once per interval.
 """
 
 import logging

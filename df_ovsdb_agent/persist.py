@@ -1,19 +1,10 @@
 """The agent's published state on disk, so a restart diffs against it.
 
-The daemon keeps its last published state in ``[agent] state_dir``.  On
-start the agent loads it as its snapshot, so the first sync after a restart
-gives exactly ``offline`` / ``updated`` / ``online`` for what changed while
-the agent was down, and nothing for what did not.
-
-Files are replaced atomically and durably (temporary file, fsync, rename,
-fsync of the directory): a crash leaves the old or the new state, never a
-torn one.  Writes happen on a thread of their own, coalesced: at most one
-write in flight and one pending, whatever the event rate, and the agent's
-snapshot is written at most every :data:`SNAPSHOT_INTERVAL` seconds, so a
-burst of 10,000 changes costs a couple of writes (a write of 10,000
-interfaces takes ~25 ms here: ``python -m benchmarks.persist_cost``).  A
-kill -9 can lose the last writes: the restarted agent then repeats the
-events of those batches (at-least-once); it never loses one.
+The daemon keeps its last published state in ``[agent] state_dir`` and
+loads it on start, so the first sync after a restart gives exactly the
+changes made while the agent was down.  Files are replaced atomically and
+durably; writes run on a thread of their own, coalesced, never on the
+monitor thread (costs and guarantees: doc/source/operations.rst).
 """
 
 import errno

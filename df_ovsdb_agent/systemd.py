@@ -1,25 +1,10 @@
 """Tell systemd how the service is doing: the sd_notify datagram protocol.
 
-systemd passes a ``NOTIFY_SOCKET`` (a path, or ``@name`` in the abstract
-namespace) to a ``Type=notify`` service; the service sends newline-separated
-``KEY=value`` assignments there as single datagrams.  The protocol is a few
-lines of stdlib, so no dependency is taken for it: ``sdnotify`` has had no
-release since 2017 and no watchdog support, and ``systemd-python`` /
-``cysystemd`` need libsystemd headers to build.
-
-Wiring it into a daemon::
-
-    notifier = systemd.Notifier()          # no-op without NOTIFY_SOCKET
-    watchdog = systemd.Watchdog.from_env(notifier)   # None if no WatchdogSec
-    ...                                    # first complete sync done
-    notifier.ready('synced, 12 interfaces online')
-    while running:                         # the loop that must stay alive
-        if watchdog:
-            watchdog.kick()
-        ...                                # block at most watchdog.period
-    notifier.stopping()
-
-Sending never raises: systemd being gone must not take the daemon down.
+A few lines of stdlib, so no dependency is taken for it: ``sdnotify`` has
+had no release since 2017 and no watchdog support, and ``systemd-python`` /
+``cysystemd`` need libsystemd headers to build.  What the daemon sends and
+when: doc/source/operations.rst.  Sending never raises: systemd being gone
+must not take the daemon down.
 """
 
 import logging

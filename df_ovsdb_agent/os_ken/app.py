@@ -1,18 +1,11 @@
 """The agent as an os-ken app: OVSDB interface events as os-ken events.
 
-Load it with your apps (``df-ovsdb-controller your.app`` does, and so does
-any app that consumes :mod:`df_ovsdb_agent.os_ken.events`), or name it in
-``_CONTEXTS``.  It owns one :class:`~df_ovsdb_agent.agent.Agent`, built
-from the agent's options in the configuration files os-ken was given
-(``--config-file``: ``[ovsdb]``, ``[agent]``, ``host``), read into a
-private ConfigOpts so they never collide with the host program's options.
-
-It starts without blocking os-ken: the agent waits for OVSDB in the
-background, retrying as the daemon does.  Every event reaches observers
-(``@set_ev_cls``) in the order the agent published it, through os-ken's
-own ``send_event_to_observers``.  On stop, the agent stops first (nothing
-new is published, what is queued is handed over while observers still
-run), then the app's own event loop.
+It owns one :class:`~df_ovsdb_agent.agent.Agent`, built from the agent's
+options in os-ken's configuration files, read into a private ConfigOpts so
+they never collide with the host program's.  It starts without blocking
+os-ken (the agent waits for OVSDB in the background) and stops the agent
+first, so what is queued still reaches running observers.  Loading it and
+the event order: doc/source/os-ken.rst.
 """
 
 import logging

@@ -1,22 +1,9 @@
 """An example os-ken app: keep br-int's flows exact for VM ports.
 
-For every online VM port on the integration bridge, with OpenFlow port P
-and ``external_ids:attached-mac`` M, two OpenFlow 1.3 flows under the
-app's own cookie:
-
-* table 0: ``in_port=P,dl_src=M`` -> go to table 1 (port security: what
-  the VM sends must carry its own MAC);
-* table 1: ``dl_dst=M`` -> ``output:P``.
-
-They are removed when the port goes offline, replaced when its ofport or
-MAC changes, and all re-installed when the switch (re)connects (after an
-ovs-vswitchd restart, which loses every flow), after removing every flow
-of the cookie first: flows of an earlier run for ports unplugged meanwhile
-go too.  Flows of other cookies are never touched.
-
-It is an example of the API (:doc:`os-ken`), run as
-``df-ovsdb-controller --config-file F df_ovsdb_agent.os_ken.l2``;
-consuming the agent's events loads the agent app with it.
+Two OpenFlow 1.3 flows per online VM port of the integration bridge, under
+the app's own cookie: port security in table 0, output in table 1.  Run as
+``df-ovsdb-controller --config-file F df_ovsdb_agent.os_ken.l2``; the flows
+and when they change: doc/source/os-ken.rst.
 """
 
 import re

@@ -1,31 +1,11 @@
-"""Publish the host's interfaces to etcd v3, on leases (through etcd3gw).
+"""The etcd v3 store: one key per interface, on the host's leases (etcd3gw).
 
-Keys (layout in :mod:`df_ovsdb_agent.cluster.stores`):
-
-- ``<prefix>/<host>/interfaces/<name>`` -> the interface's JSON state
-  record (``Interface.to_dict()`` plus ``host``), deleted when it goes
-  offline;
-- ``<prefix>/<host>/alive`` -> the host's liveness record.
-
-Every key of the host is on one of its leases (at most
-:data:`~df_ovsdb_agent.cluster.stores.KEYS_PER_LEASE` keys each, the liveness
-record on the first), all kept alive every third of ``lease_ttl``.  When
-the agent dies its keys expire after ``lease_ttl`` -- unless a restarted
-agent of the same owner took them over first.  It adopts the leases they
-are on (keeps them alive from then on), so its reconcile finds every
-unchanged key in place and writes nothing but its liveness record: a
-rolling restart of a fleet costs etcd one put per host, not one per
-interface.  Keys on a lease it cannot adopt (expired, or granted with
-another ``lease_ttl``) are rewritten with the same value onto its own
-lease: a watcher comparing values sees no change either way.
-
-The liveness record is always on a lease the process granted itself, and
-every write is a transaction guarded by "the liveness key is on my
-lease", so an agent that lost the host id to another -- even to a newer
-process of its owner that adopted its other leases -- never writes or
-deletes the host's keys.
-Watch them with :mod:`df_ovsdb_agent.cluster.etcd` or
-``df-ovsdb-cluster-events --etcd``.
+Every write is a transaction guarded by "the liveness key is on my lease"
+(always a lease this process granted itself), so an agent that lost the
+host id -- even to a newer process of its owner that adopted its other
+leases -- never writes or deletes the host's keys.  Key layout:
+:mod:`df_ovsdb_agent.cluster.stores`; leases, adoption and limits:
+doc/source/publishers.rst.
 """
 
 import base64

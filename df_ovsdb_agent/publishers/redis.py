@@ -1,25 +1,12 @@
-"""Publish the host's interfaces to Redis: state hash, event stream, liveness.
+"""The Redis store: a state hash, an event stream and a liveness record per
+host.
 
-Keys (layout in :mod:`df_ovsdb_agent.cluster.stores`):
-
-- ``<key_prefix>:<host>:interfaces`` -- hash, interface name -> JSON state
-  record (no ``action``);
-- ``<key_prefix>:<host>:events`` -- stream of the changes made to that
-  hash, one ``event`` field of JSON per entry (with ``action``; a name
-  re-created under another uuid is ``offline`` then ``online``), trimmed to
-  ``stream_maxlen``;
-- ``<key_prefix>:hosts`` -- set of the hosts that publish;
-- ``<key_prefix>:<host>:alive`` -- the liveness record, set with a TTL of
-  ``liveness_ttl`` seconds and refreshed every third of that.
-
-Every write is one Lua script that first checks that the liveness record is
-this process's, so hash and stream change atomically (a reader that takes
-the hash and the stream's last ID in one transaction follows the stream
-from there without gap or overlap) and an agent that lost the host id to
-another never touches its keys.  A reconcile appends only the net changes,
-between ``{"sync": "started"}`` and ``{"sync": "finished"}`` entries.
-Read them with :mod:`df_ovsdb_agent.cluster.redis` or
-``df-ovsdb-cluster-events --redis``.
+Every write is one Lua script that first checks that the liveness record
+is this process's, so hash and stream change together (a reader can follow
+the stream from the hash without gap or overlap) and an agent that lost the
+host id never touches its keys.  Key layout:
+:mod:`df_ovsdb_agent.cluster.stores`; the stream's entries:
+doc/source/publishers.rst.
 """
 
 import logging

@@ -1,34 +1,14 @@
 """The write side: desired state plus the one thread that mirrors it into
 a store -- ownership, liveness, jittered backoff and reconcile.
 
-A publisher mirrors the host's online interfaces into a store.  Its bus
-callback only records the *desired* state (name -> interface, a
-:class:`~df_ovsdb_agent.state.KeyedState`) and marks names dirty, so it
-never blocks and never grows beyond one entry per interface.  A single
-writer thread keeps a second KeyedState of what it believes the store holds
-and writes the difference:
-
-- nothing at all before the agent's first complete sync (its first
-  ``sync finished``): an agent that cannot reach OVSDB leaves the store as
-  an earlier run left it;
-- then it claims the host id in a store transaction (see :class:`Store`),
-  reads what the store holds for the host and writes exactly the
-  difference -- one operation per key, its final value (a name re-created
-  in one OVSDB transaction is one put, never a delete and a put of one key);
-- afterwards the net change of the dirty names, a reconcile after every
-  agent resync and every ``resync_interval`` (+-10%), and the liveness
-  record when the host's synced state or interface count changed
-  (coalesced, at most once per :data:`ALIVE_COALESCE` seconds).
-
-Failures make the writer reconnect with jittered exponential backoff and
-reconcile; it never gives up.  One bad record never holds the others: a
-record over the limits (:func:`check_record`) or refused by the store for
-its content is *set aside* -- not written, named in one ERROR line, in
-:meth:`Writer.set_aside` (so in the plugin's /healthz and metrics) -- and
-written once its interface changes into something storable.
-
-A host id held by another live agent makes it write nothing and check
-again every ``max_backoff`` (jittered).
+The bus callback only records the desired state (name -> interface) and
+marks names dirty, so it never blocks and holds at most one entry per
+interface.  The writer thread keeps what it believes the store holds and
+writes the difference: nothing before the agent's first complete sync, then
+a claim of the host id, a reconcile, the net change of dirty names.  A
+failure means reconnect and reconcile, never giving up; a record the store
+cannot take is set aside (:meth:`Writer.set_aside`) and never holds the
+others.  The rules as users see them: doc/source/publishers.rst.
 """
 
 import dataclasses
