@@ -61,8 +61,8 @@ class Backoff:
         self._rand = rand or random.Random()
         self._clock = clock
         self._failures = 0
-        self._since = 0.0
-        self._last = self.initial
+        self._outage_start = 0.0
+        self._last_delay = self.initial
 
     @classmethod
     def decorrelated_jitter(cls, maximum: float,
@@ -75,15 +75,15 @@ class Backoff:
     def next(self) -> float:
         """The delay before the next attempt, in seconds."""
         if self.decorrelated:
-            upper = max(self.initial, self._last * 3)
-            self._last = min(self.maximum,
-                             self._rand.uniform(self.initial, upper))
-            return self._last
+            upper = max(self.initial, self._last_delay * 3)
+            self._last_delay = min(self.maximum,
+                                   self._rand.uniform(self.initial, upper))
+            return self._last_delay
         now = self._clock()
         if not self._failures:
-            self._since = now
+            self._outage_start = now
         delay = min(self.maximum, self.initial * (2 ** self._failures))
-        if now - self._since < self.fast_period:
+        if now - self._outage_start < self.fast_period:
             delay = min(delay, self.fast_ceiling)
         self._failures = min(self._failures + 1, 32)
         return delay * self._rand.uniform(0.5, 1.0)
@@ -91,7 +91,7 @@ class Backoff:
     def reset(self) -> None:
         """Start over from the first delay (after a success)."""
         self._failures = 0
-        self._last = self.initial
+        self._last_delay = self.initial
 
 
 def jittered(seconds: float, fraction: float = 0.1,

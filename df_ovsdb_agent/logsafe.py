@@ -23,17 +23,17 @@ LINE_LIMIT = 4096
 # distinguishable from an escaped newline.  Lone surrogates (a peer's JSON
 # may carry "\udcff") cannot be encoded to UTF-8: left in, they make the
 # whole log record fail, so they are escaped as well.
-_SHORT = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
-_ESCAPES: Dict[int, str] = {}
+_SHORT_ESCAPES = {'\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\'}
+_VALUE_ESCAPES: Dict[int, str] = {}
 for _code in (list(range(0x20)) + list(range(0x7f, 0xa0)) + [0x2028, 0x2029]
               + list(range(0xd800, 0xe000))):
     _char = chr(_code)
-    _ESCAPES[_code] = _SHORT.get(
+    _VALUE_ESCAPES[_code] = _SHORT_ESCAPES.get(
         _char, '\\x%02x' % _code if _code < 0x100 else '\\u%04x' % _code)
 # For whole messages: their values are already escaped by :func:`safe`
 # (backslashes doubled); escaping backslashes again would double them twice.
-_LINE_ESCAPES = dict(_ESCAPES)
-_ESCAPES[ord('\\')] = '\\\\'
+_LINE_ESCAPES = dict(_VALUE_ESCAPES)
+_VALUE_ESCAPES[ord('\\')] = '\\\\'
 del _code, _char
 
 
@@ -47,13 +47,13 @@ def safe(value: object, limit: int = DEFAULT_LIMIT) -> str:
     text = value if isinstance(value, str) else str(value)
     # Only a prefix can be shown: never escape all of a huge value.
     head = text[:limit]
-    escaped = head.translate(_ESCAPES)
+    escaped = head.translate(_VALUE_ESCAPES)
     if len(text) <= limit and len(escaped) <= limit:
         return escaped
     out = []
     used = shown = 0
     for char in head:
-        piece = _ESCAPES.get(ord(char), char)
+        piece = _VALUE_ESCAPES.get(ord(char), char)
         if used + len(piece) > limit:
             break
         out.append(piece)
@@ -119,11 +119,11 @@ class RepeatFilter(logging.Filter):
         decided = getattr(record, '_df_repeat_pass', None)
         if decided is not None:
             return decided
-        verdict = self._decide(record)
+        verdict = self._let_through(record)
         setattr(record, '_df_repeat_pass', verdict)
         return verdict
 
-    def _decide(self, record: logging.LogRecord) -> bool:
+    def _let_through(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         key = (record.name, record.levelno, message)
         now = self._clock()
@@ -136,14 +136,14 @@ class RepeatFilter(logging.Filter):
             since = now - entry[0] if entry is not None else 0.0
             self._seen.pop(key, None)
             self._seen[key] = [now, 0]
-            self._trim(now)
+            self._forget_old_keys(now)
         if dropped:
             record.msg = '%s (repeated %d times in the last %ds)' % (
                 message, dropped, round(since))
             record.args = None
         return True
 
-    def _trim(self, now: float) -> None:
+    def _forget_old_keys(self, now: float) -> None:
         # Messages that embed changing values must not grow this forever.
         if len(self._seen) <= self.max_keys:
             return
@@ -219,7 +219,7 @@ def install_repeat_filter(logger: Optional[logging.Logger] = None,
     of its children.  Call it after logging is set up.
     """
     logger = logger or logging.getLogger()
-    rf = RepeatFilter(interval)
+    repeat_filter = RepeatFilter(interval)
     for handler in logger.handlers:
-        handler.addFilter(rf)
-    return rf
+        handler.addFilter(repeat_filter)
+    return repeat_filter

@@ -40,7 +40,7 @@ LOCK_FILE = 'lock'
 # block the open).  Writes never follow one either: write_atomic creates
 # its temporary file with O_EXCL | O_NOFOLLOW (mkstemp) and rename()
 # replaces a link at the target itself, not what it points to.
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_NO_LINK_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 def open_regular(path: str, flags: int = os.O_RDONLY,
@@ -50,7 +50,7 @@ def open_regular(path: str, flags: int = os.O_RDONLY,
     :raises OSError: ``ELOOP`` for a symbolic link, ``EINVAL`` for
         anything but a regular file, or what ``open`` raised.
     """
-    fd = os.open(path, flags | _NOFOLLOW, mode)
+    fd = os.open(path, flags | _NO_LINK_FLAGS, mode)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, 'not a regular file', path)
@@ -118,12 +118,12 @@ def load_snapshot(path: str, host: Optional[str]
     """
     # Logged after the except blocks: inside one, oslo.log would append
     # the exception to the line.
-    body, interfaces, problem = _read(path)
+    body, interfaces, problem = _read_saved_state(path)
     if problem is not None:
         LOG.warning('%s; the first sync reports every interface online',
                     problem)
         return None
-    mismatch = _foreign(body, host)
+    mismatch = _saved_by_another_host(body, host)
     if mismatch:
         LOG.warning('Saved state %s belongs to %s, not to this host; the '
                     'first sync reports every interface online', path,
@@ -134,7 +134,8 @@ def load_snapshot(path: str, host: Optional[str]
     return interfaces
 
 
-def _read(path: str) -> tuple[dict, dict[str, Interface], Optional[str]]:
+def _read_saved_state(path: str
+                      ) -> tuple[dict, dict[str, Interface], Optional[str]]:
     """(the file's body, uuid -> Interface, what is wrong with it)."""
     try:
         body = json.loads(read_regular(path))
@@ -154,7 +155,7 @@ def _read(path: str) -> tuple[dict, dict[str, Interface], Optional[str]]:
     return body, interfaces, None
 
 
-def _foreign(body: dict, host: Optional[str]) -> Optional[str]:
+def _saved_by_another_host(body: dict, host: Optional[str]) -> Optional[str]:
     if host is not None:
         saved = body.get('host')
         if saved is not None and saved != host:
@@ -269,14 +270,14 @@ class StateWriter:
             writer thread (default: sorted JSON).
         """
         self.path = path
-        self._body = body
+        self._make_body = body
         self._encode = encode or _sorted_json
         self.min_interval = min_interval
         self._next_write = 0.0
         self._cond = threading.Condition()
         self._dirty = False
         self._closing = False
-        self._busy = False
+        self._writing = False
         self.writes = 0
         self.failures = 0
         self.last_duration: Optional[float] = None
@@ -307,7 +308,7 @@ class StateWriter:
         self.mark()
         with self._cond:
             return self._cond.wait_for(
-                lambda: not (self._dirty or self._busy) or
+                lambda: not (self._dirty or self._writing) or
                 not self._thread.is_alive(), timeout)
 
     def stop(self, timeout: Optional[float] = None) -> None:
@@ -335,19 +336,19 @@ class StateWriter:
                         break
                     self._cond.wait(wait)
                 self._dirty = False
-                self._busy = True
+                self._writing = True
                 self._next_write = time.monotonic() + self.min_interval
             try:
                 self._write()
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._writing = False
                     self._cond.notify_all()
 
     def _write(self) -> None:
         began = time.monotonic()
         try:
-            body = self._body()
+            body = self._make_body()
             if body == self._written:
                 return  # e.g. a second mark for an already written batch
             write_atomic(self.path, self._encode(body))

@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Optional
 LOG = logging.getLogger(__name__)
 
 
-def _address(value: Optional[str]) -> Optional[str]:
+def _parse_notify_socket(value: Optional[str]) -> Optional[str]:
     """The socket address for a NOTIFY_SOCKET value, None if unusable."""
     if not value:
         return None
@@ -31,7 +31,7 @@ def _address(value: Optional[str]) -> Optional[str]:
     return None
 
 
-def _one_line(text: str) -> str:
+def _without_newlines(text: str) -> str:
     # A newline would start a new assignment (e.g. a forged READY=1).
     return ' '.join(str(text).splitlines())
 
@@ -43,19 +43,19 @@ class Notifier:
         """Use ``notify_socket`` (a NOTIFY_SOCKET value), else the env."""
         if notify_socket is None:
             notify_socket = os.environ.get('NOTIFY_SOCKET')
-        self._address = _address(notify_socket)
+        self._socket_address = _parse_notify_socket(notify_socket)
         self._sock: Optional[socket.socket] = None
         self._lock = threading.Lock()
-        self._failed = False
+        self._send_failing = False
 
     @property
     def enabled(self) -> bool:
         """True when systemd gave us a socket to notify."""
-        return self._address is not None
+        return self._socket_address is not None
 
     def notify(self, *assignments: str) -> bool:
         """Send ``KEY=value`` assignments in one datagram; True if sent."""
-        if self._address is None:
+        if self._socket_address is None:
             return False
         data = '\n'.join(assignments).encode('utf-8', 'replace')
         with self._lock:
@@ -64,25 +64,26 @@ class Notifier:
                     self._sock = socket.socket(
                         socket.AF_UNIX,
                         socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                self._sock.sendto(data, self._address)
+                self._sock.sendto(data, self._socket_address)
             except OSError as exc:
                 # Once per outage, not once per watchdog kick.
-                if not self._failed:
+                if not self._send_failing:
                     LOG.warning('Cannot notify systemd: %s', exc)
-                self._failed = True
+                self._send_failing = True
                 return False
-            self._failed = False
+            self._send_failing = False
         return True
 
     def ready(self, status: Optional[str] = None) -> bool:
         """``READY=1`` (and ``STATUS=``): the service is useful now."""
         if status is None:
             return self.notify('READY=1')
-        return self.notify('READY=1', 'STATUS=%s' % _one_line(status))
+        return self.notify('READY=1',
+                           'STATUS=%s' % _without_newlines(status))
 
     def status(self, text: str) -> bool:
         """``STATUS=``: one line for ``systemctl status``."""
-        return self.notify('STATUS=%s' % _one_line(text))
+        return self.notify('STATUS=%s' % _without_newlines(text))
 
     def stopping(self) -> bool:
         """``STOPPING=1``: the service is shutting down."""
@@ -137,7 +138,7 @@ class Watchdog:
         self.notifier = notifier
         self.period = interval / 2.0
         self._clock = clock
-        self._last: Optional[float] = None
+        self._last_sent: Optional[float] = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -154,39 +155,40 @@ class Watchdog:
         """Called by the loop that must stay alive; True if it sent."""
         now = self._clock()
         with self._lock:
-            if self._last is not None and now - self._last < self.period:
+            if (self._last_sent is not None and
+                    now - self._last_sent < self.period):
                 return False
-            self._last = now
+            self._last_sent = now
         return self.notifier.watchdog()
 
 
-_default: Optional[Notifier] = None
-_default_lock = threading.Lock()
+_process_notifier: Optional[Notifier] = None
+_process_notifier_lock = threading.Lock()
 
 
-def _notifier() -> Notifier:
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Notifier()
-        return _default
+def _shared_notifier() -> Notifier:
+    global _process_notifier
+    with _process_notifier_lock:
+        if _process_notifier is None:
+            _process_notifier = Notifier()
+        return _process_notifier
 
 
 def ready(status: Optional[str] = None) -> bool:
     """``READY=1`` on the process's NOTIFY_SOCKET (no-op without one)."""
-    return _notifier().ready(status)
+    return _shared_notifier().ready(status)
 
 
 def status(text: str) -> bool:
     """``STATUS=text`` on the process's NOTIFY_SOCKET."""
-    return _notifier().status(text)
+    return _shared_notifier().status(text)
 
 
 def stopping() -> bool:
     """``STOPPING=1`` on the process's NOTIFY_SOCKET."""
-    return _notifier().stopping()
+    return _shared_notifier().stopping()
 
 
 def watchdog() -> bool:
     """``WATCHDOG=1`` on the process's NOTIFY_SOCKET."""
-    return _notifier().watchdog()
+    return _shared_notifier().watchdog()

@@ -92,10 +92,10 @@ class OSKenApp(app_manager.OSKenApp):
         """Start the event loop, then the agent in the background."""
         thread = super().start()
         self.agent.subscribe(self._deliver, name='os-ken')
-        self.agent.start_async(on_error=self._fatal)
+        self.agent.start_async(on_error=self._on_start_error)
         return thread
 
-    def _fatal(self, exc: BaseException) -> None:
+    def _on_start_error(self, exc: BaseException) -> None:
         LOG.error('%s', exc)
         if self.on_fatal is not None:
             self.on_fatal(exc)
@@ -107,7 +107,7 @@ class OSKenApp(app_manager.OSKenApp):
         wait, and the agent's bus coalesces meanwhile (never drops).
         """
         LOG.log(self._log_level, '%s', event)
-        os_ken_event = self._convert(event)
+        os_ken_event = self._os_ken_event(event)
         with self._lock:
             if isinstance(event, InterfaceEvent):
                 if event.action is Action.OFFLINE:
@@ -118,7 +118,7 @@ class OSKenApp(app_manager.OSKenApp):
                 self._synced = event.sync is Sync.FINISHED
         self.send_event_to_observers(os_ken_event)
 
-    def _convert(self, event):
+    def _os_ken_event(self, event):
         if not isinstance(event, InterfaceEvent):
             return (ev.EventSyncFinished() if event.sync is Sync.FINISHED
                     else ev.EventSyncStarted())
@@ -130,7 +130,8 @@ class OSKenApp(app_manager.OSKenApp):
         return ev.EventInterfaceUpdated(event.interface, dpid, event.changed)
 
     @handler.set_ev_cls(ev.EventInterfacesRequest)
-    def _interfaces_request(self, req: ev.EventInterfacesRequest) -> None:
+    def _answer_interfaces_request(
+            self, req: ev.EventInterfacesRequest) -> None:
         with self._lock:
             interfaces = [i for i in self._delivered.values()
                           if (req.kind is None or i.kind.value == req.kind)

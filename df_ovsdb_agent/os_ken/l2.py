@@ -64,11 +64,11 @@ class L2App(app_manager.OSKenApp):
         self.bridge = self.CONF[GROUP].integration_bridge
         self.cookie = self.CONF[GROUP].cookie
         # uuid -> (ofport, mac) wanted; mac -> uuid whose flows hold it.
-        self._ports: dict[str, tuple] = {}
+        self._wanted: dict[str, tuple] = {}
         self._mac_owner: dict[str, str] = {}
         self._bridge_dpid: Optional[int] = None
         self._datapaths: dict[int, Any] = {}  # dpid -> Datapath (main)
-        self._warned: set = set()
+        self._warned_unusable: set = set()
 
     # -- the switch ----------------------------------------------------------
 
@@ -81,14 +81,14 @@ class L2App(app_manager.OSKenApp):
 
     @handler.set_ev_cls(ofp_event.EventOFPStateChange,
                         [handler.MAIN_DISPATCHER, handler.DEAD_DISPATCHER])
-    def _state_change(self, event) -> None:
+    def _switch_state_changed(self, event) -> None:
         dp: Any = event.datapath
         if dp.id is None:
             return
         if dp.is_active and event.datapath.state == handler.MAIN_DISPATCHER:
             self._datapaths[dp.id] = dp
             if self._bridge_dpid is None:
-                self._ask_dpid()   # installs if it is this one
+                self._request_bridge_dpid()   # installs if it is this one
             elif dp.id == self._bridge_dpid:
                 self.logger.info('%s connected (datapath %016x): '
                                  'installing %d ports', self.bridge, dp.id,
@@ -100,11 +100,11 @@ class L2App(app_manager.OSKenApp):
                 del self._datapaths[dpid]
 
     @handler.set_ev_cls(ev.EventSyncFinished)
-    def _synced(self, event) -> None:
+    def _sync_finished(self, event) -> None:
         if self._bridge_dpid is None:
-            self._ask_dpid()
+            self._request_bridge_dpid()
 
-    def _ask_dpid(self) -> None:
+    def _request_bridge_dpid(self) -> None:
         """Ask the agent app for the bridge's datapath id (no event of
         the bridge may carry it yet).
         """
@@ -116,7 +116,7 @@ class L2App(app_manager.OSKenApp):
             if dp is not None:
                 self._reinstall(dp)
 
-    def _learn_dpid(self, event) -> None:
+    def _learn_bridge_dpid(self, event) -> None:
         if event.interface.bridge != self.bridge or \
                 event.datapath_id is None or \
                 event.datapath_id == self._bridge_dpid:
@@ -134,9 +134,9 @@ class L2App(app_manager.OSKenApp):
             table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY))
         for mac, uuid in self._mac_owner.items():
-            self._flows(dp, self._ports[uuid], add=True)
+            self._send_flows(dp, self._wanted[uuid], add=True)
 
-    def _flows(self, dp, port: tuple, add: bool) -> None:
+    def _send_flows(self, dp, port: tuple, add: bool) -> None:
         ofport, mac = port
         parser, ofp = dp.ofproto_parser, dp.ofproto
         command = ofp.OFPFC_ADD if add else ofp.OFPFC_DELETE_STRICT
@@ -160,39 +160,41 @@ class L2App(app_manager.OSKenApp):
 
     @handler.set_ev_cls([ev.EventInterfaceOnline, ev.EventInterfaceUpdated])
     def _port_up(self, event) -> None:
-        self._learn_dpid(event)
-        self._set(event.interface.uuid,
-                  wanted(event.interface, self.bridge), event.interface)
+        self._learn_bridge_dpid(event)
+        self._program_port(event.interface.uuid,
+                           wanted(event.interface, self.bridge),
+                           event.interface)
 
     @handler.set_ev_cls(ev.EventInterfaceOffline)
     def _port_down(self, event) -> None:
-        self._set(event.interface.uuid, None, event.interface)
+        self._program_port(event.interface.uuid, None, event.interface)
 
-    def _set(self, uuid: str, port: Optional[tuple],
-             interface: Interface) -> None:
-        old = self._ports.get(uuid)
+    def _program_port(self, uuid: str, port: Optional[tuple],
+                      interface: Interface) -> None:
+        """Make ``uuid``'s flows match ``port`` (None: no flows)."""
+        old = self._wanted.get(uuid)
         if old == port:
             return
         dp = self.datapath
         if old is not None:
-            del self._ports[uuid]
+            del self._wanted[uuid]
             if self._mac_owner.get(old[1]) == uuid:
                 del self._mac_owner[old[1]]
                 if dp is not None:
-                    self._flows(dp, old, add=False)
-                self._adopt(old[1], dp)
+                    self._send_flows(dp, old, add=False)
+                self._give_mac_to_next_port(old[1], dp)
         if port is None:
             if interface.kind is Kind.VM and \
                     interface.bridge == self.bridge and \
-                    uuid not in self._warned and old is None:
-                self._warned.add(uuid)
+                    uuid not in self._warned_unusable and old is None:
+                self._warned_unusable.add(uuid)
                 self.logger.warning(
                     'VM port %s has no usable ofport/attached-mac (%s, '
                     '%s): no flows', safe(interface.name), interface.ofport,
                     safe(interface.attached_mac))
             return
-        self._warned.discard(uuid)
-        self._ports[uuid] = port
+        self._warned_unusable.discard(uuid)
+        self._wanted[uuid] = port
         owner = self._mac_owner.get(port[1])
         if owner is not None:
             self.logger.warning('VM ports %s share MAC %s: only the first '
@@ -200,13 +202,13 @@ class L2App(app_manager.OSKenApp):
             return
         self._mac_owner[port[1]] = uuid
         if dp is not None:
-            self._flows(dp, port, add=True)
+            self._send_flows(dp, port, add=True)
 
-    def _adopt(self, mac: str, dp) -> None:
+    def _give_mac_to_next_port(self, mac: str, dp) -> None:
         """Give a freed MAC to another port that wants it, if any."""
-        for uuid, port in self._ports.items():
+        for uuid, port in self._wanted.items():
             if port[1] == mac:
                 self._mac_owner[mac] = uuid
                 if dp is not None:
-                    self._flows(dp, port, add=True)
+                    self._send_flows(dp, port, add=True)
                 return

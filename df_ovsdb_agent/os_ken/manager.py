@@ -69,10 +69,10 @@ class Controller:
         self.manager.instantiate_apps(**contexts)
         from df_ovsdb_agent.os_ken.events import APP_NAME
         self.agent_app = self.manager.applications[APP_NAME]
-        self.agent_app.on_fatal = self._fatal
+        self.agent_app.on_fatal = self._on_agent_error
         self.shutdown_timeout = self.agent_app.shutdown_timeout
 
-    def _fatal(self, exc: BaseException) -> None:
+    def _on_agent_error(self, exc: BaseException) -> None:
         self.error = exc
         self.stopped.set()
 
@@ -120,7 +120,8 @@ class Signals:
 
     def _on_signal(self, signum, frame) -> None:
         from os_ken.lib import hub
-        handle = self._hup if signum == signal.SIGHUP else self._handle
+        handle = (self._reload_log_settings if signum == signal.SIGHUP
+                  else self._begin_stop)
         if hub.HUB_TYPE == 'eventlet':
             # The handler runs in eventlet's main loop, which must not
             # block (a lock, starting a thread): act from a green thread.
@@ -129,7 +130,7 @@ class Signals:
         else:
             handle(signum)
 
-    def _hup(self, signum: int) -> None:
+    def _reload_log_settings(self, signum: int) -> None:
         if self.conf is None:
             return
         LOG.info('Caught SIGHUP, reloading log settings')
@@ -137,7 +138,7 @@ class Signals:
         logging.setup(self.conf, 'df-ovsdb-agent')
         logsafe.install_repeat_filter()
 
-    def _handle(self, signum: int) -> None:
+    def _begin_stop(self, signum: int) -> None:
         first = not self.stop.is_set()
         self.stop.set()
         if self.controller is not None:
@@ -147,13 +148,13 @@ class Signals:
                        if self.controller is not None
                        else DEFAULT_EXIT_TIMEOUT)
             timer = threading.Timer(timeout + FORCED_EXIT_GRACE,
-                                    _exit_now, args=(timeout,))
+                                    _force_exit, args=(timeout,))
             timer.daemon = True
             timer.start()
         LOG.info('Caught %s, stopping', signal.Signals(signum).name)
 
 
-def _exit_now(timeout: float) -> None:
+def _force_exit(timeout: float) -> None:
     import os
     # No logging here: what hangs may be holding its locks.
     os.write(2, ('df-ovsdb-controller: not stopped %ss after the signal; '
