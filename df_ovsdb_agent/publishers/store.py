@@ -58,7 +58,7 @@ class NotOwner(Exception):
 class Store(abc.ABC):
     """A store as the writer thread drives it; called from that thread only.
 
-    :meth:`NotOwner` from :meth:`claim`, :meth:`apply`, :meth:`tick` or
+    :class:`NotOwner` from :meth:`claim`, :meth:`apply`, :meth:`tick` or
     :meth:`put_alive` means the host id is not (or no longer) ours; any
     other exception means "the store is unusable": the writer calls
     :meth:`close`, backs off, then :meth:`connect`, claims and reconciles.
