@@ -101,8 +101,8 @@ def test_per_host_index_follows_every_change():
 
 def test_host_records_and_alive_cost_one_host():
     view = ClusterView()
-    view.update({('hv1', 'a'): rec('a'), ('hv2', 'b'): rec('b', 'u2',
-                                                          host='hv2')})
+    view.update({('hv1', 'a'): rec('a'),
+                 ('hv2', 'b'): rec('b', 'u2', host='hv2')})
     view.set_host('hv1', alive(synced=True))
     assert view.host_records('hv1') == {('hv1', 'a'): rec('a')}
     assert view.host_records('hv3') == {}
