@@ -670,16 +670,31 @@ def main(argv=None) -> int:
                     status = 1
                 finally:
                     run.stop()
+                # Every size and store as it finishes: a run cut short
+                # keeps what it measured.
+                save(results, runs, args, started)
     except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
+        print('interrupted; results so far in %s' % args.out,
+              file=sys.stderr)
         return 130
     finally:
         if args.keep:
             print('logs and data kept in %s' % workdir, file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    if len(args.sizes) == 1:
-        results['stores'] = runs[str(args.sizes[0])]
+    print(save(results, runs, args, started, publish=not args.no_publish))
+    return status
+
+
+def save(results: dict, runs: dict, args, started,
+         publish: bool = False) -> str:
+    """Write fleet_results.json (and .md when ``publish``) with the runs
+    so far; the markdown text.
+    """
+    results.pop('stores', None)
+    results.pop('sizes', None)
+    if len(runs) == 1 and len(args.sizes) == 1:
+        results['stores'] = next(iter(runs.values()))
     else:
         results['sizes'] = runs
     results['machine']['loadavg_end'] = os.getloadavg()
@@ -689,11 +704,10 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, 'fleet_results.json'), 'w') as f:
         json.dump(results, f, indent=1, sort_keys=True)
     text = fleet_report.markdown(results)
-    print(text)
-    if not args.no_publish:
+    if publish:
         with open(os.path.join(args.out, 'fleet_results.md'), 'w') as f:
             f.write(text)
-    return status
+    return text
 
 
 if __name__ == '__main__':
