@@ -29,6 +29,7 @@ from benchmarks.fleet_analysis import View
 from benchmarks import fleet_report
 from benchmarks import fleet_stores
 from benchmarks.fleet_worker import publisher_config
+from benchmarks.fleet_worker import raise_fd_limit
 from df_ovsdb_agent.cluster import stores
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,7 +73,8 @@ class WorkerProc:
         cmd = [sys.executable, '-m', 'benchmarks.fleet_worker',
                '--store', store, '--url', url, '--hosts', ','.join(hosts),
                '--interfaces', str(args.interfaces), '--changes',
-               self.changes, '--seed', str(args.seed * 1000 + index)]
+               self.changes, '--seed', str(args.seed * 1000 + index),
+               '--bus', args.bus]
         for item in args.set.get(store, []):
             cmd += ['--set', item]
         with open(self.log, 'ab') as log:
@@ -129,6 +131,7 @@ class StoreRun:
     def __init__(self, store: str, args, workdir: str) -> None:
         self.store = store
         self.args = args
+        self.size = args.hosts
         self.workdir = os.path.join(workdir, store)
         os.makedirs(self.workdir)
         self.server = fleet_stores.make_server(store, self.workdir)
@@ -226,11 +229,14 @@ class StoreRun:
         procs = {'store': fleet_stores.proc_usage(self.server.pid)}
         if zero:
             procs['store'] = dict(procs['store'], cpu=0.0)
-        procs['workers'] = _sum_usage(
-            [fleet_stores.proc_usage(w.pid) for w in self.workers])
+        each = [fleet_stores.proc_usage(w.pid) for w in self.workers]
+        procs['workers'] = _sum_usage(each)
         procs['consumer'] = fleet_stores.proc_usage(self.consumer.pid)
+        procs['coordinator'] = fleet_stores.proc_usage(os.getpid())
         return {'t': time.monotonic(), 'counters': counters,
-                'procs': procs}
+                'procs': procs, 'each_worker': [u['cpu'] for u in each],
+                'machine_busy': machine_busy(),
+                'loadavg': os.getloadavg()}
 
     def probe(self) -> bool:
         """Whether the store holds every host's liveness record and the
@@ -323,16 +329,33 @@ class StoreRun:
                            for k in status if k != 'connected'},
         }
         result.update(_rates(self.store, before, after))
+        result.update(_noise(before, after))
         result.update({k: v for k, v in info.items()
                        if k in ('changes', 'transactions', 'durations_s',
-                                'late')})
+                                'late', 'started_s')})
         return result
 
     # -- scenarios --------------------------------------------------------
 
     def cold(self) -> dict:
-        return self.measure('cold', lambda: _last_flush(command_all(
-            self.workers, 'start', timeout=self.args.timeout)))
+        count = len(self.workers)
+        rate = self.args.start_rate
+
+        def action():
+            t0 = time.monotonic()
+            replies = command_all(
+                self.workers, 'start', lambda i: {
+                    'rate': rate / count, 'offset': i / count},
+                timeout=self.args.timeout)
+            info = _last_flush(replies)
+            # When the last host was started (with a start rate, the
+            # fleet's boot takes hosts / rate seconds).
+            info['started_s'] = max(r['t_synced'] for r in replies) - t0
+            return info
+
+        result = self.measure('cold', action)
+        result['start_rate'] = rate or None
+        return result
 
     def idle(self) -> dict:
         return self.measure('idle', lambda: time.sleep(self.args.idle))
@@ -393,12 +416,13 @@ class StoreRun:
                  'restart-wiped': lambda: self.restart(False)}
         for name in ('cold',) + tuple(n for n in SCENARIOS
                                       if n in names and n != 'cold'):
-            print('[%s] %s ...' % (self.store, name), file=sys.stderr,
-                  flush=True)
-            results[name] = steps[name]()
-            print('[%s] %s: %s' % (self.store, name,
-                                   fleet_report.one_line(results[name])),
+            print('[%s %d] %s ...' % (self.store, self.size, name),
                   file=sys.stderr, flush=True)
+            results[name] = steps[name]()
+            print('[%s %d] %s: %s' % (
+                self.store, self.size, name,
+                fleet_report.one_line(results[name])),
+                file=sys.stderr, flush=True)
         results['_ttl'] = self.ttl
         return results
 
@@ -462,6 +486,41 @@ def _rates(store: str, before: dict, after: dict) -> dict:
     return rates
 
 
+#: A scenario is not comparable when the 1-minute load average before it
+#: was above this (2 cores: other processes were running), or when other
+#: processes used more than NOISE_CPU_PCT of one core during it.
+NOISE_LOAD = 1.0
+NOISE_CPU_PCT = 20.0
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy since boot (/proc/stat)."""
+    with open('/proc/stat') as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / fleet_stores.CLK_TCK
+
+
+def _noise(before: dict, after: dict) -> dict:
+    """Load averages around a scenario, the CPU other processes used
+    during it, and whether its figures are comparable.
+    """
+    seconds = max(1e-9, after['t'] - before['t'])
+    busy = after['machine_busy'] - before['machine_busy']
+    ours = sum(after['procs'][name]['cpu'] - before['procs'][name]['cpu']
+               for name in after['procs'])
+    others = max(0.0, 100.0 * (busy - ours) / seconds)
+    load_before = before['loadavg'][0]
+    worker_cpu = [100.0 * (a - b) / seconds for a, b in zip(
+        after['each_worker'], before['each_worker'])]
+    return {'loadavg_before': list(before['loadavg']),
+            'loadavg_after': list(after['loadavg']),
+            'others_cpu_pct': others,
+            'worker_max_cpu_pct': max(worker_cpu, default=0.0),
+            'comparable': load_before <= NOISE_LOAD and (
+                others <= NOISE_CPU_PCT)}
+
+
 def machine() -> dict:
     cpu = ''
     try:
@@ -504,6 +563,18 @@ def parse_args(argv):
         prog='python -m benchmarks.fleet', description=__doc__.split(
             '\n\n')[0])
     parser.add_argument('--hosts', type=int, default=1000)
+    parser.add_argument('--sizes',
+                        help='comma-separated host counts to run one after '
+                             'the other (e.g. 1000,2500,5000,10000); '
+                             'overrides --hosts')
+    parser.add_argument('--start-rate', type=float, default=0.0,
+                        help='hosts started per second in the cold start, '
+                             'as a fleet boots (default 0: all at once)')
+    parser.add_argument('--bus', choices=('inline', 'threads'),
+                        default='inline',
+                        help='agent events reach each publisher in the '
+                             'publishing thread (default) or from a bus '
+                             'thread per host as in the agent')
     parser.add_argument('--interfaces', type=int, default=50)
     parser.add_argument('--workers', type=int, default=4,
                         help='worker processes the hosts are spread over')
@@ -534,6 +605,11 @@ def parse_args(argv):
                         help='directory for fleet_results.json (and .md)')
     parser.add_argument('--no-publish', action='store_true',
                         help='do not regenerate fleet_results.md')
+    parser.add_argument('--workdir', metavar='DIR',
+                        help='where the stores keep their data and the '
+                             'logs go (default: the system\'s temp dir); '
+                             '/dev/shm takes the disk\'s fsync out of '
+                             'etcd\'s way')
     parser.add_argument('--keep', action='store_true',
                         help='keep the temp dir (store data, logs)')
     args = parser.parse_args(argv)
@@ -549,6 +625,14 @@ def parse_args(argv):
         parser.error('unknown store or scenario: %s' % ', '.join(bad))
     if args.hosts < 1 or args.interfaces < 1 or args.workers < 1:
         parser.error('--hosts, --interfaces and --workers must be >= 1')
+    try:
+        args.sizes = [int(n) for n in args.sizes.split(',')] if (
+            args.sizes) else [args.hosts]
+    except ValueError:
+        parser.error('bad --sizes %r: expected numbers, e.g. 1000,2500'
+                     % args.sizes)
+    if min(args.sizes) < 1 or args.start_rate < 0:
+        parser.error('--sizes must be >= 1 and --start-rate >= 0')
     return args
 
 
@@ -562,33 +646,57 @@ def main(argv=None) -> int:
         'machine': machine(),
         'params': {k: v for k, v in vars(args).items()
                    if k not in ('out', 'no_publish', 'keep')},
-        'stores': {},
     }
-    workdir = tempfile.mkdtemp(prefix='df-fleet-')
+    # etcd, redis-server and the workers inherit it: a connection each.
+    raise_fd_limit()
+    workdir = tempfile.mkdtemp(prefix='df-fleet-', dir=args.workdir)
     status = 0
+    runs: dict = {}
     try:
-        for store in args.stores:
-            run = StoreRun(store, args, workdir)
-            try:
-                run.start()
-                results['stores'][store] = run.run(args.scenarios)
-            except Exception as exc:
-                print('[%s] failed: %s: %s (logs in %s)' % (
-                    store, type(exc).__name__, exc, run.workdir),
-                    file=sys.stderr)
-                results['stores'][store] = {'error': str(exc)}
-                args.keep = True
-                status = 1
-            finally:
-                run.stop()
+        for size in args.sizes:
+            args.hosts = size
+            found = runs[str(size)] = {}
+            for store in args.stores:
+                run = StoreRun(store, args, os.path.join(workdir, str(size)))
+                try:
+                    run.start()
+                    found[store] = run.run(args.scenarios)
+                except Exception as exc:
+                    print('[%s] failed: %s: %s (logs in %s)' % (
+                        store, type(exc).__name__, exc, run.workdir),
+                        file=sys.stderr)
+                    found[store] = {'error': str(exc)}
+                    args.keep = True
+                    status = 1
+                finally:
+                    run.stop()
+                # Every size and store as it finishes: a run cut short
+                # keeps what it measured.
+                save(results, runs, args, started)
     except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr)
+        print('interrupted; results so far in %s' % args.out,
+              file=sys.stderr)
         return 130
     finally:
         if args.keep:
             print('logs and data kept in %s' % workdir, file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    print(save(results, runs, args, started, publish=not args.no_publish))
+    return status
+
+
+def save(results: dict, runs: dict, args, started,
+         publish: bool = False) -> str:
+    """Write fleet_results.json (and .md when ``publish``) with the runs
+    so far; the markdown text.
+    """
+    results.pop('stores', None)
+    results.pop('sizes', None)
+    if len(runs) == 1 and len(args.sizes) == 1:
+        results['stores'] = next(iter(runs.values()))
+    else:
+        results['sizes'] = runs
     results['machine']['loadavg_end'] = os.getloadavg()
     results['elapsed_s'] = (datetime.datetime.now(datetime.timezone.utc) -
                             started).total_seconds()
@@ -596,11 +704,10 @@ def main(argv=None) -> int:
     with open(os.path.join(args.out, 'fleet_results.json'), 'w') as f:
         json.dump(results, f, indent=1, sort_keys=True)
     text = fleet_report.markdown(results)
-    print(text)
-    if not args.no_publish:
+    if publish:
         with open(os.path.join(args.out, 'fleet_results.md'), 'w') as f:
             f.write(text)
-    return status
+    return text
 
 
 if __name__ == '__main__':

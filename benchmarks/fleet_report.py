@@ -53,18 +53,37 @@ def one_line(result: dict) -> str:
                 _num(result['procs']['store']['cpu_pct'])))
 
 
+def load(result: dict) -> str:
+    """'before -> after' 1-minute load, marked when not comparable."""
+    if 'loadavg_before' not in result:
+        return '-'
+    text = '%.2f -> %.2f' % (result['loadavg_before'][0],
+                             result['loadavg_after'][0])
+    if not result.get('comparable', True):
+        text += ' **not comparable**'
+    return text
+
+
+def flaps(result: dict) -> int:
+    """Consumer events that were no real change, and host ``down``
+    markers (no agent died in any scenario but a wiped store's).
+    """
+    return result['events']['extra'] + result['markers'].get('host_down', 0)
+
+
 def table(store: str, results: dict) -> list:
     lines = [
         '| scenario | converge s | consumer events seen / real | lag p50 '
         'ms | lag p99 ms | writes/s | txns/s | keepalives/s | store CPU % '
-        '| store RSS MB | connections | workers CPU % | consumer CPU % |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+        '| store RSS MB | connections | workers CPU % | consumer CPU % '
+        '| load before -> after |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for name, result in results.items():
         if name.startswith('_') or name not in TITLES:
             continue
         procs = result['procs']
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s '
-                     '| %s | %s | %s |' % (
+                     '| %s | %s | %s | %s |' % (
                          TITLES[name], _num(result['converge_s'], '%.2f'),
                          seen_vs_real(result),
                          _ms(result['events']['lag_p50']),
@@ -76,7 +95,50 @@ def table(store: str, results: dict) -> list:
                          _num(procs['store']['rss_mb']),
                          result['connections'],
                          _num(procs['workers']['cpu_pct']),
-                         _num(procs['consumer']['cpu_pct'])))
+                         _num(procs['consumer']['cpu_pct']),
+                         load(result)))
+    return lines
+
+
+def size_summary(sizes: dict) -> list:
+    """One line per size and store: the cold start, what limits it."""
+    lines = [
+        '| hosts | store | interfaces | start rate /s (start took s) '
+        '| converge s | after last start s | consumer events seen / real '
+        '| flaps | lag p50 ms | lag p99 ms | store CPU % | workers CPU % '
+        '(busiest worker) | others CPU % | WAL fsync ms | load before -> '
+        'after |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for size, stores in sizes.items():
+        for store, results in stores.items():
+            cold = results.get('cold')
+            if not cold:
+                lines.append('| %s | %s | failed: %s |' % (
+                    size, store, results.get('error', 'no cold start')))
+                continue
+            started = cold.get('started_s')
+            after = (cold['converge_s'] - started
+                     if cold['converge_s'] is not None and started
+                     else None)
+            procs = cold['procs']
+            lines.append(
+                '| %s | %s | %s | %s (%s) | %s | %s | %s | %d | %s | %s | %s '
+                '| %s (%s) | %s | %s | %s |' % (
+                    size, store, cold['interfaces'],
+                    _num(cold.get('start_rate'), '%.0f') if cold.get(
+                        'start_rate') else 'all at once',
+                    _num(started, '%.1f'),
+                    _num(cold['converge_s'], '%.1f')
+                    if cold['converged'] else 'did not converge',
+                    _num(after, '%.1f'), seen_vs_real(cold), flaps(cold),
+                    _ms(cold['events']['lag_p50']),
+                    _ms(cold['events']['lag_p99']),
+                    _num(procs['store']['cpu_pct']),
+                    _num(procs['workers']['cpu_pct']),
+                    _num(cold.get('worker_max_cpu_pct')),
+                    _num(cold.get('others_cpu_pct')),
+                    _num(cold.get('fsync_ms_mean'), '%.1f'),
+                    load(cold)))
     return lines
 
 
@@ -108,6 +170,17 @@ def details(store: str, results: dict) -> list:
                 result.get('churn_hosts', 0)))
         if 'publishers' in result:
             bits.append('publisher writers %s' % result['publishers'])
+        if 'others_cpu_pct' in result:
+            bits.append('load average %s before, %s after; other processes '
+                        'used %.0f%% of a core%s' % (
+                            ' '.join('%.2f' % v
+                                     for v in result['loadavg_before']),
+                            ' '.join('%.2f' % v
+                                     for v in result['loadavg_after']),
+                            result['others_cpu_pct'],
+                            '' if result.get('comparable') else
+                            ': NOT COMPARABLE (load > 1.0 before or other '
+                            'processes busy)'))
         if result.get('late'):
             bits.append('NOT FLUSHED in time: %d hosts' % len(
                 result['late']))
@@ -134,23 +207,47 @@ def markdown(results: dict) -> str:
             ' '.join('%.2f' % v for v in m['loadavg']),
             ' '.join('%.2f' % v for v in m.get('loadavg_end', ()))),
         '',
-        '%d hosts x %d interfaces, %d worker processes; publisher options: '
-        '%s. Lag is from the commit at the synthetic agent to the event at '
-        'the consumer; rates and CPU are over each scenario\'s window. See '
+        '%s hosts x %d interfaces, %d worker processes; cold start %s; '
+        'agent events reach the publishers %s; publisher options: %s. Lag '
+        'is from the commit at the synthetic agent to the event at the '
+        'consumer; rates and CPU are over each scenario\'s window. See '
         '`benchmarks/README.md` ("Fleet benchmark") for what each column '
-        'means.' % (p['hosts'], p['interfaces'], p['workers'],
-                    p['set'] or 'the defaults'),
+        'means.' % (
+            ', '.join(str(n) for n in p.get('sizes') or [p['hosts']]),
+            p['interfaces'], p['workers'],
+            '%g hosts/s' % p['start_rate'] if p.get('start_rate')
+            else 'all hosts at once',
+            'from a bus thread per host' if p.get('bus') == 'threads'
+            else 'in the publishing thread',
+            p['set'] or 'the defaults'),
+        '',
+        'Store data in %s.' % (
+            '`%s` (tmpfs: no disk fsync)' % p['workdir']
+            if str(p.get('workdir') or '').startswith('/dev/shm')
+            else '`%s`' % p['workdir'] if p.get('workdir')
+            else 'the system temp dir (on disk)'),
     ]
-    for store, results_of in results['stores'].items():
-        out += ['', '## %s' % store, '']
-        if 'error' in results_of:
-            out.append('Failed: %s' % results_of['error'])
-            continue
-        out.append('Lease / liveness TTL: %ss.' % results_of.get('_ttl'))
-        out.append('')
-        out += table(store, results_of)
-        out.append('')
-        out += details(store, results_of)
+    sizes = results.get('sizes') or {str(p['hosts']): results['stores']}
+    if len(sizes) > 1:
+        out += ['', '## Cold start by size', '',
+                'Flaps: consumer events that were no real change plus host '
+                '`down` markers (0 expected). Not comparable: the 1-minute '
+                'load average was above 1.0 before the scenario, or other '
+                'processes used more than 20% of a core during it.', '']
+        out += size_summary(sizes)
+    for size, stores_of in sizes.items():
+        for store, results_of in stores_of.items():
+            title = store if len(sizes) == 1 else '%s hosts, %s' % (
+                size, store)
+            out += ['', '## %s' % title, '']
+            if 'error' in results_of:
+                out.append('Failed: %s' % results_of['error'])
+                continue
+            out.append('Lease / liveness TTL: %ss.' % results_of.get('_ttl'))
+            out.append('')
+            out += table(store, results_of)
+            out.append('')
+            out += details(store, results_of)
     return '\n'.join(out) + '\n'
 
 

@@ -9,8 +9,9 @@ commit time, host, action, stored record), flushed before each reply.
 Commands (``{"op": ...}``):
 
 - ``start``: every host starts (agent, then publisher, then the first sync
-  of ``interfaces`` VM ports); the reply comes when every publisher is
-  flushed;
+  of ``interfaces`` VM ports), all at once or, given ``rate``, one host
+  every 1/``rate`` seconds (as a fleet boots); the reply comes when every
+  publisher is flushed;
 - ``restart``: rolling restart of every host, one at a time: stop the
   agent and its publisher, start new ones for the same host with the same
   owner id and the same state (restored, as from a state file), sync,
@@ -28,6 +29,7 @@ import argparse
 import json
 import logging
 import random
+import resource
 import sys
 import threading
 import time
@@ -137,7 +139,8 @@ class Host:
         worker = self.worker
         self.agent = SyntheticAgent(
             self.name, self.owner, restored,
-            lambda t, events: worker.recorder(self.name, t, events))
+            lambda t, events: worker.recorder(self.name, t, events),
+            inline=worker.args.bus == 'inline')
         self.publisher = worker.cls(self.agent, worker.config, self.name)
         self.publisher.start()
 
@@ -189,12 +192,25 @@ class Worker:
     # -- commands ---------------------------------------------------------
 
     def op_start(self, cmd: dict) -> dict:
-        for host in self.hosts:
-            host.launch(None)
-        t_launched = time.monotonic()
-        for host in self.hosts:
-            host.agent.sync(self.initial_state(host))
-        t_synced = time.monotonic()
+        rate = cmd.get('rate') or 0.0
+        if rate > 0:
+            # Paced: host i starts (publisher, then its first sync) at
+            # i / rate seconds, as hosts of a fleet boot one by one.
+            begin = time.monotonic() + cmd.get('offset', 0.0) / rate
+            for index, host in enumerate(self.hosts):
+                delay = begin + index / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                host.launch(None)
+                host.agent.sync(self.initial_state(host))
+            t_launched = t_synced = time.monotonic()
+        else:
+            for host in self.hosts:
+                host.launch(None)
+            t_launched = time.monotonic()
+            for host in self.hosts:
+                host.agent.sync(self.initial_state(host))
+            t_synced = time.monotonic()
         late = self.wait_flushed(self.hosts, cmd.get('timeout', 600))
         return {'t_launched': t_launched, 't_synced': t_synced,
                 't_flushed': time.monotonic(), 'late': late}
@@ -303,6 +319,20 @@ class Worker:
                 return
 
 
+#: Stack size of the worker's threads, bytes.
+THREAD_STACK = 512 * 1024
+
+
+def raise_fd_limit() -> int:
+    """Raise the open files limit to its hard limit (a connection per
+    simulated host); the new soft limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def reply(data: dict) -> None:
     sys.stdout.write(json.dumps(data) + '\n')
     sys.stdout.flush()
@@ -319,7 +349,16 @@ def main(argv=None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--set', action='append', metavar='OPT=VALUE',
                         help='override a publisher option')
+    parser.add_argument('--bus', choices=('inline', 'threads'),
+                        default='inline',
+                        help='deliver agent events in the publishing thread '
+                             '(default) or from a bus thread per host')
     args = parser.parse_args(argv)
+    raise_fd_limit()
+    # Thousands of writer threads: a smaller stack (Python's default is
+    # the OS's, 8 MiB) keeps the address space small; their code is the
+    # publisher's, which needs far less.
+    threading.stack_size(THREAD_STACK)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(asctime)s %(process)d %(levelname)s '
                                '%(name)s %(message)s')

@@ -1,34 +1,13 @@
 """Cluster-wide interface state, as the publishers leave it in a store.
 
-A *record* is the JSON form of an online interface (see
-:meth:`df_ovsdb_agent.events.Interface.to_dict`) plus its ``host``.  Stores
-keep one record per host and interface name, and one *liveness record* per
-live host; consumers turn store changes back into events with the rules of
-:mod:`df_ovsdb_agent.state`, the one keyed-state primitive the agent uses:
-
-- :class:`ClusterEvent` -- an interface of some host went online, offline
-  or was updated;
-- :class:`ClusterHost` -- a host came ``up`` (its liveness record appeared,
-  or a new agent process took the host over), is ``synced`` (its records
-  are complete) or went ``down`` (its liveness record is gone; its
-  interfaces go ``offline``);
-- :class:`ClusterSync` -- brackets a (re)read of the store; after
-  ``finished`` the consumer's view equals the store's.  With ``reset`` the
-  events in between are the *whole* state, not a diff: the consumer could
-  not bridge a gap (e.g. a Redis stream trimmed past its position) and must
-  forget what it knew of that host (of every host when ``host`` is None).
-
-After the store was wiped or replaced, or whenever a consumer had to read
-the store again, a host it knew but whose records are not (yet) all back
-is *held* (:class:`Holds`): its last view stays as it was, with no event,
-until its publisher marks it ``synced`` again -- then only the difference
-is reported -- or until its grace (its liveness record's ``ttl``) passed,
-and then what the store holds of it then is reported (``down`` and
-``offline`` if nothing).  As Cilium's clustermesh, which removes a remote
-cluster's stale keys only after that cluster's sync canary reappears.
-
-Backends: :mod:`df_ovsdb_agent.cluster.etcd`,
-:mod:`df_ovsdb_agent.cluster.redis`.
+A *record* is an online interface's JSON form plus its ``host``; stores keep
+one per host and interface name, and one *liveness record* per live host.
+Consumers turn store changes back into :class:`ClusterEvent` (interfaces),
+:class:`ClusterHost` (a host ``up``, ``synced``, ``down``) and
+:class:`ClusterSync` (around a (re)read) with the keyed-state rules of
+:mod:`df_ovsdb_agent.state`; :class:`Holds` keeps a host's last view while
+it may come back (after a store reset, a lease blip).  Semantics:
+doc/source/publishers.rst, "Reading the cluster's state".
 """
 
 import dataclasses
@@ -186,9 +165,24 @@ class ClusterView:
         """host -> liveness record of the hosts known to be up."""
         return self._hosts.copy()
 
+    def alive(self, host: str) -> Optional[dict]:
+        """``host``'s liveness record if it is known to be up, else None."""
+        return self._hosts.get(host)
+
     def names(self, host: str) -> list[Key]:
         """Keys of ``host``'s online interfaces."""
         return sorted(self._names.get(host, ()))
+
+    def host_records(self, host: str) -> dict[Key, Record]:
+        """(host, name) -> record of ``host``'s online interfaces (costs
+        that host's size, not the cluster's).
+        """
+        found = {}
+        for key in self._names.get(host, ()):
+            record = self._interfaces.get(key)
+            if record is not None:
+                found[key] = record
+        return found
 
     def update(self, batch: Mapping[Key, Optional[Record]],
                position: Optional[str] = None) -> list[ClusterEvent]:
@@ -288,13 +282,17 @@ class Holds:
     def hosts(self) -> list[str]:
         return sorted(self._deadlines)
 
-    def hold(self, host: str, alive: Optional[dict], now: float) -> bool:
-        """Hold ``host`` (last liveness record ``alive``) from ``now``;
-        whether it was not held already (a held host keeps its deadline).
+    def hold(self, host: str, alive: Optional[dict], now: float,
+             grace: Optional[float] = None) -> bool:
+        """Hold ``host`` (last liveness record ``alive``) from ``now`` for
+        ``grace`` seconds (default: the record's ``ttl``); whether it was
+        not held already (a held host keeps its deadline).
         """
         if host in self._deadlines:
             return False
-        self._deadlines[host] = now + schema.grace(alive, self.default_grace)
+        if grace is None:
+            grace = schema.grace(alive, self.default_grace)
+        self._deadlines[host] = now + grace
         return True
 
     def release(self, host: str) -> None:

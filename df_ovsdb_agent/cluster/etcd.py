@@ -6,46 +6,11 @@
     for event in watcher:      # ClusterSync / ClusterHost / ClusterEvent
         print(event)           # watcher.stop() from another thread
 
-The list (paged, every page at the first page's revision) gives the
-interfaces under ``<prefix>/<host>/interfaces/`` and the hosts' liveness
-records ``<prefix>/<host>/alive``; its revision is where the watch starts
-(``revision + 1``), so nothing falls between them.
-
-The watch asks etcd for *progress notifications* (an empty message
-whenever the watch has been idle for the server's
-``--experimental-watch-progress-notify-interval``, 10 minutes by default)
-and reads with a timeout of ``read_timeout`` seconds (default three
-progress intervals): a connection on which not even a progress
-notification arrived for that long is dead (a half-open TCP connection, a
-frozen server), and the watcher reconnects.  etcd 3.4's JSON gateway takes
-the watch request as one HTTP body, so a client-side ``progress_request``
-cannot be sent on the open stream; the server's interval is what bounds
-detection, so configure it alongside ``progress_interval``.
-
-etcd before 3.4.31 / 3.5.13 may let a slow watcher skip compacted events
-without cancelling it (etcd-io/etcd#17529); at most every
-``verify_interval`` seconds, on a progress notification, the watcher
-counts the keys under the prefix at that revision and lists again if the
-list and the watch did not account for exactly those.
-
-When the watch breaks (read timeout, closed connection, etcd restarted
-with or without its data, history compacted past the watcher's revision)
-the watcher lists again and reports only the difference from what it
-already reported, between sync markers: exact ``offline`` for keys deleted
-in between, nothing for unchanged ones.  Resuming the watch from the old
-revision instead would be cheaper but is unsafe: an etcd restarted on an
-empty data dir counts revisions from 1 again.
-
-After a store *reset* (etcd restarted without its data, or replaced:
-see ``EtcdWatcher._is_reset``) the hosts the watcher knew that are not
-synced in the new store are held (:class:`~df_ovsdb_agent.cluster.Holds`):
-no ``down``/``offline`` until each is synced again -- then only the
-difference -- or its grace (its liveness record's ``ttl``) passed.  Every
-key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`; one
-that is not a record is skipped with one warning and counted (``skipped``).
-
-etcd3gw's own watch hides the end of the stream and the cancel message, so
-the stream is read here, through the etcd3gw client's session.
+The list's revision + 1 is where the watch starts, so nothing falls in
+between; whenever the watch breaks the watcher lists again and reports
+only the difference.  Why each safeguard (progress notifications and
+``read_timeout``, ``verify_interval``, holds after a reset or a lease
+blip) is there: doc/source/publishers.rst, "Following etcd".
 """
 
 import base64
@@ -240,7 +205,8 @@ class EtcdWatcher:
                  read_timeout: Optional[float] = None,
                  page_size: int = PAGE_SIZE,
                  verify_interval: float = VERIFY_INTERVAL,
-                 reset_grace: float = DEFAULT_GRACE) -> None:
+                 reset_grace: float = DEFAULT_GRACE,
+                 down_grace: float = 0.0) -> None:
         """:param progress_interval: the etcd server's progress
             notification interval, in seconds.
         :param read_timeout: seconds without any message after which the
@@ -251,6 +217,9 @@ class EtcdWatcher:
         :param reset_grace: seconds a host missing after a new list is
             held (see :class:`~df_ovsdb_agent.cluster.Holds`) when its
             liveness record gave no ``ttl``.
+        :param down_grace: seconds a host whose liveness record vanished
+            stays as it was (no ``down``, no ``offline``) in case it comes
+            back (a lost lease re-created); 0: report it at once.
         """
         stores.check_etcd(options)
         self.options = options
@@ -259,6 +228,7 @@ class EtcdWatcher:
         self.read_timeout = read_timeout or 3 * progress_interval
         self.page_size = page_size
         self.verify_interval = verify_interval
+        self.down_grace = max(0.0, down_grace)
         self.view = ClusterView()
         # Every key under the prefix, as the list and the watch left them.
         self._keys: set[str] = set()
@@ -283,6 +253,11 @@ class EtcdWatcher:
         #: More counters: keys skipped as not records, store resets seen.
         self.skipped = 0
         self.resets = 0
+        #: Hosts held because their liveness record vanished (down_grace),
+        #: and how many of them came back synced within it.
+        self.downs_held = 0
+        self.downs_ridden = 0
+        self._down_holds: set[str] = set()
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -368,6 +343,9 @@ class EtcdWatcher:
                 if self.holds.hold(host, known[host], now):
                     LOG.info('Holding the view of host %s until it is '
                              'synced again', logsafe.safe(host))
+        for host in sorted(known) if self.down_grace else ():
+            if host not in listing.hosts:
+                self._hold_down(host, known[host], now)
         held = set(self.holds.hosts())
         self._fresh = {host: {} for host in held}
         self._fresh_alive = {host: listing.hosts.get(host) for host in held}
@@ -399,11 +377,27 @@ class EtcdWatcher:
         self.holds.release(host)
         fresh = self._fresh.pop(host, {})
         alive = self._fresh_alive.pop(host, None)
+        synced = bool(alive and alive.get('synced'))
+        if host in self._down_holds:
+            self._down_holds.discard(host)
+            self.downs_ridden += synced
         LOG.info('Host %s %s: reporting the difference', logsafe.safe(host),
-                 'is synced again' if alive and alive.get('synced')
-                 else 'did not sync in time')
+                 'is synced again' if synced else 'did not sync in time')
         markers = self.view.set_host(host, alive)
         return ordered(markers, self.view.replace_quietly(fresh, host))
+
+    def _hold_down(self, host: str, alive: dict, now: float) -> bool:
+        """Hold ``host``, whose liveness record vanished, for
+        ``down_grace``: it may be a lease lost and re-created.
+        """
+        if not self.holds.hold(host, alive, now, self.down_grace):
+            return False
+        self.downs_held += 1
+        self._down_holds.add(host)
+        LOG.info('Liveness record of host %s is gone; keeping its view for '
+                 '%.1fs in case it comes back', logsafe.safe(host),
+                 self.down_grace)
+        return True
 
     def _expire(self) -> Iterator:
         """Release the held hosts whose grace passed."""
@@ -416,17 +410,11 @@ class EtcdWatcher:
         request = {'create_request': {
             'key': etcd_b64(top), 'range_end': etcd_range_end(top),
             'start_revision': self.revision + 1, 'progress_notify': True}}
-        read_timeout = self.read_timeout
-        deadline = self.holds.next_deadline()
-        if deadline is not None:
-            # Wake up for the first held host's grace even if the watch
-            # stays quiet; a list follows (the stream cannot be resumed).
-            read_timeout = min(read_timeout, max(
-                0.1, deadline - time.monotonic() + 0.05))
+        timeout = self._read_timeout()
         try:
             response = self._response = client.session.post(
                 client.get_url('/watch'), json=request, stream=True,
-                timeout=(self.options.timeout, read_timeout))
+                timeout=(self.options.timeout, timeout))
             if self._stopped.is_set():  # stop() came before the response
                 return
             response.raise_for_status()
@@ -439,11 +427,18 @@ class EtcdWatcher:
                 yield from events
                 if self.holds:
                     yield from self._expire()
+                if self.holds or timeout != self.read_timeout:
+                    # A hold may have begun or ended: wake up for the
+                    # next grace even if the watch stays quiet.
+                    timeout = self._read_timeout()
+                    _set_timeout(response, timeout)
         except Exception as exc:
             if self._stopped.is_set():
                 return
+            deadline = self.holds.next_deadline()
             if _is_timeout(exc) and deadline is not None and (
-                    time.monotonic() >= deadline):
+                    time.monotonic() >= deadline - 0.1):
+                # The stream cannot be resumed: a list follows.
                 LOG.info('Grace of a held host passed; listing again')
                 return
             if _is_timeout(exc):
@@ -453,6 +448,16 @@ class EtcdWatcher:
             raise
         LOG.info('etcd %s closed the watch; listing again',
                  self.options.safe_url)
+
+    def _read_timeout(self) -> float:
+        """Seconds a read of the watch may wait: ``read_timeout``, or
+        until just after the first held host's grace.
+        """
+        deadline = self.holds.next_deadline()
+        if deadline is None:
+            return self.read_timeout
+        return min(self.read_timeout,
+                   max(0.1, deadline - time.monotonic() + 0.05))
 
     def _message(self, client, message: dict) -> Optional[list]:
         """The events of one watch message; None if the watch ended."""
@@ -535,6 +540,16 @@ class EtcdWatcher:
                 self._keys.add(key)
             batch.add(key, value)
         self.skipped += batch.skipped
+        now = time.monotonic()
+        for host, alive in batch.hosts.items() if self.down_grace else ():
+            known = self.view.alive(host)
+            if alive is None and known is not None and (
+                    host not in self.holds) and self._hold_down(
+                        host, known, now):
+                # What the store holds of it before this batch; the
+                # batch's deletes of its keys (same lease) apply below.
+                self._fresh[host] = self.view.host_records(host)
+                self._fresh_alive[host] = None
         interfaces: dict[tuple[str, str], Optional[Record]] = {}
         for ikey, record in batch.interfaces.items():
             if ikey[0] in self.holds:
@@ -613,6 +628,14 @@ def _is_timeout(exc: Optional[BaseException]) -> bool:
         exc = nested if isinstance(nested, BaseException) else (
             exc.__context__)
     return False
+
+
+def _set_timeout(response, seconds: float) -> None:
+    """Change the read timeout of a streamed response's socket."""
+    try:
+        response.raw.connection.sock.settimeout(seconds)
+    except (AttributeError, OSError):
+        pass
 
 
 def _shutdown(response) -> None:

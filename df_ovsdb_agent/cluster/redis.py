@@ -6,41 +6,11 @@
     for event in reader:     # ClusterSync / ClusterHost / ClusterEvent
         save(event.position) # a stream ID, to resume from later
 
-A host is followed while its liveness record ``<kp>:<host>:alive`` exists.
-When it appears the reader takes the host's hash and its stream's last ID
-in one transaction, reports the state (between sync markers for that
-host, after ``up``) and follows the stream from that ID.  When it expires
-the reader reports ``down`` and ``offline`` for each interface it had
-reported: the hash stays behind in Redis, with stale data.  Given
-``resume={host: id}`` it follows from ``id`` instead, without re-reporting
-the state.
-
-Commands per round, whatever the number of hosts (a round is one blocking
-read and what it returned):
-
-- one ``XREAD BLOCK`` over the streams of every followed host;
-- one ``EVALSHA`` (:data:`LOST_SCRIPT`) when that read returned entries,
-  given only the hosts that had entries: did any stream lose entries after
-  the reader's position (trimmed past it by ``stream_maxlen``, gone, or
-  restored from an older snapshot)?  Such a host's hash is read again and
-  the difference reported -- with ``reset`` when the reader did not know
-  the host's state (a resumed reader), since then only the full state
-  helps;
-- at most every ``liveness_interval`` seconds, ``SMEMBERS`` of the hosts
-  set (in the read's pipeline) and one ``MGET`` of the liveness records.
-
-Loading a host that came up costs one transaction (``HGETALL``,
-``XREVRANGE``, ``GET``); many hosts share one.  On every (re)connect the
-reader checks all positions with one ``EVALSHA`` and re-reads only the
-hosts whose stream lost entries (a Redis restarted without its data, or
-from an older snapshot) or whose liveness changed meanwhile.  A new
-``run_id`` (the server restarted, or was replaced) holds every known host
-(:class:`~df_ovsdb_agent.cluster.Holds`): no ``down``/``offline`` until it
-is synced again -- then only the difference -- or its grace passed.
-
-Every key and value is checked by :mod:`~df_ovsdb_agent.cluster.schema`;
-one that is not a record is skipped with one warning and counted
-(``skipped``).  A host's position advances only past what was handled.
+A host is followed while its liveness record exists: its hash and its
+stream's last ID are read in one transaction, then the stream is followed
+from there.  A round costs a constant number of commands whatever the
+number of hosts.  Details (lost positions, reconnects, holds after a reset
+or a lease blip): doc/source/publishers.rst, "Following Redis".
 """
 
 import logging
@@ -217,7 +187,8 @@ class RedisStreamReader:
                  block: float = 1.0, count: int = 1000,
                  max_backoff: float = 10.0,
                  liveness_interval: Optional[float] = None,
-                 reset_grace: float = DEFAULT_GRACE) -> None:
+                 reset_grace: float = DEFAULT_GRACE,
+                 down_grace: float = 0.0) -> None:
         """:param hosts: only these hosts (default: all, found as they come).
         :param resume: host -> stream ID to continue after.
         :param block: seconds one blocking read waits; bounds how late a
@@ -228,6 +199,9 @@ class RedisStreamReader:
         :param reset_grace: seconds a host is held after a store reset
             (see :class:`~df_ovsdb_agent.cluster.Holds`) when its liveness
             record gave no ``ttl``.
+        :param down_grace: seconds a host whose liveness record vanished
+            stays as it was (no ``down``, no ``offline``; its stream is
+            still followed) in case it comes back; 0: report it at once.
         """
         stores.check_redis(options)
         self.options = options
@@ -242,6 +216,7 @@ class RedisStreamReader:
         self.count = count
         self.max_backoff = max_backoff
         self.liveness_interval = liveness_interval or block
+        self.down_grace = max(0.0, down_grace)
         self.view = ClusterView()
         #: host -> ID of the last stream entry reported, for every host
         #: followed.
@@ -266,6 +241,11 @@ class RedisStreamReader:
         self.skipped = 0
         self.connects = 0
         self.resets = 0
+        #: Hosts held because their liveness record vanished (down_grace),
+        #: and how many of them came back within it.
+        self.downs_held = 0
+        self.downs_ridden = 0
+        self._down_holds: set[str] = set()
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -428,19 +408,22 @@ class RedisStreamReader:
             alive = self._parse_alive(host, value)
             if host in self.holds:
                 if alive is not None and host in self.positions:
-                    # Its stream is intact (the data was kept): follow on.
+                    # Its stream is intact (the data was kept, or only its
+                    # liveness record blinked): follow on.
+                    self._release_down(host)
                     self.holds.release(host)
                     yield from self.view.set_host(host, alive)
                 elif alive is not None and (alive.get('synced') or
                                             host in due):
                     load.append(host)
                 elif host in due:
-                    LOG.info('Host %s did not come back after the store '
-                             'reset', logsafe.safe(host))
+                    LOG.info('Host %s did not come back within its grace',
+                             logsafe.safe(host))
                     yield from self._down(host)
                 # else: still held, nothing to say yet.
             elif alive is None:
-                yield from self._down(host)
+                if not self._hold_down(host):
+                    yield from self._down(host)
             elif host not in self.positions:
                 load.append(host)
             else:
@@ -450,12 +433,33 @@ class RedisStreamReader:
         for start in range(0, len(load), LOAD_BATCH):
             yield from self._load(client, load[start:start + LOAD_BATCH])
 
+    def _hold_down(self, host: str) -> bool:
+        """Hold ``host``, whose liveness record vanished, for
+        ``down_grace`` (it may come back); whether it is held.
+        """
+        known = self.view.alive(host)
+        if not self.down_grace or known is None or not self.holds.hold(
+                host, known, time.monotonic(), self.down_grace):
+            return False
+        self.downs_held += 1
+        self._down_holds.add(host)
+        LOG.info('Liveness record of host %s is gone; keeping its view for '
+                 '%.1fs in case it comes back', logsafe.safe(host),
+                 self.down_grace)
+        return True
+
+    def _release_down(self, host: str) -> None:
+        if host in self._down_holds:
+            self._down_holds.discard(host)
+            self.downs_ridden += 1
+
     def _down(self, host: str) -> Iterator:
         """The host's liveness record is gone: ``down``, then ``offline``
         for what was reported of it; its stream is no longer read.
         """
         self.positions.pop(host, None)
         self.holds.release(host)
+        self._down_holds.discard(host)
         self._complete.discard(host)
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)
@@ -479,9 +483,10 @@ class RedisStreamReader:
                     yield from self._down(host)
                 continue
             if host in self.holds:
-                LOG.info('Host %s is back after the store reset%s; '
-                         'reporting the difference', logsafe.safe(host),
+                LOG.info('Host %s is back%s; reporting the difference',
+                         logsafe.safe(host),
                          '' if alive.get('synced') else ' (not synced)')
+                self._release_down(host)
                 self.holds.release(host)
             records, skipped = _records(host, values, self._warned)
             self.skipped += skipped

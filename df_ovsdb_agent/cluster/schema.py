@@ -1,26 +1,10 @@
 """What a consumer accepts from a store: the record schema, checked.
 
-Everything read from etcd or Redis is hostile until checked: anyone who
-can write under the prefix can put any bytes in a key or a value.  The
-functions here are pure; each turns raw store data into a clean record or
-raises :class:`BadRecord` with a short reason, so that the reader skips
-that one record (one escaped warning, a counter) and goes on with the
-others.
-
-Records are what :mod:`df_ovsdb_agent.publishers` write:
-
-- an interface's state record: ``Interface.to_dict()`` plus ``host``
-  (:func:`check_record`);
-- a Redis stream entry: the same with ``action``, or a sync marker
-  ``{"sync": "started" | "finished", "host"}`` (:func:`check_entry`);
-- a liveness record (:func:`check_alive`, see
-  :func:`df_ovsdb_agent.cluster.stores.alive_record`).
-
-Limits (documented in doc/source/publishers.rst): a stored value of at
-most :data:`MAX_VALUE_BYTES`, nested at most :data:`MAX_DEPTH` deep,
-strings of at most :data:`MAX_STRING` characters, names of at most
-:data:`MAX_NAME` characters.  Keys are read as bytes and decoded leniently
-(:func:`decode_key`); a key that is not valid UTF-8 cannot be a record.
+Anyone who can write under the prefix can put any bytes in a key or a
+value, so everything read is hostile until checked.  These pure functions
+turn raw store data into a clean record or raise :class:`BadRecord` with a
+short reason, so that the reader skips that one record and goes on.  The
+records and limits: doc/source/publishers.rst, "What the readers accept".
 """
 
 import json

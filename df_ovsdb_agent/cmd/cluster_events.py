@@ -63,6 +63,13 @@ CLI_OPTS = (
                  metavar='SECONDS',
                  help='Redis only: how often the hosts\' liveness records '
                       'are read (how late a dead or new host is noticed).'),
+    cfg.FloatOpt('down-grace', default=0.0, min=0.0, max=3600.0,
+                 metavar='SECONDS',
+                 help='Keep a host whose liveness record vanished (a lost '
+                      'lease, an expired record) as it was for this long '
+                      'before printing "down" and "offline" for its '
+                      'interfaces, in case it comes back; 0: at once. A '
+                      'dead host\'s interfaces stay online this much longer.'),
     cfg.BoolOpt('verbose', short='v', default=False,
                 help='Log progress to stderr.'),
 )
@@ -151,11 +158,12 @@ def _tail(conf: cfg.ConfigOpts, name: str, options: stores.StoreOptions,
             raise ConfigError('--resume applies to --redis only')
         source = cluster_etcd.watch_interfaces(
             options, prefix, progress_interval=conf.progress_interval,
-            read_timeout=conf.read_timeout)
+            read_timeout=conf.read_timeout, down_grace=conf.down_grace)
     else:
         source = cluster_redis.RedisStreamReader(
             options, prefix, resume=resume,
-            liveness_interval=conf.liveness_interval)
+            liveness_interval=conf.liveness_interval,
+            down_grace=conf.down_grace)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: source.stop())
     for event in source:

@@ -2,6 +2,7 @@
 
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import host_transition
 from df_ovsdb_agent.cluster import HostState
 
@@ -96,3 +97,26 @@ def test_per_host_index_follows_every_change():
     assert view.names('hv2') == []
     view.forget('hv1')
     assert view.names('hv1') == [] and len(view) == 0
+
+
+def test_host_records_and_alive_cost_one_host():
+    view = ClusterView()
+    view.update({('hv1', 'a'): rec('a'),
+                 ('hv2', 'b'): rec('b', 'u2', host='hv2')})
+    view.set_host('hv1', alive(synced=True))
+    assert view.host_records('hv1') == {('hv1', 'a'): rec('a')}
+    assert view.host_records('hv3') == {}
+    assert view.alive('hv1') == alive(synced=True)
+    assert view.alive('hv2') is None
+
+
+def test_holds_take_an_explicit_grace_over_the_ttl():
+    holds = Holds(default_grace=60.0)
+    assert holds.hold('hv1', dict(alive(), ttl=60), 100.0, grace=5.0)
+    assert holds.hold('hv2', dict(alive(), ttl=60), 100.0)
+    # A held host keeps its first deadline.
+    assert not holds.hold('hv1', None, 200.0, grace=1.0)
+    assert holds.due(105.0) == ['hv1']
+    assert holds.due(159.0) == ['hv1']
+    assert holds.due(160.0) == ['hv1', 'hv2']
+    assert holds.next_deadline() == 105.0

@@ -138,3 +138,107 @@ def test_bad_arguments_are_one_line(capsys):
     assert 'unknown store or scenario: zookeeper' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         fleet.parse_args(['--set', 'lease_ttl=5'])
+
+
+class TestInlineBus:
+    """inline=True: the same events, in the same order, delivered before
+    the publishing call returns (no thread per subscriber).
+    """
+
+    def test_replay_and_changes_arrive_synchronously(self):
+        agent = SyntheticAgent('hv1', 'o1', restored={'u1': vm(1)},
+                               inline=True)
+        got = []
+        sub = agent.subscribe(got.append, replay=True)
+        assert summary(got) == [('online', 'tap1', 1)]
+        agent.sync({'u1': vm(1, ofport=3), 'u2': vm(2)})
+        assert summary(got[1:]) == ['sync started', ('updated', 'tap1', 3),
+                                    ('online', 'tap2', 1), 'sync finished']
+        agent.batch({'u2': None})
+        assert summary(got[5:]) == [('offline', 'tap2', 1)]
+        assert sub.wait_idle(0) and sub.backlog == 0
+        agent.unsubscribe(sub)
+        agent.batch({'u3': vm(3)})
+        assert len(got) == 6
+        assert threading_count_unchanged(agent)
+        agent.stop()
+
+    def test_same_outcome_as_the_threaded_bus(self):
+        """The threaded bus may coalesce a lagging subscriber's backlog;
+        inline, every event arrives.  Both end in the same state.
+        """
+        def run(inline):
+            agent = SyntheticAgent('hv1', inline=inline)
+            agent.sync({'u1': vm(1)})
+            rec = Recorder()
+            agent.subscribe(rec, replay=True)
+            agent.batch({'u1': vm(1, ofport=9), 'u2': vm(2)})
+            agent.sync({'u2': vm(2, ofport=4)})
+            assert agent.bus.wait_idle(10)
+            events = list(rec.events)
+            agent.stop()
+            state = {}
+            for e in events:
+                if hasattr(e, 'action'):
+                    state.pop(e.name, None)
+                    if e.action.value != 'offline':
+                        state[e.name] = e.ofport
+            return summary(events), state
+        inline, threaded = run(True), run(False)
+        assert inline[0] == [('online', 'tap1', 1), 'sync finished',
+                             ('updated', 'tap1', 9), ('online', 'tap2', 1),
+                             'sync started', ('offline', 'tap1', 9),
+                             ('updated', 'tap2', 4), 'sync finished']
+        assert inline[1] == threaded[1] == {'tap2': 4}
+
+    def test_filters_and_a_failing_subscriber(self):
+        agent = SyntheticAgent('hv1', inline=True)
+        got = []
+        agent.subscribe(lambda e: 1 / 0)
+        agent.subscribe(got.append, actions=['offline'])
+        agent.sync({'u1': vm(1)})
+        agent.batch({'u1': None})
+        assert summary(got) == ['sync started', 'sync finished',
+                                ('offline', 'tap1', 1)]
+        assert agent.bus.subscriptions[0].errors == 4
+        agent.stop()
+        assert agent.bus.subscriptions == []
+
+
+def threading_count_unchanged(agent):
+    import threading
+    return not any(t.name.startswith('df-ovsdb-bus')
+                   for t in threading.enumerate())
+
+
+def usage(t, load, busy, store=0.0, workers=(0.0,)):
+    return {'t': t, 'loadavg': (load, load, load), 'machine_busy': busy,
+            'each_worker': list(workers),
+            'procs': {'store': {'cpu': store}, 'workers': {
+                'cpu': sum(workers)}}}
+
+
+@pytest.mark.parametrize('load,busy,comparable,others', [
+    (0.5, 1.0, True, 0.0),      # the machine busy only with the fleet
+    (1.5, 1.0, False, 0.0),     # load before the scenario
+    (0.5, 4.0, False, 30.0),    # 3 CPU-s of others in 10 s
+])
+def test_noise_marks_runs_not_comparable(load, busy, comparable, others):
+    before = usage(0.0, load, 100.0)
+    after = usage(10.0, 0.1, 100.0 + busy, store=0.5, workers=(0.5,))
+    found = fleet._noise(before, after)
+    assert found['comparable'] is comparable
+    assert found['others_cpu_pct'] == pytest.approx(others)
+    assert found['worker_max_cpu_pct'] == pytest.approx(5.0)
+
+
+def test_sizes_and_start_rate_arguments(capsys):
+    args = fleet.parse_args(['--sizes', '1000,2500', '--start-rate', '50'])
+    assert (args.sizes, args.start_rate, args.bus) == ([1000, 2500], 50.0,
+                                                       'inline')
+    assert fleet.parse_args(['--hosts', '7']).sizes == [7]
+    for bad in (['--sizes', '10,x'], ['--sizes', '0'],
+                ['--start-rate', '-1']):
+        with pytest.raises(SystemExit):
+            fleet.parse_args(bad)
+    assert 'bad --sizes' in capsys.readouterr().err
