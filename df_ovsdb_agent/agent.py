@@ -30,15 +30,15 @@ from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
-from df_ovsdb_agent.events import SYNC_FINISHED
+from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SYNC_STARTED
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.monitor import Monitor
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent import persist
+from df_ovsdb_agent.snapshot import Batch
 from df_ovsdb_agent.snapshot import Snapshot
 
 LOG = logging.getLogger(__name__)
@@ -98,8 +98,7 @@ class Agent:
                 min_interval=persist.SNAPSHOT_INTERVAL)
         self._snapshot = Snapshot(restored)
         self._iface_ids = IfaceIdIndex()
-        self._iface_ids.apply(InterfaceEvent(Action.ONLINE, interface)
-                              for interface in self._snapshot)
+        self._iface_ids.apply(self._snapshot.copy())
         # Serialises snapshot changes with their publication, so a replaying
         # subscriber sees a consistent cut.
         self._lock = threading.Lock()
@@ -286,7 +285,7 @@ class Agent:
     def monitor(self) -> Monitor:
         return self._monitor
 
-    # -- Sink: called from the IDL thread ----------------------------------
+    # -- Sink: called from the monitor's thread, in order -----------------
 
     def on_sync_started(self) -> None:
         with self._lock:
@@ -296,28 +295,42 @@ class Agent:
         LOG.info('OVSDB (re)sync started')
 
     def on_batch(self, rows: Mapping[str, Optional[RowValues]]) -> None:
-        batch = {uuid: classify(row, self.policy) if row is not None
-                 else None for uuid, row in rows.items()}
+        batch = self._classified(rows.items())
         with self._lock:
-            get = self._snapshot.get
-            events = self._snapshot.apply(
-                {uuid: keep_ephemeral(get(uuid), new) if new is not None
-                 else None for uuid, new in batch.items()})
-            if events:
+            changed = self._snapshot.commit(batch)
+            if changed:
                 # Before publishing: a subscriber that sees the event can
                 # count on the warning and the metric being there.
-                self._check_conflicts(events)
-                self.bus.publish_many(events)
-        if events and self._persist is not None:
+                self._check_conflicts(changed)
+                self.bus.publish_states(changed)
+        if changed and self._persist is not None:
             self._persist.mark()
+
+    def _classified(self, rows: Iterable[tuple[str, Optional[RowValues]]]
+                    ) -> Batch:
+        """uuid -> the Interface each row describes (None: not online),
+        with the ephemeral attributes an ovsdb-server restart emptied.
+        """
+        # Read outside the lock: only this thread changes the snapshot.
+        get = self._snapshot.get
+        policy = self.policy
+        batch: Batch = {}
+        for uuid, row in rows:
+            new = classify(row, policy) if row is not None else None
+            if new is not None:
+                old = get(uuid)
+                if old is not None:
+                    new = keep_ephemeral(old, new)
+            batch[uuid] = new
+        return batch
 
     @property
     def iface_id_conflicts(self) -> int:
         """iface-ids that more than one online VM interface carries."""
         return self._iface_ids.conflicts
 
-    def _check_conflicts(self, events: list) -> None:
-        for vms in self._iface_ids.apply(events):
+    def _check_conflicts(self, changed: Batch) -> None:
+        for vms in self._iface_ids.apply(changed):
             LOG.warning('Interfaces %s carry the same iface-id %s',
                         ' and '.join(safe(vm.name) for vm in vms),
                         safe(vms[0].iface_id))
@@ -346,18 +359,13 @@ class Agent:
                         safe(chassis.system_id), self.host)
 
     def on_synced(self, rows: Iterable[RowValues]) -> None:
-        current: dict[str, Interface] = {}
-        for row in rows:
-            interface = classify(row, self.policy)
-            if interface is not None:
-                current[row.uuid] = interface
+        batch = self._classified((row.uuid, row) for row in rows)
+        current = {uuid: new for uuid, new in batch.items()
+                   if new is not None}
         with self._lock:
-            get = self._snapshot.get
-            events = self._snapshot.replace(
-                {uuid: keep_ephemeral(get(uuid), new)
-                 for uuid, new in current.items()})
-            self._check_conflicts(events)
-            self.bus.publish_many(events + [SYNC_FINISHED])
+            changed = self._snapshot.adopt(current)
+            self._check_conflicts(changed)
+            self.bus.publish_states(changed, Sync.FINISHED)
             self.last_sync_duration = time.monotonic() - self._sync_began
             self._synced = True
             self.syncs += 1
@@ -365,5 +373,5 @@ class Agent:
         if self._persist is not None:
             self._persist.mark()
         LOG.info('OVSDB sync finished in %.3fs: %d interfaces online, '
-                 '%d events', self.last_sync_duration, len(current),
-                 len(events))
+                 '%d changed', self.last_sync_duration, len(current),
+                 len(changed))

@@ -1,17 +1,17 @@
 """In-process event bus with per-subscriber ordered, coalescing delivery.
 
-Each subscriber gets its own worker thread, so a slow or failing subscriber
-holds up nobody else, and :meth:`EventBus.publish` never blocks on one.
+Each subscriber has its own worker thread, so a slow or failing subscriber
+holds up nobody else, and publishing never blocks on one.
 
-Nothing is dropped and memory stays bounded: a subscriber's backlog holds at
-most one entry per interface (its latest state) plus two sync markers.  When
-a subscriber falls behind, successive changes of one interface collapse into
-the net change *relative to what that subscriber was last told*, computed by
-the same :class:`~df_ovsdb_agent.state.KeyedState` the agent's snapshot
-uses (offline first within each batch taken).  So a
-subscriber may skip intermediate states it never saw, but never misses a
-final state, never sees ``offline`` for something it was not told was
-online, and never sees two ``online`` without an ``offline`` between them.
+The agent publishes states, not events: one batch per transaction, uuid ->
+new :class:`~df_ovsdb_agent.events.Interface` (None: not online), offline
+first.  A subscriber's backlog keeps the latest state per interface plus at
+most two sync markers, so memory stays bounded and nothing is lost; its
+worker makes the events only at delivery, against what that subscriber was
+last told (the rules of :mod:`df_ovsdb_agent.state`, offline first within
+each chunk taken).  A lagging subscriber may skip states it never saw, but
+never misses a final state, never sees ``offline`` for something it was not
+told was online, nor two ``online`` without an ``offline`` between them.
 """
 
 import collections
@@ -22,15 +22,13 @@ from typing import Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import changed_attributes
 from df_ovsdb_agent.events import Event
-from df_ovsdb_agent.events import identity
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
-from df_ovsdb_agent.snapshot import to_events
-from df_ovsdb_agent.state import KeyedState
 
 LOG = logging.getLogger(__name__)
 
@@ -58,11 +56,11 @@ class Subscription:
         # monotonic time of the last exception of the callback, if any.
         self.last_error: Optional[float] = None
         self.delivered = 0
-        # key (uuid, or a sync marker tuple) -> latest value, in arrival
-        # order of each key's most recent change.
+        # key (uuid, or a sync marker tuple) -> latest state (Interface or
+        # None) or marker, in arrival order of each key's latest change.
         self._pending: collections.OrderedDict = collections.OrderedDict()
         # uuid -> Interface this subscriber was last told is online.
-        self._known: KeyedState[str, Interface] = KeyedState(identity)
+        self._known: dict[str, Interface] = {}
         self._busy = False
         self._closed = False
         self._cond = threading.Condition()
@@ -82,31 +80,51 @@ class Subscription:
         changes are reported relative to it.
         """
         with self._cond:
-            self._known = KeyedState(identity)
-            self._known.update({uuid: value for uuid, value in state.items()
-                                if self.bridges is None or
-                                value.bridge in self.bridges})
+            self._known = {uuid: value for uuid, value in state.items()
+                           if self.bridges is None or
+                           value.bridge in self.bridges}
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` for this subscriber only (used for replays)."""
         self.offer_many((event,))
 
     def offer_many(self, events: Iterable[Event]) -> None:
-        """Queue ``events`` in order, taking the lock and waking once."""
+        """Queue ``events`` in order, taking the lock and waking once.
+
+        Only the state an interface event leaves is kept: the subscriber's
+        own events are made from it at delivery.
+        """
         with self._cond:
             if self._closed:
                 return
+            pending = self._pending
             for event in events:
                 if isinstance(event, InterfaceEvent):
-                    self._offer_state(event)
+                    pending[event.uuid] = (None if event.action is
+                                           Action.OFFLINE else
+                                           event.interface)
+                    pending.move_to_end(event.uuid)
                 else:
                     self._offer_sync(event.sync)
             self._cond.notify()
 
-    def _offer_state(self, event: InterfaceEvent) -> None:
-        latest = None if event.action is Action.OFFLINE else event.interface
-        self._pending[event.uuid] = latest
-        self._pending.move_to_end(event.uuid)
+    def offer_states(self, batch: Mapping[str, Optional[Interface]],
+                     sync: Optional[Sync] = None) -> None:
+        """Queue ``batch`` (uuid -> new state, None: not online; offline
+        first), then the ``sync`` marker if given, waking once.
+        """
+        with self._cond:
+            if self._closed:
+                return
+            pending = self._pending
+            if pending:
+                # An interface already waiting moves to its new place.
+                for uuid in batch:
+                    pending.pop(uuid, None)
+            pending.update(batch)
+            if sync is not None:
+                self._offer_sync(sync)
+            self._cond.notify()
 
     def _offer_sync(self, sync: Sync) -> None:
         # Overlapping resyncs merge into one started...finished window so a
@@ -119,12 +137,12 @@ class Subscription:
         else:
             self._pending[_FINISHED] = SyncEvent(Sync.FINISHED)
 
-    def _next_events(self) -> Optional[list]:
-        """Wait for backlog entries and turn up to a batch into events.
+    def _take(self) -> Optional[list]:
+        """Wait for backlog entries and turn up to :data:`BATCH` of them
+        into this subscriber's events; None once closed.
 
-        Taking a batch per wake-up keeps lock traffic with the publisher
-        low during a sync; the batch is small enough that coalescing still
-        works for a subscriber that lags.  None once closed.
+        A chunk per wake-up keeps lock traffic low during a sync and is
+        small enough for coalescing to work for a subscriber that lags.
         """
         with self._cond:
             self._busy = False
@@ -135,28 +153,57 @@ class Subscription:
                 return None
             self._busy = True
             events: list = []
-            batch: dict = {}
+            chunk: dict = {}
+            popitem = self._pending.popitem
             for _ in range(min(BATCH, len(self._pending))):
-                key, value = self._pending.popitem(last=False)
+                key, value = popitem(last=False)
                 if isinstance(value, SyncEvent):
-                    events.extend(self._told(batch))
-                    batch = {}
+                    events.extend(self._events_for(chunk))
+                    chunk = {}
                     events.append(value)
                 else:
-                    batch[key] = value
-            events.extend(self._told(batch))
+                    chunk[key] = value
+            events.extend(self._events_for(chunk))
             return events
 
-    def _told(self, batch: dict) -> list:
-        """Events that tell this subscriber ``batch`` (uuid -> state)."""
-        if self.bridges is not None:
-            # Outside the chosen bridges an interface is not online for
-            # this subscriber: moving out is offline, moving in online.
-            batch = {uuid: value if value is None or
-                     value.bridge in self.bridges else None
-                     for uuid, value in batch.items()}
-        return [e for e in to_events(self._known.update(batch))
-                if self._wants(e)]
+    def _events_for(self, chunk: Mapping[str, Optional[Interface]]) -> list:
+        """The events that take this subscriber from what it was told to
+        ``chunk`` (uuid -> state), offline first; records it as told.
+        """
+        # The rules of state.transition(), inlined: this runs once per
+        # interface and subscriber.  Identity: uuid and kind.
+        known = self._known
+        bridges = self.bridges
+        offline: list = []
+        updated: list = []
+        online: list = []
+        for uuid, new in chunk.items():
+            if new is not None and bridges is not None and \
+                    new.bridge not in bridges:
+                # Outside the chosen bridges an interface is not online
+                # for this subscriber: moving out is offline, in online.
+                new = None
+            old = known.get(uuid)
+            if old is None:
+                if new is not None:
+                    known[uuid] = new
+                    online.append(InterfaceEvent(Action.ONLINE, new))
+            elif new is None:
+                del known[uuid]
+                offline.append(InterfaceEvent(Action.OFFLINE, old))
+            elif old.uuid != new.uuid or old.kind is not new.kind:
+                known[uuid] = new
+                offline.append(InterfaceEvent(Action.OFFLINE, old))
+                online.append(InterfaceEvent(Action.ONLINE, new))
+            elif old != new:
+                known[uuid] = new
+                updated.append(InterfaceEvent(Action.UPDATED, new,
+                                              changed_attributes(old, new)))
+        events = offline + updated + online if updated or online \
+            else offline
+        if self.kinds is None and self.actions is None:
+            return events
+        return [e for e in events if self._wants(e)]
 
     def _wants(self, event: InterfaceEvent) -> bool:
         return ((self.kinds is None or event.kind in self.kinds) and
@@ -164,7 +211,7 @@ class Subscription:
 
     def _run(self) -> None:
         while True:
-            events = self._next_events()
+            events = self._take()
             if events is None:
                 return
             for event in events:
@@ -236,11 +283,7 @@ class EventBus:
         if current is not None and not replay:
             sub.assume(current)
         elif current is not None:
-            events: list = [InterfaceEvent(Action.ONLINE, interface)
-                            for interface in current.values()]
-            if synced:
-                events.append(SyncEvent(Sync.FINISHED))
-            sub.offer_many(events)
+            sub.offer_states(current, Sync.FINISHED if synced else None)
         sub._start()
         with self._lock:
             self._subscriptions = self._subscriptions + [sub]
@@ -268,6 +311,19 @@ class EventBus:
         # Copy-on-write list: publishing needs no lock against subscribe.
         for sub in self._subscriptions:
             sub.offer_many(events)
+
+    def publish_states(self, batch: Mapping[str, Optional[Interface]],
+                       sync: Optional[Sync] = None) -> None:
+        """Queue one batch of states for every subscriber, then ``sync``.
+
+        ``batch`` maps uuid -> the interface's new state (None: not
+        online), offline first, as :meth:`.Snapshot.commit` returns it:
+        each subscriber gets the events that take it there.  This is the
+        agent's path; :meth:`publish_many` takes ready events.
+        """
+        self.published += len(batch) + (sync is not None)
+        for sub in self._subscriptions:
+            sub.offer_states(batch, sync)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
         """Wait until every subscriber has caught up (or ``timeout``, for

@@ -9,20 +9,24 @@ from typing import Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.ovsdb.tables import BY_NAME
+from df_ovsdb_agent.ovsdb.tables import INTERFACE
 
 DEFAULT_BRIDGE_NAMES = ('br-int', 'br-tun', 'br-ex')
 DEFAULT_TUNNEL_TYPES = ('vxlan', 'gre', 'geneve', 'stt', 'erspan', 'ip6gre',
                         'ip6erspan', 'gtpu', 'bareudp', 'srv6')
 
-# The Interface columns classification reads; the monitor fetches only these.
-COLUMNS = ('name', 'type', 'ofport', 'external_ids', 'options')
+# The Interface columns classification reads: declared once, in tables.py.
+COLUMNS = BY_NAME[INTERFACE].columns
 
 # OVS sets ofport to -1 when it failed to add the interface.
 OFPORT_FAILED = -1
 
 # Attributes from "ephemeral" columns: ovsdb-server does not keep them across
-# its restart, and ovs-vswitchd writes them again a moment later.
-EPHEMERAL = ('mac_in_use', 'link_state', 'admin_state')
+# its restart, and ovs-vswitchd writes them again a moment later.  They are
+# the Interface table's optional columns, and the attributes share their
+# names.
+EPHEMERAL = BY_NAME[INTERFACE].optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,17 +72,16 @@ def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
         return _tunnel(row)
     if row.type == 'internal' and row.name in policy.bridge_names:
         return Interface(Kind.BRIDGE, row.name, row.uuid, row.ofport,
-                         bridge=row.bridge)
-    if row.external_ids.get('iface-id'):
+                         row.bridge)
+    external_ids = row.external_ids
+    iface_id = external_ids.get('iface-id')
+    if iface_id:
         if policy.vm_bridges and row.bridge not in policy.vm_bridges:
             return None
-        return Interface(Kind.VM, row.name, row.uuid, row.ofport,
-                         bridge=row.bridge,
-                         iface_id=row.external_ids['iface-id'],
-                         attached_mac=row.external_ids.get('attached-mac'),
-                         mac_in_use=row.mac_in_use,
-                         link_state=row.link_state,
-                         admin_state=row.admin_state)
+        # Positional: this runs for every VM port at every sync.
+        return Interface(Kind.VM, row.name, row.uuid, row.ofport, row.bridge,
+                         iface_id, external_ids.get('attached-mac'),
+                         row.mac_in_use, row.link_state, row.admin_state)
     return None
 
 

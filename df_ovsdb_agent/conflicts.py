@@ -5,11 +5,9 @@ too (naming both) and counts them, but its events keep describing what
 OVSDB says: a controller decides what a conflict means to it.
 """
 
-from typing import Iterable
+from typing import Mapping, Optional
 
-from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
 
 
@@ -25,21 +23,23 @@ class IfaceIdIndex:
         """How many iface-ids more than one online interface carries."""
         return sum(1 for vms in self._by_id.values() if len(vms) > 1)
 
-    def apply(self, events: Iterable[InterfaceEvent]
+    def apply(self, batch: Mapping[str, Optional[Interface]]
               ) -> list[list[Interface]]:
-        """Follow ``events``; return the conflicts they started, each as
-        the interfaces sharing one iface-id (sorted by name).
+        """Follow ``batch`` (uuid -> online state, None: not online); return
+        the conflicts it started, each as the interfaces sharing one
+        iface-id (sorted by name).
         """
         started = {}
-        for event in events:
-            self._forget(event.uuid)
-            interface = event.interface
-            if (event.action is Action.OFFLINE or
-                    interface.kind is not Kind.VM or not interface.iface_id):
+        by_id, id_of = self._by_id, self._id_of
+        for uuid, interface in batch.items():
+            if uuid in id_of:
+                self._forget(uuid)
+            if (interface is None or interface.kind is not Kind.VM or
+                    not interface.iface_id):
                 continue
-            vms = self._by_id.setdefault(interface.iface_id, {})
-            vms[event.uuid] = interface
-            self._id_of[event.uuid] = interface.iface_id
+            vms = by_id.setdefault(interface.iface_id, {})
+            vms[uuid] = interface
+            id_of[uuid] = interface.iface_id
             if len(vms) == 2:
                 started[interface.iface_id] = vms
         return [sorted(vms.values(), key=lambda i: i.name)

@@ -1,10 +1,8 @@
 """The agent's record of what it has published: uuid -> online Interface.
 
-python-ovs forgets its rows on reconnect without telling anyone, and an
-agent restart forgets everything, so the only reliable source of
-``offline`` events after a resync is a diff between what was published
-(possibly restored from disk, see :mod:`df_ovsdb_agent.persist`) and what
-the fresh dump says.
+A reconnect or an agent restart loses the server's deletes, so ``offline``
+after a resync can only come from comparing what was published (possibly
+restored from disk, see :mod:`df_ovsdb_agent.persist`) with the fresh dump.
 """
 
 from typing import Iterable, Iterator, Mapping, Optional
@@ -17,6 +15,10 @@ from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.state import Change
 from df_ovsdb_agent.state import diff as state_diff
 from df_ovsdb_agent.state import KeyedState
+
+# uuid -> new state (None: not online), offline first: what the agent hands
+# its bus, which makes each subscriber's events from it.
+Batch = dict[str, Optional[Interface]]
 
 
 def to_events(changes: Iterable[Change]) -> list[InterfaceEvent]:
@@ -61,15 +63,26 @@ class Snapshot:
     def copy(self) -> dict[str, Interface]:
         return self._state.copy()
 
+    def commit(self, batch: Mapping[str, Optional[Interface]]) -> Batch:
+        """Record one transaction (uuid -> new state, None: not online);
+        return the part of it that changed anything, offline first.
+        """
+        return self._state.commit(batch)
+
+    def adopt(self, current: Mapping[str, Interface]) -> Batch:
+        """Adopt a complete fresh view; return the changes to it as a
+        batch (uuid -> new state, None: gone), offline first.
+        """
+        return self._state.adopt(current)
+
     def apply(self, batch: Mapping[str, Optional[Interface]]
               ) -> list[InterfaceEvent]:
-        """Record one transaction and return its events, offline first.
-
-        ``batch`` maps uuid -> new state (None: not online).
+        """:meth:`commit`, returning the events of one viewer who saw
+        every change (tests and the synthetic fleet agent use it).
         """
         return to_events(self._state.update(batch))
 
     def replace(self, current: Mapping[str, Interface]
                 ) -> list[InterfaceEvent]:
-        """Adopt a complete fresh view and return the events to get there."""
+        """:meth:`adopt`, returning the events to get there."""
         return to_events(self._state.replace(current))

@@ -67,10 +67,12 @@ def transition(old: Optional[V], new: Optional[V],
     return []
 
 
+_ORDER = {Action.OFFLINE: 0, Action.UPDATED: 1, Action.ONLINE: 2}
+
+
 def ordered(changes: list[Change]) -> list[Change]:
     """``changes`` offline first, then updated, then online (stable)."""
-    order = {Action.OFFLINE: 0, Action.UPDATED: 1, Action.ONLINE: 2}
-    return sorted(changes, key=lambda change: order[change.action])
+    return sorted(changes, key=lambda change: _ORDER[change.action])
 
 
 def diff(old: Mapping[K, V], new: Mapping[K, V],
@@ -127,6 +129,47 @@ class KeyedState(Generic[K, V]):
             changes.extend(_steps(key, self._values.get(key), value,
                                   self.identity))
         return ordered(changes)
+
+    def commit(self, batch: Mapping[K, Optional[V]]) -> dict[K, Optional[V]]:
+        """Apply one batch like :meth:`update`, but return only the part of
+        ``batch`` that changed anything (key -> new value, None: gone), in
+        the order of :func:`ordered`; a change of identity counts as
+        ``online``.
+
+        For owners that pass states on instead of changes (the agent to
+        its bus): no :class:`Change` is built.
+        """
+        values = self._values
+        identity = self.identity
+        gone: dict = {}
+        updated: dict = {}
+        came: dict = {}
+        # The rules of transition(), inlined: this runs per interface.
+        for key, new in batch.items():
+            old = values.get(key)
+            if new is None:
+                if old is not None:
+                    del values[key]
+                    gone[key] = None
+            elif old is None:
+                values[key] = came[key] = new
+            elif old != new:
+                values[key] = new
+                if identity(old) == identity(new):
+                    updated[key] = new
+                else:
+                    came[key] = new
+        if updated or came:
+            gone.update(updated)
+            gone.update(came)
+        return gone
+
+    def adopt(self, state: Mapping[K, V]) -> dict[K, Optional[V]]:
+        """:meth:`replace` returning what :meth:`commit` returns."""
+        batch: dict = dict.fromkeys(
+            [key for key in self._values if key not in state])
+        batch.update(state)
+        return self.commit(batch)
 
     def update(self, batch: Mapping[K, Optional[V]]) -> list[Change]:
         """Apply one batch atomically; return its changes, offline first.

@@ -242,3 +242,123 @@ def test_bridges_filter_is_a_view(bus):
             for e in rec.events] == [
         ('online', 'u1', 'br-int'), ('updated', 'u1', 'br-int'),
         ('offline', 'u1', 'br-int'), ('online', 'u2', 'br-int')]
+
+
+def _drain(sub):
+    """Everything a not-started subscription would deliver, in order."""
+    events = []
+    while sub.backlog:
+        events.extend(sub._take())
+    return events
+
+
+def _random_batches(rng, count):
+    kinds = [Kind.VM, Kind.PATCH]
+    for _ in range(count):
+        batch = {}
+        for uuid in rng.sample(['u%d' % i for i in range(12)],
+                               rng.randrange(1, 6)):
+            if rng.random() < 0.3:
+                batch[uuid] = None
+            else:
+                batch[uuid] = Interface(
+                    rng.choice(kinds), 'tap-' + uuid, uuid,
+                    rng.randrange(1, 4), bridge=rng.choice(['br-int', 'x']),
+                    iface_id='p', peer='q')
+        yield batch
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_states_and_events_give_every_subscriber_the_same(seed, monkeypatch):
+    # The agent publishes states (publish_states); embedders may publish
+    # events (publish_many).  A subscriber must not tell them apart, with
+    # or without filters, however far behind it is (small chunks make the
+    # offline-first reordering and coalescing matter).
+    import random
+
+    from df_ovsdb_agent import bus as bus_lib
+    from df_ovsdb_agent.bus import Subscription
+    monkeypatch.setattr(bus_lib, 'BATCH', 3)
+    rng = random.Random(seed)
+    filters = [dict(kinds=None, actions=None, bridges=None),
+               dict(kinds=frozenset([Kind.VM]), actions=None,
+                    bridges=None),
+               dict(kinds=None, actions=frozenset([Action.OFFLINE]),
+                    bridges=None),
+               dict(kinds=None, actions=None,
+                    bridges=frozenset(['br-int']))]
+    by_events = [Subscription(print, name='e', **f) for f in filters]
+    by_states = [Subscription(print, name='s', **f) for f in filters]
+    events_source, states_source = Snapshot(), Snapshot()
+    for step, batch in enumerate(_random_batches(rng, 40)):
+        events = events_source.apply(batch)
+        states = states_source.commit(batch)
+        for sub in by_events:
+            sub.offer_many(events + ([SYNC_FINISHED] if step % 7 == 6
+                                     else []))
+        for sub in by_states:
+            sub.offer_states(states, SYNC_FINISHED.sync if step % 7 == 6
+                             else None)
+        if rng.random() < 0.4:  # sometimes a subscriber catches up
+            for a, b in zip(by_events, by_states):
+                assert _drain(a) == _drain(b)
+    for a, b in zip(by_events, by_states):
+        assert _drain(a) == _drain(b)
+    assert events_source.copy() == states_source.copy()
+
+
+def test_states_path_converges_for_a_slow_subscriber(bus):
+    gate = threading.Event()
+    slow_events = []
+
+    def slow(event):
+        gate.wait()
+        slow_events.append(event)
+
+    slow_sub = bus.subscribe(slow, name='slow')
+    fast = Recorder()
+    bus.subscribe(fast, name='fast')
+    snapshot = Snapshot()
+    for round_ in range(50):
+        bus.publish_states(snapshot.commit(
+            {'u%d' % i: vm(i, ofport=round_ + 1) if (round_ + i) % 3
+             else None for i in range(100)}))
+    assert slow_sub.backlog <= 100 + 2
+    fast.wait_for(lambda evs: replay_state(evs) == snapshot.copy())
+    gate.set()
+    assert slow_sub.wait_idle(10)
+    assert replay_state(slow_events) == snapshot.copy()
+    assert len(slow_events) < len(fast.events)
+
+
+def test_replay_then_states(bus):
+    current = {'u%d' % i: vm(i) for i in range(3)}
+    rec = Recorder()
+    bus.subscribe(rec, current=current, replay=True, synced=True)
+    snapshot = Snapshot(current)
+    bus.publish_states(snapshot.commit({'u0': None, 'u1': vm(1, 7)}))
+    events = rec.wait_count(6)
+    assert [str(e).split(' uuid=')[0] for e in events] == [
+        'vm online tap0 ofport=1 bridge=None',
+        'vm online tap1 ofport=1 bridge=None',
+        'vm online tap2 ofport=1 bridge=None',
+        'sync finished',
+        'vm offline tap0 ofport=1 bridge=None',
+        'vm updated tap1 ofport=7 bridge=None']
+    assert events[-1].changed == {'ofport'}
+
+
+def test_states_are_told_offline_first_within_a_chunk():
+    from df_ovsdb_agent.bus import Subscription
+    sub = Subscription(print, None, None, 'x')
+    old = Interface(Kind.VM, 'tap1', 'old', 1, iface_id='p')
+    sub.assume({'old': old, 'u2': vm(2), 'u3': vm(3)})
+    new = Interface(Kind.VM, 'tap1', 'new', 1, iface_id='p')
+    patch = Interface(Kind.PATCH, 'tap3', 'u3', 1, peer='q')
+    # Whatever the batch's order: a name is never online twice at once.
+    sub.offer_states({'new': new, 'u3': patch, 'u2': vm(2, 9),
+                      'old': None})
+    assert [(e.action.value, e.uuid, e.kind.value) for e in _drain(sub)] \
+        == [('offline', 'u3', 'vm'), ('offline', 'old', 'vm'),
+            ('updated', 'u2', 'vm'), ('online', 'new', 'vm'),
+            ('online', 'u3', 'patch')]

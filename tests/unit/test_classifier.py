@@ -153,3 +153,16 @@ def test_keep_ephemeral_bridges_an_ovsdb_restart():
     assert keep_ephemeral(None, emptied) == emptied
     other = classify(row('tap1', 'patch', 7, options={'peer': 'x'}), POLICY)
     assert keep_ephemeral(up, other) == other
+
+
+def test_columns_and_ephemeral_attributes_are_the_tables_declaration():
+    import dataclasses
+
+    from df_ovsdb_agent.classifier import COLUMNS
+    from df_ovsdb_agent.classifier import EPHEMERAL
+    from df_ovsdb_agent.ovsdb.tables import BY_NAME
+    assert COLUMNS == BY_NAME['Interface'].columns
+    assert EPHEMERAL == BY_NAME['Interface'].optional
+    # keep_ephemeral reads them as Interface attributes of the same name.
+    attributes = {f.name for f in dataclasses.fields(Interface)}
+    assert set(EPHEMERAL) <= attributes

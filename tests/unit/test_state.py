@@ -127,3 +127,75 @@ def test_updated_change_carries_the_previous_value():
         Change(Action.OFFLINE, 'b', 2), Change(Action.UPDATED, 'a', 3, 1),
         Change(Action.ONLINE, 'c', 4)]
     assert diff({'a': 1}, {'a': 2}) == [Change(Action.UPDATED, 'a', 2, 1)]
+
+
+def _random_values(rng, keys):
+    # Values with an identity (uuid) so that identity changes occur too.
+    return {key: {'uuid': rng.choice('xy'), 'n': rng.randrange(3)}
+            for key in keys if rng.random() < 0.7}
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_commit_is_update_as_a_batch_of_states(seed):
+    # commit() hands on states, update() changes: the same rules must
+    # decide both, in the same order, leaving the same state.
+    import random
+    rng = random.Random(seed)
+    keys = ['k%d' % i for i in range(8)]
+    initial = _random_values(rng, keys)
+    batch = {key: rng.choice([None, {'uuid': rng.choice('xy'),
+                                     'n': rng.randrange(3)}])
+             for key in rng.sample(keys, rng.randrange(len(keys) + 1))}
+    by_changes = KeyedState(lambda v: v['uuid'], initial)
+    by_states = KeyedState(lambda v: v['uuid'], initial)
+    changes = by_changes.update(batch)
+    committed = by_states.commit(batch)
+    assert by_states.copy() == by_changes.copy()
+    # One entry per key that changed, placed by its last change (an
+    # identity change is offline then online: it counts as online).
+    last = {}
+    for change in changes:
+        last.pop(change.key, None)
+        last[change.key] = (None if change.action is Action.OFFLINE
+                            else change.value)
+    assert list(committed.items()) == list(last.items())
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_adopt_is_replace_as_a_batch_of_states(seed):
+    import random
+    rng = random.Random(seed)
+    keys = ['k%d' % i for i in range(8)]
+    initial, fresh = _random_values(rng, keys), _random_values(rng, keys)
+    by_changes = KeyedState(lambda v: v['uuid'], initial)
+    by_states = KeyedState(lambda v: v['uuid'], initial)
+    changes = by_changes.replace(fresh)
+    adopted = by_states.adopt(fresh)
+    assert by_states.copy() == by_changes.copy() == fresh
+    last = {}
+    for change in changes:
+        last.pop(change.key, None)
+        last[change.key] = (None if change.action is Action.OFFLINE
+                            else change.value)
+    assert list(adopted.items()) == list(last.items())
+
+
+def test_commit_returns_only_what_changed_offline_first():
+    state = KeyedState(lambda v: v['uuid'],
+                       {'tap1': {'uuid': 'old', 'ofport': 1},
+                        'tap2': {'uuid': 'u2', 'ofport': 2},
+                        'tap3': {'uuid': 'u3', 'ofport': 3},
+                        'tap4': {'uuid': 'u4', 'ofport': 4}})
+    committed = state.commit({
+        'tap9': {'uuid': 'u9', 'ofport': 3},
+        'tap1': {'uuid': 'new', 'ofport': 1},
+        'tap2': {'uuid': 'u2', 'ofport': 5},
+        'tap4': {'uuid': 'u4', 'ofport': 4},
+        'tap8': None,
+        'tap3': None,
+    })
+    assert list(committed.items()) == [
+        ('tap3', None), ('tap2', {'uuid': 'u2', 'ofport': 5}),
+        ('tap9', {'uuid': 'u9', 'ofport': 3}),
+        ('tap1', {'uuid': 'new', 'ofport': 1})]
+    assert state.commit({'tap4': {'uuid': 'u4', 'ofport': 4}}) == {}

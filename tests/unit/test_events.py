@@ -1,0 +1,54 @@
+"""The public value types: Interface's hand-written constructor agrees
+with its declared fields, and the values stay immutable and comparable."""
+
+import dataclasses
+import inspect
+import pickle
+
+import pytest
+
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import ATTRIBUTES
+from df_ovsdb_agent.events import changed_attributes
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
+
+
+def test_constructor_takes_the_fields_in_order_with_their_defaults():
+    params = list(inspect.signature(Interface).parameters.values())
+    fields = dataclasses.fields(Interface)
+    assert [p.name for p in params] == [f.name for f in fields]
+    assert [p.default for p in params] == [
+        inspect.Parameter.empty if f.default is dataclasses.MISSING
+        else f.default for f in fields]
+    assert ATTRIBUTES == tuple(f.name for f in fields)
+
+
+def test_constructor_sets_every_field():
+    values = {f.name: 'v-' + f.name for f in dataclasses.fields(Interface)}
+    by_position = Interface(*values.values())
+    by_name = Interface(**values)
+    assert by_position == by_name
+    assert {name: getattr(by_name, name) for name in values} == values
+    assert dataclasses.replace(by_name, ofport=3).ofport == 3
+
+
+def test_values_are_immutable_hashable_and_picklable():
+    vm = Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')
+    event = InterfaceEvent(Action.ONLINE, vm)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vm.ofport = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.action = Action.OFFLINE
+    assert len({vm, Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')}) == 1
+    assert vm != Interface(Kind.VM, 'tap1', 'u1', 2, iface_id='x')
+    assert pickle.loads(pickle.dumps(event)) == event
+
+
+def test_changed_attributes_names_every_difference():
+    old = Interface(Kind.VM, 'tap1', 'u1', 1, iface_id='x')
+    new = dataclasses.replace(old, ofport=2, link_state='up')
+    assert changed_attributes(old, new) == {'ofport', 'link_state'}
+    assert changed_attributes(old, old) == frozenset()
+    assert changed_attributes(None, new) == frozenset()
