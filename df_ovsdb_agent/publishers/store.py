@@ -68,6 +68,12 @@ class Store(abc.ABC):
     tick_interval: Optional[float] = None
     #: Seconds of the liveness TTL, written into the liveness record.
     ttl: int = 0
+    #: Whether :meth:`apply` writes a :class:`Write`'s ``alive`` record
+    #: after its data in the same atomic write, and :meth:`claim` may
+    #: defer the claim to the next :meth:`apply` or :meth:`put_alive`
+    #: (raising :class:`NotOwner` there): a (re)connection then costs one
+    #: store write, not three.
+    writes_alive: bool = False
 
     def __init__(self) -> None:
         self.instance: Optional[Instance] = None
@@ -96,11 +102,20 @@ class Store(abc.ABC):
     def connect(self) -> None:
         """Make the store usable (connect, authenticate); writes nothing."""
 
+    def request_timeout(self, timeout: float) -> float:
+        """The timeout of one request: ``timeout``, at most a quarter of
+        the liveness TTL, so that a refresh that hangs leaves time to
+        retry one before the liveness runs out.
+        """
+        return min(timeout, self.ttl / 4.0) if self.ttl else timeout
+
     @abc.abstractmethod
     def claim(self, alive: dict) -> None:
         """Write the liveness record ``alive`` if the host id is free or
         :meth:`Instance.may_take_over` allows it, atomically in the store;
-        raise :class:`NotOwner` with the other record otherwise.
+        raise :class:`NotOwner` with the other record otherwise.  With
+        :attr:`writes_alive` the claim may be made by the next
+        :meth:`apply` or :meth:`put_alive` instead.
         """
 
     @abc.abstractmethod
