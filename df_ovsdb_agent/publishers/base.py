@@ -78,11 +78,8 @@ TLS_OPTS = [
 
 RETRY_OPTS = [
     cfg.FloatOpt('timeout', default=5.0, min=0.1,
-                 help='Seconds to wait for one request to the store (at '
-                      'most a quarter of the lease or liveness TTL is '
-                      'used, so that a refresh that hangs leaves time to '
-                      'retry); also how long pending writes may flush at '
-                      'shutdown.'),
+                 help='Seconds to wait for one request to the store; also '
+                      'how long pending writes may flush at shutdown.'),
     cfg.FloatOpt('max_backoff', default=10.0, min=0.1,
                  help='Upper bound, in seconds, of the jittered delay '
                       'between attempts to reach the store, and the '

@@ -38,8 +38,8 @@ Watch them with :mod:`df_ovsdb_agent.cluster.etcd` or
 
 import base64
 import collections
-import dataclasses
 import logging
+import time
 from typing import Any, Optional
 
 from oslo_config import cfg
@@ -102,6 +102,9 @@ class EtcdStore(store.Store):
         #: Leases etcd no longer knew when we came back (their keys were
         #: gone): how often a lease was lost.
         self.lost = 0
+        # lease -> when it runs out without a keepalive (monotonic; from
+        # when the last grant or keepalive that etcd answered was sent).
+        self._deadlines: dict[int, float] = {}
 
     @property
     def lease_id(self) -> Optional[int]:
@@ -125,8 +128,7 @@ class EtcdStore(store.Store):
     def connect(self) -> None:
         self._claim = self._claim_compare = None
         self._adopt = []
-        self._client = stores.etcd_client(dataclasses.replace(
-            self.options, timeout=self.request_timeout(self.options.timeout)))
+        self._client = stores.etcd_client(self.options)
         live = [lease for lease in self.leases if self._keepalive(lease) > 0]
         if len(live) < len(self.leases):
             self.lost += len(self.leases) - len(live)
@@ -139,16 +141,40 @@ class EtcdStore(store.Store):
     def _post(self, path: str, body: dict) -> dict:
         return self._client.post(self._client.get_url(path), json=body)
 
+    @property
+    def expires(self) -> Optional[float]:
+        deadlines = [self._deadlines[lease] for lease in self.leases
+                     if lease in self._deadlines]
+        return min(deadlines) if deadlines else None
+
     def _keepalive(self, lease: int) -> int:
-        reply = self._post('/lease/keepalive', {'ID': lease})
+        sent = time.monotonic()
+        deadline = self._deadlines.get(lease)
+        timeout = self._client.timeout
+        if deadline is not None:
+            # A slow etcd gets time to answer, a dead connection none to
+            # waste: see refresh_timeout.
+            self._client.timeout = self.refresh_timeout(
+                self.options.timeout, deadline - sent)
+        try:
+            reply = self._post('/lease/keepalive', {'ID': lease})
+        finally:
+            self._client.timeout = timeout
         # A lease etcd does not know comes back without a TTL.
-        return int(reply.get('result', {}).get('TTL', -1))
+        ttl = int(reply.get('result', {}).get('TTL', -1))
+        if ttl > 0:
+            self._deadlines[lease] = sent + ttl
+        else:
+            self._deadlines.pop(lease, None)
+        return ttl
 
     def _grant(self) -> int:
+        sent = time.monotonic()
         reply = self._post('/lease/grant', {'TTL': self.ttl, 'ID': 0})
         lease = int(reply['ID'])
         # What etcd granted (it may raise a TTL below its minimum).
         self._granted_ttl = int(reply.get('TTL', self.ttl))
+        self._deadlines[lease] = sent + self._granted_ttl
         self.leases.append(lease)
         LOG.info('Granted etcd lease %x (TTL %ss) for host %s', lease,
                  self.ttl, self.host)
@@ -231,8 +257,10 @@ class EtcdStore(store.Store):
         self._claim = self._claim_compare = None
         adopted = [lease for lease in self._adopt if lease not in self.leases]
         self._adopt = []
+        self.leases.extend(adopted)
+        for lease in set(self._deadlines) - set(self.leases):
+            del self._deadlines[lease]  # looked at, not adopted
         if adopted:
-            self.leases.extend(adopted)
             LOG.info('Adopted etcd lease(s) %s of the previous process of '
                      'host %s: its keys stay as they are',
                      ', '.join('%x' % lease for lease in adopted), self.host)
@@ -384,6 +412,7 @@ class EtcdStore(store.Store):
             self._post('/lease/revoke', {'ID': lease})
         self.leases = []
         self._lease_of = {}
+        self._deadlines = {}
 
     # -- plumbing --------------------------------------------------------
 

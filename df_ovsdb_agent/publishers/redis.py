@@ -25,8 +25,8 @@ Read them with :mod:`df_ovsdb_agent.cluster.redis` or
 ``df-ovsdb-cluster-events --redis``.
 """
 
-import dataclasses
 import logging
+import time
 from typing import Any, Optional
 
 from oslo_config import cfg
@@ -139,6 +139,7 @@ class RedisStore(store.Store):
         self._write: Any = None
         # The liveness record of a claim made by the next write.
         self._claim: Optional[dict] = None
+        self._expires: Optional[float] = None
 
     @property
     def target(self) -> str:
@@ -155,9 +156,8 @@ class RedisStore(store.Store):
         # Replies that are not UTF-8 come back with surrogate escapes, not
         # as an error: see read_state.
         self._claim = None
-        self._client = stores.redis_client(
-            dataclasses.replace(self.options, timeout=self.request_timeout(
-                self.options.timeout)), encoding_errors='surrogateescape')
+        self._client = stores.redis_client(self.options,
+                                           encoding_errors='surrogateescape')
         self._claim_script = self._client.register_script(CLAIM)
         self._write = self._client.register_script(WRITE)
 
@@ -173,11 +173,17 @@ class RedisStore(store.Store):
                 'owner': '<unreadable liveness record>'}
         raise store.NotOwner(self.host, current)
 
+    @property
+    def expires(self) -> Optional[float]:
+        return self._expires
+
     def _set_alive(self, alive: dict, mode: str) -> None:
+        sent = time.monotonic()
         self._check(self._claim_script(
             keys=[self.alive_key, self.hosts_key],
             args=self._me() + [stores.dumps(alive), int(self.ttl * 1000),
                                mode, self.host]))
+        self._expires = sent + self.ttl
 
     def claim(self, alive: dict) -> None:
         # Made by the next write, with its data and liveness record.
@@ -231,6 +237,7 @@ class RedisStore(store.Store):
             pairs += [_encode(name),
                       '' if record is None else stores.dumps(record)]
         alive = write.alive if write.alive is not None else self._claim
+        sent = time.monotonic()
         self._check(self._write(
             keys=[self.alive_key, self.state_key, self.stream_key,
                   self.hosts_key],
@@ -241,6 +248,10 @@ class RedisStore(store.Store):
                 'claim' if self._claim is not None else 'write'
             ] + pairs + events))
         self._claim = None
+        if drop:
+            self._expires = None
+        elif alive is not None:
+            self._expires = sent + self.ttl
 
     def revoke(self) -> None:
         stored, _ = self.read_state()

@@ -102,12 +102,22 @@ class Store(abc.ABC):
     def connect(self) -> None:
         """Make the store usable (connect, authenticate); writes nothing."""
 
-    def request_timeout(self, timeout: float) -> float:
-        """The timeout of one request: ``timeout``, at most a quarter of
-        the liveness TTL, so that a refresh that hangs leaves time to
-        retry one before the liveness runs out.
+    @staticmethod
+    def refresh_timeout(timeout: float, left: float) -> float:
+        """The timeout of a refresh when the liveness has ``left`` seconds:
+        a quarter of that -- more than ``timeout`` for a long TTL, so that
+        a slow store gets time to answer before the refresh is given up --
+        but at least ``timeout`` while that is under half the time left.
         """
-        return min(timeout, self.ttl / 4.0) if self.ttl else timeout
+        return max(0.1, left / 4.0, min(timeout, left / 2.0))
+
+    @property
+    def expires(self) -> Optional[float]:
+        """When (``time.monotonic()``) the liveness runs out unless it is
+        refreshed, counted from when the last refresh the store answered
+        was sent; None if unknown.
+        """
+        return None
 
     @abc.abstractmethod
     def claim(self, alive: dict) -> None:

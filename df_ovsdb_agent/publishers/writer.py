@@ -425,8 +425,11 @@ class Writer:
         or liveness TTL runs out is met in time.
         """
         delay = self._backoff.next()
-        if self._refreshed is not None and self.store.ttl:
-            left = self._refreshed + self.store.ttl - time.monotonic()
+        expires = self.store.expires
+        if expires is None and self._refreshed is not None:
+            expires = self._refreshed + self.store.ttl
+        if expires is not None and self.store.ttl:
+            left = expires - time.monotonic()
             if left > 0:
                 delay = min(delay, max(MIN_RETRY, left * RETRY_FRACTION))
         return delay

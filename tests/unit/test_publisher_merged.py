@@ -146,13 +146,24 @@ def test_retry_delay_is_a_quarter_of_the_time_left():
     assert max(delays) > 0.5
 
 
-def test_request_timeout_is_at_most_a_quarter_of_the_ttl():
-    store = MemoryStore()
-    assert store.request_timeout(5.0) == 5.0  # no TTL
-    store.ttl = 60
-    assert store.request_timeout(5.0) == 5.0
-    store.ttl = 8
-    assert store.request_timeout(5.0) == 2.0
+def test_refresh_timeout_gives_a_slow_store_time_but_not_the_lease():
+    timeout = MemoryStore.refresh_timeout
+    assert timeout(5.0, 40.0) == 10.0   # a keepalive at TTL/3 of 60 s
+    assert timeout(5.0, 8.0) == 4.0     # at most half the time left
+    assert timeout(5.0, 2.0) == 1.0
+    assert timeout(1.0, 20.0) == 5.0
+    assert timeout(5.0, 0.01) == 0.1
+
+
+def test_etcd_lease_deadlines_count_from_the_request_sent():
+    store = etcd_store()
+    assert store.expires is None
+    sent = time.monotonic()
+    store._deadlines = {7: sent + 20.0, 8: sent + 50.0}
+    store.leases = [7, 8]
+    assert store.expires == sent + 20.0
+    store.leases = [8]
+    assert store.expires == sent + 50.0
 
 
 def etcd_store():
