@@ -47,6 +47,7 @@ from oslo_config import cfg
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.publishers import base
 from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
@@ -68,6 +69,10 @@ TOO_LARGE = ('request is too large', 'message larger than max')
 
 class LeaseLost(Exception):
     """etcd no longer knows one of our leases: its keys are gone."""
+
+
+class KeepaliveFailed(Exception):
+    """etcd answered a keepalive with an error: retry it."""
 
 
 class EtcdStore(store.Store):
@@ -160,8 +165,15 @@ class EtcdStore(store.Store):
             reply = self._post('/lease/keepalive', {'ID': lease})
         finally:
             self._client.timeout = timeout
+        result = reply.get('result')
+        if not isinstance(result, dict):
+            # The gateway streams an error ("etcdserver: request timed
+            # out", "too many requests") as a 200 reply: the keepalive
+            # failed, the lease is not known to be lost.
+            raise KeepaliveFailed('keepalive of lease %x failed: %s' % (
+                lease, logsafe.safe(reply.get('error'), 200)))
         # A lease etcd does not know comes back without a TTL.
-        ttl = int(reply.get('result', {}).get('TTL', -1))
+        ttl = int(result.get('TTL', -1))
         if ttl > 0:
             self._deadlines[lease] = sent + ttl
         else:

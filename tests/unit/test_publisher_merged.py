@@ -5,6 +5,8 @@ record together; and the refresh timing against the TTL.
 import base64
 import time
 
+import pytest
+
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from df_ovsdb_agent.events import Interface
@@ -208,3 +210,42 @@ def test_etcd_large_write_claims_first_and_is_synced_last():
     store._claim = None
     chunks = store._with_alive(ops, {'synced': True})
     assert alive_ops(chunks[0], store) == [] and len(chunks) == 2
+
+
+class FakeClient:
+    """What EtcdStore uses of an etcd3gw client: canned keepalive replies,
+    and the timeout each request was sent with.
+    """
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.timeout = 5.0
+        self.timeouts = []
+
+    def get_url(self, path):
+        return path
+
+    def post(self, url, json):
+        self.timeouts.append(self.timeout)
+        return self.replies.pop(0)
+
+
+def test_etcd_keepalive_error_is_a_failure_not_a_lost_lease():
+    store = etcd_store()
+    store._deadlines = {7: time.monotonic() + 40.0}
+    store._client = FakeClient(
+        {'error': {'grpc_code': 14, 'message': 'etcdserver: request '
+                   'timed out'}},
+        {'result': {'ID': '7', 'TTL': '60'}},
+        {'result': {'ID': '7'}})
+    with pytest.raises(etcd.KeepaliveFailed, match='request timed out'):
+        store._keepalive(7)
+    assert 7 in store._deadlines  # not known to be lost
+    before = time.monotonic()
+    assert store._keepalive(7) == 60
+    assert before + 60 <= store._deadlines[7] <= time.monotonic() + 60
+    # The lease had ~40 s left: the keepalives waited ~10 s, not 5 s.
+    assert all(9.0 < t <= 10.0 for t in store._client.timeouts)
+    assert store._client.timeout == 5.0
+    # etcd no longer knows it: no TTL in the reply.
+    assert store._keepalive(7) == -1 and 7 not in store._deadlines
