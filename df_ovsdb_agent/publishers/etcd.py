@@ -6,11 +6,14 @@ host id -- even to a newer process of its owner that adopted its other
 leases -- never writes or deletes the host's keys.  Key layout:
 :mod:`df_ovsdb_agent.cluster.stores`; leases, adoption and limits:
 doc/source/publishers.rst.
+A (re)connection costs one range, a lease grant when needed and one
+transaction (claim, reconcile, then the ``synced`` liveness record).
 """
 
 import base64
 import collections
 import logging
+import time
 from typing import Any, Optional
 
 from oslo_config import cfg
@@ -18,6 +21,7 @@ from oslo_config import cfg
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.cluster.stores import etcd_b64
 from df_ovsdb_agent.cluster.stores import etcd_range_end
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.publishers import base
 from df_ovsdb_agent.publishers import plan
 from df_ovsdb_agent.publishers import records
@@ -41,8 +45,14 @@ class LeaseLost(Exception):
     """etcd no longer knows one of our leases: its keys are gone."""
 
 
+class KeepaliveFailed(Exception):
+    """etcd answered a keepalive with an error: retry it."""
+
+
 class EtcdStore(store.Store):
     """One host's keys under a prefix, on that host's leases."""
+
+    writes_alive = True
 
     def __init__(self, options: stores.StoreOptions, prefix: str,
                  lease_ttl: int) -> None:
@@ -58,9 +68,22 @@ class EtcdStore(store.Store):
         # name -> lease of the interface keys on our leases.
         self._lease_of: dict[str, int] = {}
         self._granted_ttl = lease_ttl
+        self.host_root = ''
         self.host_prefix = ''
         self.alive_key = ''
         self._client: Any = None
+        # A claim made by the next write: the liveness record to put, the
+        # compare on the liveness key as read_state found it (None: not
+        # read yet), the predecessor's leases adopted when it succeeds.
+        self._claim: Optional[dict] = None
+        self._claim_compare: Optional[dict] = None
+        self._adopt: list[int] = []
+        #: Leases etcd no longer knew when we came back (their keys were
+        #: gone): how often a lease was lost.
+        self.lost = 0
+        # lease -> when it runs out without a keepalive (monotonic; from
+        # when the last grant or keepalive that etcd answered was sent).
+        self._deadlines: dict[int, float] = {}
 
     @property
     def lease_id(self) -> Optional[int]:
@@ -76,13 +99,18 @@ class EtcdStore(store.Store):
         self.host_prefix = stores.etcd_host_prefix(self.prefix,
                                                    instance.host)
         self.alive_key = stores.etcd_alive_key(self.prefix, instance.host)
+        # Both of the above, and nothing of another host.
+        self.host_root = self.alive_key[:-len(stores.ALIVE)]
 
     # -- connection and leases ------------------------------------------
 
     def connect(self) -> None:
+        self._claim = self._claim_compare = None
+        self._adopt = []
         self._client = stores.etcd_client(self.options)
         live = [lease for lease in self.leases if self._keepalive(lease) > 0]
         if len(live) < len(self.leases):
+            self.lost += len(self.leases) - len(live)
             LOG.warning('etcd lease(s) of host %s were lost; their keys are '
                         'rewritten on other leases', self.host)
         self.leases = live
@@ -92,16 +120,47 @@ class EtcdStore(store.Store):
     def _post(self, path: str, body: dict) -> dict:
         return self._client.post(self._client.get_url(path), json=body)
 
+    @property
+    def expires(self) -> Optional[float]:
+        deadlines = [self._deadlines[lease] for lease in self.leases
+                     if lease in self._deadlines]
+        return min(deadlines) if deadlines else None
+
     def _keepalive(self, lease: int) -> int:
-        reply = self._post('/lease/keepalive', {'ID': lease})
+        sent = time.monotonic()
+        deadline = self._deadlines.get(lease)
+        timeout = self._client.timeout
+        if deadline is not None:
+            # A slow etcd gets time to answer, a dead connection none to
+            # waste: see refresh_timeout.
+            self._client.timeout = self.refresh_timeout(
+                self.options.timeout, deadline - sent)
+        try:
+            reply = self._post('/lease/keepalive', {'ID': lease})
+        finally:
+            self._client.timeout = timeout
+        result = reply.get('result')
+        if not isinstance(result, dict):
+            # The gateway streams an error ("etcdserver: request timed
+            # out", "too many requests") as a 200 reply: the keepalive
+            # failed, the lease is not known to be lost.
+            raise KeepaliveFailed('keepalive of lease %x failed: %s' % (
+                lease, logsafe.safe(reply.get('error'), 200)))
         # A lease etcd does not know comes back without a TTL.
-        return int(reply.get('result', {}).get('TTL', -1))
+        ttl = int(result.get('TTL', -1))
+        if ttl > 0:
+            self._deadlines[lease] = sent + ttl
+        else:
+            self._deadlines.pop(lease, None)
+        return ttl
 
     def _grant(self) -> int:
+        sent = time.monotonic()
         reply = self._post('/lease/grant', {'TTL': self.ttl, 'ID': 0})
         lease = int(reply['ID'])
         # What etcd granted (it may raise a TTL below its minimum).
         self._granted_ttl = int(reply.get('TTL', self.ttl))
+        self._deadlines[lease] = sent + self._granted_ttl
         self.leases.append(lease)
         LOG.info('Granted etcd lease %x (TTL %ss) for host %s', lease,
                  self.ttl, self.host)
@@ -116,8 +175,18 @@ class EtcdStore(store.Store):
     # -- ownership -------------------------------------------------------
 
     def claim(self, alive: dict) -> None:
+        # Made by the next write (see the module doc): read_state reads
+        # the liveness key with the host's other keys.
+        self._claim = alive
+        self._claim_compare = None
+        self._adopt = []
+
+    def _check_claim(self, kv: Optional[dict], kvs: list) -> None:
+        """Decide the pending claim from the liveness key's ``kv`` (None:
+        absent): NotOwner, or the compare that makes it atomic, and the
+        predecessor's leases to adopt (among those of ``kvs``).
+        """
         key = etcd_b64(self.alive_key)
-        kv = self._get(self.alive_key)
         predecessor = False
         if kv is None:
             compare = {'target': 'CREATE', 'key': key, 'create_revision': 0,
@@ -135,36 +204,52 @@ class EtcdStore(store.Store):
             # Always a lease of our own for the liveness record: the guard
             # of every write tells this process from the one before it.
             self._grant()
-        adopt = self._predecessor_leases() if predecessor else []
-        reply = self._txn([compare], [self._put(self.alive_key, alive,
-                                                self.leases[0])])
-        if not reply.get('succeeded'):
-            # Changed between our read and our write: decide again.
-            raise RuntimeError('liveness key %s changed while claiming it'
-                               % self.alive_key)
-        adopted = [lease for lease in adopt if lease not in self.leases]
-        if adopted:
-            self.leases.extend(adopted)
-            LOG.info('Adopted etcd lease(s) %s of the previous process of '
-                     'host %s: its keys stay as they are',
-                     ', '.join('%x' % lease for lease in adopted), self.host)
+        self._adopt = self._predecessor_leases(kvs) if predecessor else []
+        self._claim_compare = compare
 
-    def _predecessor_leases(self) -> list[int]:
+    def _predecessor_leases(self, kvs: list) -> list[int]:
         """The live leases, granted with our TTL, holding the interface
-        keys of an earlier process of our owner (refreshed here so that
-        none expires before our first tick).  Its liveness record moves
-        onto our own lease with the claim.
+        keys (``kvs``) of an earlier process of our owner (refreshed here
+        so that none expires before our first tick).  Its liveness record
+        moves onto our own lease with the claim.
         """
-        top = self.host_prefix
-        reply = self._post('/kv/range', {'key': etcd_b64(top),
-                                         'range_end': etcd_range_end(top),
-                                         'keys_only': True})
-        found = {int(kv.get('lease', 0)) for kv in reply.get('kvs', [])}
+        found = {int(kv.get('lease', 0)) for kv in kvs}
         found.discard(0)
+        found.difference_update(self.leases)
         # A lease granted with another TTL is not adopted: its keys move
         # onto ours, so that lease_ttl means what the configuration says.
         return sorted(lease for lease in found
                       if self._keepalive(lease) == self._granted_ttl)
+
+    def _claim_txn(self, ops: list) -> None:
+        """Claim the host with ``ops`` (which put the liveness record on
+        our lease) in one transaction; NotOwner if another holds it.
+        """
+        if self._claim_compare is None:
+            self._check_claim(self._get(self.alive_key), [])
+        assert self._claim_compare is not None
+        failure = [{'request_range': {'key': etcd_b64(self.alive_key)}}]
+        reply = self._txn([self._claim_compare], ops, failure)
+        if not reply.get('succeeded'):
+            kvs = (reply.get('responses') or [{}])[0].get(
+                'response_range', {}).get('kvs') or []
+            current = kvs and (_parse_alive(kvs[0].get('value', '')) or
+                               {'owner': '<unreadable liveness record>'})
+            if current and not self.me.may_take_over(current):
+                raise store.NotOwner(self.host, current)
+            # Changed between our read and our write: decide again.
+            raise RuntimeError('liveness key %s changed while claiming it'
+                               % self.alive_key)
+        self._claim = self._claim_compare = None
+        adopted = [lease for lease in self._adopt if lease not in self.leases]
+        self._adopt = []
+        self.leases.extend(adopted)
+        for lease in set(self._deadlines) - set(self.leases):
+            del self._deadlines[lease]  # looked at, not adopted
+        if adopted:
+            LOG.info('Adopted etcd lease(s) %s of the previous process of '
+                     'host %s: its keys stay as they are',
+                     ', '.join('%x' % lease for lease in adopted), self.host)
 
     def _guard(self) -> list:
         """The compare every write carries: the host is still ours."""
@@ -188,6 +273,12 @@ class EtcdStore(store.Store):
         raise store.NotOwner(self.host, current)
 
     def put_alive(self, alive: dict) -> None:
+        if self._claim is not None:
+            if not self.leases:
+                self._grant()
+            self._claim_txn([self._put(self.alive_key, alive,
+                                       self.leases[0])])
+            return
         self._guarded([self._put(self.alive_key, alive, self.leases[0])])
 
     # -- state -----------------------------------------------------------
@@ -197,13 +288,25 @@ class EtcdStore(store.Store):
         rewrite = set()
         self._lease_of = {}
         top = self.host_prefix
-        reply = self._post('/kv/range', {'key': etcd_b64(top),
-                                         'range_end': etcd_range_end(top)})
+        # One range for the liveness key and the interface keys.
+        root = self.host_root
+        reply = self._post('/kv/range', {'key': etcd_b64(root),
+                                         'range_end': etcd_range_end(root)})
+        alive_kv = None
+        kvs = []
         for kv in reply.get('kvs', []):
             # Surrogate escapes keep a key that is not UTF-8 exact, so
             # that it can be deleted.
-            name = base64.b64decode(kv['key']).decode(
-                'utf-8', 'surrogateescape')[len(top):]
+            key = base64.b64decode(kv['key']).decode(
+                'utf-8', 'surrogateescape')
+            if key == self.alive_key:
+                alive_kv = kv
+            elif key.startswith(top):
+                kvs.append((key[len(top):], kv))
+        if self._claim is not None:
+            self._check_claim(alive_kv, [kv for _, kv in kvs])
+        ours = set(self.leases) | set(self._adopt)
+        for name, kv in kvs:
             lease = int(kv.get('lease', 0))
             record, bad = records.stored_form(
                 base64.b64decode(kv.get('value', '')))
@@ -211,7 +314,7 @@ class EtcdStore(store.Store):
                 # Garbage, or an older version's event form: rewritten
                 # (or deleted), never a reason to stop.
                 rewrite.add(name)
-            if lease in self.leases:
+            if lease in ours:
                 self._lease_of[name] = lease
             else:
                 # An earlier run's lease (or none): move it onto ours.
@@ -222,6 +325,8 @@ class EtcdStore(store.Store):
     def apply(self, write: plan.Write) -> None:
         known = set(self._lease_of)
         ops = []
+        if not self.leases:
+            self._grant()
         counts = collections.Counter(self._lease_of.values())
         counts[self.leases[0]] += 1  # the liveness key
         for name, record in sorted(write.state.items()):
@@ -234,8 +339,11 @@ class EtcdStore(store.Store):
                                    'value': etcd_b64(stores.dumps(record))}
             ops.append({'request_put': put})
         try:
-            for chunk in _chunks(ops):
-                self._guarded(chunk)
+            for i, chunk in enumerate(self._with_alive(ops, write.alive)):
+                if i == 0 and self._claim is not None:
+                    self._claim_txn(chunk)
+                else:
+                    self._guarded(chunk)
         except Exception:
             # Keys of a refused or failed write are not on the lease they
             # were given (a reconcile re-learns the leases anyway).
@@ -245,6 +353,25 @@ class EtcdStore(store.Store):
         for name, record in write.state.items():
             if record is None:
                 self._lease_of.pop(name, None)
+
+    def _with_alive(self, ops: list, alive: Optional[dict]) -> list[list]:
+        """``ops`` in transactions, the liveness record ``alive`` last.
+
+        A pending claim puts a liveness record in the first transaction:
+        ``alive`` if everything fits in one, else the claim's own (one
+        transaction names a key once).
+        """
+        lease = self.leases[0]
+        claim = None
+        if self._claim is not None:
+            claim = self._put(self.alive_key, self._claim, lease)
+        if alive is None:
+            return _chunks(([claim] if claim else []) + ops)
+        tail = [self._put(self.alive_key, alive, lease)]
+        chunks = _chunks(ops + tail)
+        if len(chunks) > 1 and claim is not None:
+            chunks = _chunks([claim] + ops + tail)
+        return chunks
 
     def _lease_for(self, name: str, counts: collections.Counter) -> int:
         """The lease for ``name``'s key: where it is, else one with room."""
@@ -271,6 +398,7 @@ class EtcdStore(store.Store):
             self._post('/lease/revoke', {'ID': lease})
         self.leases = []
         self._lease_of = {}
+        self._deadlines = {}
 
     # -- plumbing --------------------------------------------------------
 

@@ -20,18 +20,23 @@ class Write:
     """One write: ``changes`` are the events a consumer is owed (offline
     first; a new identity under a name is offline then online), ``state``
     the final value of each key written (None: delete) -- one operation
-    per key, which etcd requires of a transaction.
+    per key, which etcd requires of a transaction.  ``alive``, if set, is
+    the liveness record to write after the data in the same atomic write
+    (only for a store whose ``writes_alive`` says it can).
     """
 
     changes: list
     state: dict
     resync: bool = False
+    alive: Optional[dict] = None
 
     def __bool__(self) -> bool:
-        return bool(self.changes or self.state)
+        return bool(self.changes or self.state or self.alive is not None)
 
     def subset(self, names: Iterable[str]) -> 'Write':
-        """The part of this write that concerns ``names``."""
+        """The part of this write that concerns ``names`` (without the
+        liveness record: it belongs after all of the data).
+        """
         keep = set(names)
         return Write([c for c in self.changes if c.key in keep],
                      {n: v for n, v in self.state.items() if n in keep},

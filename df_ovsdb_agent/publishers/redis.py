@@ -7,9 +7,12 @@ the stream from the hash without gap or overlap) and an agent that lost the
 host id never touches its keys.  Key layout:
 :mod:`df_ovsdb_agent.cluster.stores`; the stream's entries:
 doc/source/publishers.rst.
+A (re)connection costs two round trips: the read, then one script that
+claims the host, writes and sets the liveness record after the data.
 """
 
 import logging
+import time
 from typing import Any, Optional
 
 from oslo_config import cfg
@@ -62,12 +65,21 @@ return {0}
 
 # Guarded write: KEYS = alive, hash, stream, hosts; ARGV = owner, pid,
 # started, maxlen, number of hash ops N, drop (1: also remove the host),
-# host, then N (name, value or '' to delete) pairs, then stream events.
+# host, liveness record to set after the data ('' for none), its ttl ms,
+# mode ('claim': take the host over like CLAIM does; else the record
+# must be ours), then N (name, value or '' to delete) pairs, then stream
+# events.  Returns like CLAIM.
 WRITE = _MINE + """
-if not cur then return {2} end
-if not mine(rec) then return {1, cur} end
+local claim = ARGV[10] == 'claim'
+if cur then
+  local older = claim and rec ~= nil and rec.owner == ARGV[1]
+    and type(rec.started) == 'number' and rec.started < tonumber(ARGV[3])
+  if not (mine(rec) or older) then return {1, cur} end
+elseif not claim then
+  return {2}
+end
 local n = tonumber(ARGV[5])
-local i = 8
+local i = 11
 for _ = 1, n do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[2], ARGV[i])
@@ -80,6 +92,10 @@ while i <= #ARGV do
   redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'event', ARGV[i])
   i = i + 1
 end
+if ARGV[8] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[8], 'PX', ARGV[9])
+  if claim then redis.call('SADD', KEYS[4], ARGV[7]) end
+end
 if ARGV[6] == '1' then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[4], ARGV[7])
@@ -90,6 +106,8 @@ return {0}
 
 class RedisStore(store.Store):
     """One host's hash, stream and liveness record."""
+
+    writes_alive = True
 
     def __init__(self, options: stores.StoreOptions, key_prefix: str,
                  stream_maxlen: int, liveness_ttl: int) -> None:
@@ -103,8 +121,11 @@ class RedisStore(store.Store):
         self.tick_interval = liveness_ttl / 3.0
         self.state_key = self.stream_key = self.alive_key = ''
         self._client: Any = None
-        self._claim: Any = None
+        self._claim_script: Any = None
         self._write: Any = None
+        # The liveness record of a claim made by the next write.
+        self._claim: Optional[dict] = None
+        self._expires: Optional[float] = None
 
     @property
     def target(self) -> str:
@@ -120,9 +141,10 @@ class RedisStore(store.Store):
     def connect(self) -> None:
         # Replies that are not UTF-8 come back with surrogate escapes, not
         # as an error: see read_state.
+        self._claim = None
         self._client = stores.redis_client(self.options,
                                            encoding_errors='surrogateescape')
-        self._claim = self._client.register_script(CLAIM)
+        self._claim_script = self._client.register_script(CLAIM)
         self._write = self._client.register_script(WRITE)
 
     def _me(self) -> list:
@@ -137,16 +159,27 @@ class RedisStore(store.Store):
                 'owner': '<unreadable liveness record>'}
         raise store.NotOwner(self.host, current)
 
+    @property
+    def expires(self) -> Optional[float]:
+        return self._expires
+
     def _set_alive(self, alive: dict, mode: str) -> None:
-        self._check(self._claim(
+        sent = time.monotonic()
+        self._check(self._claim_script(
             keys=[self.alive_key, self.hosts_key],
             args=self._me() + [stores.dumps(alive), int(self.ttl * 1000),
                                mode, self.host]))
+        self._expires = sent + self.ttl
 
     def claim(self, alive: dict) -> None:
-        self._set_alive(alive, 'claim')
+        # Made by the next write, with its data and liveness record.
+        self._claim = alive
 
     def put_alive(self, alive: dict) -> None:
+        if self._claim is not None:
+            self._set_alive(alive, 'claim')
+            self._claim = None
+            return
         self._set_alive(alive, 'refresh')
 
     def tick(self, alive: dict) -> bool:
@@ -189,11 +222,22 @@ class RedisStore(store.Store):
         for name, record in sorted(write.state.items()):
             pairs += [_encode(name),
                       '' if record is None else stores.dumps(record)]
+        alive = write.alive if write.alive is not None else self._claim
+        sent = time.monotonic()
         self._check(self._write(
             keys=[self.alive_key, self.state_key, self.stream_key,
                   self.hosts_key],
-            args=self._me() + [self.stream_maxlen, len(write.state),
-                               int(drop), self.host] + pairs + events))
+            args=self._me() + [
+                self.stream_maxlen, len(write.state), int(drop), self.host,
+                '' if alive is None else stores.dumps(alive),
+                int(self.ttl * 1000),
+                'claim' if self._claim is not None else 'write'
+            ] + pairs + events))
+        self._claim = None
+        if drop:
+            self._expires = None
+        elif alive is not None:
+            self._expires = sent + self.ttl
 
     def revoke(self) -> None:
         stored, _ = self.read_state()

@@ -68,6 +68,12 @@ class Store(abc.ABC):
     tick_interval: Optional[float] = None
     #: Seconds of the liveness TTL, written into the liveness record.
     ttl: int = 0
+    #: Whether :meth:`apply` writes a :class:`Write`'s ``alive`` record
+    #: after its data in the same atomic write, and :meth:`claim` may
+    #: defer the claim to the next :meth:`apply` or :meth:`put_alive`
+    #: (raising :class:`NotOwner` there): a (re)connection then costs one
+    #: store write, not three.
+    writes_alive: bool = False
 
     def __init__(self) -> None:
         self.instance: Optional[Instance] = None
@@ -96,11 +102,30 @@ class Store(abc.ABC):
     def connect(self) -> None:
         """Make the store usable (connect, authenticate); writes nothing."""
 
+    @staticmethod
+    def refresh_timeout(timeout: float, left: float) -> float:
+        """The timeout of a refresh when the liveness has ``left`` seconds:
+        a quarter of that -- more than ``timeout`` for a long TTL, so that
+        a slow store gets time to answer before the refresh is given up --
+        but at least ``timeout`` while that is under half the time left.
+        """
+        return max(0.1, left / 4.0, min(timeout, left / 2.0))
+
+    @property
+    def expires(self) -> Optional[float]:
+        """When (``time.monotonic()``) the liveness runs out unless it is
+        refreshed, counted from when the last refresh the store answered
+        was sent; None if unknown.
+        """
+        return None
+
     @abc.abstractmethod
     def claim(self, alive: dict) -> None:
         """Write the liveness record ``alive`` if the host id is free or
         :meth:`Instance.may_take_over` allows it, atomically in the store;
-        raise :class:`NotOwner` with the other record otherwise.
+        raise :class:`NotOwner` with the other record otherwise.  With
+        :attr:`writes_alive` the claim may be made by the next
+        :meth:`apply` or :meth:`put_alive` instead.
         """
 
     @abc.abstractmethod

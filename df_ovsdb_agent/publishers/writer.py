@@ -14,6 +14,7 @@ others.  The rules as users see them: doc/source/publishers.rst.
 import dataclasses
 import enum
 import logging
+import random
 import threading
 import time
 from typing import Mapping, Optional, Union
@@ -45,6 +46,13 @@ LOG = logging.getLogger(__name__)
 #: Seconds a change of the liveness record waits, so that a burst of
 #: interface changes costs one liveness write, not one per event.
 ALIVE_COALESCE = 1.0
+
+#: While the liveness is at risk, a failed attempt is retried after at
+#: most this fraction of the time it has left (see :meth:`Writer._delay`).
+RETRY_FRACTION = 0.25
+
+#: The shortest delay between two attempts, in seconds.
+MIN_RETRY = 0.05
 
 
 class Step(enum.Enum):
@@ -104,6 +112,9 @@ class Writer:
         self._alive_written: Optional[tuple] = None
         self._alive_due: Optional[float] = None
         self._next_tick = 0.0
+        # When the last refresh of the lease / liveness TTL was sent
+        # (monotonic): the store's liveness lasts until this + its TTL.
+        self._refreshed: Optional[float] = None
         self._next_resync: Optional[float] = None
         self._refused_by: Optional[tuple] = None
         # Records set aside, name -> why: the writer thread changes it
@@ -118,6 +129,12 @@ class Writer:
         self.failures = 0
         self.refusals = 0
         self.reconciles = 0
+        #: Successful refreshes of the liveness (ticks and connections).
+        self.refreshes = 0
+        #: The least time, in seconds, the liveness had left when a
+        #: refresh was sent (None before the second refresh): how close
+        #: to losing its lease the publisher came.
+        self.min_margin: Optional[float] = None
         self._thread = threading.Thread(
             target=self._run, daemon=True,
             name='df-ovsdb-publisher-%s' % type(store).__name__)
@@ -232,12 +249,13 @@ class Writer:
         elif work is Step.ESTABLISH:
             self._establish()
         elif work is Step.TICK:
-            self._schedule_tick()
+            began = time.monotonic()
             with self._cond:
                 key, alive = self._alive_key(), self._alive()
             if self.store.tick(alive):
                 self._alive_written = key
                 self._alive_due = None
+            self._refreshed_at(began)
         elif work is Step.RECONCILE:
             self._do_reconcile()
         else:  # Step.ALIVE
@@ -298,10 +316,33 @@ class Writer:
         return self.instance
 
     def _establish(self) -> None:
-        """Connect, claim the host id, reconcile, report synced."""
-        instance = self._identity()
+        """Connect, claim the host id, reconcile, report synced.
+
+        With a store that :attr:`~Store.writes_alive`, the claim, the
+        reconcile's data and the ``synced`` liveness record go in one
+        write (the record after the data, as consumers holding a host
+        after a store reset expect).
+        """
+        began = time.monotonic()
+        self._identity()
         self.store.connect()
         self.store.claim(self._alive(synced=False))
+        merged = self.store.writes_alive
+        if not merged:
+            self._claimed()
+        self._alive_written = None
+        write = self._do_reconcile(with_alive=merged, claimed=not merged)
+        with self._cond:
+            self.connected = True
+        if write.alive is None:
+            self._put_alive()
+            if merged:
+                self._claimed()
+        self._refreshed_at(began)
+
+    def _claimed(self) -> None:
+        """The host id is ours in the store now: say so."""
+        instance = self._identity()
         if self._refused_by is not None:
             LOG.warning('Host %s is no longer held by owner %s; '
                         'publishing it to %s', safe(instance.host),
@@ -309,25 +350,23 @@ class Writer:
             self._refused_by = None
         LOG.info('Publisher connected to %s as host %s (owner %s)',
                  self.store.target, instance.host, instance.owner)
-        self._alive_written = None
-        self._schedule_tick()
-        self._do_reconcile()
-        with self._cond:
-            self.connected = True
-        self._put_alive()
 
-    def _alive_key(self) -> tuple:
+    def _alive_key(self, connected: Optional[bool] = None) -> tuple:
         """What the liveness record reports: (synced, count of the
-        interfaces published, set-aside ones excluded).
+        interfaces published, set-aside ones excluded), with the writer
+        ``connected`` (default: as it is).
         """
+        if connected is None:
+            connected = self.connected
         aside = sum(1 for name in self._aside
                     if self._desired.get(name) is not None)
-        return (self._agent_synced and self.connected,
+        return (self._agent_synced and connected,
                 len(self._desired) - aside)
 
-    def _alive(self, synced: Optional[bool] = None) -> dict:
+    def _alive(self, synced: Optional[bool] = None,
+               key: Optional[tuple] = None) -> dict:
         instance = self._identity()
-        key_synced, count = self._alive_key()
+        key_synced, count = key or self._alive_key()
         return stores.alive_record(
             instance.host, instance.owner, instance.version, instance.pid,
             instance.started, key_synced if synced is None else synced,
@@ -341,14 +380,51 @@ class Writer:
         self._alive_written = key
         self._alive_due = None
 
-    def _schedule_tick(self) -> None:
+    def _refreshed_at(self, began: float) -> None:
+        """A refresh of the liveness sent at ``began`` succeeded: note
+        how much time it had left, and schedule the next one.
+        """
+        if self._refreshed is not None and self.store.ttl:
+            margin = self._refreshed + self.store.ttl - began
+            if self.min_margin is None or margin < self.min_margin:
+                self.min_margin = margin
+        self._refreshed = began
+        self.refreshes += 1
         if self.store.tick_interval is not None:
-            # Jittered, so that hosts started together do not refresh
-            # their leases in lockstep for ever after.
-            self._next_tick = time.monotonic() + jittered(
-                self.store.tick_interval)
+            # Counted from when this refresh was sent, never later than
+            # the interval (a slow refresh must not push the next one
+            # back), and jittered 10% earlier, so that hosts started
+            # together do not refresh in lockstep for ever after.
+            self._next_tick = began + self.store.tick_interval * (
+                random.uniform(0.9, 1.0))
 
-    def _do_reconcile(self) -> None:
+    def _delay(self) -> float:
+        """The wait before the next attempt after a failure: the jittered
+        backoff, but while the liveness still holds, at most a quarter of
+        the time it has left -- a store that comes back before the lease
+        or liveness TTL runs out is met in time.
+        """
+        delay = self._backoff.next()
+        expires = self.store.expires
+        if expires is None and self._refreshed is not None:
+            expires = self._refreshed + self.store.ttl
+        if expires is not None and self.store.ttl:
+            left = expires - time.monotonic()
+            if left > 0:
+                delay = min(delay, max(MIN_RETRY, left * RETRY_FRACTION))
+        return delay
+
+    def _do_reconcile(self, with_alive: bool = False,
+                      claimed: bool = True) -> Write:
+        """Make the store hold the desired state; the write.
+
+        :param with_alive: write the liveness record (as after this
+            reconcile, the writer connected) after the data, in the same
+            write, if the store cannot refuse any of it (else it is
+            ``None`` in the returned write: put it separately).
+        :param claimed: whether the host id is known to be ours already
+            (else the write made the claim: say so once it succeeded).
+        """
         host = self._identity().host
         with self._cond:
             interfaces = self._desired.copy()
@@ -363,7 +439,17 @@ class Writer:
             stores.record_identity, stored)
         batch: dict[str, Optional[Record]] = dict.fromkeys(stored)
         batch.update(desired)
-        write = self._sync(actual, batch, rewrite, resync=True)
+        alive = key = None
+        if with_alive:
+            with self._cond:
+                key = self._alive_key(connected=True)
+                alive = self._alive(key=key)
+        write = self._sync(actual, batch, rewrite, resync=True, alive=alive)
+        if write.alive is not None:
+            self._alive_written = key
+            self._alive_due = None
+        if write.alive is not None and not claimed:
+            self._claimed()
         self._stored = actual
         self.reconciles += 1
         if self.resync_interval > 0:
@@ -372,6 +458,7 @@ class Writer:
         LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
                  '%d keys written', self.store.target, host, len(actual),
                  len(write.changes), len(write.state))
+        return write
 
     def _push(self, dirty: Mapping[str, Optional[Interface]]) -> None:
         self._sync(self._stored, self._records(dict(sorted(dirty.items()))))
@@ -414,16 +501,19 @@ class Writer:
                       self.store.target, printable(name), safe(aside.text))
 
     def _sync(self, current: KeyedState, batch: Mapping[str, Optional[Record]],
-              rewrite: frozenset = frozenset(), resync: bool = False
-              ) -> Write:
+              rewrite: frozenset = frozenset(), resync: bool = False,
+              alive: Optional[dict] = None) -> Write:
         """Write what takes ``current`` (what the store holds) to ``batch``
         and make ``current`` what the store then holds.
 
         A record the store refuses is set aside, and its older value, if
         the store has one, is deleted: a stale value must not stand for
-        the interface's present state.
+        the interface's present state.  ``alive`` goes with the write
+        unless part of it was refused (then the returned write's ``alive``
+        is None).
         """
         write = plan(current, batch, rewrite, resync)
+        write.alive = alive
         refused = self._write(write)
         current.update({n: v for n, v in batch.items() if n not in refused})
         stale = {n: None for n in refused if current.get(n) is not None}
@@ -459,6 +549,9 @@ class Writer:
             if not self.store.refuses(exc):
                 raise
             error = exc
+        # Not written: the halves go without it, and the caller puts the
+        # liveness record once it knows what was published.
+        write.alive = None
         names = sorted(write.state)
         if len(names) > 1:
             half = len(names) // 2
@@ -512,7 +605,7 @@ class Writer:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
-        delay = self._backoff.next()
+        delay = self._delay()
         LOG.warning('Publisher cannot use %s (%s); retrying in %.1fs',
                     self.store.target, describe_error(exc), delay)
         self._close_store()

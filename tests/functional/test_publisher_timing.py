@@ -1,0 +1,206 @@
+"""The publishers' store writes per connection and their refresh timing.
+
+Against real etcd / redis-server and ovsdb-server: a (re)connection is
+one write (claim, data, then the ``synced`` liveness record), and a store
+that is frozen (SIGSTOP) for less than the lease / liveness TTL, or
+starved of CPU, costs no lease, no key and no consumer event.
+"""
+
+import base64
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from df_ovsdb_agent.cluster import ClusterEvent
+from df_ovsdb_agent.cluster import ClusterHost
+from df_ovsdb_agent.cluster.etcd import watch_interfaces
+from df_ovsdb_agent.cluster.redis import RedisStreamReader
+from df_ovsdb_agent.cluster.stores import StoreOptions
+from tests.functional.simhosts import Tail
+from tests.functional.stores import etcd_lease_alive
+from tests.functional.stores import etcd_range
+from tests.functional.stores import etcd_revision
+from tests.functional.stores import etcd_server_fixture  # noqa: F401
+from tests.functional.stores import expected_records
+from tests.functional.stores import make_publisher_fixture  # noqa: F401
+from tests.functional.stores import redis_server_fixture  # noqa: F401
+from tests.functional.stores import wait_until
+from tests.functional.test_publisher_lifecycle import EtcdSide
+from tests.functional.test_publisher_lifecycle import populate
+from tests.functional.test_publisher_lifecycle import RedisSide
+from tests.functional.test_publisher_lifecycle import run
+from tests.functional.test_publisher_lifecycle import stop
+
+pytestmark = [pytest.mark.functional, pytest.mark.timeout(90)]
+
+LOG = logging.getLogger(__name__)
+
+#: Time left on the lease when a frozen store is resumed, in seconds.
+MARGIN = 2.0
+
+
+@pytest.fixture(params=['etcd', 'redis'])
+def side(request):
+    if request.param == 'etcd':
+        return EtcdSide(request.getfixturevalue('etcd_server'))
+    return RedisSide(request.getfixturevalue('redis_server'))
+
+
+def consumer(side):
+    """The store's real reader, following every host in a thread."""
+    options = StoreOptions(side.server.url, timeout=1.0)
+    if side.name == 'etcd':
+        return Tail(watch_interfaces(options, max_backoff=0.2))
+    return Tail(RedisStreamReader(options, block=0.2, max_backoff=0.2,
+                                  liveness_interval=0.2))
+
+
+def host_keys(server, host='hv1'):
+    """key -> (create_revision, mod_revision, lease) of the host's keys."""
+    return {base64.b64decode(kv['key']).decode(): (
+        int(kv['create_revision']), int(kv['mod_revision']),
+        int(kv.get('lease', 0)))
+        for kv in etcd_range(server, '/df-ovsdb-agent/%s/' % host)}
+
+
+def markers(events):
+    return [e for e in events if isinstance(e, (ClusterEvent, ClusterHost))]
+
+
+def test_etcd_start_is_one_transaction_synced_record_last(
+        ovsdb, etcd_server, make_agent, make_publisher):
+    side = EtcdSide(etcd_server)
+    populate(ovsdb)
+    tail = consumer(side)
+    try:
+        tail.wait(lambda evs: len(evs) >= 2, what='the first list')
+        before = etcd_revision(etcd_server)
+        agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=8)
+        assert pub.writer.wait_flushed(10)
+        # Claim, four interface keys and the synced liveness record: one
+        # revision (one raft proposal besides the lease grant).
+        keys = host_keys(etcd_server)
+        assert len(keys) == 5
+        assert {(c, m) for c, m, _ in keys.values()} == {(before + 1,
+                                                          before + 1)}
+        assert etcd_revision(etcd_server) == before + 1
+        assert side.alive()['synced'] is True
+        # The consumer got them in that order: up, the interfaces, synced.
+        names = sorted(expected_records(agent, 'hv1'))
+        tail.wait(lambda evs: [str(e) for e in markers(evs)][-1:] ==
+                  ['host hv1 synced'], what='the host synced')
+        got = [(type(e).__name__, getattr(e, 'name', str(e)))
+               for e in markers(tail.events)]
+        assert got == ([('ClusterHost', 'host hv1 up')] +
+                       [('ClusterEvent', n) for n in names] +
+                       [('ClusterHost', 'host hv1 synced')])
+
+        # A restart that adopts the leases: one revision, the liveness
+        # record alone, and no consumer event.
+        seen = len(tail.events)
+        stop(agent, pub)
+        before = etcd_revision(etcd_server)
+        agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=8)
+        assert pub.writer.wait_flushed(10)
+        assert etcd_revision(etcd_server) == before + 1
+        after = host_keys(etcd_server)
+        alive_key = '/df-ovsdb-agent/hv1/alive'
+        assert after[alive_key][1] == before + 1
+        assert {k: v for k, v in after.items() if k != alive_key} == {
+            k: v for k, v in keys.items() if k != alive_key}
+        tail.wait(lambda evs: 'host hv1 synced' in map(str, evs[seen:]),
+                  what='the new process')
+        assert [e for e in tail.since(seen)
+                if isinstance(e, ClusterEvent)] == []
+    finally:
+        tail.stop()
+    assert tail.errors == []
+
+
+def _refreshed(pub, after):
+    return pub.writer.refreshes > after and pub.writer.connected
+
+
+def test_store_frozen_for_less_than_the_ttl_loses_nothing(
+        ovsdb, side, make_agent, make_publisher):
+    """SIGSTOP right after a refresh, SIGCONT MARGIN s before the TTL
+    runs out: requests time out (1 s) and are retried, sooner and sooner
+    as the lease runs out; the first one after SIGCONT keeps the lease.
+    ``max_backoff`` is the default, 10 s: a plain backoff would sleep
+    past the resume.
+    """
+    ttl = 8
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=ttl,
+                     timeout=1.0, max_backoff=10.0)
+    leases = list(getattr(pub.store, 'leases', []))
+    tail = consumer(side)
+    try:
+        tail.wait(lambda evs: 'host hv1 synced' in map(str, evs),
+                  what='the consumer to see the host')
+        seen = len(tail.events)
+        mark = side.mark()
+        failures = pub.writer.failures
+        refreshes = pub.writer.refreshes
+        wait_until(lambda: pub.writer.refreshes > refreshes, ttl,
+                   'a refresh')
+        side.server.proc.send_signal(signal.SIGSTOP)
+        try:
+            left = pub.writer._refreshed + ttl - time.monotonic()
+            # The behaviour under test is time: the store stays frozen.
+            time.sleep(left - MARGIN)
+        finally:
+            side.server.proc.send_signal(signal.SIGCONT)
+        assert pub.writer.failures > failures  # it did notice
+        refreshes = pub.writer.refreshes
+        wait_until(lambda: _refreshed(pub, refreshes), ttl,
+                   'a refresh after the resume')
+        wait_until(lambda: side.held_by(pub) and side.records() ==
+                   expected_records(agent, 'hv1'), 10)
+        if side.name == 'etcd':
+            assert pub.store.leases == leases and pub.store.lost == 0
+            assert all(etcd_lease_alive(side.server, lease)
+                       for lease in leases)
+        assert side.changes_since(mark) == []
+        # One more consumer round: it has seen all there is to see.
+        wait_until(lambda: pub.writer.wait_flushed(0), 10)
+        assert markers(tail.since(seen)) == []
+    finally:
+        tail.stop()
+    assert pub.writer.min_margin > 0
+    LOG.info('%s frozen %.1fs of a %ds TTL: least time left at a refresh '
+             '%.2fs, %d failures', side.name, ttl - MARGIN, ttl,
+             pub.writer.min_margin, pub.writer.failures - failures)
+
+
+def test_cpu_hog_loses_no_lease(ovsdb, side, make_agent, make_publisher):
+    """Four busy processes per core for two TTLs: every refresh lands."""
+    ttl = 4
+    populate(ovsdb)
+    agent, pub = run(make_agent, make_publisher, side, ovsdb, ttl=ttl,
+                     max_backoff=10.0)
+    leases = list(getattr(pub.store, 'leases', []))
+    mark = side.mark()
+    refreshes = pub.writer.refreshes
+    hogs = [subprocess.Popen([sys.executable, '-c', 'while True: pass'])
+            for _ in range(8)]
+    try:
+        wait_until(lambda: pub.writer.refreshes >= refreshes + 6, 6 * ttl,
+                   'six refreshes under the hog')
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait(10)
+    assert side.held_by(pub)
+    if side.name == 'etcd':
+        assert pub.store.leases == leases and pub.store.lost == 0
+    assert side.changes_since(mark) == []
+    assert pub.writer.min_margin > 0
+    LOG.info('%s under a CPU hog, TTL %ds: least time left at a refresh '
+             '%.2fs, %d failures', side.name, ttl, pub.writer.min_margin,
+             pub.writer.failures)
