@@ -14,7 +14,6 @@ from typing import Optional
 
 from oslo_log import log as logging
 
-from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.backoff import START_BACKOFF
 from df_ovsdb_agent.cmd import common
@@ -70,6 +69,9 @@ class Daemon:
             raise
 
     def _build(self, conf) -> None:
+        # Imported here, not with the module: the agent brings in
+        # python-ovs, which --help and a bad argument do not need.
+        from df_ovsdb_agent.agent import Agent
         self.agent = Agent.from_conf(
             conf, state_file=self.state_dir.snapshot_path,
             owner_id=self.state_dir.owner_id())

@@ -9,7 +9,7 @@ delegates to :func:`agent_args`).
 """
 
 import types
-from typing import Iterable
+from typing import Iterable, TYPE_CHECKING
 
 from oslo_config import cfg
 
@@ -19,11 +19,18 @@ from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent.options import read_group  # noqa: F401 (public here)
-from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
-from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.ovsdb.peer import DEFAULT_TRUSTED_USERS
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent import plugins
+
+if TYPE_CHECKING:  # pragma: no cover
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+
+# The monitor's own default (``ovsdb.monitor.DEFAULT_CONNECTION``; a unit
+# test keeps the two equal).  Spelled out here because importing the
+# monitor brings in python-ovs, which every command's ``--help`` would
+# then pay for (see doc/source/cli.rst, start-up).
+DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
 
 DEFAULT_OPTS = [
     cfg.HostAddressOpt(
@@ -175,8 +182,9 @@ def list_opts():
             plugins.list_plugin_opts(plugins.PUBLISHERS_NAMESPACE))
 
 
-def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
+def ovsdb_settings(conf: cfg.ConfigOpts) -> 'OvsdbSettings':
     """Read and validate the ``[ovsdb]`` group into plain settings."""
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
     group = _read(conf, 'ovsdb')
     settings = OvsdbSettings(
         connection=group.connection, timeout=group.timeout,
