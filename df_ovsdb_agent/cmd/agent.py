@@ -50,7 +50,9 @@ class EventLog:
 
 
 class Daemon:
-    """Agent + apps + signal handling, for one process lifetime."""
+    """Agent, publishers, apps, metrics and systemd notifications, for
+    one process lifetime.
+    """
 
     def __init__(self, conf, stop: Optional[threading.Event] = None,
                  wake: Optional[threading.Event] = None) -> None:
@@ -135,7 +137,7 @@ class Daemon:
         done = threading.Event()
         failure: list = []
 
-        def attempts() -> None:
+        def wait_for_ovsdb() -> None:
             backoff = Backoff.decorrelated_jitter(
                 START_BACKOFF[1], initial=START_BACKOFF[0])
             while not self._stop.is_set():
@@ -156,7 +158,7 @@ class Daemon:
             done.set()
             self._wake.set()
 
-        threading.Thread(target=attempts, daemon=True,
+        threading.Thread(target=wait_for_ovsdb, daemon=True,
                          name='df-ovsdb-start').start()
         while not (done.is_set() or self._stop.is_set()):
             self._wake.wait()

@@ -66,12 +66,11 @@ OVSDB_OPTS = [
     cfg.IntOpt(
         'max_message_size', default=64, min=1,
         help='Largest OVSDB message accepted, in MiB. A peer sending more '
-             'in one message is disconnected (python-ovs has no limit of '
-             'its own). The initial dump is the largest message: about '
-             '500 bytes per interface (48.6 MiB for 100,000). One message '
-             'can cost up to ~27 times its size in memory while it is '
-             'parsed, so this also bounds the agent\'s memory (see the '
-             'operations guide).'),
+             'in one message is disconnected. The initial dump is the '
+             'largest message: about 500 bytes per interface (48.6 MiB for '
+             '100,000). One message can cost up to ~27 times its size in '
+             'memory while it is parsed, so this also bounds the agent\'s '
+             'memory (see the operations guide).'),
     cfg.StrOpt('ssl_key_file',
                help='Private key for ssl: remotes.'),
     cfg.StrOpt('ssl_cert_file',
