@@ -67,7 +67,7 @@ print(json.dumps({'code': code, 'output': out.getvalue(),
 def _probe(module, floor, args, extra=''):
     result = subprocess.run(
         [sys.executable, '-c', PROBE, ','.join(floor), module, extra,
-         *args], capture_output=True, text=True, timeout=120)
+         *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
