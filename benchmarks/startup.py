@@ -91,8 +91,16 @@ def time_help(script: str, source: Optional[str] = None) -> tuple:
     proc.stderr.close()
     if proc.returncode != 0:
         raise RuntimeError('exit %d: %s' % (proc.returncode,
-                                            error.strip()[-200:]))
+                                            _last_line(error)))
     return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def _last_line(text: str) -> str:
+    """The last line of a child's stderr (a traceback's exception), for
+    one table cell.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else '(nothing on stderr)')[:200]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -131,8 +139,8 @@ def time_to_connect(argv: Callable[[int], list],
                     return elapsed, cpu
                 if proc.poll() is not None:
                     raise RuntimeError('exit %d before connecting: %s' % (
-                        proc.returncode, proc.stderr.read().decode(
-                            errors='replace').strip()[-200:]))
+                        proc.returncode, _last_line(proc.stderr.read().decode(
+                            errors='replace'))))
                 if time.perf_counter() > deadline:
                     raise RuntimeError('no connection within %ss'
                                        % CONNECT_TIMEOUT)
