@@ -26,9 +26,6 @@ import time
 from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from oslo_config import cfg
-from prometheus_client import core
-from prometheus_client import exposition
-from prometheus_client import registry
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import InterfaceEvent
@@ -124,6 +121,7 @@ class AgentCollector:
                      duration if duration is not None else float('nan'))
 
     def _events(self) -> Iterator:
+        from prometheus_client import core
         family = core.CounterMetricFamily(
             '%s_events' % PREFIX, 'Interface events delivered, by kind '
             'and action.', labels=['kind', 'action'])
@@ -132,6 +130,7 @@ class AgentCollector:
         yield family
 
     def _interfaces(self) -> Iterator:
+        from prometheus_client import core
         online = {kind: 0 for kind in Kind}
         for interface in self.agent.interfaces():
             online[interface.kind] += 1
@@ -155,6 +154,7 @@ class AgentCollector:
                      self.agent.iface_id_conflicts)
 
     def _subscribers(self) -> Iterator:
+        from prometheus_client import core
         backlog = core.GaugeMetricFamily(
             '%s_subscriber_backlog' % PREFIX, 'Entries waiting for a '
             'subscriber (at most one per interface plus two).',
@@ -177,6 +177,7 @@ def _set_aside(plugins: Sequence) -> Iterator:
     """Records publishers hold back (``set_aside()``: a list of (printable
     interface name, reason code)).
     """
+    from prometheus_client import core
     count = core.GaugeMetricFamily(
         '%s_publisher_records_set_aside' % PREFIX, 'Records a publisher '
         'does not write because they are over its limits or the store '
@@ -198,11 +199,13 @@ def _set_aside(plugins: Sequence) -> Iterator:
 
 
 def _gauge(name: str, doc: str, value: float):
+    from prometheus_client import core
     return core.GaugeMetricFamily('%s_%s' % (PREFIX, name), doc,
                                   value=value)
 
 
 def _counter(name: str, doc: str, value: float):
+    from prometheus_client import core
     return core.CounterMetricFamily('%s_%s' % (PREFIX, name), doc,
                                     value=value)
 
@@ -476,6 +479,10 @@ class MetricsServer:
         self.plugins = plugins
         self.host = host
         self._port = port
+        # prometheus-client is imported here, not with the module: the
+        # option declarations above are read by every command's start-up,
+        # and only a daemon with [metrics] enabled serves metrics.
+        from prometheus_client import registry
         self.counter = EventCounter()
         self.registry = registry.CollectorRegistry(auto_describe=False)
         self.registry.register(AgentCollector(agent, self.counter,
@@ -519,6 +526,7 @@ class MetricsServer:
     def _respond(self, target: str) -> Tuple[int, bytes, str]:
         path = target.split('?', 1)[0]
         if path == '/metrics':
+            from prometheus_client import exposition
             return (200, exposition.generate_latest(self.registry),
                     exposition.CONTENT_TYPE_LATEST)
         if path == '/healthz':

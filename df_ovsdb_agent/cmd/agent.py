@@ -14,7 +14,6 @@ from typing import Optional
 
 from oslo_log import log as logging
 
-from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.backoff import START_BACKOFF
 from df_ovsdb_agent.cmd import common
@@ -51,7 +50,9 @@ class EventLog:
 
 
 class Daemon:
-    """Agent + apps + signal handling, for one process lifetime."""
+    """Agent, publishers, apps, metrics and systemd notifications, for
+    one process lifetime.
+    """
 
     def __init__(self, conf, stop: Optional[threading.Event] = None,
                  wake: Optional[threading.Event] = None) -> None:
@@ -70,6 +71,9 @@ class Daemon:
             raise
 
     def _build(self, conf) -> None:
+        # Imported here, not with the module: the agent brings in
+        # python-ovs, which --help and a bad argument do not need.
+        from df_ovsdb_agent.agent import Agent
         self.agent = Agent.from_conf(
             conf, state_file=self.state_dir.snapshot_path,
             owner_id=self.state_dir.owner_id())
@@ -133,7 +137,7 @@ class Daemon:
         done = threading.Event()
         failure: list = []
 
-        def attempts() -> None:
+        def wait_for_ovsdb() -> None:
             backoff = Backoff.decorrelated_jitter(
                 START_BACKOFF[1], initial=START_BACKOFF[0])
             while not self._stop.is_set():
@@ -154,7 +158,7 @@ class Daemon:
             done.set()
             self._wake.set()
 
-        threading.Thread(target=attempts, daemon=True,
+        threading.Thread(target=wait_for_ovsdb, daemon=True,
                          name='df-ovsdb-start').start()
         while not (done.is_set() or self._stop.is_set()):
             self._wake.wait()

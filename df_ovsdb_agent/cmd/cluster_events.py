@@ -116,7 +116,7 @@ def _resume(values: list) -> dict:
     return resume
 
 
-class Printer:
+class JsonLinePrinter:
     """Writes one flushed JSON line per event; False once the pipe closed."""
 
     def __init__(self, out: TextIO) -> None:
@@ -132,7 +132,7 @@ class Printer:
 
 
 def _once(name: str, options: stores.StoreOptions, prefix: str,
-          printer: Printer) -> int:
+          printer: JsonLinePrinter) -> int:
     try:
         if name == 'etcd':
             records = cluster_etcd.list_interfaces(options, prefix)
@@ -151,7 +151,7 @@ def _once(name: str, options: stores.StoreOptions, prefix: str,
 
 
 def _tail(conf: cfg.ConfigOpts, name: str, options: stores.StoreOptions,
-          prefix: str, resume: dict, printer: Printer) -> int:
+          prefix: str, resume: dict, printer: JsonLinePrinter) -> int:
     source: Union[cluster_etcd.EtcdWatcher, cluster_redis.RedisStreamReader]
     if name == 'etcd':
         if resume:
@@ -180,7 +180,7 @@ def _main(argv: Optional[list], out: TextIO) -> int:
     logsafe.install_escape_filter()
     name, options, prefix = _backend(conf)
     resume = _resume(conf.resume)
-    printer = Printer(out)
+    printer = JsonLinePrinter(out)
     if conf.once:
         return _once(name, options, prefix, printer)
     return _tail(conf, name, options, prefix, resume, printer)

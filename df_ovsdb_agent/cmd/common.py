@@ -1,28 +1,37 @@
-"""Shared start-up for the console scripts: config, logging, errors."""
+"""Shared start-up for the console scripts: config, logging, errors.
 
+Start-up time matters (``--help``, a daemon restart): this module and
+:mod:`df_ovsdb_agent.conf` import only oslo.config at module level.
+oslo.log is imported by the commands that log through it, when they
+register its options; the agent, python-ovs and the publishers by each
+command once its arguments are parsed.
+"""
+
+import functools
 import logging as std_logging
 import os
 import sys
 from typing import Callable, NoReturn, Optional
 
 from oslo_config import cfg
-from oslo_log import handlers as oslo_handlers
-from oslo_log import log as logging
 
 import df_ovsdb_agent
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.exceptions import AgentError
 from df_ovsdb_agent import logsafe
 
-LOG = logging.getLogger(__name__)
-
 
 def load_config(argv: Optional[list], prog: str,
                 cli_opts: tuple = (), log: bool = True) -> cfg.ConfigOpts:
-    """Parse ``argv`` and config files into a fresh ConfigOpts."""
+    """Parse ``argv`` and config files into a fresh ConfigOpts.
+
+    :param log: register oslo.log's options (they are part of ``--help``)
+        and set logging up from them.
+    """
     conf = cfg.ConfigOpts()
     conf_lib.register_opts(conf)
     if log:
+        from oslo_log import log as logging
         logging.register_options(conf)
     conf.register_cli_opts(list(cli_opts))
     conf(argv if argv is not None else sys.argv[1:], project='df-ovsdb-agent',
@@ -40,21 +49,32 @@ def setup_logging(conf: cfg.ConfigOpts) -> None:
     with an ANSI reset code, whatever the format: journald and log files
     would keep them.  Later versions only colour with ``log_color``.
     """
+    from oslo_log import handlers as oslo_handlers
+    from oslo_log import log as logging
     logging.setup(conf, 'df-ovsdb-agent')
     if 'log_color' in conf:
         return
     for handler in std_logging.getLogger().handlers:
         if type(handler) is oslo_handlers.ColorHandler:
-            handler.__class__ = _PlainHandler
+            handler.__class__ = _plain_handler_class()
 
 
-class _PlainHandler(oslo_handlers.ColorHandler):
-    """oslo.log's console handler, minus the colour codes."""
+@functools.lru_cache(maxsize=None)
+def _plain_handler_class() -> type:
+    """oslo.log's console handler, minus the colour codes.
 
-    def format(self, record: std_logging.LogRecord) -> str:
-        # A format string naming %(color)s still finds the keys.
-        record.color = record.reset_color = ''
-        return std_logging.StreamHandler.format(self, record)
+    Made on first use (one class per process) so that importing this
+    module does not import oslo.log.
+    """
+    from oslo_log import handlers as oslo_handlers
+
+    class PlainHandler(oslo_handlers.ColorHandler):
+        def format(self, record: std_logging.LogRecord) -> str:
+            # A format string naming %(color)s still finds the keys.
+            record.color = record.reset_color = ''
+            return std_logging.StreamHandler.format(self, record)
+
+    return PlainHandler
 
 
 def run(main: Callable[[], int], prog: str) -> int:

@@ -11,17 +11,17 @@ import logging
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Optional, TYPE_CHECKING
 
 from oslo_config import cfg
 
-from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.ovsdb import remote as remote_lib
-from df_ovsdb_agent.ovsdb import schema as schema_lib
-from df_ovsdb_agent.testing import sandbox as sandbox_lib
+
+if TYPE_CHECKING:  # pragma: no cover
+    from df_ovsdb_agent.agent import Agent
 
 PROG = 'df-ovsdb-demo'
 
@@ -87,6 +87,9 @@ class Printer:
 
 def _existing(remote: str) -> bool:
     """Whether an OVSDB answers at ``remote`` (a comma list: any of it)."""
+    # The agent's modules (and python-ovs with them) are imported once the
+    # arguments are parsed, so that --help does not wait for them.
+    from df_ovsdb_agent.ovsdb import schema as schema_lib
     try:
         schema_lib.fetch_schema(remote_lib.split_remotes(remote),
                                 timeout=1.0)
@@ -106,7 +109,8 @@ def _watch(conf, remote: str) -> int:
     return 0
 
 
-def _agent(conf, remote: str, printer: Printer) -> Agent:
+def _agent(conf, remote: str, printer: Printer) -> 'Agent':
+    from df_ovsdb_agent.agent import Agent
     base = Agent.from_conf(conf)
     agent = Agent(remote, settings=base.settings, policy=base.policy)
     agent.subscribe(printer, name='demo')
@@ -114,6 +118,7 @@ def _agent(conf, remote: str, printer: Printer) -> Agent:
 
 
 def _sandbox(conf) -> int:
+    from df_ovsdb_agent.testing import sandbox as sandbox_lib
     printer = Printer()
     with sandbox_lib.OvsSandbox() as box:
         print('No OVSDB answered; started a sandbox in %s:\n'

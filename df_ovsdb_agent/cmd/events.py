@@ -15,16 +15,18 @@ import logging
 import signal
 import sys
 import threading
-from typing import Optional, TextIO
+from typing import Optional, TextIO, TYPE_CHECKING
 
 from oslo_config import cfg
 
-from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.cmd import common
 from df_ovsdb_agent import conf as conf_lib
 from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SyncEvent
 from df_ovsdb_agent import logsafe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from df_ovsdb_agent.agent import Agent
 
 PROG = 'df-ovsdb-events'
 
@@ -49,7 +51,7 @@ class JsonLinePrinter:
     """
 
     def __init__(self, out: TextIO, stop: threading.Event,
-                 agent: Optional[Agent] = None) -> None:
+                 agent: Optional['Agent'] = None) -> None:
         self.out = out
         self.stop = stop
         self.agent = agent
@@ -74,6 +76,9 @@ def _main(argv: Optional[list], out: TextIO) -> int:
         stream=sys.stderr, format='%(asctime)s %(levelname)s %(message)s',
         level=logging.INFO if conf.verbose else logging.WARNING)
     logsafe.install_escape_filter()
+    # Only now: the agent brings in python-ovs, which --help and a bad
+    # argument do not need (start-up time, see doc/source/cli.rst).
+    from df_ovsdb_agent.agent import Agent
     agent = Agent(conf.connection, settings=conf_lib.ovsdb_settings(conf),
                   policy=conf_lib.policy(conf), state_file=conf.state_file,
                   host=conf.host)

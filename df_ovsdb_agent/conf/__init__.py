@@ -9,7 +9,7 @@ delegates to :func:`agent_args`).
 """
 
 import types
-from typing import Iterable
+from typing import Iterable, TYPE_CHECKING
 
 from oslo_config import cfg
 
@@ -19,11 +19,18 @@ from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent.options import read_group  # noqa: F401 (public here)
-from df_ovsdb_agent.ovsdb.monitor import DEFAULT_CONNECTION
-from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.ovsdb.peer import DEFAULT_TRUSTED_USERS
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent import plugins
+
+if TYPE_CHECKING:  # pragma: no cover
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+
+# The monitor's own default (``ovsdb.monitor.DEFAULT_CONNECTION``; a unit
+# test keeps the two equal).  Spelled out here because importing the
+# monitor brings in python-ovs, which every command's ``--help`` would
+# then pay for (see doc/source/cli.rst, start-up).
+DEFAULT_CONNECTION = 'tcp:127.0.0.1:6640,unix:/var/run/openvswitch/db.sock'
 
 DEFAULT_OPTS = [
     cfg.HostAddressOpt(
@@ -59,12 +66,11 @@ OVSDB_OPTS = [
     cfg.IntOpt(
         'max_message_size', default=64, min=1,
         help='Largest OVSDB message accepted, in MiB. A peer sending more '
-             'in one message is disconnected (python-ovs has no limit of '
-             'its own). The initial dump is the largest message: about '
-             '500 bytes per interface (48.6 MiB for 100,000). One message '
-             'can cost up to ~27 times its size in memory while it is '
-             'parsed, so this also bounds the agent\'s memory (see the '
-             'operations guide).'),
+             'in one message is disconnected. The initial dump is the '
+             'largest message: about 500 bytes per interface (48.6 MiB for '
+             '100,000). One message can cost up to ~27 times its size in '
+             'memory while it is parsed, so this also bounds the agent\'s '
+             'memory (see the operations guide).'),
     cfg.StrOpt('ssl_key_file',
                help='Private key for ssl: remotes.'),
     cfg.StrOpt('ssl_cert_file',
@@ -175,8 +181,9 @@ def list_opts():
             plugins.list_plugin_opts(plugins.PUBLISHERS_NAMESPACE))
 
 
-def ovsdb_settings(conf: cfg.ConfigOpts) -> OvsdbSettings:
+def ovsdb_settings(conf: cfg.ConfigOpts) -> 'OvsdbSettings':
     """Read and validate the ``[ovsdb]`` group into plain settings."""
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
     group = _read(conf, 'ovsdb')
     settings = OvsdbSettings(
         connection=group.connection, timeout=group.timeout,

@@ -5,8 +5,9 @@ The ``df-ovsdb-agent`` console script runs on native threads
 df_ovsdb_agent.cmd.eventlet.agent`` still runs the same daemon after
 eventlet monkey-patching, for deployments that relied on it; it needs the
 ``eventlet`` extra (``pip install 'df-ovsdb-agent[eventlet]'``) and brings
-back eventlet's cost: python-ovs never yields, so a large resync stalls
-every other greenthread (see doc/source/library.rst).
+back eventlet's cost: decoding a monitor reply and applying it to the
+replica is computation that never yields, so a large resync stalls every
+other greenthread (see doc/source/library.rst).
 
 Monkey-patching happens here and nowhere else, before anything imports
 threading or socket.

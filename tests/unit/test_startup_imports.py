@@ -1,0 +1,116 @@
+"""What ``--help`` and a bad argument import: only what their text needs.
+
+Start-up time is mostly imports (``python -X importtime``, see
+benchmarks/startup.py).  Each console script's ``--help`` runs in a fresh
+interpreter and the modules it loaded are compared with the modules that
+oslo.config itself loads (and oslo.log, for the daemon, whose ``--help``
+lists oslo.log's options): nothing heavy may come on top.  An import-set
+assertion, never a timing one, so it cannot flake on a busy machine.
+
+oslo.config >= 6 imports stevedore (and the bare ``oslo_log`` package)
+itself: those are in the floor, and only what comes on top counts.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from df_ovsdb_agent import conf as conf_lib
+
+# Packages none of the --help paths needs: the agent's run time (python-ovs
+# and eventlet, which python-ovs imports when it is installed), metrics,
+# logging set-up, the stores' clients and the optional integrations.
+HEAVY = ('oslo_log', 'oslo_serialization', 'oslo_utils', 'oslo_context',
+         'prometheus_client', 'stevedore', 'ovs', 'eventlet', 'dns',
+         'etcd3gw', 'requests', 'urllib3', 'redis', 'ovsdbapp', 'os_ken',
+         'df_ovsdb_agent.agent', 'df_ovsdb_agent.ovsdb.monitor',
+         'df_ovsdb_agent.ovsdb.client', 'df_ovsdb_agent.ovsdb.schema',
+         'df_ovsdb_agent.testing')
+
+OSLO_CONFIG = ('oslo_config.cfg',)
+OSLO_LOG = ('oslo_config.cfg', 'oslo_log.log')
+
+# (console script module, what its --help legitimately needs)
+COMMANDS = [
+    ('df_ovsdb_agent.cmd.agent', OSLO_LOG),
+    ('df_ovsdb_agent.cmd.events', OSLO_CONFIG),
+    ('df_ovsdb_agent.cmd.cluster_events', OSLO_CONFIG),
+    ('df_ovsdb_agent.cmd.demo', OSLO_CONFIG),
+    ('df_ovsdb_agent.cmd.systemd_unit', ()),
+]
+
+# Run in a fresh interpreter: import the floor, note sys.modules, then run
+# the command's main() the way its console script does and report what
+# was imported on top of the floor.
+PROBE = r'''
+import contextlib, importlib, io, json, sys
+floor_modules, module, extra = sys.argv[1:4]
+for name in filter(None, floor_modules.split(',')):
+    importlib.import_module(name)
+floor = set(sys.modules)
+if extra:
+    importlib.import_module(extra)
+out = io.StringIO()
+code = 'returned'
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+    try:
+        importlib.import_module(module).main(sys.argv[4:])
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({'code': code, 'output': out.getvalue(),
+                  'new': sorted(set(sys.modules) - floor)}))
+'''
+
+
+def _probe(module, floor, args, extra=''):
+    result = subprocess.run(
+        [sys.executable, '-c', PROBE, ','.join(floor), module, extra,
+         *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _heavy(modules):
+    return sorted(name for name in modules
+                  if any(name == h or name.startswith(h + '.')
+                         for h in HEAVY))
+
+
+@pytest.mark.parametrize('module,floor', COMMANDS,
+                         ids=[m.rsplit('.', 1)[1] for m, _ in COMMANDS])
+def test_help_imports_nothing_heavy(module, floor):
+    found = _probe(module, floor, ['--help'])
+    assert found['code'] == 0, found['output']
+    assert found['output'].startswith('usage: '), found['output']
+    assert _heavy(found['new']) == []
+
+
+@pytest.mark.parametrize('module,floor', COMMANDS,
+                         ids=[m.rsplit('.', 1)[1] for m, _ in COMMANDS])
+def test_bad_argument_imports_nothing_heavy(module, floor):
+    found = _probe(module, floor, ['--no-such-option'])
+    assert found['code'] == 2, found['output']
+    assert 'no-such-option' in found['output']
+    assert _heavy(found['new']) == []
+
+
+def test_probe_sees_what_the_agent_imports():
+    """The probe is not blind: importing the agent shows python-ovs and
+    the monitor among the new modules.
+    """
+    found = _probe('df_ovsdb_agent.cmd.events', OSLO_CONFIG, ['--help'],
+                   extra='df_ovsdb_agent.agent')
+    heavy = _heavy(found['new'])
+    assert 'ovs' in heavy
+    assert 'df_ovsdb_agent.ovsdb.monitor' in heavy
+
+
+def test_option_default_is_the_monitors():
+    """conf spells the default remote out instead of importing the
+    monitor; the two must not drift apart.
+    """
+    from df_ovsdb_agent.ovsdb import monitor
+    assert conf_lib.DEFAULT_CONNECTION == monitor.DEFAULT_CONNECTION
+    assert monitor.OvsdbSettings().connection == conf_lib.DEFAULT_CONNECTION
