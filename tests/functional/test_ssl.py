@@ -14,10 +14,15 @@ import sys
 import pytest
 
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent.testing.ovsdb_server import create_db
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
 from df_ovsdb_agent.testing.pki import make_ca
 from df_ovsdb_agent.testing.pki import make_cert
+from df_ovsdb_agent.testing.rpc import Client as Rpc
 from df_ovsdb_agent.testing import sandbox
-from tests.functional import faults
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 BIN = os.path.dirname(sys.executable)
@@ -43,17 +48,17 @@ def pki(tmp_path_factory):
 @pytest.fixture
 def ssl_server(tmp_path, pki):
     db = str(tmp_path / 'conf.db')
-    faults.create_db(db)
-    server = faults.OvsdbProcess(
+    create_db(db)
+    server = OvsdbProcess(
         str(tmp_path), 'ssl', [db], passive='pssl',
         extra_args=['--private-key=%s' % pki.server[1],
                     '--certificate=%s' % pki.server[0],
                     '--ca-cert=%s' % pki.ca[0]])
     server.start()
-    with faults.Rpc(server.unix_remote) as rpc:
+    with Rpc(server.unix_remote) as rpc:
         rpc.transact({'op': 'insert', 'table': 'Open_vSwitch', 'row': {}})
-        rpc.transact(*faults.add_bridge_ops('br-int'))
-        rpc.transact(*faults.add_ports_ops(
+        rpc.transact(*add_bridge_ops('br-int'))
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(3)], lambda i: i + 1))
     yield server
     server.stop()
@@ -74,8 +79,8 @@ def test_ssl_end_to_end_and_no_secret_in_logs(ssl_server, pki, make_agent,
     agent.subscribe(rec)
     agent.start()
     rec.wait_for(lambda evs: len(rec.summary(evs)) == 3)
-    with faults.Rpc(ssl_server.unix_remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap1', -1))
+    with Rpc(ssl_server.unix_remote) as rpc:
+        rpc.transact(set_ofport_op('tap1', -1))
     rec.wait_event(name='tap1', action='offline')
     assert agent.monitor.remote_name == ssl_server.remote
 
