@@ -16,10 +16,10 @@ import pytest
 
 from df_ovsdb_agent.testing.fake_ovsdb import HostileServer
 from df_ovsdb_agent.testing import sandbox
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.functional.stores import redis_server_fixture  # noqa: F401
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
 
 
 def daemon(conf, **env):

@@ -21,23 +21,15 @@ from tests.functional.audit import agent_state
 from tests.functional.audit import Audit
 from tests.functional.audit import mismatches
 from tests.functional.churn import Churn
-from tests.functional.ovsdb_ops import add_bridge_ops
 from tests.functional.ovsdb_ops import add_ports_ops
 from tests.functional.ovsdb_ops import db_truth
 from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import populate
 from tests.functional.ovsdb_ops import port_uuids
 from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 PROBE_MS = 1000
-
-
-def _populate(remote, count, bridge='br-int'):
-    with Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*add_bridge_ops(bridge))
-        rpc.transact(*add_ports_ops(
-            bridge, ['tap%d' % i for i in range(count)], lambda i: i + 1),
-            timeout=30)
 
 
 def _attempts(agent):
@@ -73,7 +65,7 @@ def _fence(remote, rec, name, bridge='br-int', timeout=30):
 
 
 def test_reconnect_is_fast_bounded_and_never_gives_up(ovsdb, make_agent):
-    _populate(ovsdb.unix_remote, 500)
+    populate(ovsdb.unix_remote, 500)
     agent = make_agent(ovsdb.remote, probe_interval=PROBE_MS,
                        max_backoff=1000)
     began = time.monotonic()
@@ -113,7 +105,7 @@ def test_reconnect_is_fast_bounded_and_never_gives_up(ovsdb, make_agent):
 @pytest.mark.parametrize('transport', ['tcp', 'unix'])
 def test_hung_server_is_noticed_and_state_stays_exact(ovsdb, make_agent,
                                                       transport):
-    _populate(ovsdb.unix_remote, 50)
+    populate(ovsdb.unix_remote, 50)
     remote = ovsdb.remote if transport == 'tcp' else ovsdb.unix_remote
     agent = make_agent(remote, probe_interval=PROBE_MS)
     rec = Recorder()
@@ -248,7 +240,7 @@ def test_churn_soak(ovsdb, make_agent, tmp_path):
 
 def test_outage_marks_state_stale_at_once(ovsdb, make_agent):
     """While ovsdb-server is gone the agent must not claim to be synced."""
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=PROBE_MS)
     rec = Recorder()
     agent.subscribe(rec)

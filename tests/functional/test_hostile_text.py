@@ -20,8 +20,9 @@ import pytest
 from df_ovsdb_agent.testing.fake_ovsdb import FakeOvsdb
 from df_ovsdb_agent.testing.sandbox import stop_process
 from df_ovsdb_agent.testing.sandbox import wait_for
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 
 FORGED = ('\n2026-12-06 10:00:00.000 1 ERROR df_ovsdb_agent.forged [-] '
           'FORGED line')
@@ -46,18 +47,14 @@ def peers():
         peer.stop()
 
 
-def _ovs_map(data):
-    return ['map', [[k, v] for k, v in data.items()]]
-
-
 def _dump(name, iface_id, system_id):
     return {
         'Interface': {'6a1f2c7e-0000-4000-8000-000000000001': {'initial': {
             'name': name, 'type': '', 'ofport': 7,
-            'external_ids': _ovs_map({'iface-id': iface_id}),
-            'options': _ovs_map({})}}},
+            'external_ids': ovs_map({'iface-id': iface_id}),
+            'options': ovs_map({})}}},
         'Open_vSwitch': {'6a1f2c7e-0000-4000-8000-0000000000ff': {
-            'initial': {'external_ids': _ovs_map({'system-id': system_id})}}},
+            'initial': {'external_ids': ovs_map({'system-id': system_id})}}},
     }
 
 

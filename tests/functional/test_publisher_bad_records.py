@@ -27,6 +27,9 @@ from df_ovsdb_agent.testing import sandbox
 from tests.functional.ovsdb_ops import add_bridge_ops
 from tests.functional.ovsdb_ops import add_ports_ops
 from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import EtcdServer
@@ -34,9 +37,6 @@ from tests.functional.stores import expected_records
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.stores import wait_until
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(90)]
 

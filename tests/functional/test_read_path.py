@@ -27,12 +27,12 @@ from df_ovsdb_agent.testing.sandbox import SCHEMA
 from df_ovsdb_agent.testing.sandbox import wait_for
 from tests.functional.audit import agent_state
 from tests.functional.audit import mismatches
-from tests.functional.ovsdb_ops import add_bridge_ops
 from tests.functional.ovsdb_ops import add_ports_ops
 from tests.functional.ovsdb_ops import db_truth
 from tests.functional.ovsdb_ops import delete_ports_ops
 from tests.functional.ovsdb_ops import interface_rows
 from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.ovsdb_ops import populate
 from tests.functional.ovsdb_ops import port_uuids
 from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
@@ -104,15 +104,6 @@ def _truth_rows(remote):
         return {r.uuid: r for r in interface_rows(rpc)}
 
 
-def _populate(remote, count, bridge='br-int'):
-    with Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*add_bridge_ops(bridge))
-        if count:
-            rpc.transact(*add_ports_ops(
-                bridge, ['tap%d' % i for i in range(count)],
-                lambda i: i + 1), timeout=30)
-
-
 # -- update2 modify of maps and sets, on one session -------------------------
 
 def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
@@ -121,7 +112,7 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
     Port.trunks (a set) and external_ids (a map) equal the database after
     every step.
     """
-    _populate(ovsdb.unix_remote, 0)
+    populate(ovsdb.unix_remote, 0)
     with Rpc(ovsdb.unix_remote) as rpc:
         rpc.transact(*add_ports_ops('br-int', ['p0'], lambda i: 1))
     conn = jsonrpc.Connection.open(ovsdb.unix_remote, 5, 1 << 20)
@@ -181,7 +172,7 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
 def test_recreation_in_one_transaction_is_offline_before_online(
         ovsdb, make_agent):
     count = 100
-    _populate(ovsdb.unix_remote, count)
+    populate(ovsdb.unix_remote, count)
     agent = make_agent(ovsdb.remote)
     rec = Recorder()
     agent.subscribe(rec)
@@ -270,7 +261,7 @@ def _sync_markers(rec, mark):
 
 def test_convert_to_a_schema_with_an_extra_column(ovsdb, make_agent,
                                                   tmp_path):
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=1000)
     rec = Recorder()
     agent.subscribe(rec)
@@ -298,7 +289,7 @@ def test_convert_to_a_schema_with_an_extra_column(ovsdb, make_agent,
 def test_convert_to_a_schema_without_a_monitored_column(
         ovsdb, make_agent, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger='df_ovsdb_agent.ovsdb')
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=1000)
     rec = Recorder()
     agent.subscribe(rec)
@@ -347,7 +338,7 @@ class FailingOnce(Agent):
 
 
 def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = FailingOnce(settings=OvsdbSettings(connection=ovsdb.remote))
     try:
         rec = Recorder()
@@ -379,7 +370,7 @@ def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
 
 @pytest.mark.parametrize('size', [1 << 20, 16 << 20], ids=['1MiB', '16MiB'])
 def test_huge_value_in_a_row(ovsdb, make_monitor, size):
-    _populate(ovsdb.unix_remote, 3)
+    populate(ovsdb.unix_remote, 3)
     sink = ViewSink()
     make_monitor(ovsdb.remote, sink)
     value = ''.join(random.Random(size).choice('abcdef0123456789')
@@ -471,7 +462,7 @@ class Transactions:
         self.next_name = 0
 
     def setup(self):
-        _populate(self.remote, 0)
+        populate(self.remote, 0)
         with Rpc(self.remote) as rpc:
             rpc.transact(*add_ports_ops('br-int', ['marker'],
                                         lambda i: 60000))

@@ -30,10 +30,10 @@ from df_ovsdb_agent.testing.sandbox import free_port
 from df_ovsdb_agent.testing.sandbox import wait_for
 from tests.functional.audit import agent_state
 from tests.functional.audit import mismatches
-from tests.functional.ovsdb_ops import add_bridge_ops
 from tests.functional.ovsdb_ops import add_ports_ops
 from tests.functional.ovsdb_ops import db_truth
 from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import populate
 from tests.functional.ovsdb_ops import port_uuids
 from tests.functional.ovsdb_ops import set_ofport_op
 from tests.functional.test_cluster import cluster  # noqa: F401 (fixture)
@@ -53,9 +53,7 @@ def _agent(remote, state_file=None, **settings):
 
 
 def _populate(remote):
-    with Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*add_bridge_ops('br-int'))
-        rpc.transact(*add_ports_ops('br-int', PORTS, lambda i: i + 1))
+    populate(remote, PORTS)
 
 
 def _delete(remote, name):

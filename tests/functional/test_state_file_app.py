@@ -14,8 +14,8 @@ from df_ovsdb_agent.testing.rpc import Client as Rpc
 from tests.functional.ovsdb_ops import add_bridge_ops
 from tests.functional.ovsdb_ops import add_ports_ops
 from tests.functional.ovsdb_ops import set_ofport_op
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.recorder import Recorder
 
 

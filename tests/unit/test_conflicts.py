@@ -5,11 +5,11 @@ from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
+from tests import helpers
 
 
-def vm(name, iface_id, uuid=None):
-    return Interface(Kind.VM, name, uuid or 'u-' + name, 1,
-                     iface_id=iface_id)
+def vm(name, iface_id):
+    return helpers.vm(name, iface_id=iface_id)
 
 
 def ev(action, interface):
