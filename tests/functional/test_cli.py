@@ -160,21 +160,17 @@ def test_missing_config_file_is_one_clear_line(tmp_path):
     assert 'nope.conf' in err
 
 
-def test_wrong_database_name(tmp_path):
-    schema = _schema_file(tmp_path, 'OVN_Test', {
-        'Interface': {'columns': {'name': {'type': 'string'}}}})
+@pytest.mark.parametrize('database,tables,expected', [
+    ('OVN_Test', {'Interface': {'columns': {'name': {'type': 'string'}}}},
+     'does not serve database Open_vSwitch'),
+    ('Open_vSwitch', {'Bridge': {'columns': {'name': {'type': 'string'}}}},
+     'database Open_vSwitch has no Interface table'),
+], ids=['wrong-database-name', 'schema-without-interface-table'])
+def test_unusable_schema_is_one_clear_line(tmp_path, database, tables,
+                                           expected):
+    schema = _schema_file(tmp_path, database, tables)
     with sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False,
                             schema=schema) as box:
         err = _bad_start([script('df-ovsdb-events'), '--once',
                           '--connection', box.remote])
-    assert 'does not serve database Open_vSwitch' in err
-
-
-def test_schema_without_interface_table(tmp_path):
-    schema = _schema_file(tmp_path, 'Open_vSwitch', {
-        'Bridge': {'columns': {'name': {'type': 'string'}}}})
-    with sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False,
-                            schema=schema) as box:
-        err = _bad_start([script('df-ovsdb-events'), '--once',
-                          '--connection', box.remote])
-    assert 'database Open_vSwitch has no Interface table' in err
+    assert expected in err
