@@ -32,17 +32,14 @@ import argparse
 import gc
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from typing import Optional
 
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema'
 MIB = 1 << 20
 
 
@@ -103,72 +100,6 @@ def run_child(remote: str, max_mib: int) -> dict:
     return result
 
 
-# -- a fake peer for the pathological messages ---------------------------
-
-class JunkPeer:
-    """Serves the real schema, then a monitor reply padded with junk."""
-
-    def __init__(self, junk: bytes) -> None:
-        with open(SCHEMA, 'rb') as f:
-            self.schema = f.read()
-        self.junk = junk
-        self.listener = socket.socket()
-        self.listener.bind(('127.0.0.1', 0))
-        self.listener.listen(4)
-        self.remote = 'tcp:127.0.0.1:%d' % self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,),
-                             daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        decoder = json.JSONDecoder()
-        buf = ''
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                buf += data.decode()
-                while True:
-                    buf = buf.lstrip()
-                    try:
-                        msg, end = decoder.raw_decode(buf)
-                    except ValueError:
-                        break
-                    buf = buf[end:]
-                    self._answer(conn, msg)
-
-    def _answer(self, conn: socket.socket, msg: dict) -> None:
-        ident = json.dumps(msg.get('id')).encode()
-        method = msg.get('method')
-        params = msg.get('params') or [None]
-        if method == 'get_schema' and params[0] == 'Open_vSwitch':
-            conn.sendall(b'{"id":%s,"error":null,"result":%s}'
-                         % (ident, self.schema))
-        elif method == 'get_schema':
-            conn.sendall(b'{"id":%s,"result":null,"error":'
-                         b'{"error":"unknown database"}}' % ident)
-        elif method == 'monitor_cond_since':
-            conn.sendall(b'{"id":%s,"error":null,"result":[false,'
-                         b'"00000000-0000-0000-0000-000000000001",'
-                         b'{"Interface":{},"Junk":%s}]}' % (ident, self.junk))
-        elif msg.get('id') is not None:
-            conn.sendall(b'{"id":%s,"error":null,"result":{}}' % ident)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 def junk_objects(mib: int) -> bytes:
     count = mib * MIB // 3
     return b'[' + b'{},' * (count - 1) + b'{}]'
@@ -187,12 +118,13 @@ def measure_dump(ports: int, max_mib: int) -> dict:
 
 
 def measure_junk(shape: str, mib: int, max_mib: int) -> dict:
-    peer = JunkPeer(junk_objects(mib) if shape == 'objects'
-                    else junk_string(mib))
-    try:
+    # Imported here, not in the measured child.
+    from df_ovsdb_agent.testing.fake_ovsdb import FakeOvsdb
+    junk = junk_objects(mib) if shape == 'objects' else junk_string(mib)
+    # The real schema, then a monitor reply padded with junk in a table
+    # the agent does not monitor.
+    with FakeOvsdb(b'{"Interface":{},"Junk":%s}' % junk) as peer:
         return run_child(peer.remote, max_mib)
-    finally:
-        peer.close()
 
 
 def _row(name: str, result: dict) -> str:

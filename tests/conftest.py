@@ -1,6 +1,12 @@
-"""Fixtures for every test."""
+"""Fixtures for every test; a real Open vSwitch per test (``ovs``,
+``ovsdb``), on a free 127.0.0.1 port.
+"""
+
+import shutil
 
 import pytest
+
+from df_ovsdb_agent.testing import sandbox
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +21,28 @@ def _agent_state_dir(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp('state')
     monkeypatch.setenv('OS_AGENT__STATE_DIR', str(path))
     return path
+
+
+def _require_ovs():
+    if shutil.which('ovsdb-server') is None:
+        pytest.fail('ovsdb-server is not installed; run tools/setup.sh')
+
+
+@pytest.fixture
+def ovs(tmp_path):
+    """ovsdb-server + ovs-vswitchd (dummy datapath): real ofports."""
+    _require_ovs()
+    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=True)
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def ovsdb(tmp_path):
+    """ovsdb-server alone: tests write ofport themselves."""
+    _require_ovs()
+    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False)
+    box.start()
+    yield box
+    box.stop()

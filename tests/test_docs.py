@@ -8,13 +8,10 @@ import configparser
 import dataclasses
 import importlib.util
 import os
-import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 from oslo_config import cfg
@@ -22,7 +19,8 @@ import pytest
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent import events
-from df_ovsdb_agent.testing import sandbox
+from tests.helpers import OutputLines
+from tests.helpers import vsctl_vm
 from tests.recorder import Recorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,57 +75,8 @@ def test_cli_reference_covers_every_console_script():
     assert not missing, 'cli.rst does not describe: %s' % missing
 
 
-class Lines:
-    """Collects a child's stdout lines so the test can wait on them."""
-
-    def __init__(self, stream):
-        self.seen = []
-        self._queue = queue.Queue()
-        self._thread = threading.Thread(target=self._pump, args=(stream,),
-                                        daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream):
-        for line in stream:
-            self._queue.put(line.rstrip('\n'))
-
-    def wait_for(self, predicate, timeout=15.0):
-        """Return the first new line matching ``predicate``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail('no matching line within %ss; got:\n%s'
-                            % (timeout, '\n'.join(self.seen)))
-            try:
-                line = self._queue.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            self.seen.append(line)
-            if predicate(line):
-                return line
-
-    def drain(self):
-        self._thread.join(10)
-        while not self._queue.empty():
-            self.seen.append(self._queue.get())
-        return self.seen
-
-
-@pytest.fixture
-def ovs(tmp_path):
-    if shutil.which('ovsdb-server') is None:
-        pytest.fail('ovsdb-server is not installed; run tools/setup.sh')
-    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=True)
-    box.start()
-    yield box
-    box.stop()
-
-
 def _vm_port(name, iface_id):
-    return ['add-port', 'br-int', name, '--', 'set', 'Interface', name,
-            'external_ids:iface-id=%s' % iface_id,
-            'external_ids:attached-mac=fa:16:3e:00:00:01']
+    return vsctl_vm(name, iface_id, mac='fa:16:3e:00:00:01')
 
 
 @pytest.mark.functional
@@ -139,16 +88,16 @@ def test_library_example_runs_against_real_ovsdb(ovs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=ROOT)
     try:
-        lines = Lines(proc.stdout)
+        lines = OutputLines(proc.stdout)
         # br-int and tap-a are online; only tap-a is a VM port.
-        lines.wait_for(lambda s: s == '2 interfaces online, 1 of them VM '
+        lines.wait_new(lambda s: s == '2 interfaces online, 1 of them VM '
                                       'ports')
-        replayed = lines.wait_for(lambda s: s.startswith('vm online tap-a'))
+        replayed = lines.wait_new(lambda s: s.startswith('vm online tap-a'))
         assert 'iface_id=port-a' in replayed
         assert 'attached_mac=fa:16:3e:00:00:01' in replayed
 
         ovs.vsctl(*_vm_port('tap-b', 'port-b'))
-        plugged = lines.wait_for(lambda s: s.startswith('vm online tap-b'))
+        plugged = lines.wait_new(lambda s: s.startswith('vm online tap-b'))
         ofport = int(plugged.split('ofport=')[1].split()[0])
         assert ofport > 0  # assigned by ovs-vswitchd, not by the test
 
@@ -157,7 +106,7 @@ def test_library_example_runs_against_real_ovsdb(ovs):
         ovs.vsctl('add-port', 'br-int', 'vxlan0', '--', 'set', 'Interface',
                   'vxlan0', 'type=vxlan', 'options:remote_ip=192.0.2.9')
         ovs.vsctl('del-port', 'tap-a')
-        lines.wait_for(lambda s: s.startswith('vm offline tap-a'))
+        lines.wait_new(lambda s: s.startswith('vm offline tap-a'))
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
@@ -165,7 +114,7 @@ def test_library_example_runs_against_real_ovsdb(ovs):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    output = lines.drain()
+    output = lines.drain(10)
     stderr = proc.stderr.read()
     proc.stderr.close()
     assert not [s for s in output if s.split()[0] in ('tunnel', 'bridge')]

@@ -8,8 +8,8 @@ import subprocess
 
 from df_ovsdb_agent.os_ken import l2
 from df_ovsdb_agent.testing import sandbox
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
+from tests.functional.procs import Proc
+from tests.functional.procs import script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

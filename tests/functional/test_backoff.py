@@ -5,7 +5,7 @@ for a while after its sync (``HEALTHY_AFTER_SYNC``), not whenever a sync
 completed: else a peer that sends a rejected message right after each
 sync gets a full reconnect (and dump) every ~0.1 s.
 
-The peer is a :class:`faults.HostileServer` speaking just enough OVSDB
+The peer is a :class:`HostileServer` speaking just enough OVSDB
 (the real Open_vSwitch schema, an empty dump) to complete a sync, then a
 malformed ``update3``.
 """
@@ -15,9 +15,11 @@ import socket
 import time
 
 from df_ovsdb_agent.ovsdb import monitor as monitor_lib
-from tests.functional import faults
+from df_ovsdb_agent.testing.fake_ovsdb import HostileServer
+from df_ovsdb_agent.testing.sandbox import SCHEMA
+from df_ovsdb_agent.testing.sandbox import wait_for
 
-with open(faults.SCHEMA) as _f:
+with open(SCHEMA) as _f:
     VSWITCH_SCHEMA = json.load(_f)
 
 
@@ -84,14 +86,14 @@ def _connections_during(server, seconds):
 
 
 def test_sync_then_break_does_not_reset_the_backoff(make_agent):
-    server = faults.HostileServer(sync_then_break)
+    server = HostileServer(sync_then_break)
     try:
         agent = make_agent(server.remote, probe_interval=0)
         agent.start()
         began = time.monotonic()
         # Each session does complete its sync before it breaks.
-        faults.wait_for(lambda: agent.monitor.syncs >= 3, 10,
-                        'syncs on reconnects')
+        wait_for(lambda: agent.monitor.syncs >= 3, 10,
+                 'syncs on reconnects')
         # The first 3 s of an outage are tried fast (most outages are
         # restarts); after that at most one attempt per max_backoff / 2
         # (the delay is jittered down by up to half).

@@ -7,7 +7,7 @@ the same port) the agent must log a line naming the problem, keep retrying
 without publishing a single interface event, and recover exactly once the
 real server is back.
 
-The broken peers are :class:`faults.HostileServer`: raw sockets speaking
+The broken peers are :class:`HostileServer`: raw sockets speaking
 garbage or malformed JSON-RPC, not imitations of ovsdb-server.  The
 config-file table lives in ``test_cli.py``.
 """
@@ -22,7 +22,16 @@ import time
 
 import pytest
 
-from tests.functional import faults
+from df_ovsdb_agent.testing.fake_ovsdb import HostileServer
+from df_ovsdb_agent.testing.fake_ovsdb import read_request
+from df_ovsdb_agent.testing.ovsdb_server import create_db
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from tests.functional.audit import agent_state
+from tests.functional.audit import mismatches
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
 from tests.recorder import Recorder
 
 BIN = os.path.dirname(sys.executable)
@@ -32,20 +41,20 @@ STARTUP_TIMEOUT = 2
 # -- hostile behaviours ---------------------------------------------------
 
 def garbage(conn):
-    faults.read_request(conn)
+    read_request(conn)
     conn.sendall(b'\x00\xff\xfe\x01 this is not JSON \x80\x81')
-    faults.read_request(conn)  # hold the connection until the peer leaves
+    read_request(conn)  # hold the connection until the peer leaves
 
 
 def not_json_rpc(conn):
-    while faults.read_request(conn) is not None:
+    while read_request(conn) is not None:
         conn.sendall(b'[1, 2, 3] "a string" {"neither": "request"}')
 
 
 def _reply_all(result=None, error=None):
     def behaviour(conn):
         while True:
-            msg = faults.read_request(conn)
+            msg = read_request(conn)
             if msg is None:
                 return
             conn.sendall(json.dumps({'id': msg.get('id'), 'result': result,
@@ -67,7 +76,7 @@ def _open_string_reply(conn):
 
     True if there was a request.
     """
-    msg = faults.read_request(conn)
+    msg = read_request(conn)
     if msg is None:
         return False
     conn.sendall(b'{"id": %s, "error": null, "result": "'
@@ -83,7 +92,7 @@ def oversized_reply(conn):
     for _ in range(512):
         conn.sendall(chunk)
     conn.sendall(b'"}')
-    faults.read_request(conn)
+    read_request(conn)
 
 
 def endless_reply(conn):
@@ -97,8 +106,8 @@ def endless_reply(conn):
 
 
 def silent(conn):
-    faults.read_request(conn, timeout=30)
-    faults.read_request(conn, timeout=30)
+    read_request(conn, timeout=30)
+    read_request(conn, timeout=30)
 
 
 @pytest.fixture
@@ -106,7 +115,7 @@ def hostile():
     servers = []
 
     def start(behaviour, port=None):
-        server = faults.HostileServer(behaviour, port)
+        server = HostileServer(behaviour, port)
         servers.append(server)
         return server
 
@@ -179,9 +188,9 @@ def test_interface_table_without_needed_columns(tmp_path):
     schema = _schema(tmp_path, 'Open_vSwitch', {'Interface': {'columns': {
         'name': {'type': 'string'}, 'type': {'type': 'string'},
         'external_ids': strmap}}})
-    faults.create_db(str(tmp_path / 'odd.db'), schema)
-    server = faults.OvsdbProcess(str(tmp_path), 'odd',
-                                 [str(tmp_path / 'odd.db')])
+    create_db(str(tmp_path / 'odd.db'), schema)
+    server = OvsdbProcess(str(tmp_path), 'odd',
+                          [str(tmp_path / 'odd.db')])
     server.start()
     try:
         err, _ = _bad_start(tmp_path, server.remote)
@@ -223,9 +232,9 @@ RUNTIME_IDS = ['garbage', 'not-json-rpc', 'malformed-replies',
 def test_hostile_server_at_run_time(ovsdb, make_agent, hostile, caplog,
                                     behaviour, problem):
     caplog.set_level(logging.INFO)
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*faults.add_bridge_ops('br-int'))
-        rpc.transact(*faults.add_ports_ops(
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*add_bridge_ops('br-int'))
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(3)], lambda i: i + 1))
     # sync_timeout bounds every (re)sync, not just the first one.
     agent = make_agent(ovsdb.remote, probe_interval=1000, sync_timeout=3,
@@ -251,8 +260,8 @@ def test_hostile_server_at_run_time(ovsdb, make_agent, hostile, caplog,
 
     # Nothing changed in the database: no interface may have flapped.
     assert rec.summary() == []
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(ovsdb.unix_remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(ovsdb.unix_remote)) == []
     problems = [r.getMessage() for r in caplog.records
                 if r.levelno >= logging.WARNING and
                 re.search(problem, r.getMessage())]

@@ -1,93 +1,16 @@
 """The console scripts, run as real processes against a real ovsdb-server."""
 
 import json
-import os
-import queue
 import signal
 import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
 from df_ovsdb_agent.testing import sandbox
-
-BIN = os.path.dirname(sys.executable)
-
-
-def script(name):
-    return os.path.join(BIN, name)
-
-
-class Proc:
-    """A child process whose output lines can be waited for."""
-
-    def __init__(self, args, **kwargs):
-        # A child that does not exit when told to is killed with SIGABRT,
-        # which makes faulthandler print every thread's stack: the failure
-        # then says where it hung.
-        env = dict(kwargs.pop('env', None) or os.environ)
-        env.setdefault('PYTHONFAULTHANDLER', '1')
-        self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     **kwargs)
-        self.lines = []
-        self._queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._queue.put(line.rstrip('\n'))
-        self._queue.put(None)
-
-    def wait_line(self, needle, timeout=15):
-        deadline = time.monotonic() + timeout
-        for line in self.lines:
-            if needle in line:
-                return line
-        while True:
-            line = self._next(deadline)
-            if line is None:
-                raise AssertionError('no line with %r; output:\n%s'
-                                     % (needle, '\n'.join(self.lines)))
-            if needle in line:
-                return line
-
-    def _next(self, deadline):
-        """The next output line (kept in ``lines`` too), or None at the
-        end of the output or at ``deadline``.
-        """
-        try:
-            line = self._queue.get(timeout=max(0, deadline -
-                                               time.monotonic()))
-        except queue.Empty:
-            return None
-        if line is not None:
-            self.lines.append(line)
-        return line
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGABRT)
-            self.proc.wait(10)
-            self._drain()
-            raise AssertionError(
-                'no exit %.0f s after signal %d; output and stacks:\n%s'
-                % (timeout, sig, '\n'.join(self.lines)))
-
-    def _drain(self, timeout=5):
-        deadline = time.monotonic() + timeout
-        while self._next(deadline) is not None:
-            pass
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 
 
 @pytest.fixture
@@ -102,12 +25,6 @@ def procs():
     yield start
     for proc in started:
         proc.kill()
-
-
-def write_conf(tmp_path, text):
-    path = tmp_path / 'agent.conf'
-    path.write_text(text)
-    return str(path)
 
 
 def test_events_once_prints_current_state(ovs):
@@ -243,21 +160,17 @@ def test_missing_config_file_is_one_clear_line(tmp_path):
     assert 'nope.conf' in err
 
 
-def test_wrong_database_name(tmp_path):
-    schema = _schema_file(tmp_path, 'OVN_Test', {
-        'Interface': {'columns': {'name': {'type': 'string'}}}})
+@pytest.mark.parametrize('database,tables,expected', [
+    ('OVN_Test', {'Interface': {'columns': {'name': {'type': 'string'}}}},
+     'does not serve database Open_vSwitch'),
+    ('Open_vSwitch', {'Bridge': {'columns': {'name': {'type': 'string'}}}},
+     'database Open_vSwitch has no Interface table'),
+], ids=['wrong-database-name', 'schema-without-interface-table'])
+def test_unusable_schema_is_one_clear_line(tmp_path, database, tables,
+                                           expected):
+    schema = _schema_file(tmp_path, database, tables)
     with sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False,
                             schema=schema) as box:
         err = _bad_start([script('df-ovsdb-events'), '--once',
                           '--connection', box.remote])
-    assert 'does not serve database Open_vSwitch' in err
-
-
-def test_schema_without_interface_table(tmp_path):
-    schema = _schema_file(tmp_path, 'Open_vSwitch', {
-        'Bridge': {'columns': {'name': {'type': 'string'}}}})
-    with sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False,
-                            schema=schema) as box:
-        err = _bad_start([script('df-ovsdb-events'), '--once',
-                          '--connection', box.remote])
-    assert 'database Open_vSwitch has no Interface table' in err
+    assert expected in err

@@ -12,7 +12,23 @@ import time
 
 import pytest
 
-from tests.functional import faults
+from df_ovsdb_agent.testing.ovsdb_server import create_cluster
+from df_ovsdb_agent.testing.ovsdb_server import join_cluster
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
+from df_ovsdb_agent.testing.ovsdb_server import wait_serving
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.rpc import RpcError
+from df_ovsdb_agent.testing.sandbox import free_port
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.audit import agent_state
+from tests.functional.audit import Audit
+from tests.functional.audit import mismatches
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import port_uuids
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 ROWS = 2000
@@ -24,27 +40,27 @@ class Cluster:
     def __init__(self, workdir):
         self.dir = workdir
         db = '%s/cluster.db' % workdir
-        faults.create_cluster(db, faults.free_port())
-        self.server = faults.OvsdbProcess(workdir, 'cluster', [db])
+        create_cluster(db, free_port())
+        self.server = OvsdbProcess(workdir, 'cluster', [db])
         self.relays = [
-            faults.OvsdbProcess(workdir, 'relay%d' % i,
-                                ['relay:Open_vSwitch:%s'
-                                 % self.server.remote])
+            OvsdbProcess(workdir, 'relay%d' % i,
+                         ['relay:Open_vSwitch:%s'
+                          % self.server.remote])
             for i in (1, 2)]
 
     def start(self):
         self.server.start()
-        faults.wait_serving(self.server.remote)
-        with faults.Rpc(self.server.remote, timeout=30) as rpc:
+        wait_serving(self.server.remote)
+        with Rpc(self.server.remote, timeout=30) as rpc:
             rpc.transact({'op': 'insert', 'table': 'Open_vSwitch',
                           'row': {}})
-            rpc.transact(*faults.add_bridge_ops('br-int'))
-            rpc.transact(*faults.add_ports_ops(
+            rpc.transact(*add_bridge_ops('br-int'))
+            rpc.transact(*add_ports_ops(
                 'br-int', ['tap%d' % i for i in range(ROWS)],
                 lambda i: i + 1), timeout=30)
         for relay in self.relays:
             relay.start()
-            faults.wait_serving(relay.remote)
+            wait_serving(relay.remote)
 
     def stop(self):
         for proc in self.relays + [self.server]:
@@ -71,12 +87,12 @@ class ThreeMembers:
 
     def __init__(self, workdir):
         self.dir = workdir
-        raft = [faults.free_port() for _ in range(3)]
+        raft = [free_port() for _ in range(3)]
         dbs = ['%s/%s.db' % (workdir, name) for name in 'ABC']
-        faults.create_cluster(dbs[0], raft[0])
+        create_cluster(dbs[0], raft[0])
         for db, port in zip(dbs[1:], raft[1:]):
-            faults.join_cluster(db, port, raft[0])
-        self.members = [faults.OvsdbProcess(workdir, name, [db])
+            join_cluster(db, port, raft[0])
+        self.members = [OvsdbProcess(workdir, name, [db])
                         for name, db in zip('ABC', dbs)]
 
     def start(self):
@@ -84,17 +100,17 @@ class ThreeMembers:
             member.start()
         # Joining members answer "database not available" for a while.
         for member in self.members:
-            faults.wait_serving(member.remote, timeout=30)
-        faults.wait_for(self._root_inserted, 30, 'the cluster to take '
-                        'writes', interval=0.1)
+            wait_serving(member.remote, timeout=30)
+        wait_for(self._root_inserted, 30, 'the cluster to take '
+                 'writes', interval=0.1)
 
     def _root_inserted(self):
         try:
-            with faults.Rpc(self.members[0].remote, timeout=5) as rpc:
+            with Rpc(self.members[0].remote, timeout=5) as rpc:
                 rpc.transact({'op': 'insert', 'table': 'Open_vSwitch',
                               'row': {}})
             return True
-        except (OSError, faults.RpcError):
+        except (OSError, RpcError):
             return False
 
     def stop(self):
@@ -138,21 +154,21 @@ def _change_through(remote):
     10 Interface rows, the 8 Port rows added or removed with them and the
     Bridge whose ports changed (bridge membership is monitored too).
     """
-    with faults.Rpc(remote) as rpc:
-        ports = faults.port_uuids(rpc, 'br-int')
-        rpc.transact(*faults.add_ports_ops(
+    with Rpc(remote) as rpc:
+        ports = port_uuids(rpc, 'br-int')
+        rpc.transact(*add_ports_ops(
             'br-int', ['new%d' % i for i in range(5)], lambda i: 9000 + i))
-        rpc.transact(*faults.delete_ports_ops(
+        rpc.transact(*delete_ports_ops(
             'br-int', [ports['tap%d' % i] for i in range(3)]))
-        rpc.transact(faults.set_ofport_op('tap10', 7777),
-                     faults.set_ofport_op('tap11', -1))
+        rpc.transact(set_ofport_op('tap10', 7777),
+                     set_ofport_op('tap11', -1))
     return 10 + 8 + 1
 
 
 def _assert_exact(agent, rec, remote):
-    truth = faults.db_truth(remote)
-    assert faults.mismatches(faults.agent_state(agent), truth) == []
-    audit = faults.Audit(rec.events)
+    truth = db_truth(remote)
+    assert mismatches(agent_state(agent), truth) == []
+    audit = Audit(rec.events)
     assert (audit.duplicates, audit.orphans, audit.misses(truth)) == (
         0, 0, [])
     return truth
@@ -169,8 +185,8 @@ def _start(make_agent, cluster, remote):
     # One live change, so the agent's position is a transaction every
     # server has in its history (a relay cannot place ids older than its
     # own start, and answers those with a full dump).
-    with faults.Rpc(cluster.server.remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap100', 4444))
+    with Rpc(cluster.server.remote) as rpc:
+        rpc.transact(set_ofport_op('tap100', 4444))
     rec.wait_event(name='tap100', action='updated')
     return agent, rec, MonitorReplies(agent)
 
@@ -229,7 +245,7 @@ def test_partition_resyncs_only_what_changed_meanwhile(cluster, make_agent,
     # The server keeps running but the agent's path to it is gone (its
     # connection is closed with the listener), like a partition.
     server.appctl('ovsdb-server/remove-remote', listener)
-    faults.wait_for(lambda: not agent.connected, 5, 'the disconnect')
+    wait_for(lambda: not agent.connected, 5, 'the disconnect')
     changed = _change_through(cluster.server.unix_remote)
     server.appctl('ovsdb-server/add-remote', listener)
     assert agent.wait_synced(10, after=syncs)

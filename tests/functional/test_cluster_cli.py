@@ -2,12 +2,9 @@
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
@@ -15,6 +12,7 @@ from df_ovsdb_agent.testing import sandbox
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_server_fixture  # noqa: F401
+from tests.helpers import json_lines
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(60)]
 
@@ -28,30 +26,13 @@ class Lines:
         self.proc = subprocess.Popen([CLI] + list(args),
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self._queue = queue.Queue()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self._queue.put(json.loads(line))
-        self._queue.put(None)
+        self.output = json_lines(self.proc.stdout)
+        self.lines = self.output.lines
 
     def wait_for(self, predicate, timeout=10.0):
         """Collect lines until ``predicate(lines)``; fail on timeout."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self.lines):
-            remaining = deadline - time.monotonic()
-            try:
-                line = self._queue.get(timeout=max(remaining, 0))
-            except queue.Empty:
-                line = None
-            if line is None:
-                pytest.fail('no match; lines so far:\n%s\nstderr: %s' % (
-                    '\n'.join(map(str, self.lines)), self._stderr()))
-            self.lines.append(line)
-        return self.lines
+        return self.output.wait_all(
+            predicate, timeout, lambda: '\nstderr: %s' % self._stderr())
 
     def _stderr(self):
         if self.proc.poll() is None:
@@ -61,7 +42,7 @@ class Lines:
     def terminate(self):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(10)
-        self._thread.join(5)
+        self.output.join(5)
         return rc
 
 

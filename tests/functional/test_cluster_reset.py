@@ -26,6 +26,7 @@ from tests.functional.stores import RedisServer
 from tests.functional.stores import wait_until
 from tests.functional import test_cluster_etcd
 from tests.functional import test_cluster_redis
+from tests.helpers import vsctl_vm as vm
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(120)]
 
@@ -63,11 +64,6 @@ def wipe(server):
 
 def names(tail, host):
     return sorted(k[1] for k in tail.state if k[0] == host)
-
-
-def vm(name):
-    return ['add-port', 'br-int', name, '--', 'set', 'Interface', name,
-            'external_ids:iface-id=p-%s' % name]
 
 
 def test_wiped_store_real_agent_only_real_changes(store, ovs, make_agent,

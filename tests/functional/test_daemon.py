@@ -14,12 +14,12 @@ import time
 
 import pytest
 
+from df_ovsdb_agent.testing.fake_ovsdb import HostileServer
 from df_ovsdb_agent.testing import sandbox
-from tests.functional import faults
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.functional.stores import redis_server_fixture  # noqa: F401
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
 
 
 def daemon(conf, **env):
@@ -67,8 +67,8 @@ def test_sigterm_during_the_wait_for_ovsdb_exits_0_at_once(tmp_path, peer):
     server = None
     if peer == 'silent':
         # Accepts and never answers: the start-up wait is inside a request.
-        server = faults.HostileServer(lambda conn: conn.recv(1 << 20) and
-                                      time.sleep(120))
+        server = HostileServer(lambda conn: conn.recv(1 << 20) and
+                               time.sleep(120))
         remote = server.remote
     else:
         remote = 'tcp:127.0.0.1:%d' % sandbox.free_port()

@@ -17,7 +17,9 @@ import textwrap
 
 import pytest
 
-from tests.functional import faults
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
 
 ROWS = 2000
 
@@ -87,11 +89,11 @@ CHILD = textwrap.dedent('''
 
 
 def _fill(remote):
-    with faults.Rpc(remote, timeout=60) as rpc:
-        rpc.transact(*faults.add_bridge_ops('br-int'), timeout=60)
+    with Rpc(remote, timeout=60) as rpc:
+        rpc.transact(*add_bridge_ops('br-int'), timeout=60)
         names = ['tap%05d' % i for i in range(ROWS)]
-        rpc.transact(*faults.add_ports_ops('br-int', names,
-                                           lambda i: i + 1), timeout=60)
+        rpc.transact(*add_ports_ops('br-int', names,
+                                    lambda i: i + 1), timeout=60)
 
 
 def _next(proc):

@@ -14,18 +14,22 @@ import pytest
 
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
-from tests.functional import faults
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.audit import agent_state
+from tests.functional.audit import Audit
+from tests.functional.audit import mismatches
+from tests.functional.churn import Churn
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import populate
+from tests.functional.ovsdb_ops import port_uuids
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 PROBE_MS = 1000
-
-
-def _populate(remote, count, bridge='br-int'):
-    with faults.Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*faults.add_bridge_ops(bridge))
-        rpc.transact(*faults.add_ports_ops(
-            bridge, ['tap%d' % i for i in range(count)], lambda i: i + 1),
-            timeout=30)
 
 
 def _attempts(agent):
@@ -35,8 +39,8 @@ def _attempts(agent):
 
 def _wait_reconnected(agent, connections, timeout=10):
     # The monitor thread exposes a counter, not an event; poll it briefly.
-    faults.wait_for(lambda: agent.monitor.connections > connections,
-                    timeout, 'the agent to reconnect')
+    wait_for(lambda: agent.monitor.connections > connections,
+             timeout, 'the agent to reconnect')
 
 
 def _started_after(rec, index):
@@ -44,9 +48,9 @@ def _started_after(rec, index):
 
 
 def _assert_exact(agent, rec, remote):
-    truth = faults.db_truth(remote)
-    assert faults.mismatches(faults.agent_state(agent), truth) == []
-    audit = faults.Audit(rec.events)
+    truth = db_truth(remote)
+    assert mismatches(agent_state(agent), truth) == []
+    audit = Audit(rec.events)
     assert (audit.duplicates, audit.orphans) == (0, 0)
     assert audit.misses(truth) == []
     return truth
@@ -54,14 +58,14 @@ def _assert_exact(agent, rec, remote):
 
 def _fence(remote, rec, name, bridge='br-int', timeout=30):
     """Commit a marker port and wait for it: everything before is in."""
-    with faults.Rpc(remote, timeout=10) as rpc:
-        rpc.transact(*faults.add_ports_ops(bridge, [name],
-                                           lambda i: 65000))
+    with Rpc(remote, timeout=10) as rpc:
+        rpc.transact(*add_ports_ops(bridge, [name],
+                                    lambda i: 65000))
     rec.wait_event(name=name, action='online', timeout=timeout)
 
 
 def test_reconnect_is_fast_bounded_and_never_gives_up(ovsdb, make_agent):
-    _populate(ovsdb.unix_remote, 500)
+    populate(ovsdb.unix_remote, 500)
     agent = make_agent(ovsdb.remote, probe_interval=PROBE_MS,
                        max_backoff=1000)
     began = time.monotonic()
@@ -101,7 +105,7 @@ def test_reconnect_is_fast_bounded_and_never_gives_up(ovsdb, make_agent):
 @pytest.mark.parametrize('transport', ['tcp', 'unix'])
 def test_hung_server_is_noticed_and_state_stays_exact(ovsdb, make_agent,
                                                       transport):
-    _populate(ovsdb.unix_remote, 50)
+    populate(ovsdb.unix_remote, 50)
     remote = ovsdb.remote if transport == 'tcp' else ovsdb.unix_remote
     agent = make_agent(remote, probe_interval=PROBE_MS)
     rec = Recorder()
@@ -122,12 +126,12 @@ def test_hung_server_is_noticed_and_state_stays_exact(ovsdb, make_agent,
     assert noticed < 2 * PROBE_MS / 1000 + 0.5, noticed
 
     # Changes right after it wakes, racing the agent's reconnect.
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        ports = faults.port_uuids(rpc, 'br-int')
-        rpc.transact(*faults.delete_ports_ops(
+    with Rpc(ovsdb.unix_remote) as rpc:
+        ports = port_uuids(rpc, 'br-int')
+        rpc.transact(*delete_ports_ops(
             'br-int', [ports['tap%d' % i] for i in range(10)]))
-        rpc.transact(faults.set_ofport_op('tap20', -1),
-                     faults.set_ofport_op('tap21', 4242))
+        rpc.transact(set_ofport_op('tap20', -1),
+                     set_ofport_op('tap21', 4242))
     assert agent.wait_synced(15, after=syncs)
     _fence(ovsdb.unix_remote, rec, 'fence')
     truth = _assert_exact(agent, rec, ovsdb.unix_remote)
@@ -140,11 +144,11 @@ def _churn_with_faults(ovsdb, make_agent, tmp_path, kills, stops,
                        changes_between, target, seed, rate=150):
     """Churn through kill -9s, outages with changes, and SIGSTOPs."""
     rand = random.Random(seed)
-    churn = faults.Churn(ovsdb.unix_remote, target=target, seed=seed,
-                         rate=rate)
+    churn = Churn(ovsdb.unix_remote, target=target, seed=seed,
+                  rate=rate)
     churn.setup()
-    offline = faults.Churn(ovsdb.unix_remote, target=target, seed=seed + 1,
-                           prefix='o')
+    offline = Churn(ovsdb.unix_remote, target=target, seed=seed + 1,
+                    prefix='o')
     agent = make_agent(ovsdb.remote, probe_interval=PROBE_MS)
     rec = Recorder()
     agent.subscribe(rec)
@@ -170,8 +174,8 @@ def _churn_with_faults(ovsdb, make_agent, tmp_path, kills, stops,
             if rand.random() < 0.7:
                 # Rows added, deleted and re-numbered during the outage
                 # must show up after the resync: the classic lost delete.
-                private = faults.OvsdbProcess(str(tmp_path), 'offline',
-                                              [ovsdb.db])
+                private = OvsdbProcess(str(tmp_path), 'offline',
+                                       [ovsdb.db])
                 private.start()
                 try:
                     offline_changes += offline.apply(private.unix_remote,
@@ -191,10 +195,10 @@ def _churn_with_faults(ovsdb, make_agent, tmp_path, kills, stops,
     _fence(ovsdb.unix_remote, rec, 'fence', churn.bridge)
     assert agent.bus.wait_idle(30)
 
-    truth = faults.db_truth(ovsdb.unix_remote)
-    audit = faults.Audit(rec.events)
+    truth = db_truth(ovsdb.unix_remote)
+    audit = Audit(rec.events)
     misses = audit.misses(truth)
-    agent_misses = faults.mismatches(faults.agent_state(agent), truth)
+    agent_misses = mismatches(agent_state(agent), truth)
     report = {
         'changes': churn.changes + offline_changes,
         'changes_while_down': offline_changes,
@@ -236,7 +240,7 @@ def test_churn_soak(ovsdb, make_agent, tmp_path):
 
 def test_outage_marks_state_stale_at_once(ovsdb, make_agent):
     """While ovsdb-server is gone the agent must not claim to be synced."""
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=PROBE_MS)
     rec = Recorder()
     agent.subscribe(rec)

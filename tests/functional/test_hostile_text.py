@@ -1,7 +1,7 @@
 """Text from a hostile OVSDB peer: forged log lines and lone surrogates.
 
-A fake peer (a raw socket speaking just enough OVSDB: the real
-Open_vSwitch schema, then a crafted monitor reply) puts a newline with a
+A fake peer (:class:`~df_ovsdb_agent.testing.fake_ovsdb.FakeOvsdb`: the
+real Open_vSwitch schema, then a crafted monitor reply) puts a newline with a
 forged log prefix into a row uuid, an interface name, an iface-id, the
 system-id and an error text, and a lone surrogate (JSON ``"\\udcff"``) into
 names.  Whatever the path -- an exception text, the daemon's event log,
@@ -17,9 +17,12 @@ import subprocess
 
 import pytest
 
-from tests.functional import faults
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from df_ovsdb_agent.testing.fake_ovsdb import FakeOvsdb
+from df_ovsdb_agent.testing.sandbox import stop_process
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 
 FORGED = ('\n2026-12-06 10:00:00.000 1 ERROR df_ovsdb_agent.forged [-] '
           'FORGED line')
@@ -30,77 +33,12 @@ LONGEST_LINE = 1500
 TXN = '11111111-2222-3333-4444-555555555555'
 
 
-class FakePeer:
-    """Answers get_schema with the real schema and the monitor request
-    with ``updates``; echoes; everything else gets an empty result.
-    """
-
-    def __init__(self, updates, schema_error=None):
-        with open(faults.SCHEMA) as f:
-            self.schema = json.load(f)
-        self.updates = updates
-        self.schema_error = schema_error
-        self.server = faults.HostileServer(self._serve)
-
-    @property
-    def remote(self):
-        return self.server.remote
-
-    def stop(self):
-        self.server.stop()
-
-    def _serve(self, conn):
-        decoder = json.JSONDecoder()
-        buf = ''
-        conn.settimeout(60)
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            buf += data.decode()
-            while True:
-                buf = buf.lstrip()
-                try:
-                    msg, end = decoder.raw_decode(buf)
-                except ValueError:
-                    break
-                buf = buf[end:]
-                reply = self._answer(msg)
-                if reply is not None:
-                    # json.dumps writes a lone surrogate as "\udcff".
-                    conn.sendall(json.dumps(reply).encode())
-
-    def _answer(self, msg):
-        method, ident = msg.get('method'), msg.get('id')
-        if ident is None:
-            return None
-        result, error = {}, None
-        params = msg.get('params') or [None]
-        if method == 'get_schema':
-            if self.schema_error is not None:
-                error = self.schema_error
-            elif params[0] != 'Open_vSwitch':
-                error = {'error': 'unknown database'}
-            else:
-                result = self.schema
-        elif method == 'monitor_cond_since':
-            result = [False, TXN, self.updates]
-        elif method == 'monitor_cond' and params[0] == '_Server':
-            result = faults.server_row()
-        elif method in ('monitor_cond', 'monitor'):
-            result = self.updates
-        elif method == 'echo':
-            result = params
-        return {'id': ident, 'result': None if error else result,
-                'error': error}
-
-
 @pytest.fixture
 def peers():
     started = []
 
     def start(updates, schema_error=None):
-        peer = FakePeer(updates, schema_error)
+        peer = FakeOvsdb(updates, schema_error, txn=TXN, timeout=60)
         started.append(peer)
         return peer
 
@@ -109,18 +47,14 @@ def peers():
         peer.stop()
 
 
-def _ovs_map(data):
-    return ['map', [[k, v] for k, v in data.items()]]
-
-
 def _dump(name, iface_id, system_id):
     return {
         'Interface': {'6a1f2c7e-0000-4000-8000-000000000001': {'initial': {
             'name': name, 'type': '', 'ofport': 7,
-            'external_ids': _ovs_map({'iface-id': iface_id}),
-            'options': _ovs_map({})}}},
+            'external_ids': ovs_map({'iface-id': iface_id}),
+            'options': ovs_map({})}}},
         'Open_vSwitch': {'6a1f2c7e-0000-4000-8000-0000000000ff': {
-            'initial': {'external_ids': _ovs_map({'system-id': system_id})}}},
+            'initial': {'external_ids': ovs_map({'system-id': system_id})}}},
     }
 
 
@@ -142,11 +76,11 @@ def _wait_log(proc, log, needle, timeout=30):
             raise AssertionError('daemon exited: %s' % proc.stdout.read())
         return log.exists() and needle in log.read_text(
             errors='backslashreplace')
-    faults.wait_for(seen, timeout, '%r in %s' % (needle, log))
+    wait_for(seen, timeout, '%r in %s' % (needle, log))
 
 
 def _stop(proc):
-    faults.stop_process(proc, signal.SIGTERM)
+    stop_process(proc, signal.SIGTERM)
     return proc.stdout.read()
 
 
@@ -192,7 +126,7 @@ def test_forged_name_and_lone_surrogate_in_the_event_log(tmp_path, peers):
         'apps = state_file\n[app_state_file]\npath = %s\n' % state_file)
     try:
         _wait_log(proc, log, 'running: 1 interfaces online')
-        faults.wait_for(lambda: state_file.exists() and json.loads(
+        wait_for(lambda: state_file.exists() and json.loads(
             state_file.read_text())['synced'], 15, 'the state file synced')
     finally:
         out = _stop(proc)

@@ -18,7 +18,10 @@ import pytest
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent import plugins
-from tests.functional import faults
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.sandbox import stop_process
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.ovsdb_ops import add_ports_ops
 from tests.recorder import Recorder
 
 
@@ -57,8 +60,8 @@ def _wait_health(server, status, timeout=10):
 def test_metrics_and_health_follow_the_agent(ovsdb, make_agent):
     ovsdb.vsctl('add-br', 'br-int', '--', 'set', 'Interface', 'br-int',
                 'ofport=65534')
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*faults.add_ports_ops(
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(5)], lambda i: i + 1))
     agent = make_agent(ovsdb.remote, probe_interval=1000)
 
@@ -287,7 +290,7 @@ def _wait_log(log, text, timeout=20, proc=None):
         if proc is not None and proc.poll() is not None:
             raise AssertionError('daemon exited: %s' % proc.stdout.read())
         return log.exists() and text in log.read_text()
-    faults.wait_for(seen, timeout, '%r in %s' % (text, log))
+    wait_for(seen, timeout, '%r in %s' % (text, log))
 
 
 def test_sighup_reloads_log_settings(ovsdb, tmp_path):
@@ -309,7 +312,7 @@ def test_sighup_reloads_log_settings(ovsdb, tmp_path):
         assert 'br-int' not in rotated.read_text()
         assert proc.poll() is None
     finally:
-        faults.stop_process(proc, signal.SIGTERM)
+        stop_process(proc, signal.SIGTERM)
 
 
 def test_sigterm_stops_in_bounded_time_even_with_a_hung_server(
@@ -324,7 +327,7 @@ def test_sigterm_stops_in_bounded_time_even_with_a_hung_server(
         took = time.monotonic() - began
     finally:
         ovsdb.signal_ovsdb(signal.SIGCONT)
-        faults.stop_process(proc, signal.SIGKILL)
+        stop_process(proc, signal.SIGKILL)
     assert code == 0
     # shutdown_timeout (2 s) for the monitor plus 2 s for subscribers.
     assert took < 5.0, took

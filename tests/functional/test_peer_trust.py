@@ -25,9 +25,9 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.testing import sandbox
 from tests.functional import impostor
 from tests.functional import netns
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.functional.test_metrics import _wait_health
 
 pytestmark = pytest.mark.skipif(

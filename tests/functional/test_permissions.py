@@ -15,8 +15,8 @@ import tempfile
 import pytest
 
 from df_ovsdb_agent.testing import sandbox
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
+from tests.functional.procs import Proc
+from tests.functional.procs import script
 
 NOBODY = 65534
 # The supplementary group the agent is given, as systemd's

@@ -22,8 +22,14 @@ import pytest
 
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent.testing.rpc import Client as Rpc
 from df_ovsdb_agent.testing import sandbox
-from tests.functional import faults
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.functional.stores import etcd_records
 from tests.functional.stores import etcd_server_fixture  # noqa: F401
 from tests.functional.stores import EtcdServer
@@ -31,9 +37,6 @@ from tests.functional.stores import expected_records
 from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.stores import wait_until
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(90)]
 
@@ -60,10 +63,10 @@ def _set_external_ids(remote, name, **ids):
     """Set an Interface's external_ids in one raw transaction (a 2 MiB
     value is over the kernel's limit for one ovs-vsctl argument).
     """
-    with faults.Rpc(remote) as rpc:
+    with Rpc(remote) as rpc:
         rpc.transact({'op': 'update', 'table': 'Interface',
                       'where': [['name', '==', name]],
-                      'row': {'external_ids': faults.ovs_map(
+                      'row': {'external_ids': ovs_map(
                           {k.replace('_', '-'): v for k, v in ids.items()})}})
 
 
@@ -196,11 +199,11 @@ def test_records_etcd_refuses_are_found_and_set_aside(
     server.start()
     try:
         names = ['tap%02d' % i for i in range(40)]
-        with faults.Rpc(ovsdb.remote) as rpc:
-            rpc.transact(*faults.add_bridge_ops('br-int'))
+        with Rpc(ovsdb.remote) as rpc:
+            rpc.transact(*add_bridge_ops('br-int'))
             # 40 records of ~250 bytes: more than 6,000 bytes together.
-            rpc.transact(*faults.add_ports_ops('br-int', names + ['tap-fat'],
-                                               lambda i: i + 1))
+            rpc.transact(*add_ports_ops('br-int', names + ['tap-fat'],
+                                        lambda i: i + 1))
         # ~8 KB of JSON: within the publisher's limits, over etcd's.
         _set_external_ids(ovsdb.remote, 'tap-fat', iface_id='f' * 4000,
                           attached_mac='m' * 4000)

@@ -41,6 +41,7 @@ from tests.functional.stores import make_publisher_fixture  # noqa: F401
 from tests.functional.stores import redis_alive
 from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.stores import wait_until
+from tests.helpers import vsctl_vm
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(90)]
 
@@ -147,8 +148,8 @@ def bridge(name='br-int'):
 
 
 def vm(name, ofport, iface_id, bridge_name='br-int'):
-    return ['--', 'add-port', bridge_name, name, '--', 'set', 'Interface',
-            name, 'ofport=%d' % ofport, 'external_ids:iface-id=%s' % iface_id]
+    return ['--'] + vsctl_vm(name, iface_id, bridge=bridge_name,
+                             ofport=ofport)
 
 
 def populate(box):

@@ -17,17 +17,13 @@ from tests.functional.stores import PASSWORD
 from tests.functional.stores import redis_server_fixture  # noqa: F401
 from tests.functional.stores import RedisServer
 from tests.functional.stores import wait_until
+from tests.helpers import vsctl_vm as vm
 from tests.recorder import Recorder
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(60)]
 
 STATE = 'df-ovsdb-agent:hv1:interfaces'
 STREAM = 'df-ovsdb-agent:hv1:events'
-
-
-def vm(name, iface_id):
-    return ['add-port', 'br-int', name, '--', 'set', 'Interface', name,
-            'external_ids:iface-id=%s' % iface_id]
 
 
 def hash_records(server, key=STATE):

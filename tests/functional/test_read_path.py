@@ -22,7 +22,19 @@ from df_ovsdb_agent.ovsdb.monitor import Monitor
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.ovsdb.replica import ColumnType
 from df_ovsdb_agent.ovsdb.replica import Replica
-from tests.functional import faults
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.sandbox import SCHEMA
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.audit import agent_state
+from tests.functional.audit import mismatches
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import interface_rows
+from tests.functional.ovsdb_ops import ovs_map
+from tests.functional.ovsdb_ops import populate
+from tests.functional.ovsdb_ops import port_uuids
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 
@@ -88,17 +100,8 @@ def make_monitor():
 
 
 def _truth_rows(remote):
-    with faults.Rpc(remote, timeout=30) as rpc:
-        return {r.uuid: r for r in faults.interface_rows(rpc)}
-
-
-def _populate(remote, count, bridge='br-int'):
-    with faults.Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*faults.add_bridge_ops(bridge))
-        if count:
-            rpc.transact(*faults.add_ports_ops(
-                bridge, ['tap%d' % i for i in range(count)],
-                lambda i: i + 1), timeout=30)
+    with Rpc(remote, timeout=30) as rpc:
+        return {r.uuid: r for r in interface_rows(rpc)}
 
 
 # -- update2 modify of maps and sets, on one session -------------------------
@@ -109,9 +112,9 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
     Port.trunks (a set) and external_ids (a map) equal the database after
     every step.
     """
-    _populate(ovsdb.unix_remote, 0)
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*faults.add_ports_ops('br-int', ['p0'], lambda i: 1))
+    populate(ovsdb.unix_remote, 0)
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*add_ports_ops('br-int', ['p0'], lambda i: 1))
     conn = jsonrpc.Connection.open(ovsdb.unix_remote, 5, 1 << 20)
     try:
         session = client_lib.Session(conn, 0, 10)
@@ -125,7 +128,7 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
         assert not found and session.method == 'monitor_cond_since'
 
         def step(mutation, column, expected):
-            with faults.Rpc(ovsdb.unix_remote) as rpc:
+            with Rpc(ovsdb.unix_remote) as rpc:
                 rpc.transact({'op': 'mutate', 'table': 'Port',
                               'where': [['name', '==', 'p0']],
                               'mutations': [mutation]})
@@ -145,16 +148,16 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
              frozenset({1, 3}))
         step(['trunks', 'insert', ['set', [7]]], 'trunks',
              frozenset({1, 3, 7}))
-        step(['external_ids', 'insert', faults.ovs_map({'a': '1',
-                                                        'b': '2'})],
+        step(['external_ids', 'insert', ovs_map({'a': '1',
+                                                 'b': '2'})],
              'external_ids', {'a': '1', 'b': '2'})
         step(['external_ids', 'delete', ['set', ['a']]], 'external_ids',
              {'b': '2'})
-        with faults.Rpc(ovsdb.unix_remote) as rpc:
+        with Rpc(ovsdb.unix_remote) as rpc:
             # update replaces: b changes value, c is new, a stays gone.
             rpc.transact({'op': 'update', 'table': 'Port',
                           'where': [['name', '==', 'p0']],
-                          'row': {'external_ids': faults.ovs_map(
+                          'row': {'external_ids': ovs_map(
                               {'b': '3', 'c': '4'}), 'tag': 5}})
         session.next_update(replica, time.monotonic() + 10)
         (values,) = replica.rows('Port').values()
@@ -169,7 +172,7 @@ def test_update2_modify_diffs_of_maps_and_sets(ovsdb):
 def test_recreation_in_one_transaction_is_offline_before_online(
         ovsdb, make_agent):
     count = 100
-    _populate(ovsdb.unix_remote, count)
+    populate(ovsdb.unix_remote, count)
     agent = make_agent(ovsdb.remote)
     rec = Recorder()
     agent.subscribe(rec)
@@ -179,12 +182,12 @@ def test_recreation_in_one_transaction_is_offline_before_online(
     assert len(old) == count
     mark = len(rec.events)
     names = ['tap%d' % i for i in range(count)]
-    with faults.Rpc(ovsdb.unix_remote, timeout=30) as rpc:
-        ports = faults.port_uuids(rpc, 'br-int')
+    with Rpc(ovsdb.unix_remote, timeout=30) as rpc:
+        ports = port_uuids(rpc, 'br-int')
         # One transaction: the old ports go, new ones with the same names
         # and ofports come.
-        ops = faults.delete_ports_ops('br-int', [ports[n] for n in names])
-        ops += faults.add_ports_ops('br-int', names, lambda i: i + 1)
+        ops = delete_ports_ops('br-int', [ports[n] for n in names])
+        ops += add_ports_ops('br-int', names, lambda i: i + 1)
         rpc.transact(*ops, timeout=30)
     rec.wait_for(lambda evs: sum(
         1 for e in evs[mark:] if isinstance(e, InterfaceEvent) and
@@ -203,8 +206,8 @@ def test_recreation_in_one_transaction_is_offline_before_online(
                 key, value, history)
             assert history[0][1] in old.values()
             assert history[1][1] not in old.values()
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(ovsdb.unix_remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(ovsdb.unix_remote)) == []
 
 
 # -- the write side through ovsdbapp ------------------------------------------
@@ -231,14 +234,14 @@ def test_sandbox_adds_and_removes_through_ovsdbapp(request, make_agent,
     rec.wait_event(name='vx1', action='online')
     box.del_port('tap1')
     rec.wait_event(name='tap1', action='offline')
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(box.unix_remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(box.unix_remote)) == []
 
 
 # -- online schema conversion ------------------------------------------------
 
 def _schema_file(tmp_path, name, change):
-    with open(faults.SCHEMA) as f:
+    with open(SCHEMA) as f:
         schema = json.load(f)
     change(schema['tables']['Interface']['columns'])
     path = tmp_path / ('%s.ovsschema' % name)
@@ -258,7 +261,7 @@ def _sync_markers(rec, mark):
 
 def test_convert_to_a_schema_with_an_extra_column(ovsdb, make_agent,
                                                   tmp_path):
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=1000)
     rec = Recorder()
     agent.subscribe(rec)
@@ -276,17 +279,17 @@ def test_convert_to_a_schema_with_an_extra_column(ovsdb, make_agent,
     assert rec.summary(rec.events[mark:]) == []
     assert agent.monitor.connections == connections
     assert agent.monitor.forced_resyncs == 0
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap1', 4242))
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(set_ofport_op('tap1', 4242))
     rec.wait_event(name='tap1', action='updated')
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(ovsdb.unix_remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(ovsdb.unix_remote)) == []
 
 
 def test_convert_to_a_schema_without_a_monitored_column(
         ovsdb, make_agent, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger='df_ovsdb_agent.ovsdb')
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = make_agent(ovsdb.remote, probe_interval=1000)
     rec = Recorder()
     agent.subscribe(rec)
@@ -298,8 +301,8 @@ def test_convert_to_a_schema_without_a_monitored_column(
     _convert(ovsdb, lacking)
     attempts = agent.monitor.attempts
     began = time.monotonic()
-    faults.wait_for(lambda: agent.monitor.attempts >= attempts + 4, 15,
-                    'retries')
+    wait_for(lambda: agent.monitor.attempts >= attempts + 4, 15,
+             'retries')
     took = time.monotonic() - began
     assert not agent.synced
     # Backed off: the first four delays are at least 0.05+0.1+0.2 s.
@@ -310,13 +313,13 @@ def test_convert_to_a_schema_without_a_monitored_column(
         'Interface table lacks column(s) options; retrying')
     assert problems[0].exc_info is None
 
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap2', 77))
-    _convert(ovsdb, faults.SCHEMA)
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(set_ofport_op('tap2', 77))
+    _convert(ovsdb, SCHEMA)
     assert agent.wait_synced(15, after=syncs)
     rec.wait_event(name='tap2', action='updated')
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(ovsdb.unix_remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(ovsdb.unix_remote)) == []
 
 
 # -- an exception on the way to the subscribers ------------------------------
@@ -335,7 +338,7 @@ class FailingOnce(Agent):
 
 
 def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
-    _populate(ovsdb.unix_remote, 5)
+    populate(ovsdb.unix_remote, 5)
     agent = FailingOnce(settings=OvsdbSettings(connection=ovsdb.remote))
     try:
         rec = Recorder()
@@ -343,9 +346,9 @@ def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
         agent.start()
         rec.wait_sync('finished')
         syncs = agent.syncs
-        with faults.Rpc(ovsdb.unix_remote) as rpc:
-            rpc.transact(*faults.add_ports_ops('br-int', ['boom', 'bang'],
-                                               lambda i: 100 + i))
+        with Rpc(ovsdb.unix_remote) as rpc:
+            rpc.transact(*add_ports_ops('br-int', ['boom', 'bang'],
+                                        lambda i: 100 + i))
         assert agent.wait_synced(15, after=syncs)
         rec.wait_event(name='bang', action='online')
         rec.wait_event(name='boom', action='online')
@@ -354,8 +357,8 @@ def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
             agent, metrics.EventCounter()).collect()}
         forced = collected['df_ovsdb_agent_forced_resyncs']
         assert forced.samples[0].value == 1
-        assert faults.mismatches(faults.agent_state(agent),
-                                 faults.db_truth(ovsdb.unix_remote)) == []
+        assert mismatches(agent_state(agent),
+                          db_truth(ovsdb.unix_remote)) == []
         logged = [r for r in caplog.records if r.exc_info is not None]
         assert len(logged) == 1 and 'forcing a fresh sync' in \
             logged[0].getMessage()
@@ -367,17 +370,17 @@ def test_raising_sink_forces_a_resync_and_stays_exact(ovsdb, caplog):
 
 @pytest.mark.parametrize('size', [1 << 20, 16 << 20], ids=['1MiB', '16MiB'])
 def test_huge_value_in_a_row(ovsdb, make_monitor, size):
-    _populate(ovsdb.unix_remote, 3)
+    populate(ovsdb.unix_remote, 3)
     sink = ViewSink()
     make_monitor(ovsdb.remote, sink)
     value = ''.join(random.Random(size).choice('abcdef0123456789')
                     for _ in range(1024)) * (size // 1024)
-    with faults.Rpc(ovsdb.unix_remote, timeout=60) as rpc:
+    with Rpc(ovsdb.unix_remote, timeout=60) as rpc:
         committed = time.monotonic()
         rpc.transact({'op': 'mutate', 'table': 'Interface',
                       'where': [['name', '==', 'tap1']],
                       'mutations': [['external_ids', 'insert',
-                                     faults.ovs_map({'big': value})]]},
+                                     ovs_map({'big': value})]]},
                      timeout=60)
     sink.wait(lambda s: 'big' in s.by_name('tap1').external_ids, 60,
               'the big value')
@@ -396,7 +399,7 @@ class IdlOracle:
 
     def __init__(self, remote):
         from ovs.db import idl
-        helper = idl.SchemaHelper(faults.SCHEMA)
+        helper = idl.SchemaHelper(SCHEMA)
         helper.register_columns('Interface', list(COLUMNS))
         self.idl = idl.Idl(remote, helper)
 
@@ -459,10 +462,10 @@ class Transactions:
         self.next_name = 0
 
     def setup(self):
-        _populate(self.remote, 0)
-        with faults.Rpc(self.remote) as rpc:
-            rpc.transact(*faults.add_ports_ops('br-int', ['marker'],
-                                               lambda i: 60000))
+        populate(self.remote, 0)
+        with Rpc(self.remote) as rpc:
+            rpc.transact(*add_ports_ops('br-int', ['marker'],
+                                        lambda i: 60000))
 
     def _name(self):
         self.next_name += 1
@@ -471,33 +474,33 @@ class Transactions:
     def run_one(self):
         self.seq += 1
         rand = self.rand
-        with faults.Rpc(self.remote, timeout=30) as rpc:
-            ports = faults.port_uuids(rpc, 'br-int')
+        with Rpc(self.remote, timeout=30) as rpc:
+            ports = port_uuids(rpc, 'br-int')
             names = sorted(n for n in ports if n != 'marker')
             ops = []
             choice = rand.random()
             if choice < 0.3 or len(names) < 3:
                 new = [self._name() for _ in range(rand.randint(1, 4))]
-                ops += faults.add_ports_ops(
+                ops += add_ports_ops(
                     'br-int', new,
                     lambda i: rand.choice([None, -1, rand.randint(1, 99)]))
             elif choice < 0.45:
                 gone = rand.sample(names, rand.randint(1, min(3, len(names))))
-                ops += faults.delete_ports_ops('br-int',
-                                               [ports[n] for n in gone])
+                ops += delete_ports_ops('br-int',
+                                        [ports[n] for n in gone])
             elif choice < 0.6:
                 # Same-name re-creation in one transaction.
                 name = rand.choice(names)
-                ops += faults.delete_ports_ops('br-int', [ports[name]])
-                ops += faults.add_ports_ops('br-int', [name],
-                                            lambda i: rand.randint(1, 99))
+                ops += delete_ports_ops('br-int', [ports[name]])
+                ops += add_ports_ops('br-int', [name],
+                                     lambda i: rand.randint(1, 99))
             elif choice < 0.8:
                 name = rand.choice(names)
                 key = rand.choice(['iface-id', 'attached-mac', 'k1', 'k2'])
                 if rand.random() < 0.5:
                     mutation = ['external_ids', 'delete', ['set', [key]]]
                 else:
-                    mutation = ['external_ids', 'insert', faults.ovs_map(
+                    mutation = ['external_ids', 'insert', ovs_map(
                         {key: 'v%d' % rand.randint(0, 3)})]
                 ops.append({'op': 'mutate', 'table': 'Interface',
                             'where': [['name', '==', name]],
@@ -511,14 +514,14 @@ class Transactions:
                 ops.append({'op': 'update', 'table': 'Interface',
                             'where': [['name', '==', name]],
                             'row': {'type': kind,
-                                    'options': faults.ovs_map(options)}})
+                                    'options': ovs_map(options)}})
             else:
                 for name in rand.sample(names, min(3, len(names))):
-                    ops.append(faults.set_ofport_op(
+                    ops.append(set_ofport_op(
                         name, rand.choice([None, -1, rand.randint(1, 99)])))
             ops.append({'op': 'update', 'table': 'Interface',
                         'where': [['name', '==', 'marker']],
-                        'row': {'external_ids': faults.ovs_map(
+                        'row': {'external_ids': ovs_map(
                             {'seq': str(self.seq)})}})
             rpc.transact(*ops, timeout=30)
         return self.seq

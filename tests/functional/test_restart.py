@@ -18,9 +18,9 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
 from df_ovsdb_agent.testing import sandbox
-from tests.functional.test_cli import Proc
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from tests.functional.procs import Proc
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.recorder import Recorder
 from tests.recorder import replay_state
 

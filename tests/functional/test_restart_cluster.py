@@ -8,8 +8,12 @@ was down.
 
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+from df_ovsdb_agent.testing.rpc import Client as Rpc
 from df_ovsdb_agent.testing import sandbox
-from tests.functional import faults
+from tests.functional.audit import agent_state
+from tests.functional.audit import mismatches
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.functional.test_cluster import _change_through
 from tests.functional.test_cluster import cluster  # noqa: F401 (fixture)
 from tests.functional.test_cluster import ROWS
@@ -38,8 +42,8 @@ def test_restart_resumes_from_the_saved_replica(cluster, tmp_path):  # noqa
     first.start()
     rec.wait_sync('finished')  # else the change may coalesce into "online"
     # A live change: the agent's position is then a transaction id.
-    with faults.Rpc(remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap100', 4444))
+    with Rpc(remote) as rpc:
+        rpc.transact(set_ofport_op('tap100', 4444))
     rec.wait_event(name='tap100', action='updated')
     # Saved after the sync already (by the writer thread), not only on stop.
     sandbox.wait_for((tmp_path / 'state.json.replica').exists, 10,
@@ -59,8 +63,8 @@ def test_restart_resumes_from_the_saved_replica(cluster, tmp_path):  # noqa
         [('vm', 'offline', 'tap%d' % i) for i in range(3)] +
         [('vm', 'updated', 'tap10'), ('vm', 'offline', 'tap11')])
     diff_bytes = second.monitor.bytes_received
-    assert faults.mismatches(faults.agent_state(second),
-                             faults.db_truth(remote)) == []
+    assert mismatches(agent_state(second),
+                      db_truth(remote)) == []
     assert diff_bytes * 20 < full_bytes
     print('\nagent restart against a cluster: %d bytes (found=true, %d '
           'rows) instead of %d bytes for the %d-row dump'
@@ -76,7 +80,7 @@ def test_a_replica_for_other_columns_is_not_used(cluster, tmp_path):  # noqa
     agent.start()
     rec.wait_sync('finished')
     assert _wire(agent)[0] is False  # a full dump
-    assert faults.mismatches(faults.agent_state(agent),
-                             faults.db_truth(cluster.server.remote)) == []
+    assert mismatches(agent_state(agent),
+                      db_truth(cluster.server.remote)) == []
     assert len(agent.interfaces()) >= ROWS
     agent.stop()

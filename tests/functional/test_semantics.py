@@ -16,7 +16,8 @@ from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent import metrics
 from df_ovsdb_agent.testing import sandbox
-from tests.functional.test_cli import script
+from tests.functional.procs import script
+from tests.helpers import vsctl_vm
 from tests.recorder import Recorder
 
 
@@ -27,9 +28,8 @@ def appctl(ovs, *args):
 
 
 def vm(ovs, bridge, name, iface_id):
-    ovs.vsctl('add-port', bridge, name, '--', 'set', 'Interface', name,
-              'external_ids:iface-id=%s' % iface_id,
-              'external_ids:attached-mac=fa:16:3e:00:00:01')
+    ovs.vsctl(*vsctl_vm(name, iface_id, bridge=bridge,
+                        mac='fa:16:3e:00:00:01'))
 
 
 def watch(ovs, **policy):

@@ -21,7 +21,21 @@ import urllib.request
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.metrics import MetricsServer
 from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
-from tests.functional import faults
+from df_ovsdb_agent.testing.ovsdb_server import create_cluster
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
+from df_ovsdb_agent.testing.ovsdb_server import wait_serving
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from df_ovsdb_agent.testing.rpc import RpcError
+from df_ovsdb_agent.testing.sandbox import free_port
+from df_ovsdb_agent.testing.sandbox import wait_for
+from tests.functional.audit import agent_state
+from tests.functional.audit import mismatches
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import populate
+from tests.functional.ovsdb_ops import port_uuids
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.functional.test_cluster import cluster  # noqa: F401 (fixture)
 from tests.functional.test_cluster import three_members  # noqa: F401
 from tests.recorder import Recorder
@@ -39,23 +53,21 @@ def _agent(remote, state_file=None, **settings):
 
 
 def _populate(remote):
-    with faults.Rpc(remote, timeout=30) as rpc:
-        rpc.transact(*faults.add_bridge_ops('br-int'))
-        rpc.transact(*faults.add_ports_ops('br-int', PORTS, lambda i: i + 1))
+    populate(remote, PORTS)
 
 
 def _delete(remote, name):
-    with faults.Rpc(remote, timeout=30) as rpc:
-        ports = faults.port_uuids(rpc, 'br-int')
-        rpc.transact(*faults.delete_ports_ops('br-int', [ports[name]]))
+    with Rpc(remote, timeout=30) as rpc:
+        ports = port_uuids(rpc, 'br-int')
+        rpc.transact(*delete_ports_ops('br-int', [ports[name]]))
 
 
 def _has_port(remote, name, present=True):
     def check():
         try:
-            with faults.Rpc(remote, timeout=2) as rpc:
-                return (name in faults.port_uuids(rpc, 'br-int')) == present
-        except (OSError, faults.RpcError):
+            with Rpc(remote, timeout=2) as rpc:
+                return (name in port_uuids(rpc, 'br-int')) == present
+        except (OSError, RpcError):
             return False
     return check
 
@@ -72,10 +84,10 @@ def _healthz(metrics):
 def _refused(agent, remote, reason, count=1):
     """Wait until ``remote`` was refused for ``reason`` ``count`` times."""
     monitor = agent.monitor
-    faults.wait_for(lambda: monitor.refused_servers >= count and
-                    monitor.refusal == '%s: %s' % (remote, reason), 40,
-                    '%s to be refused (%s)' % (remote, reason),
-                    interval=0.05)
+    wait_for(lambda: monitor.refused_servers >= count and
+             monitor.refusal == '%s: %s' % (remote, reason), 40,
+             '%s to be refused (%s)' % (remote, reason),
+             interval=0.05)
 
 
 def _warnings(caplog, pattern):
@@ -90,7 +102,7 @@ def test_a_cut_off_member_is_not_used_until_it_caught_up(
     caplog.set_level(logging.DEBUG, logger='df_ovsdb_agent')
     a, b, c = three_members.members
     _populate(a.remote)
-    faults.wait_for(_has_port(c.remote, 'tap3'), 20, 'C to have tap3')
+    wait_for(_has_port(c.remote, 'tap3'), 20, 'C to have tap3')
     agent, rec = _agent('%s,%s' % (a.remote, c.remote))
     metrics = MetricsServer(agent, port=0)
     metrics.start()
@@ -138,19 +150,19 @@ def test_a_cut_off_member_is_not_used_until_it_caught_up(
         assert _healthz(metrics)[0] == 200
         # Nothing changed in the database meanwhile: no event at all.
         assert rec.interface_events() == before
-        truth = faults.db_truth(a.remote)
-        assert faults.mismatches(faults.agent_state(agent), truth) == []
+        truth = db_truth(a.remote)
+        assert mismatches(agent_state(agent), truth) == []
         # Real changes still come through, and only they.
-        with faults.Rpc(a.remote, timeout=30) as rpc:
-            rpc.transact(*faults.add_ports_ops('br-int', ['tap9'],
-                                               lambda i: 99))
+        with Rpc(a.remote, timeout=30) as rpc:
+            rpc.transact(*add_ports_ops('br-int', ['tap9'],
+                                        lambda i: 99))
         rec.wait_event(name='tap9', action='online')
         assert rec.summary(rec.interface_events()[len(before):]) == [
             ('vm', 'online', 'tap9')]
         # The index seen moves on with the cluster (its _Server update may
         # come just after the data's).
-        faults.wait_for(lambda: agent.monitor._seen.index > seen.index, 10,
-                        'the index seen to move on')
+        wait_for(lambda: agent.monitor._seen.index > seen.index, 10,
+                 'the index seen to move on')
     finally:
         metrics.stop()
         agent.stop()
@@ -161,7 +173,7 @@ def _swap_db(server, path, source):
     server.stop()
     shutil.copyfile(source, path)
     server.start()
-    faults.wait_serving(server.remote, timeout=30)
+    wait_serving(server.remote, timeout=30)
 
 
 def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
@@ -172,14 +184,14 @@ def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger='df_ovsdb_agent')
     workdir = str(tmp_path)
     db = '%s/single.db' % workdir
-    faults.create_cluster(db, faults.free_port())
-    server = faults.OvsdbProcess(workdir, 'single', [db])
+    create_cluster(db, free_port())
+    server = OvsdbProcess(workdir, 'single', [db])
     server.start()
-    faults.wait_serving(server.remote, timeout=30)
+    wait_serving(server.remote, timeout=30)
     state = str(tmp_path / 'state.json')
     agents = []
     try:
-        with faults.Rpc(server.remote, timeout=30) as rpc:
+        with Rpc(server.remote, timeout=30) as rpc:
             rpc.transact({'op': 'insert', 'table': 'Open_vSwitch',
                           'row': {}})
         _populate(server.remote)
@@ -187,7 +199,7 @@ def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
         old = '%s/old.db' % workdir
         shutil.copyfile(db, old)
         server.start()
-        faults.wait_serving(server.remote, timeout=30)
+        wait_serving(server.remote, timeout=30)
 
         first, rec = _agent(server.remote, state)
         agents.append(first)
@@ -197,9 +209,9 @@ def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
         rec.wait_event(name='tap2', action='offline')
         # Enough transactions that the old copy's index stays behind even
         # after the entries a restart appends.
-        with faults.Rpc(server.remote, timeout=30) as rpc:
+        with Rpc(server.remote, timeout=30) as rpc:
             for n in range(10):
-                rpc.transact(faults.set_ofport_op('tap0', 100 + n))
+                rpc.transact(set_ofport_op('tap0', 100 + n))
         rec.wait_event(name='tap0', ofport=109)
         before = rec.interface_events()
         new = '%s/new.db' % workdir
@@ -208,7 +220,7 @@ def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
 
         # The running agent meets the old copy: refused.
         server.start()
-        faults.wait_serving(server.remote, timeout=30)
+        wait_serving(server.remote, timeout=30)
         _swap_db(server, db, old)
         _refused_behind(first, server.remote)
         assert rec.interface_events() == before
@@ -229,8 +241,8 @@ def test_a_member_behind_the_index_seen_is_not_used(tmp_path, caplog):
         started.join(60)
         assert not started.is_alive() and second.synced
         assert rec2.interface_events() == []
-        assert faults.mismatches(faults.agent_state(second),
-                                 faults.db_truth(server.remote)) == []
+        assert mismatches(agent_state(second),
+                          db_truth(server.remote)) == []
         assert all(r.exc_info is None for r in caplog.records)
     finally:
         for agent in agents:
@@ -245,8 +257,8 @@ def _refused_behind(agent, remote):
         refusal = agent.monitor.refusal or ''
         return refusal.startswith(remote + ': ') and \
             pattern.search(refusal) is not None
-    faults.wait_for(refused, 40, '%s to be refused as behind' % remote,
-                    interval=0.05)
+    wait_for(refused, 40, '%s to be refused as behind' % remote,
+             interval=0.05)
     behind, seen = pattern.search(agent.monitor.refusal).groups()
     assert int(behind) < int(seen)
 
@@ -273,8 +285,8 @@ def test_a_relay_of_a_cluster_is_used_without_an_index(
         cluster.server.appctl('ovsdb-server/remove-remote', listener)
         assert agent.wait_synced(20, after=syncs)
         assert agent.monitor.remote_name == relay.remote
-        with faults.Rpc(cluster.server.remote, timeout=30) as rpc:
-            rpc.transact(faults.set_ofport_op('tap5', 5555))
+        with Rpc(cluster.server.remote, timeout=30) as rpc:
+            rpc.transact(set_ofport_op('tap5', 5555))
         rec.wait_event(name='tap5', ofport=5555)
         assert rec.summary() == [('vm', 'updated', 'tap5')]
         assert agent.monitor.refused_servers == 0

@@ -14,10 +14,15 @@ import sys
 import pytest
 
 from df_ovsdb_agent import metrics
+from df_ovsdb_agent.testing.ovsdb_server import create_db
+from df_ovsdb_agent.testing.ovsdb_server import OvsdbProcess
 from df_ovsdb_agent.testing.pki import make_ca
 from df_ovsdb_agent.testing.pki import make_cert
+from df_ovsdb_agent.testing.rpc import Client as Rpc
 from df_ovsdb_agent.testing import sandbox
-from tests.functional import faults
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import set_ofport_op
 from tests.recorder import Recorder
 
 BIN = os.path.dirname(sys.executable)
@@ -43,17 +48,17 @@ def pki(tmp_path_factory):
 @pytest.fixture
 def ssl_server(tmp_path, pki):
     db = str(tmp_path / 'conf.db')
-    faults.create_db(db)
-    server = faults.OvsdbProcess(
+    create_db(db)
+    server = OvsdbProcess(
         str(tmp_path), 'ssl', [db], passive='pssl',
         extra_args=['--private-key=%s' % pki.server[1],
                     '--certificate=%s' % pki.server[0],
                     '--ca-cert=%s' % pki.ca[0]])
     server.start()
-    with faults.Rpc(server.unix_remote) as rpc:
+    with Rpc(server.unix_remote) as rpc:
         rpc.transact({'op': 'insert', 'table': 'Open_vSwitch', 'row': {}})
-        rpc.transact(*faults.add_bridge_ops('br-int'))
-        rpc.transact(*faults.add_ports_ops(
+        rpc.transact(*add_bridge_ops('br-int'))
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(3)], lambda i: i + 1))
     yield server
     server.stop()
@@ -74,8 +79,8 @@ def test_ssl_end_to_end_and_no_secret_in_logs(ssl_server, pki, make_agent,
     agent.subscribe(rec)
     agent.start()
     rec.wait_for(lambda evs: len(rec.summary(evs)) == 3)
-    with faults.Rpc(ssl_server.unix_remote) as rpc:
-        rpc.transact(faults.set_ofport_op('tap1', -1))
+    with Rpc(ssl_server.unix_remote) as rpc:
+        rpc.transact(set_ofport_op('tap1', -1))
     rec.wait_event(name='tap1', action='offline')
     assert agent.monitor.remote_name == ssl_server.remote
 
@@ -104,27 +109,11 @@ def _refused(tmp_path, remote, settings):
     return err
 
 
-def test_server_signed_by_another_ca_is_refused(ssl_server, pki, tmp_path):
-    err = _refused(tmp_path, ssl_server.remote,
-                   _ssl_settings(pki.client, pki.other_ca))
-    assert re.search(r'cannot connect to OVSDB at ssl:127\.0\.0\.1:\d+ '
-                     r'within 2\.0s', err), err
+def _stranger_key(pki, tmp_path):
+    return pki.stranger[1]
 
 
-def test_client_signed_by_another_ca_is_refused(ssl_server, pki, tmp_path):
-    err = _refused(tmp_path, ssl_server.remote,
-                   _ssl_settings(pki.stranger, pki.ca))
-    assert 'ssl:127.0.0.1:' in err, err
-
-
-def test_key_not_matching_certificate_is_refused(ssl_server, pki, tmp_path):
-    settings = _ssl_settings(pki.client, pki.ca)
-    settings['ssl_key_file'] = pki.stranger[1]
-    err = _refused(tmp_path, ssl_server.remote, settings)
-    assert 'are not a matching certificate and key' in err, err
-
-
-def test_unreadable_key_is_one_clear_line(ssl_server, pki, tmp_path):
+def _unreadable_key(pki, tmp_path):
     key = tmp_path / 'key.pem'
     key.write_text(open(pki.client[1]).read())
     key.chmod(0)
@@ -133,20 +122,41 @@ def test_unreadable_key_is_one_clear_line(ssl_server, pki, tmp_path):
         # file for everybody and takes the same check.
         key.unlink()
         key.mkdir()
-    settings = _ssl_settings(pki.client, pki.ca)
-    settings['ssl_key_file'] = str(key)
-    err = _refused(tmp_path, ssl_server.remote, settings)
-    assert 'ssl_key_file %s is missing or unreadable' % key in err
+    return str(key)
 
 
-def test_garbage_in_certificate_file_is_refused(ssl_server, pki, tmp_path):
+def _garbage_certificate(pki, tmp_path):
     bogus = tmp_path / 'bogus.pem'
     bogus.write_text('-----BEGIN CERTIFICATE-----\nnot base64\n'
                      '-----END CERTIFICATE-----\n')
-    settings = _ssl_settings(pki.client, pki.ca)
-    settings['ssl_ca_cert_file'] = str(bogus)
+    return str(bogus)
+
+
+# These settings -> this line.  (cert_key, ca) name the Pki's pairs; a
+# change sets one option to what make(pki, tmp_path) returns, the
+# ``{path}`` of the expected pattern.
+@pytest.mark.parametrize('cert_key,ca,change,expected', [
+    ('client', 'other_ca', None,
+     r'cannot connect to OVSDB at ssl:127\.0\.0\.1:\d+ within 2\.0s'),
+    ('stranger', 'ca', None, r'ssl:127\.0\.0\.1:'),
+    ('client', 'ca', ('ssl_key_file', _stranger_key),
+     r'are not a matching certificate and key'),
+    ('client', 'ca', ('ssl_key_file', _unreadable_key),
+     r'ssl_key_file {path} is missing or unreadable'),
+    ('client', 'ca', ('ssl_ca_cert_file', _garbage_certificate),
+     r'bogus\.pem is not a usable CA certificate'),
+], ids=['server-signed-by-another-ca', 'client-signed-by-another-ca',
+        'key-not-matching-certificate', 'unreadable-key',
+        'garbage-in-certificate-file'])
+def test_refused_settings_are_one_clear_line(ssl_server, pki, tmp_path,
+                                             cert_key, ca, change, expected):
+    settings = _ssl_settings(getattr(pki, cert_key), getattr(pki, ca))
+    path = ''
+    if change is not None:
+        option, make = change
+        path = settings[option] = make(pki, tmp_path)
     err = _refused(tmp_path, ssl_server.remote, settings)
-    assert 'bogus.pem is not a usable CA certificate' in err, err
+    assert re.search(expected.format(path=re.escape(path)), err), err
 
 
 # -- nothing beyond 127.0.0.1 by default --------------------------------------

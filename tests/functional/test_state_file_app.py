@@ -10,9 +10,12 @@ import pytest
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.apps.state_file import StateFileApp
 from df_ovsdb_agent.exceptions import ConfigError
-from tests.functional import faults
-from tests.functional.test_cli import script
-from tests.functional.test_cli import write_conf
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import set_ofport_op
+from tests.functional.procs import script
+from tests.functional.procs import write_conf
 from tests.recorder import Recorder
 
 
@@ -28,9 +31,9 @@ def _read(path):
 def test_one_write_per_sync_and_per_batch_and_not_synced_after_stop(
         ovsdb, tmp_path):
     path = tmp_path / 'run' / 'interfaces.json'
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*faults.add_bridge_ops('br-int'))
-        rpc.transact(*faults.add_ports_ops(
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*add_bridge_ops('br-int'))
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(200)], lambda i: i + 1))
     agent = Agent(ovsdb.remote)
     app = _app(agent, path)
@@ -49,8 +52,8 @@ def test_one_write_per_sync_and_per_batch_and_not_synced_after_stop(
     assert app._writer.writes <= 3, app._writer.writes
     before = app._writer.writes
     # 100 ports renumbered in one transaction: a batch, not 100 writes.
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*[faults.set_ofport_op('tap%d' % i, 1000 + i)
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*[set_ofport_op('tap%d' % i, 1000 + i)
                        for i in range(100)])
     rec.wait_for(lambda evs: sum(1 for e in evs
                                  if getattr(e, 'ofport', 0) >= 1000) == 100)

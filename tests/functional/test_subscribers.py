@@ -11,7 +11,14 @@ import threading
 import time
 
 from df_ovsdb_agent.events import InterfaceEvent
-from tests.functional import faults
+from df_ovsdb_agent.testing.rpc import Client as Rpc
+from tests.functional.audit import Audit
+from tests.functional.ovsdb_ops import add_bridge_ops
+from tests.functional.ovsdb_ops import add_ports_ops
+from tests.functional.ovsdb_ops import db_truth
+from tests.functional.ovsdb_ops import delete_ports_ops
+from tests.functional.ovsdb_ops import port_uuids
+from tests.functional.ovsdb_ops import set_ofport_op
 
 BURST = 10000
 
@@ -24,7 +31,7 @@ class Tally:
     """
 
     def __init__(self):
-        self.audit = faults.Audit([])
+        self.audit = Audit([])
         self.count = 0
         self.last = {}
         self._cond = threading.Condition()
@@ -63,8 +70,8 @@ def test_raising_blocking_and_a_10k_burst(ovsdb, make_agent, caplog):
     # 45,000 logged subscriber failures would sit in pytest's log capture;
     # the failures are counted on the subscription instead.
     caplog.set_level('CRITICAL', logger='df_ovsdb_agent.bus')
-    with faults.Rpc(ovsdb.unix_remote) as rpc:
-        rpc.transact(*faults.add_bridge_ops('br-int'))
+    with Rpc(ovsdb.unix_remote) as rpc:
+        rpc.transact(*add_bridge_ops('br-int'))
     agent = make_agent(ovsdb.remote, probe_interval=5000)
 
     def boom(event):
@@ -83,11 +90,11 @@ def test_raising_blocking_and_a_10k_burst(ovsdb, make_agent, caplog):
     agent.start()
     assert blocked.wait(5)  # "slow" now sits in its first callback
 
-    rpc = faults.Rpc(ovsdb.unix_remote, timeout=60)
+    rpc = Rpc(ovsdb.unix_remote, timeout=60)
     try:
         # Burst 1: 10,000 VM ports in one transaction.
         began = time.monotonic()
-        rpc.transact(*faults.add_ports_ops(
+        rpc.transact(*add_ports_ops(
             'br-int', ['tap%d' % i for i in range(BURST)], lambda i: i + 1),
             timeout=60)
         committed = time.monotonic() - began
@@ -98,7 +105,7 @@ def test_raising_blocking_and_a_10k_burst(ovsdb, make_agent, caplog):
 
         # A single change is still delivered promptly to "fast".
         sent = time.monotonic()
-        rpc.transact(faults.set_ofport_op('tap0', 65000))
+        rpc.transact(set_ofport_op('tap0', 65000))
         latency = fast.wait_name('tap0', 'updated') - sent
         assert latency < 1.0, latency
 
@@ -113,8 +120,8 @@ def test_raising_blocking_and_a_10k_burst(ovsdb, make_agent, caplog):
             fast.wait_count(expected, timeout=60)
             backlogs.append(slow_sub.backlog)
             rss.append(_rss_mb())
-        ports = faults.port_uuids(rpc, 'br-int')
-        rpc.transact(*faults.delete_ports_ops(
+        ports = port_uuids(rpc, 'br-int')
+        rpc.transact(*delete_ports_ops(
             'br-int', [ports['tap%d' % i] for i in range(0, BURST, 2)]),
             timeout=60)
         expected += BURST // 2
@@ -131,7 +138,7 @@ def test_raising_blocking_and_a_10k_burst(ovsdb, make_agent, caplog):
 
     gate.set()
     assert agent.bus.wait_idle(60)
-    truth = faults.db_truth(ovsdb.unix_remote)
+    truth = db_truth(ovsdb.unix_remote)
     assert len(truth) == BURST // 2
     for name, audit in (('fast', fast.audit), ('slow', woke.audit)):
         assert (audit.duplicates, audit.orphans) == (0, 0), name

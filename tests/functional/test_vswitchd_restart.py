@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from df_ovsdb_agent.testing import sandbox
-from tests.functional.faults import db_truth
+from tests.functional.ovsdb_ops import db_truth
 from tests.recorder import Recorder
 from tests.recorder import replay_state
 

@@ -8,14 +8,7 @@ import random
 from df_ovsdb_agent import backoff as backoff_lib
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.backoff import jittered
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from tests.helpers import Clock
 
 
 def test_first_retry_is_fast_then_doubles_up_to_the_cap():

@@ -14,13 +14,9 @@ from df_ovsdb_agent.events import SYNC_FINISHED
 from df_ovsdb_agent.events import SYNC_STARTED
 from df_ovsdb_agent.events import SyncEvent
 from df_ovsdb_agent.snapshot import Snapshot
+from tests.helpers import numbered_vm as vm
 from tests.recorder import Recorder
 from tests.recorder import replay_state
-
-
-def vm(i, ofport=1):
-    return Interface(Kind.VM, 'tap%d' % i, 'u%d' % i, ofport,
-                     iface_id='p%d' % i)
 
 
 class Source:

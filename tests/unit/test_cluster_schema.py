@@ -12,11 +12,12 @@ from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.publishers.base import record_of
+from tests import helpers
 
 
 def vm(**extra):
-    return dict(record_of(Interface(Kind.VM, 'tap1', 'u-1', 5, 'br-int',
-                                    iface_id='p1'), 'hv1'), **extra)
+    return dict(record_of(helpers.vm('tap1', 'u-1', 'p1', 5, 'br-int'),
+                          'hv1'), **extra)
 
 
 def test_what_the_publishers_write_is_accepted_as_is():

@@ -3,11 +3,11 @@
 from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
+from tests import helpers
 
 
-def vm(name, iface_id, uuid=None):
-    return Interface(Kind.VM, name, uuid or 'u-' + name, 1,
-                     iface_id=iface_id)
+def vm(name, iface_id):
+    return helpers.vm(name, iface_id=iface_id)
 
 
 def states(events):

@@ -8,14 +8,8 @@ from benchmarks.fleet_agent import SyntheticAgent
 from benchmarks.fleet_analysis import compare
 from benchmarks.fleet_analysis import percentile
 from benchmarks.fleet_analysis import View
-from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import Kind
+from tests.helpers import numbered_vm as vm
 from tests.recorder import Recorder
-
-
-def vm(i, ofport=1, mac=None):
-    return Interface(Kind.VM, 'tap%d' % i, 'u%d' % i, ofport,
-                     iface_id='p%d' % i, attached_mac=mac)
 
 
 def summary(events):

@@ -7,6 +7,7 @@ import pytest
 
 from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.logsafe import safe
+from tests.helpers import Clock
 
 
 @pytest.mark.parametrize('value, expected', [
@@ -63,14 +64,6 @@ def test_cut_counts_characters_of_the_value_not_of_escapes():
 
 def test_exact_limit_is_not_cut():
     assert safe('y' * 256) == 'y' * 256
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

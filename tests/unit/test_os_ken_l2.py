@@ -15,13 +15,14 @@ from df_ovsdb_agent.events import Interface  # noqa: E402
 from df_ovsdb_agent.events import Kind  # noqa: E402
 from df_ovsdb_agent.os_ken import events as ev  # noqa: E402
 from df_ovsdb_agent.os_ken import l2  # noqa: E402
+from tests.helpers import uuid_vm  # noqa: E402
 
 MAC = 'fa:16:3e:00:00:01'
 
 
 def vm(uuid='u1', ofport=1, mac=MAC, bridge='br-int', **kw):
-    return Interface(Kind.VM, 'tap-' + uuid, uuid, ofport, bridge=bridge,
-                     iface_id=uuid, attached_mac=mac, **kw)
+    return uuid_vm(uuid, ofport, iface_id=uuid, bridge=bridge, mac=mac,
+                   **kw)
 
 
 @pytest.mark.parametrize('interface,want', [

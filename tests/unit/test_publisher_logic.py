@@ -13,28 +13,37 @@ from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.publishers import etcd as etcd_publisher
 
 
-def test_alive_key_layout():
-    assert stores.etcd_alive_key('/p/', 'hv1') == '/p/hv1/alive'
-    assert stores.etcd_parse_alive_key('/p', '/p/hv1/alive') == 'hv1'
-    assert stores.etcd_parse_alive_key('/p', '/p/hv1/interfaces/alive') \
-        is None
-    assert stores.etcd_parse_key('/p', '/p/hv1/alive') is None
-    assert stores.redis_alive_key('kp', 'hv1') == 'kp:hv1:alive'
-    assert stores.parse_alive('{"owner": "o"}') == {'owner': 'o'}
-    assert stores.parse_alive('[1]') is None
-    assert stores.parse_alive(b'\xff') is None
+@pytest.mark.parametrize('function,args,expected', [
+    ('etcd_alive_key', ('/p/', 'hv1'), '/p/hv1/alive'),
+    ('etcd_parse_alive_key', ('/p', '/p/hv1/alive'), 'hv1'),
+    ('etcd_parse_alive_key', ('/p', '/p/hv1/interfaces/alive'), None),
+    ('etcd_parse_key', ('/p', '/p/hv1/alive'), None),
+    ('redis_alive_key', ('kp', 'hv1'), 'kp:hv1:alive'),
+    ('parse_alive', ('{"owner": "o"}',), {'owner': 'o'}),
+    ('parse_alive', ('[1]',), None),
+    ('parse_alive', (b'\xff',), None),
+], ids=['etcd-key', 'etcd-parse', 'etcd-parse-interface-named-alive',
+        'etcd-alive-is-no-interface', 'redis-key', 'parse', 'parse-not-object',
+        'parse-not-utf8'])
+def test_alive_key_layout(function, args, expected):
+    got = getattr(stores, function)(*args)
+    assert got is None if expected is None else got == expected
 
 
-def test_etcd_transactions_are_bounded_in_operations_and_bytes():
-    def put(size):
-        return {'request_put': {'key': 'k', 'value': 'v' * size}}
-    small = [put(10)] * 300
-    assert [len(c) for c in etcd_publisher._chunks(small)] == [128, 128, 44]
-    big = [put(400 << 10)] * 5
-    assert [len(c) for c in etcd_publisher._chunks(big)] == [2, 2, 1]
+def _put(size):
+    return {'request_put': {'key': 'k', 'value': 'v' * size}}
+
+
+@pytest.mark.parametrize('size,count,chunks', [
+    (10, 300, [128, 128, 44]),
+    (400 << 10, 5, [2, 2, 1]),
     # One operation over the bound still goes (alone): etcd decides.
-    assert [len(c) for c in etcd_publisher._chunks([put(2 << 20)] * 2)] \
-        == [1, 1]
+    (2 << 20, 2, [1, 1]),
+], ids=['by-operations', 'by-bytes', 'one-over-the-bound'])
+def test_etcd_transactions_are_bounded_in_operations_and_bytes(
+        size, count, chunks):
+    ops = [_put(size)] * count
+    assert [len(c) for c in etcd_publisher._chunks(ops)] == chunks
 
 
 @pytest.mark.parametrize('url,shown', [

@@ -66,12 +66,15 @@ def test_garbage_in_the_store_is_unreadable_never_an_error(raw):
     assert records.stored_form(raw) == (records.UNREADABLE, True)
 
 
-def test_stored_forms_that_are_records():
-    assert records.stored_form(GOOD) == (rec('tap1', 'a'), False)
-    assert records.stored_form(GOOD.encode()) == (rec('tap1', 'a'), False)
+@pytest.mark.parametrize('raw,form', [
+    (GOOD, (rec('tap1', 'a'), False)),
+    (GOOD.encode(), (rec('tap1', 'a'), False)),
     # An older version's event form: the record, to be rewritten.
-    event = json.dumps(dict(rec('tap1', 'a'), action='online'))
-    assert records.stored_form(event) == (rec('tap1', 'a'), True)
+    (json.dumps(dict(rec('tap1', 'a'), action='online')),
+     (rec('tap1', 'a'), True)),
+], ids=['text', 'bytes', 'older-event-form'])
+def test_stored_forms_that_are_records(raw, form):
+    assert records.stored_form(raw) == form
 
 
 def test_record_of_and_event_of():
@@ -85,7 +88,10 @@ def test_record_of_and_event_of():
     assert 'action' not in record  # the record itself is left alone
 
 
-def test_printable_escapes_and_bounds():
+@pytest.mark.parametrize('text,shown', [
     # A lone surrogate becomes text, then its backslash is escaped too.
-    assert records.printable('tap\udcff\x01') == 'tap\\\\udcff\\x01'
-    assert records.printable('x' * 500) == 'x' * 64 + '...[+436 chars]'
+    ('tap\udcff\x01', 'tap\\\\udcff\\x01'),
+    ('x' * 500, 'x' * 64 + '...[+436 chars]'),
+], ids=['escapes', 'bound'])
+def test_printable_escapes_and_bounds(text, shown):
+    assert records.printable(text) == shown

@@ -6,21 +6,19 @@ import time
 
 import pytest
 
-from df_ovsdb_agent.events import Interface
-from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
 from df_ovsdb_agent.publishers.records import Aside
 from df_ovsdb_agent.publishers.writer import Push
 from df_ovsdb_agent.publishers.writer import Step
 from df_ovsdb_agent.publishers.writer import Writer
+from tests import helpers
 from tests.unit.publisher_support import instance
 from tests.unit.publisher_support import MemoryStore
 
 
 def vm(name, uuid='u-' + '1' * 34, iface_id='port-1'):
-    return Interface(Kind.VM, name, uuid, 1, bridge='br-int',
-                     iface_id=iface_id)
+    return helpers.vm(name, uuid, iface_id, bridge='br-int')
 
 
 def writer_for(store):

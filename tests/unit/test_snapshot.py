@@ -3,10 +3,7 @@ from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.snapshot import diff
 from df_ovsdb_agent.snapshot import Snapshot
-
-
-def vm(uuid, ofport=1, iface_id='x'):
-    return Interface(Kind.VM, 'tap-' + uuid, uuid, ofport, iface_id=iface_id)
+from tests.helpers import uuid_vm as vm
 
 
 def actions(events):

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from df_ovsdb_agent import systemd
+from tests.helpers import Clock
 
 
 class Receiver:
@@ -141,16 +142,8 @@ def test_watchdog_interval(env, expected):
     assert systemd.watchdog_interval(env) == expected
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 def test_watchdog_sends_at_most_every_half_interval(receiver, notifier):
-    clock = Clock()
+    clock = Clock(1000.0)
     dog = systemd.Watchdog(notifier, 10.0, clock=clock)
     assert dog.period == 5.0
     assert dog.kick()                     # the first kick always sends
@@ -163,7 +156,7 @@ def test_watchdog_sends_at_most_every_half_interval(receiver, notifier):
 
 
 def test_watchdog_stays_silent_when_kicks_stop(receiver, notifier):
-    clock = Clock()
+    clock = Clock(1000.0)
     dog = systemd.Watchdog(notifier, 10.0, clock=clock)
     dog.kick()
     assert receiver.pending() == ['WATCHDOG=1']
