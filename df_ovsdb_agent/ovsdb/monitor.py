@@ -132,10 +132,14 @@ def interface_row(uuid: str, values: dict,
     Optional columns the server's schema lacks are None.
     """
     get = values.get
-    return RowValues(uuid, values['name'], values['type'], values['ofport'],
-                     values['external_ids'], values['options'],
-                     get('mac_in_use'), get('link_state'), get('admin_state'),
-                     bridge)
+    # tuple.__new__: RowValues(...) runs a Python-level __new__ per row.
+    return _new_row(RowValues, (
+        uuid, values['name'], values['type'], values['ofport'],
+        values['external_ids'], values['options'], get('mac_in_use'),
+        get('link_state'), get('admin_state'), bridge))
+
+
+_new_row = tuple.__new__
 
 
 class Monitor:

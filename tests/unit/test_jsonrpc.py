@@ -123,3 +123,33 @@ def test_a_big_message_is_held_in_memory_twice_at_most():
     assert len(out) == 1 and len(out[0]['result']) == size
     # `data` itself (held by the test, not the framer) is one more copy.
     assert peak < 3.4 * size, peak / size
+
+
+def _nest(depth, leaf):
+    for level in range(depth):
+        leaf = {'k%d' % level: leaf, 's': '}{"\\', 'l': [level, {}]}
+    return leaf
+
+
+@pytest.mark.parametrize('depth', [1, 3, 4, 5, 9])
+def test_nesting_around_the_skip_depth_split_at_every_byte(depth):
+    # Objects up to a few levels deep are skipped by one regex match,
+    # deeper ones brace by brace: both, split anywhere, frame the same.
+    messages = [_nest(depth, 'x'), {'id': 2, 'result': _nest(depth, {})}]
+    data = _stream(messages, ascii_only=False)
+    for cut in range(len(data) + 1):
+        framer = Framer(1 << 20)
+        out = framer.feed(data[:cut]) + framer.feed(data[cut:])
+        assert out == messages, cut
+        assert framer.pending == 0
+
+
+def test_deep_nesting_in_small_chunks_is_refused_not_slow():
+    # 200,000 levels: each chunk costs a bounded number of scans of
+    # itself (a framer that re-scanned open objects would not finish);
+    # the parser then refuses the depth.
+    data = b'{"a":' * 200000 + b'1' + b'}' * 200000
+    framer = Framer(8 << 20)
+    with pytest.raises(ProtocolError):
+        for start in range(0, len(data), 4096):
+            framer.feed(data[start:start + 4096])
