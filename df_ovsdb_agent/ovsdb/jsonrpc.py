@@ -297,7 +297,7 @@ class Connection:
             self._sock.settimeout(10.0)
             self._sock.sendall(data)
         except OSError as exc:
-            raise ConnectionClosed('send failed: %s' % _reason(exc)) from None
+            raise ConnectionClosed('send failed: %s' % reason(exc)) from None
 
     def recv(self, timeout: Optional[float]) -> Optional[Any]:
         """The next message, or None if none completed within ``timeout``.
@@ -333,7 +333,7 @@ class Connection:
         except ssl.SSLWantReadError:
             return None
         except OSError as exc:
-            raise ConnectionClosed(_reason(exc)) from None
+            raise ConnectionClosed(reason(exc)) from None
         if not data:
             raise ConnectionClosed('connection closed by peer')
         return data
@@ -354,7 +354,8 @@ class Connection:
             pass
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """Why a socket or TLS call failed, in a few words (for log lines)."""
     return (getattr(exc, 'reason', None) or getattr(exc, 'strerror', None)
             or str(exc) or type(exc).__name__)
 
