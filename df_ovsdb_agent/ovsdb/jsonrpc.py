@@ -18,6 +18,7 @@ import logging
 import os
 import pwd
 import re
+import select
 import socket
 import ssl
 import stat
@@ -58,6 +59,10 @@ _OUTSIDE = re.compile(_skip_pattern(_NESTED), re.DOTALL)
 _INSIDE = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 _SPACE = re.compile(rb'[ \t\r\n]*')
 RECV_SIZE = 1 << 20
+# A message still open after this many bytes is big: see Framer.deferred.
+DEFER_AFTER = 1 << 16
+_DECODER = json.JSONDecoder()
+_NOT_YET = object()
 
 
 class ProtocolError(Exception):
@@ -98,19 +103,43 @@ class Framer:
         self._depth = 0       # brace depth outside strings
         self._in_string = False
         self._escape = False  # the last byte scanned was a backslash
+        # A big message's bytes are not scanned as they come: the parser
+        # finds its end (see _parse_whole).  Its failed tries, in bytes,
+        # are bounded by the message's size, then scanning takes over.
+        self._deferred = False
+        self._tried = 0
 
     @property
     def pending(self) -> int:
         """Bytes of the message in progress (0 between messages)."""
         return len(self._buf) - self._start if self._depth else 0
 
-    def feed(self, data: bytes) -> list:
+    @property
+    def deferred(self) -> bool:
+        """A big message is in progress and bytes ending in ``}`` may end
+        it: :meth:`feed` wants to know whether more bytes are waiting.
+        """
+        return self._deferred
+
+    def feed(self, data: bytes, drained: bool = True) -> list:
         """Add bytes; return the messages they complete, parsed.
 
+        :param drained: no more bytes are waiting to be read right now
+            (the peer paused: a big message may have ended).
         :raises MessageTooBig: the message in progress exceeds the limit.
         :raises ProtocolError: the bytes are not a stream of JSON objects.
         """
         self._buf += data
+        messages = []
+        if self._deferred:
+            whole = self._parse_whole(drained)
+            if whole is _NOT_YET:
+                if len(self._buf) - self._start <= self.max_message_size:
+                    return []
+                # The scanner tells exactly whether the message is too big.
+                self._deferred = False
+            else:
+                messages.append(whole)
         texts = []
         while True:
             end = self._scan()
@@ -134,7 +163,9 @@ class Framer:
             del self._buf[:self._start]
             self._pos -= self._start
             self._start = 0
-        messages = []
+        if self._depth and len(self._buf) >= DEFER_AFTER and \
+                self._tried <= len(self._buf):
+            self._deferred = True
         while texts:
             # Each text is released as soon as it is parsed.
             messages.append(self._parse(texts.pop(0)))
@@ -149,6 +180,48 @@ class Framer:
             except UnicodeDecodeError as exc:
                 raise ProtocolError('sent JSON that does not parse (%s)'
                                     % str(exc)[:100]) from None
+
+    def _parse_whole(self, drained: bool) -> Any:
+        """The message in progress, parsed, if it is complete; else
+        _NOT_YET (and the scanner takes over once tries cost as much as
+        scanning would have).
+
+        Scanning a big message for its end costs as much CPU as parsing
+        it: here the parser itself finds the end, tried only when the peer
+        paused right after a ``}``, which is how a message ends.
+        """
+        buf, start = self._buf, self._start
+        last = len(buf) - 1
+        while last > start and buf[last] in b' \t\r\n':
+            last -= 1
+        if not drained or buf[last] != 0x7d:  # '}'
+            return _NOT_YET
+        size = len(buf) - start
+        if self._tried > size:
+            self._deferred = False
+            return _NOT_YET
+        self._tried += size
+        try:
+            with memoryview(buf) as view:
+                text = str(view[start:], 'utf-8', 'surrogatepass')
+        except UnicodeDecodeError:
+            self._deferred = False  # the scanner says where and why
+            return _NOT_YET
+        # The bytes are freed while the objects are built, as in feed().
+        del buf
+        self._buf = bytearray()
+        try:
+            value, end = _DECODER.raw_decode(text)
+        except (ValueError, RecursionError):
+            # Not complete yet: the same bytes back, to wait for more.
+            self._buf = bytearray(text.encode('utf-8', 'surrogatepass'))
+            self._pos -= start
+            self._start = 0
+            return _NOT_YET
+        self._buf = bytearray(text[end:].encode('utf-8', 'surrogatepass'))
+        self._start = self._pos = self._depth = self._tried = 0
+        self._in_string = self._escape = self._deferred = False
+        return value
 
     @staticmethod
     def _parse(text: str) -> Any:
@@ -319,7 +392,8 @@ class Connection:
                 return None
             self.last_received = time.monotonic()
             self.bytes_received += len(data)
-            self._ready.extend(self._framer.feed(data))
+            self._ready.extend(self._framer.feed(
+                data, not self._framer.deferred or not self._more()))
         return self._ready.pop(0)
 
     def _read(self, wait: Optional[float]) -> Optional[bytes]:
@@ -337,6 +411,16 @@ class Connection:
         if not data:
             raise ConnectionClosed('connection closed by peer')
         return data
+
+    def _more(self) -> bool:
+        """Whether more bytes can be read at once (without waiting)."""
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def interrupt(self) -> None:
         """Wake a blocked :meth:`recv` (from another thread)."""

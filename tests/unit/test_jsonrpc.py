@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.jsonrpc import Framer
 from df_ovsdb_agent.ovsdb.jsonrpc import MessageTooBig
 from df_ovsdb_agent.ovsdb.jsonrpc import ProtocolError
@@ -153,3 +154,77 @@ def test_deep_nesting_in_small_chunks_is_refused_not_slow():
     with pytest.raises(ProtocolError):
         for start in range(0, len(data), 4096):
             framer.feed(data[start:start + 4096])
+
+
+def _big(n, text='tap\u00e9 }{"\\'):
+    """An update message of ``n`` rows: well past the size at which the
+    framer lets the parser find a message's end.
+    """
+    return {'method': 'update3', 'params': ['m', 'txn', {'Interface': {
+        'u%06d' % i: {'initial': {'name': '%s%d' % (text, i), 'ofport': i,
+                                  'external_ids': ['map', [['k', '}']]]}}
+        for i in range(n)}}]}
+
+
+@pytest.mark.parametrize('drained', ['always', 'never', 'at_ends'])
+def test_big_messages_come_out_whole_however_the_reads_fall(drained):
+    messages = [_big(3000), {'id': 'echo', 'result': []}, _big(2000),
+                _big(10, 'x'), _big(4000)]
+    data = _stream(messages, ascii_only=False)
+    ends = set()
+    pos = -1
+    for message in messages:
+        pos += len(json.dumps(message, ensure_ascii=False).encode()) + 2
+        ends.add(pos - 1)
+    rand = random.Random(7)
+    framer, out, at = Framer(8 << 20), [], 0
+    while at < len(data):
+        step = rand.choice([1, 17, 4096, 65536, 300000])
+        chunk = data[at:at + step]
+        at += len(chunk)
+        pause = {'always': True, 'never': at >= len(data),
+                 'at_ends': at - 1 in ends or at >= len(data)}[drained]
+        out.extend(framer.feed(chunk, pause))
+    assert out == messages
+    assert framer.pending == 0 and not framer.deferred
+
+
+def test_reads_that_end_in_a_brace_mid_message_cost_a_bounded_number_of_parses(
+        monkeypatch):
+    # A peer that pauses after every "}" of a big message: each pause is a
+    # parse that fails; their bytes stay within about twice the message,
+    # then the scanner finds the end.
+    message = _big(5000)
+    data = json.dumps(message).encode()
+    parsed = []
+    real = jsonrpc._DECODER.raw_decode
+
+    def counting(text):
+        parsed.append(len(text))
+        return real(text)
+    monkeypatch.setattr(jsonrpc._DECODER, 'raw_decode', counting)
+    framer, out, start = Framer(8 << 20), [], 0
+    for end in range(1, len(data) + 1):
+        if data[end - 1:end] == b'}':
+            out.extend(framer.feed(data[start:end]))
+            start = end
+    assert out == [message]
+    assert sum(parsed) <= 3 * len(data), (len(parsed), sum(parsed) / len(data))
+
+
+def test_a_big_message_over_the_limit_is_refused_while_deferred():
+    framer = Framer(200000)
+    data = json.dumps(_big(3000)).encode()
+    assert len(data) > 200000
+    with pytest.raises(MessageTooBig):
+        for start in range(0, len(data), 65536):
+            framer.feed(data[start:start + 65536], False)
+
+
+def test_bad_bytes_in_a_big_message_are_the_same_protocol_error():
+    data = json.dumps(_big(3000)).encode()
+    bad = data[:100000] + b'\xff' + data[100000:]
+    framer = Framer(8 << 20)
+    with pytest.raises(ProtocolError, match='does not parse'):
+        for start in range(0, len(bad), 65536):
+            framer.feed(bad[start:start + 65536])
