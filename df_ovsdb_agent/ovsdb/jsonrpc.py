@@ -387,7 +387,17 @@ class Connection:
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     return None
-            data = self._read(wait)
+            try:
+                data = self._read(wait)
+            except ConnectionClosed:
+                # The peer may have closed right after a big message: it
+                # is complete now or never (the close is raised next).
+                if not self._framer.deferred:
+                    raise
+                self._ready.extend(self._framer.feed(b''))
+                if not self._ready:
+                    raise
+                break
             if data is None:
                 return None
             self.last_received = time.monotonic()

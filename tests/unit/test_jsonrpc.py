@@ -2,6 +2,7 @@
 
 import json
 import random
+import threading
 
 import pytest
 
@@ -228,3 +229,31 @@ def test_bad_bytes_in_a_big_message_are_the_same_protocol_error():
     with pytest.raises(ProtocolError, match='does not parse'):
         for start in range(0, len(bad), 65536):
             framer.feed(bad[start:start + 65536])
+
+
+def test_a_big_message_right_before_the_peer_closes_is_delivered():
+    # The read that ends the message may see the close already waiting
+    # (no pause to parse at): the message still comes first, then the
+    # close.
+    import socket
+    ours, theirs = socket.socketpair()
+    conn = jsonrpc.Connection('unix:test', ours, 8 << 20)
+    message = _big(3000)
+    data = json.dumps(message).encode()
+
+    def peer():
+        theirs.sendall(data)
+        theirs.close()
+    writer = threading.Thread(target=peer)
+    writer.start()
+    try:
+        got = []
+        with pytest.raises(jsonrpc.ConnectionClosed):
+            while True:
+                msg = conn.recv(5)
+                assert msg is not None
+                got.append(msg)
+        assert got == [message]
+    finally:
+        writer.join(10)
+        conn.close()
