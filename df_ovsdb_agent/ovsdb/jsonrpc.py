@@ -104,8 +104,8 @@ class Framer:
         self._in_string = False
         self._escape = False  # the last byte scanned was a backslash
         # A big message's bytes are not scanned as they come: the parser
-        # finds its end (see _parse_whole).  Its failed tries, in bytes,
-        # are bounded by the message's size, then scanning takes over.
+        # finds its end (see _parse_whole).  After one failed try (bytes
+        # in _tried) the scanner takes over for the rest of the message.
         self._deferred = False
         self._tried = 0
 
@@ -149,6 +149,7 @@ class Framer:
                 raise MessageTooBig(self.max_message_size)
             texts.append(self._decode(end))
             self._start = self._pos = end
+            self._tried = 0
         if self._depth and len(self._buf) - self._start > \
                 self.max_message_size:
             raise MessageTooBig(self.max_message_size)
@@ -164,7 +165,7 @@ class Framer:
             self._pos -= self._start
             self._start = 0
         if self._depth and len(self._buf) >= DEFER_AFTER and \
-                self._tried <= len(self._buf):
+                not self._tried:
             self._deferred = True
         while texts:
             # Each text is released as soon as it is parsed.
@@ -183,8 +184,7 @@ class Framer:
 
     def _parse_whole(self, drained: bool) -> Any:
         """The message in progress, parsed, if it is complete; else
-        _NOT_YET (and the scanner takes over once tries cost as much as
-        scanning would have).
+        _NOT_YET (and, after a failed try, the scanner takes over).
 
         Scanning a big message for its end costs as much CPU as parsing
         it: here the parser itself finds the end, tried only when the peer
@@ -197,9 +197,6 @@ class Framer:
         if not drained or buf[last] != 0x7d:  # '}'
             return _NOT_YET
         size = len(buf) - start
-        if self._tried > size:
-            self._deferred = False
-            return _NOT_YET
         self._tried += size
         try:
             with memoryview(buf) as view:
@@ -213,10 +210,13 @@ class Framer:
         try:
             value, end = _DECODER.raw_decode(text)
         except (ValueError, RecursionError):
-            # Not complete yet: the same bytes back, to wait for more.
+            # Not complete yet: the same bytes back, and the scanner finds
+            # this message's end (one failed try at most per message: a
+            # slow or loaded server pauses mid-message more often).
             self._buf = bytearray(text.encode('utf-8', 'surrogatepass'))
             self._pos -= start
             self._start = 0
+            self._deferred = False
             return _NOT_YET
         self._buf = bytearray(text[end:].encode('utf-8', 'surrogatepass'))
         self._start = self._pos = self._depth = self._tried = 0
