@@ -223,17 +223,15 @@ def health(agent, plugins: Sequence = ()) -> tuple[int, str]:
     """
     if not agent.connected:
         status, reason = 503, 'not connected to OVSDB'
-        refusal = getattr(agent.monitor, 'peer_refusal', None)
-        if refusal:
-            reason += ': %s' % refusal
     elif not agent.synced:
         status, reason = 503, 'connected, (re)sync in progress'
     else:
         status, reason = 200, 'ok'
-    refusal = getattr(getattr(agent, 'monitor', None), 'refusal', None)
-    if status != 200 and refusal:
-        # Why the agent holds its last state instead of a server's data.
-        reason += ' (refused OVSDB at %s)' % refusal
+    refused = getattr(getattr(agent, 'monitor', None), 'refused', None)
+    if status != 200 and refused:
+        # Who was refused, and why the agent holds its last state
+        # instead of a server's data.
+        reason += refused
     # Problems may quote a store or a peer: one line, escaped, bounded.
     return status, logsafe.one_line('; '.join([reason] +
                                               problems(agent, plugins)))

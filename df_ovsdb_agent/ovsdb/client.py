@@ -264,7 +264,8 @@ class Session:
             txn_id, updates = None, result
         if not found:
             replica.clear()
-        touched = replica.apply(updates, 1 if method == 'monitor' else 2)
+        touched = replica.apply(updates, 1 if method == 'monitor' else 2,
+                                consume=True)
         replica.txn_id = txn_id
         self.last_rows = sum(len(rows) for rows in touched.values())
         return found, touched
@@ -302,7 +303,7 @@ class Session:
                 raise UpdateError('sent a malformed %s' % method)
             if params[0] != self._monitor_id:
                 continue  # a canceled monitor's last words
-            touched = replica.apply(params[-1], version)
+            touched = replica.apply(params[-1], version, consume=True)
             if method == 'update3':
                 if not isinstance(params[1], str):
                     raise UpdateError('sent a malformed update3')

@@ -18,6 +18,7 @@ import logging
 import os
 import pwd
 import re
+import select
 import socket
 import ssl
 import stat
@@ -30,14 +31,38 @@ from df_ovsdb_agent.ovsdb import peer as peer_lib
 
 LOG = logging.getLogger(__name__)
 
-# Outside strings: a run of bytes that are neither braces nor a quote,
-# with complete strings inside it skipped as a whole.
-_OUTSIDE = re.compile(rb'[^"{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"{}]*)*',
-                      re.DOTALL)
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+# Complete objects nested this deep are skipped by one regex match: a
+# monitor reply's rows (depth 2 under their table) cost no Python step.
+_NESTED = 4
+
+
+def _skip_pattern(levels: int) -> bytes:
+    """Bytes that are neither braces nor a quote, complete strings and
+    complete objects up to ``levels`` deep, each skipped as a whole.
+    """
+    inner = _STRING
+    for level in range(levels):
+        # Atomic, the way Python 3.10 can (lookahead + backreference): an
+        # object that does not close (deeper, or not all here yet) fails
+        # after one scan, without backtracking into what it matched.
+        obj = (rb'\{[^"{}]*(?:(?:%s)[^"{}]*)*\}' % inner)
+        inner = _STRING + rb'|(?=(?P<o%d>%s))(?P=o%d)' % (level, obj, level)
+    return rb'[^"{}]*(?:(?:%s)[^"{}]*)*' % inner
+
+
+# Outside strings, within the current object: what _skip_pattern skips.
+# It stops at an opening brace it cannot skip, a closing brace (the end
+# of the current object) or a quote (a string that has not ended yet).
+_OUTSIDE = re.compile(_skip_pattern(_NESTED), re.DOTALL)
 # Inside a string: everything up to its closing quote (escapes skipped).
 _INSIDE = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 _SPACE = re.compile(rb'[ \t\r\n]*')
 RECV_SIZE = 1 << 20
+# A message still open after this many bytes is big: see Framer.deferred.
+DEFER_AFTER = 1 << 16
+_DECODER = json.JSONDecoder()
+_NOT_YET = object()
 
 
 class ProtocolError(Exception):
@@ -78,19 +103,43 @@ class Framer:
         self._depth = 0       # brace depth outside strings
         self._in_string = False
         self._escape = False  # the last byte scanned was a backslash
+        # A big message's bytes are not scanned as they come: the parser
+        # finds its end (see _parse_whole).  After one failed try (bytes
+        # in _tried) the scanner takes over for the rest of the message.
+        self._deferred = False
+        self._tried = 0
 
     @property
     def pending(self) -> int:
         """Bytes of the message in progress (0 between messages)."""
         return len(self._buf) - self._start if self._depth else 0
 
-    def feed(self, data: bytes) -> list:
+    @property
+    def deferred(self) -> bool:
+        """A big message is in progress and bytes ending in ``}`` may end
+        it: :meth:`feed` wants to know whether more bytes are waiting.
+        """
+        return self._deferred
+
+    def feed(self, data: bytes, drained: bool = True) -> list:
         """Add bytes; return the messages they complete, parsed.
 
+        :param drained: no more bytes are waiting to be read right now
+            (the peer paused: a big message may have ended).
         :raises MessageTooBig: the message in progress exceeds the limit.
         :raises ProtocolError: the bytes are not a stream of JSON objects.
         """
         self._buf += data
+        messages = []
+        if self._deferred:
+            whole = self._parse_whole(drained)
+            if whole is _NOT_YET:
+                if len(self._buf) - self._start <= self.max_message_size:
+                    return []
+                # The scanner tells exactly whether the message is too big.
+                self._deferred = False
+            else:
+                messages.append(whole)
         texts = []
         while True:
             end = self._scan()
@@ -100,6 +149,7 @@ class Framer:
                 raise MessageTooBig(self.max_message_size)
             texts.append(self._decode(end))
             self._start = self._pos = end
+            self._tried = 0
         if self._depth and len(self._buf) - self._start > \
                 self.max_message_size:
             raise MessageTooBig(self.max_message_size)
@@ -114,7 +164,9 @@ class Framer:
             del self._buf[:self._start]
             self._pos -= self._start
             self._start = 0
-        messages = []
+        if self._depth and len(self._buf) >= DEFER_AFTER and \
+                not self._tried:
+            self._deferred = True
         while texts:
             # Each text is released as soon as it is parsed.
             messages.append(self._parse(texts.pop(0)))
@@ -129,6 +181,47 @@ class Framer:
             except UnicodeDecodeError as exc:
                 raise ProtocolError('sent JSON that does not parse (%s)'
                                     % str(exc)[:100]) from None
+
+    def _parse_whole(self, drained: bool) -> Any:
+        """The message in progress, parsed, if it is complete; else
+        _NOT_YET (and, after a failed try, the scanner takes over).
+
+        Scanning a big message for its end costs as much CPU as parsing
+        it: here the parser itself finds the end, tried only when the peer
+        paused right after a ``}``, which is how a message ends.
+        """
+        buf, start = self._buf, self._start
+        last = len(buf) - 1
+        while last > start and buf[last] in b' \t\r\n':
+            last -= 1
+        if not drained or buf[last] != 0x7d:  # '}'
+            return _NOT_YET
+        size = len(buf) - start
+        self._tried += size
+        try:
+            with memoryview(buf) as view:
+                text = str(view[start:], 'utf-8', 'surrogatepass')
+        except UnicodeDecodeError:
+            self._deferred = False  # the scanner says where and why
+            return _NOT_YET
+        # The bytes are freed while the objects are built, as in feed().
+        del buf
+        self._buf = bytearray()
+        try:
+            value, end = _DECODER.raw_decode(text)
+        except (ValueError, RecursionError):
+            # Not complete yet: the same bytes back, and the scanner finds
+            # this message's end (one failed try at most per message: a
+            # slow or loaded server pauses mid-message more often).
+            self._buf = bytearray(text.encode('utf-8', 'surrogatepass'))
+            self._pos -= start
+            self._start = 0
+            self._deferred = False
+            return _NOT_YET
+        self._buf = bytearray(text[end:].encode('utf-8', 'surrogatepass'))
+        self._start = self._pos = self._depth = self._tried = 0
+        self._in_string = self._escape = self._deferred = False
+        return value
 
     @staticmethod
     def _parse(text: str) -> Any:
@@ -152,6 +245,9 @@ class Framer:
                 raise ProtocolError('sent invalid data, not a JSON-RPC '
                                     'message: %s'
                                     % _excerpt(bytes(buf[pos:pos + 24])))
+            # Into the message: _OUTSIDE would skip it whole, past its end.
+            self._depth = 1
+            pos += 1
         while pos < end:
             if self._in_string:
                 if self._escape:
@@ -274,7 +370,7 @@ class Connection:
             self._sock.settimeout(10.0)
             self._sock.sendall(data)
         except OSError as exc:
-            raise ConnectionClosed('send failed: %s' % _reason(exc)) from None
+            raise ConnectionClosed('send failed: %s' % reason(exc)) from None
 
     def recv(self, timeout: Optional[float]) -> Optional[Any]:
         """The next message, or None if none completed within ``timeout``.
@@ -291,12 +387,23 @@ class Connection:
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     return None
-            data = self._read(wait)
+            try:
+                data = self._read(wait)
+            except ConnectionClosed:
+                # The peer may have closed right after a big message: it
+                # is complete now or never (the close is raised next).
+                if not self._framer.deferred:
+                    raise
+                self._ready.extend(self._framer.feed(b''))
+                if not self._ready:
+                    raise
+                break
             if data is None:
                 return None
             self.last_received = time.monotonic()
             self.bytes_received += len(data)
-            self._ready.extend(self._framer.feed(data))
+            self._ready.extend(self._framer.feed(
+                data, not self._framer.deferred or not self._more()))
         return self._ready.pop(0)
 
     def _read(self, wait: Optional[float]) -> Optional[bytes]:
@@ -310,10 +417,20 @@ class Connection:
         except ssl.SSLWantReadError:
             return None
         except OSError as exc:
-            raise ConnectionClosed(_reason(exc)) from None
+            raise ConnectionClosed(reason(exc)) from None
         if not data:
             raise ConnectionClosed('connection closed by peer')
         return data
+
+    def _more(self) -> bool:
+        """Whether more bytes can be read at once (without waiting)."""
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def interrupt(self) -> None:
         """Wake a blocked :meth:`recv` (from another thread)."""
@@ -331,7 +448,8 @@ class Connection:
             pass
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: Exception) -> str:
+    """Why a socket or TLS call failed, in a few words (for log lines)."""
     return (getattr(exc, 'reason', None) or getattr(exc, 'strerror', None)
             or str(exc) or type(exc).__name__)
 

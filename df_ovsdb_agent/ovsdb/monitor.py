@@ -109,20 +109,15 @@ def configure_ssl(settings: OvsdbSettings,
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError('ssl_ca_cert_file %s is not a usable CA '
                           'certificate: %s' % (settings.ssl_ca_cert_file,
-                                               _reason(exc))) from None
+                                               jsonrpc.reason(exc))) from None
     try:
         context.load_cert_chain(cert_file, key_file)
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError('ssl_cert_file %s and ssl_key_file %s are not a '
                           'matching certificate and key: %s'
                           % (settings.ssl_cert_file, settings.ssl_key_file,
-                             _reason(exc))) from None
+                             jsonrpc.reason(exc))) from None
     return context
-
-
-def _reason(exc: Exception) -> str:
-    return getattr(exc, 'reason', None) or getattr(exc, 'strerror',
-                                                   None) or str(exc)
 
 
 def interface_row(uuid: str, values: dict,
@@ -132,10 +127,14 @@ def interface_row(uuid: str, values: dict,
     Optional columns the server's schema lacks are None.
     """
     get = values.get
-    return RowValues(uuid, values['name'], values['type'], values['ofport'],
-                     values['external_ids'], values['options'],
-                     get('mac_in_use'), get('link_state'), get('admin_state'),
-                     bridge)
+    # tuple.__new__: RowValues(...) runs a Python-level __new__ per row.
+    return _new_row(RowValues, (
+        uuid, values['name'], values['type'], values['ofport'],
+        values['external_ids'], values['options'], get('mac_in_use'),
+        get('link_state'), get('admin_state'), bridge))
+
+
+_new_row = tuple.__new__
 
 
 class Monitor:
@@ -225,6 +224,22 @@ class Monitor:
     def connected(self) -> bool:
         return self._conn is not None
 
+    @property
+    def refused(self) -> Optional[str]:
+        """Why OVSDB is not used, as /healthz appends it to its status, or
+        None: ``": <problem>"`` while the local peer is refused (not
+        connected), ``" (refused OVSDB at <remote>: <reason>)"`` while the
+        last server's data was refused (until a sync succeeds), or both.
+        """
+        text = ''
+        peer = self.peer_refusal
+        if peer and not self.connected:
+            text += ': %s' % peer
+        server = self.refusal
+        if server:
+            text += ' (refused OVSDB at %s)' % server
+        return text or None
+
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
@@ -310,7 +325,7 @@ class Monitor:
                           settings.max_backoff / 1000.0)
         index = 0
         failing = False
-        self._stale()
+        self._sync_started()
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
             # Stay on the remote that works: the next one is tried only
@@ -330,7 +345,7 @@ class Monitor:
             except (OSError, ValueError) as exc:
                 log = LOG.debug if failing else LOG.warning
                 log('OVSDB at %s: connection attempt failed (%s)', remote,
-                    _reason(exc))
+                    jsonrpc.reason(exc))
                 failing = True
                 index += 1
                 self._stopping.wait(backoff.next())
@@ -384,12 +399,12 @@ class Monitor:
                 LOG.warning('Lost OVSDB connection to %s (%s); reconnecting',
                             remote, exc)
         except client_lib.ServerRefused as exc:
-            self._stale_server(remote, str(exc))
+            self._refuse_server(remote, str(exc))
         except (client_lib.SessionError, jsonrpc.ProtocolError) as exc:
-            self._forced(remote, str(exc))
+            self._force_resync(remote, str(exc))
         except UpdateError as exc:
-            self._forced(remote, 'sent an update that does not fit (%s)'
-                         % exc)
+            self._force_resync(remote, 'sent an update that does not fit '
+                               '(%s)' % exc)
         except AgentError as exc:  # e.g. a schema without our columns
             # Said once, not on every backed-off retry.
             log = LOG.debug if str(exc) == self._last_error else LOG.error
@@ -405,7 +420,7 @@ class Monitor:
             self._bytes_done += conn.bytes_received
             self._conn = None
             conn.close()
-            self._stale()
+            self._sync_started()
         return synced
 
     def _check_server(self, remote: str, row: Optional[dict]) -> None:
@@ -423,7 +438,8 @@ class Monitor:
                      safe(seen.cid, 40), seen.index)
         self._seen = seen
 
-    def _stale_server(self, remote: str, reason: str) -> None:
+    def _refuse_server(self, remote: str, reason: str) -> None:
+        """Leave a server whose _Server row says its data is stale."""
         # The replica and the published state are kept as they are (no
         # event): the next server resumes from them.
         self.refused_servers += 1
@@ -435,7 +451,8 @@ class Monitor:
         log('OVSDB at %s is not used: %s; keeping the last state, trying '
             'the next remote', remote, reason)
 
-    def _forced(self, remote: str, problem: str) -> None:
+    def _force_resync(self, remote: str, problem: str) -> None:
+        """Count and log a bad session; the next sync is a full dump."""
         self.forced_resyncs += 1
         LOG.error('OVSDB at %s %s; reconnecting', remote, problem)
         self._drop_replica()
@@ -445,7 +462,8 @@ class Monitor:
         if self._replica is not None:
             self._replica.clear()
 
-    def _stale(self) -> None:
+    def _sync_started(self) -> None:
+        """Tell the sink a (re)sync began, once until it completes."""
         if not self._sync_open and not self._stopping.is_set():
             self._sync_open = True
             try:
@@ -458,7 +476,7 @@ class Monitor:
 
     def _sync(self, session: client_lib.Session, remote: str) -> Replica:
         """(Re)sync on this connection: schema, monitor, full report."""
-        self._stale()
+        self._sync_started()
         deadline = time.monotonic() + self.settings.sync_timeout
         schema = session.get_schema(deadline)
         # Before any of its data: is this server's copy current?

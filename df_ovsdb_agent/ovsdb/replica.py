@@ -198,6 +198,10 @@ class Replica:
         self.types = types
         self._defaults = {table: {c: t.default for c, t in cols.items()}
                           for table, cols in types.items()}
+        self._decoders = {table: {c: t.decode for c, t in cols.items()}
+                          for table, cols in types.items()}
+        # The row being applied, for the error that names it.
+        self._failed: Any = None
         self.tables: dict[str, dict[str, dict]] = {t: {} for t in types}
         # The transaction the replica reflects (monitor_cond_since), or
         # None when unknown: then only a full dump can refresh it.
@@ -209,11 +213,15 @@ class Replica:
             rows.clear()
         self.txn_id = None
 
-    def apply(self, table_updates: Any, version: int) -> dict:
+    def apply(self, table_updates: Any, version: int,
+              consume: bool = False) -> dict:
         """Apply one update message; return {table: touched uuids}.
 
         :param version: 1 for ``update``/``monitor`` replies, 2 for
             ``update2``/``update3`` and their replies.
+        :param consume: replace each row update in ``table_updates`` by
+            None once applied, so that a big dump's parsed rows are freed
+            while the replica's are built (peak: one copy, not two).
         :raises UpdateError: the update does not fit; the replica is then
             only partly updated and must be cleared.
         """
@@ -227,17 +235,42 @@ class Replica:
             if not isinstance(rows, dict):
                 raise UpdateError('expected rows of table %s, got %s'
                                   % (table, _short(rows)))
-            apply_row = self._row_update2 if version == 2 else \
-                self._row_update1
-            for uuid, update in rows.items():
-                try:
-                    apply_row(table, uuid, update)
-                except (TypeError, ValueError, KeyError) as exc:
-                    raise UpdateError('%s row %s: %s: %s' % (
-                        table, _uuid_text(uuid), type(exc).__name__,
-                        safe(str(exc), 80))) from None
+            try:
+                if version == 2:
+                    self._rows_update2(table, rows, consume)
+                else:
+                    for uuid, update in rows.items():
+                        self._failed = uuid
+                        self._row_update1(table, uuid, update)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise UpdateError('%s row %s: %s: %s' % (
+                    table, _uuid_text(self._failed), type(exc).__name__,
+                    safe(str(exc), 80))) from None
             touched[table] = rows.keys()
         return touched
+
+    def _rows_update2(self, table: str, rows: dict, consume: bool) -> None:
+        # One loop for a whole table: a dump is ~all "initial" rows, built
+        # here without a call per row (the slow path does everything else).
+        stored = self.tables[table]
+        defaults = self._defaults[table]
+        decoders = self._decoders[table]
+        slow = self._row_update2
+        for uuid, update in rows.items():
+            self._failed = uuid
+            new = update.get('initial') if type(update) is dict and \
+                len(update) == 1 else None
+            if type(new) is dict:
+                values = defaults.copy()
+                for column, datum in new.items():
+                    decode = decoders.get(column)
+                    if decode is not None:
+                        values[column] = decode(datum)
+                stored[uuid] = values
+            else:
+                slow(table, uuid, update)
+            if consume:
+                rows[uuid] = None
 
     def _row_update2(self, table: str, uuid: str, update: Any) -> None:
         if not isinstance(update, dict) or len(update) != 1:

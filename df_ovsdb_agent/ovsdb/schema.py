@@ -198,7 +198,7 @@ def monitored_types(schema: dict[str, Any]) -> Types:
             if table.required:
                 raise SchemaError('database %s has no %s table (is this an '
                                   'Open vSwitch database?)'
-                                  % (_short(schema.get('name')), table.name))
+                                  % (_name(schema), table.name))
             continue
         missing = [c for c in table.columns if c not in columns]
         if missing:
@@ -216,7 +216,7 @@ def monitored_types(schema: dict[str, Any]) -> Types:
         ovs_schema.DbSchema.from_json(schema)
     except Exception as exc:
         raise SchemaError('cannot parse the %s schema: %s'
-                          % (_short(schema.get('name')),
+                          % (_name(schema),
                              logsafe.safe(str(exc), 200))) from None
     return types
 
@@ -226,9 +226,10 @@ def _column_type(schema: dict, column: Any) -> ColumnType:
         return ColumnType.from_json(column['type'])
     except (KeyError, TypeError, ValueError) as exc:
         raise SchemaError('cannot parse the %s schema: %s'
-                          % (_short(schema.get('name')),
+                          % (_name(schema),
                              logsafe.safe(str(exc), 200))) from None
 
 
-def _short(value: Any) -> str:
-    return logsafe.safe(value, 80)
+def _name(schema: dict) -> str:
+    """The schema's name, escaped and bounded for an error line."""
+    return logsafe.safe(schema.get('name'), 80)

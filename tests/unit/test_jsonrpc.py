@@ -2,9 +2,11 @@
 
 import json
 import random
+import threading
 
 import pytest
 
+from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.jsonrpc import Framer
 from df_ovsdb_agent.ovsdb.jsonrpc import MessageTooBig
 from df_ovsdb_agent.ovsdb.jsonrpc import ProtocolError
@@ -123,3 +125,134 @@ def test_a_big_message_is_held_in_memory_twice_at_most():
     assert len(out) == 1 and len(out[0]['result']) == size
     # `data` itself (held by the test, not the framer) is one more copy.
     assert peak < 3.4 * size, peak / size
+
+
+def _nest(depth, leaf):
+    for level in range(depth):
+        leaf = {'k%d' % level: leaf, 's': '}{"\\', 'l': [level, {}]}
+    return leaf
+
+
+@pytest.mark.parametrize('depth', [1, 3, 4, 5, 9])
+def test_nesting_around_the_skip_depth_split_at_every_byte(depth):
+    # Objects up to a few levels deep are skipped by one regex match,
+    # deeper ones brace by brace: both, split anywhere, frame the same.
+    messages = [_nest(depth, 'x'), {'id': 2, 'result': _nest(depth, {})}]
+    data = _stream(messages, ascii_only=False)
+    for cut in range(len(data) + 1):
+        framer = Framer(1 << 20)
+        out = framer.feed(data[:cut]) + framer.feed(data[cut:])
+        assert out == messages, cut
+        assert framer.pending == 0
+
+
+def test_deep_nesting_in_small_chunks_is_refused_not_slow():
+    # 200,000 levels: each chunk costs a bounded number of scans of
+    # itself (a framer that re-scanned open objects would not finish);
+    # the parser then refuses the depth.
+    data = b'{"a":' * 200000 + b'1' + b'}' * 200000
+    framer = Framer(8 << 20)
+    with pytest.raises(ProtocolError):
+        for start in range(0, len(data), 4096):
+            framer.feed(data[start:start + 4096])
+
+
+def _big(n, text='tap\u00e9 }{"\\'):
+    """An update message of ``n`` rows: well past the size at which the
+    framer lets the parser find a message's end.
+    """
+    return {'method': 'update3', 'params': ['m', 'txn', {'Interface': {
+        'u%06d' % i: {'initial': {'name': '%s%d' % (text, i), 'ofport': i,
+                                  'external_ids': ['map', [['k', '}']]]}}
+        for i in range(n)}}]}
+
+
+@pytest.mark.parametrize('drained', ['always', 'never', 'at_ends'])
+def test_big_messages_come_out_whole_however_the_reads_fall(drained):
+    messages = [_big(3000), {'id': 'echo', 'result': []}, _big(2000),
+                _big(10, 'x'), _big(4000)]
+    data = _stream(messages, ascii_only=False)
+    ends = set()
+    pos = -1
+    for message in messages:
+        pos += len(json.dumps(message, ensure_ascii=False).encode()) + 2
+        ends.add(pos - 1)
+    rand = random.Random(7)
+    framer, out, at = Framer(8 << 20), [], 0
+    while at < len(data):
+        step = rand.choice([1, 17, 4096, 65536, 300000])
+        chunk = data[at:at + step]
+        at += len(chunk)
+        pause = {'always': True, 'never': at >= len(data),
+                 'at_ends': at - 1 in ends or at >= len(data)}[drained]
+        out.extend(framer.feed(chunk, pause))
+    assert out == messages
+    assert framer.pending == 0 and not framer.deferred
+
+
+def test_reads_that_end_in_a_brace_mid_message_cost_a_bounded_number_of_parses(
+        monkeypatch):
+    # A peer that pauses after every "}" of a big message: one pause is a
+    # parse that fails, then the scanner finds the end.
+    message = _big(5000)
+    data = json.dumps(message).encode()
+    parsed = []
+    real = jsonrpc._DECODER.raw_decode
+
+    def counting(text):
+        parsed.append(len(text))
+        return real(text)
+    monkeypatch.setattr(jsonrpc._DECODER, 'raw_decode', counting)
+    framer, out, start = Framer(8 << 20), [], 0
+    for end in range(1, len(data) + 1):
+        if data[end - 1:end] == b'}':
+            out.extend(framer.feed(data[start:end]))
+            start = end
+    assert out == [message]
+    assert sum(parsed) <= len(data), (len(parsed), sum(parsed) / len(data))
+
+
+def test_a_big_message_over_the_limit_is_refused_while_deferred():
+    framer = Framer(200000)
+    data = json.dumps(_big(3000)).encode()
+    assert len(data) > 200000
+    with pytest.raises(MessageTooBig):
+        for start in range(0, len(data), 65536):
+            framer.feed(data[start:start + 65536], False)
+
+
+def test_bad_bytes_in_a_big_message_are_the_same_protocol_error():
+    data = json.dumps(_big(3000)).encode()
+    bad = data[:100000] + b'\xff' + data[100000:]
+    framer = Framer(8 << 20)
+    with pytest.raises(ProtocolError, match='does not parse'):
+        for start in range(0, len(bad), 65536):
+            framer.feed(bad[start:start + 65536])
+
+
+def test_a_big_message_right_before_the_peer_closes_is_delivered():
+    # The read that ends the message may see the close already waiting
+    # (no pause to parse at): the message still comes first, then the
+    # close.
+    import socket
+    ours, theirs = socket.socketpair()
+    conn = jsonrpc.Connection('unix:test', ours, 8 << 20)
+    message = _big(3000)
+    data = json.dumps(message).encode()
+
+    def peer():
+        theirs.sendall(data)
+        theirs.close()
+    writer = threading.Thread(target=peer)
+    writer.start()
+    try:
+        got = []
+        with pytest.raises(jsonrpc.ConnectionClosed):
+            while True:
+                msg = conn.recv(5)
+                assert msg is not None
+                got.append(msg)
+        assert got == [message]
+    finally:
+        writer.join(10)
+        conn.close()

@@ -193,3 +193,17 @@ def test_vswitch_schema_types_and_interface_rows():
         'external_ids': ['map', [['iface-id', 'p']]]}}}}, 2)
     row = interface_row(U1, replica.rows(INTERFACE)[U1])
     assert row == RowValues(U1, 'tap0', '', 3, {'iface-id': 'p'}, {})
+
+
+def test_a_consumed_update_is_applied_the_same_and_freed():
+    def updates():
+        return {'T': {'r': {'initial': {'name': 'a', 'ids': ['map', [
+            ['k', 'v']]]}}, 's': {'initial': {'tags': ['set', [1]]}}}}
+    kept, consumed = Replica(TYPES), Replica(TYPES)
+    message = updates()
+    assert kept.apply(updates(), 2) == {'T': {'r': None, 's': None}.keys()}
+    touched = consumed.apply(message, 2, consume=True)
+    assert consumed.rows('T') == kept.rows('T')
+    assert list(touched['T']) == ['r', 's']
+    # The parsed rows were let go once applied.
+    assert message == {'T': {'r': None, 's': None}}
