@@ -13,8 +13,6 @@ import ssl
 import time
 from typing import Any, Optional
 
-from ovs.db import schema as ovs_schema
-
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.exceptions import SchemaError
 from df_ovsdb_agent import logsafe
@@ -210,6 +208,10 @@ def monitored_types(schema: dict[str, Any]) -> Types:
                                         if c in columns)
         types[table.name] = {c: _column_type(schema, columns[c])
                              for c in present}
+    # Imported here, once connected: python-ovs pulls in eventlet (and
+    # dnspython) whenever eventlet is installed, which would double the
+    # start-up time of every command that never reaches this point.
+    from ovs.db import schema as ovs_schema
     try:
         # Our own decoding reads only the monitored columns; python-ovs
         # checks the rest, so a broken schema is one clear line.
