@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
+from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import UpdateError
@@ -264,8 +265,10 @@ class Session:
             txn_id, updates = None, result
         if not found:
             replica.clear()
-        touched = replica.apply(updates, 1 if method == 'monitor' else 2,
-                                consume=True)
+        with collector_paused():
+            touched = replica.apply(updates,
+                                    1 if method == 'monitor' else 2,
+                                    consume=True)
         replica.txn_id = txn_id
         self.last_rows = sum(len(rows) for rows in touched.values())
         return found, touched

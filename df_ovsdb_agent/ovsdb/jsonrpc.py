@@ -27,6 +27,7 @@ import time
 from typing import Any, Optional
 
 from df_ovsdb_agent.logsafe import safe
+from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.ovsdb import peer as peer_lib
 
 LOG = logging.getLogger(__name__)
@@ -208,7 +209,8 @@ class Framer:
         del buf
         self._buf = bytearray()
         try:
-            value, end = _DECODER.raw_decode(text)
+            with collector_paused():
+                value, end = _DECODER.raw_decode(text)
         except (ValueError, RecursionError):
             # Not complete yet: the same bytes back, and the scanner finds
             # this message's end (one failed try at most per message: a
@@ -226,7 +228,8 @@ class Framer:
     @staticmethod
     def _parse(text: str) -> Any:
         try:
-            return json.loads(text)
+            with collector_paused():
+                return json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise ProtocolError('sent JSON that does not parse (%s)'
                                 % str(exc)[:100]) from None

@@ -24,6 +24,7 @@ from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.exceptions import OvsdbUnreachable
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb import client as client_lib
+from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent.ovsdb import peer as peer_lib
@@ -497,12 +498,14 @@ class Monitor:
         self._save_replica()
         self.refusal = None  # the state comes from a good server again
         self._report_system(replica, always=True)
-        self._membership.rebuild(replica.tables.get(BRIDGE, {}),
-                                 replica.tables.get(PORT, {}))
-        bridge_of = self._membership.bridge_of
-        rows = replica.rows(INTERFACE)
-        self._sink.on_synced([interface_row(uuid, values, bridge_of(uuid))
-                              for uuid, values in rows.items()])
+        with collector_paused():
+            self._membership.rebuild(replica.tables.get(BRIDGE, {}),
+                                     replica.tables.get(PORT, {}))
+            bridge_of = self._membership.bridge_of
+            rows = replica.rows(INTERFACE)
+            self._sink.on_synced([interface_row(uuid, values,
+                                                bridge_of(uuid))
+                                  for uuid, values in rows.items()])
         self._sync_open = False
         self._last_error = None
         self.syncs += 1
