@@ -247,10 +247,11 @@ def tables(results: dict) -> str:
         parts += errors(results['sync'])
     if 'latency' in results:
         parts += ['### Commit -> subscriber callback (%d changes x %d, '
-                  '%d rows; burst: 100 relevant changes every 50 ms)'
+                  '%d rows; burst: %d relevant changes every 50 ms)'
                   % (meta['config']['latency_changes'],
                      meta['config']['repeats'],
-                     meta['config']['latency_rows']), '']
+                     meta['config']['latency_rows'],
+                     meta['config'].get('latency_noise', 100)), '']
         parts += latency_table(results['latency'])
         parts += ['', POLLING_NOTE, ''] + errors(results['latency'])
     if 'burst' in results:

@@ -28,7 +28,10 @@ PRESETS = {
                   idle_seconds=20, quiet_seconds=5, churn_interval=2,
                   resync_rows=1000, sync_budget=30,
                   huge_sizes=(1 << 18, 16 << 20)),
+    # tiny: 50 rows cannot feed a burst of 100 other ports: 10 of them
+    # (200 changes/s).
     'tiny': dict(sizes=(50,), repeats=1, latency_rows=50, latency_changes=5,
+                 latency_noise=10,
                  burst_base=20, bursts=(50,), idle_rows=50, idle_seconds=2,
                  quiet_seconds=1, churn_interval=1, resync_rows=50,
                  timeout=60, huge_sizes=()),
