@@ -497,21 +497,25 @@ def write_markdown(results: dict, path: str) -> None:
             plot, '',
             'How to read and reproduce this: `benchmarks/README.md`.', '']
     with open(path, 'w') as out:
-        out.write('\n'.join(head) + tables(results) + '\n')
+        out.write('\n'.join(head) + '\n' + tables(results) + '\n')
 
 
-def plot(results: dict, path: str) -> bool:
-    """Sync time vs interface count, one line per contender."""
+def plot(results: dict, path: str) -> Optional[str]:
+    """Sync time vs interface count, one line per contender.
+
+    Returns None once drawn, else why it was not.
+    """
     try:
         import matplotlib
         matplotlib.use('Agg')
         from matplotlib import pyplot
     except ImportError:
-        return False
+        return ('matplotlib is not installed (.venv/bin/pip install -r '
+                'benchmarks/requirements.txt)')
     if not any(c.get('median') is not None
                for _, cells in _contenders(results.get('sync', {}))
                for c in cells.values()):
-        return False
+        return 'no initial sync figures in this run'
     fig, axis = pyplot.subplots(figsize=(8, 5))
     for name, cells in _contenders(results.get('sync', {})):
         points = sorted((int(s), c['median']) for s, c in cells.items()
@@ -531,4 +535,4 @@ def plot(results: dict, path: str) -> bool:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     pyplot.close(fig)
-    return True
+    return None

@@ -186,19 +186,20 @@ def main(argv=None) -> int:
         report.write_json(results, os.path.join(args.out, 'partial.json'))
     results['meta']['wall_seconds'] = time.monotonic() - began
     results['meta']['load_after'] = os.getloadavg()
+    results['meta']['plot'] = False
+    if not args.no_publish:
+        png = os.path.join(HERE, 'sync_time.png')
+        why_not = report.plot(results, png)
+        if why_not:
+            # A plot of another run must not sit next to these tables.
+            if os.path.exists(png):
+                os.unlink(png)
+            print('sync_time.png not drawn: %s' % why_not)
+        results['meta']['plot'] = why_not is None
     report.write_json(results, os.path.join(args.out, 'results.json'))
     print()
     print(report.tables(results))
     if not args.no_publish:
-        png = os.path.join(HERE, 'sync_time.png')
-        plotted = report.plot(results, png)
-        if not plotted:
-            # A plot of another run must not sit next to these tables.
-            if os.path.exists(png):
-                os.unlink(png)
-            print('sync_time.png not drawn: matplotlib is not installed '
-                  '(.venv/bin/pip install -r benchmarks/requirements.txt)')
-        results['meta']['plot'] = plotted
         report.write_markdown(results, os.path.join(HERE, 'results.md'))
     print('wrote %s' % os.path.join(args.out, 'results.json'))
     return 0
