@@ -114,6 +114,17 @@ class Worker:
             return []
         return children if self.name in CHILD_ONLY else [proc] + children
 
+    def pids(self) -> list[int]:
+        """Every process of this contender, the worker included: what a
+        :class:`benchmarks.machine.Window` must not count as another's.
+        """
+        try:
+            proc = psutil.Process(self.proc.pid)
+            return [self.proc.pid] + [
+                c.pid for c in proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
     def cpu(self) -> float:
         """User+system CPU seconds so far."""
         total = 0.0
@@ -127,12 +138,19 @@ class Worker:
 
     def peak_rss(self) -> int:
         """Peak resident set (VmHWM), bytes."""
+        return self._status_sum('VmHWM:')
+
+    def rss(self) -> int:
+        """Resident set now (VmRSS), bytes."""
+        return self._status_sum('VmRSS:')
+
+    def _status_sum(self, key: str) -> int:
         total = 0
         for proc in self._processes():
             try:
                 with open('/proc/%d/status' % proc.pid) as status:
                     for line in status:
-                        if line.startswith('VmHWM:'):
+                        if line.startswith(key):
                             total += int(line.split()[1]) * 1024
             except OSError:
                 continue

@@ -2,7 +2,8 @@
 
 Prints the tables, writes ``benchmarks/out/results.json`` and, unless
 ``--no-publish``, regenerates ``benchmarks/results.md`` and
-``benchmarks/sync_time.png``.
+``benchmarks/sync_time.png`` (or removes the latter when matplotlib is
+missing, so no plot of another run sits next to the new tables).
 """
 
 import argparse
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from benchmarks import contenders
+from benchmarks import machine
 from benchmarks import report
 from benchmarks import scenarios
 
@@ -26,12 +29,15 @@ PRESETS = {
     'quick': dict(sizes=(1000, 10000), repeats=1, latency_rows=1000,
                   latency_changes=200, bursts=(1000,), idle_rows=1000,
                   idle_seconds=20, quiet_seconds=5, churn_interval=2,
-                  resync_rows=1000, sync_budget=30,
+                  resync_rows=1000, sync_budget=30, settle=30,
                   huge_sizes=(1 << 18, 16 << 20)),
+    # tiny: 50 rows cannot feed a burst of 100 other ports: 10 of them
+    # (200 changes/s).
     'tiny': dict(sizes=(50,), repeats=1, latency_rows=50, latency_changes=5,
+                 latency_noise=10,
                  burst_base=20, bursts=(50,), idle_rows=50, idle_seconds=2,
                  quiet_seconds=1, churn_interval=1, resync_rows=50,
-                 timeout=60, huge_sizes=()),
+                 timeout=60, huge_sizes=(), settle=0),
 }
 
 
@@ -74,6 +80,11 @@ def parse_args(argv):
     parser.add_argument('--contenders', type=_names(scenarios.ALL),
                         help='comma-separated subset of: %s'
                         % ','.join(scenarios.ALL))
+    parser.add_argument('--settle', type=float,
+                        help='before each sample, wait up to this many '
+                             'seconds for the load average to fall to '
+                             '%.1f (default 60; quick 30, tiny 0)'
+                        % machine.LIMITS.load)
     parser.add_argument('--out', default=os.path.join(HERE, 'out'),
                         help='directory for results.json')
     parser.add_argument('--no-publish', action='store_true',
@@ -82,6 +93,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error('--repeats must be at least 1')
+    if args.settle is not None and not 0 <= args.settle <= 3600:
+        parser.error('--settle must be between 0 and 3600 seconds')
     return args
 
 
@@ -94,6 +107,8 @@ def config(args) -> scenarios.Config:
         cfg.repeats = args.repeats
     if args.contenders:
         cfg.contenders = args.contenders
+    if args.settle is not None:
+        cfg.settle = args.settle
     return cfg
 
 
@@ -149,6 +164,10 @@ def main(argv=None) -> int:
         'parser': 'agent: stdlib json; raw IDL: python-ovs %s' % (
             ovs.json.PARSER),
         'load_before': os.getloadavg(),
+        'limits': dataclasses.asdict(machine.LIMITS),
+        # What the floor monitors: one ovsdb-client per table.
+        'floor': contenders.agent_tables(),
+        'cores': os.cpu_count(),
         'config': dataclasses.asdict(cfg)}}
 
     def progress(line: str) -> None:
@@ -156,17 +175,32 @@ def main(argv=None) -> int:
 
     for name in args.scenarios:
         print('== %s' % name, flush=True)
+        settled = machine.settle(machine.LIMITS, cfg.settle,
+                                 lambda: [os.getpid()], progress)
+        before = os.getloadavg()
         results[name] = scenarios.SCENARIOS[name](cfg, progress)
+        results[name]['_machine'] = {'load_before': before,
+                                     'load_after': os.getloadavg(),
+                                     'settled': settled}
         # Partial results survive a later scenario's failure.
         report.write_json(results, os.path.join(args.out, 'partial.json'))
     results['meta']['wall_seconds'] = time.monotonic() - began
     results['meta']['load_after'] = os.getloadavg()
+    results['meta']['plot'] = False
+    if not args.no_publish:
+        png = os.path.join(HERE, 'sync_time.png')
+        why_not = report.plot(results, png)
+        if why_not:
+            # A plot of another run must not sit next to these tables.
+            if os.path.exists(png):
+                os.unlink(png)
+            print('sync_time.png not drawn: %s' % why_not)
+        results['meta']['plot'] = why_not is None
     report.write_json(results, os.path.join(args.out, 'results.json'))
     print()
     print(report.tables(results))
     if not args.no_publish:
         report.write_markdown(results, os.path.join(HERE, 'results.md'))
-        report.plot(results, os.path.join(HERE, 'sync_time.png'))
     print('wrote %s' % os.path.join(args.out, 'results.json'))
     return 0
 

@@ -9,18 +9,23 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import statistics
 import time
 from typing import Callable, Optional
 
+from benchmarks.contenders import MARK_PREFIX
 from benchmarks.contenders import POLL_INTERVAL
 from benchmarks import dataset
 from benchmarks import harness
+from benchmarks import machine
 from df_ovsdb_agent.testing import sandbox
 
 LOG = logging.getLogger('benchmarks')
 
-ALL = ('agent', 'agent_pyjson', 'c_floor', 'raw_idl', 'raw_idl_pyjson',
+# The agent and the floor first: they run next to each other in every
+# repeat (see order()).
+ALL = ('agent', 'c_floor', 'agent_pyjson', 'raw_idl', 'raw_idl_pyjson',
        'ovsdbapp_naive', 'neutron_json', 'polling')
 #: Contenders that get a notification per change (polling does not).
 PUSH = tuple(c for c in ALL if c != 'polling')
@@ -38,6 +43,9 @@ class Config:
     contenders: tuple = ALL
     latency_rows: int = 10000
     latency_changes: int = 200
+    # The background burst of the latency scenario: this many other ports
+    # changed every 50 ms.
+    latency_noise: int = 100
     burst_base: int = 1000
     bursts: tuple = (1000, 10000)
     idle_rows: int = 10000
@@ -51,6 +59,9 @@ class Config:
     # Skip a contender at a size when its extrapolated sync time (from the
     # previous size) exceeds this many seconds; reported as extrapolated.
     sync_budget: float = 90.0
+    # Before each sample, wait up to this many seconds for the load
+    # average to fall to machine.LIMITS.load (see machine.settle).
+    settle: float = 60.0
 
     def want(self, names) -> list[str]:
         return [c for c in names if c in self.contenders]
@@ -59,6 +70,14 @@ class Config:
 def median(values: list) -> Optional[float]:
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def order(names, rep: int) -> list:
+    """Contenders in the order of repeat ``rep``: reversed every repeat
+    (A B | B A | A B ...), so a drift of the machine during the run weighs
+    on every contender alike instead of on the one that always runs last.
+    """
+    return list(names) if rep % 2 == 0 else list(reversed(names))
 
 
 def percentile(values: list, pct: float) -> Optional[float]:
@@ -83,6 +102,14 @@ class Database:
     @property
     def remote(self) -> str:
         return self.box.remote
+
+    def pids(self) -> list[int]:
+        """The harness and ovsdb-server: measured, never "others"."""
+        return [os.getpid(), self.box.ovsdb.pid]
+
+    def settle(self, cfg: Config, progress: Callable) -> float:
+        return machine.settle(machine.LIMITS, cfg.settle, self.pids,
+                              progress)
 
     def server_cpu(self) -> float:
         import psutil
@@ -123,35 +150,68 @@ def _started(name: str, db: Database, timeout: float) -> tuple:
 # -- initial sync ------------------------------------------------------------
 
 def sync(cfg: Config, progress: Callable) -> dict:
-    """Start -> every row delivered, and peak RSS, per size and contender."""
+    """Start -> every row delivered, and peak RSS, per size and contender.
+
+    Every sample is a fresh contender process; the order of the
+    contenders is reversed every repeat (:func:`order`).
+    """
     out: dict = {}
     for size in cfg.sizes:
         with Database(size) as db:
             for rep in range(cfg.repeats):
-                for name in cfg.want(ALL):
+                for name in order(cfg.want(ALL), rep):
                     cell = out.setdefault(name, {}).setdefault(
                         str(size), {'seconds': [], 'rss': [], 'cpu': [],
-                                    'events': []})
+                                    'events': [], 'sync_cpu': [],
+                                    'rss_start': [], 'machine': []})
                     guess = _extrapolate(out[name], size)
                     if guess is not None and guess > cfg.sync_budget:
                         cell['extrapolated'] = guess
                         continue
                     with _guard(out, name, progress, 'sync'):
-                        worker, result = _started(name, db, cfg.timeout)
-                        cell['seconds'].append(result['seconds'])
-                        cell['events'].append(result['events'])
-                        cell['rss'].append(worker.peak_rss())
-                        cell['cpu'].append(worker.cpu())
-                        worker.close()
-                        progress('sync %6d %-15s #%d %.3fs' % (
-                            size, name, rep + 1, result['seconds']))
+                        _sync_sample(cfg, db, name, cell, progress)
+                        bad = machine.reasons(cell['machine'][-1])
+                        progress('sync %6d %-15s #%d %.3fs%s' % (
+                            size, name, rep + 1, cell['seconds'][-1],
+                            '  NOT COMPARABLE: ' + '; '.join(bad)
+                            if bad else ''))
     for name, cells in out.items():
         if name.startswith('_'):
             continue
         for cell in cells.values():
             cell['median'] = median(cell['seconds'])
             cell['rss_median'] = median(cell['rss'])
+            cell['sync_cpu_median'] = median(cell['sync_cpu'])
     return out
+
+
+def _sync_sample(cfg: Config, db: Database, name: str, cell: dict,
+                 progress: Callable) -> None:
+    """One initial sync of a fresh ``name`` process, with what else the
+    machine did meanwhile (:class:`benchmarks.machine.Window`).
+    """
+    settled = db.settle(cfg, progress)
+    worker = harness.Worker(name)
+    try:
+        # Interpreter start-up and imports are over ('ready'): the CPU
+        # and memory counted from here are the sync's.
+        cpu, server, rss = worker.cpu(), db.server_cpu(), worker.rss()
+        window = machine.Window(
+            lambda: db.pids() + worker.pids()).start()
+        result = worker.start(db.remote, db.pop.rows, cfg.timeout)
+        seen = window.stop()
+        seen['contender_cpu'] = worker.cpu() - cpu
+        seen['server_cpu'] = db.server_cpu() - server
+        seen['settled'] = settled
+        cell['seconds'].append(result['seconds'])
+        cell['events'].append(result['events'])
+        cell['rss'].append(worker.peak_rss())
+        cell['rss_start'].append(rss)
+        cell['cpu'].append(worker.cpu())
+        cell['sync_cpu'].append(seen['contender_cpu'])
+        cell['machine'].append(seen)
+    finally:
+        worker.close()
 
 
 def _extrapolate(cells: dict, size: int) -> Optional[float]:
@@ -167,39 +227,64 @@ def _extrapolate(cells: dict, size: int) -> Optional[float]:
 # -- latency ------------------------------------------------------------------
 
 def latency(cfg: Config, progress: Callable) -> dict:
-    """Commit -> subscriber callback, idle and under a background burst."""
+    """Commit -> subscriber callback, idle and under a background burst.
+
+    One batch per phase per repeat; every repeat starts each contender
+    afresh, in the order of :func:`order`.
+    """
     out: dict = {}
     with Database(cfg.latency_rows) as db:
         probe = db.pop.add('lat', 1)[0]
-        noise_ports = db.pop.ports[:200]
+        # Not the probe: a background change of it would be taken for
+        # the probe's own (with fewer than 200 rows it was among them).
+        noise_ports = [p for p in db.pop.ports
+                       if not p.name.startswith(MARK_PREFIX)][:200]
         generation = [0]
-        for name in cfg.want(PUSH):
-            with _guard(out, name, progress, 'latency'):
-                _latency_one(cfg, db, name, probe, noise_ports, generation,
-                             out, progress)
+        for rep in range(cfg.repeats):
+            for name in order(cfg.want(PUSH), rep):
+                if name in out.get('_errors', {}):
+                    continue
+                result = out.setdefault(name, {
+                    phase: {'batches': [], 'noise_commits': 0}
+                    for phase in ('idle', 'burst')})
+                with _guard(out, name, progress, 'latency'):
+                    _latency_one(cfg, db, name, probe, noise_ports,
+                                 generation, result, progress)
+    for name, result in out.items():
+        if not name.startswith('_'):
+            for phase in result.values():
+                phase.update(_latency_summary(phase['batches']))
     return out
 
 
 def _latency_one(cfg: Config, db: Database, name: str, probe, noise_ports,
-                 generation: list, out: dict, progress: Callable) -> None:
+                 generation: list, result: dict,
+                 progress: Callable) -> None:
+    settled = db.settle(cfg, progress)
     worker, _ = _started(name, db, cfg.timeout)
     try:
-        result = out[name] = {}
         for phase in ('idle', 'burst'):
             noise = (harness.Noise(db.remote, noise_ports, 'burst',
-                                   pause=0.05, batch=100)
+                                   pause=0.05, batch=cfg.latency_noise)
                      if phase == 'burst' else None)
+            extra = [noise.proc.pid] if noise else []
+            window = machine.Window(
+                lambda: db.pids() + worker.pids() + extra).start()
             try:
-                batches = [_probe_batch(db, worker, probe, generation,
-                                        cfg.latency_changes)
-                           for _ in range(cfg.repeats)]
+                batch = _probe_batch(db, worker, probe, generation,
+                                     cfg.latency_changes)
+                # Before the writer stops: its exit would count its CPU
+                # as another process's.
+                batch['machine'] = window.stop()
+                batch['machine']['settled'] = settled
             finally:
-                commits = noise.close() if noise else 0
-            result[phase] = _latency_summary(batches)
-            result[phase]['noise_commits'] = commits
-            progress('latency %-15s %-5s p50 %s ms  p99 %s ms' % (
-                name, phase, _ms(result[phase]['p50']),
-                _ms(result[phase]['p99'])))
+                result[phase]['noise_commits'] += (
+                    noise.close() if noise else 0)
+            result[phase]['batches'].append(batch)
+            bad = machine.reasons(batch['machine'])
+            progress('latency %-15s %-5s p50 %s ms  p99 %s ms%s' % (
+                name, phase, _ms(batch['p50']), _ms(batch['p99']),
+                '  NOT COMPARABLE: ' + '; '.join(bad) if bad else ''))
     finally:
         worker.close()
 
