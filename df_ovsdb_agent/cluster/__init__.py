@@ -12,6 +12,7 @@ doc/source/publishers.rst, "Reading the cluster's state".
 
 import dataclasses
 import enum
+import logging
 from typing import Any, Hashable, Iterator, Mapping, Optional
 
 from df_ovsdb_agent.cluster import schema
@@ -19,8 +20,11 @@ from df_ovsdb_agent.cluster import schema
 from df_ovsdb_agent.cluster.stores import record_identity
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.state import KeyedState
 from df_ovsdb_agent.state import transition
+
+LOG = logging.getLogger(__name__)
 
 Record = dict  # Interface.to_dict() plus "host"
 
@@ -258,6 +262,36 @@ class ClusterView:
             self._names.clear()
             return
         self.update({key: None for key in self.names(host)})
+
+
+class DownHolds:
+    """Hosts held because their liveness record vanished (``down_grace``),
+    counted: how many were held, how many came back synced within it.
+    """
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.ridden = 0
+        self._hosts: set[str] = set()
+
+    def start(self, host: str, grace: float) -> None:
+        """``host`` is now held for ``grace`` seconds."""
+        self.held += 1
+        self._hosts.add(host)
+        LOG.info('Liveness record of host %s is gone; keeping its view for '
+                 '%.1fs in case it comes back', logsafe.safe(host), grace)
+
+    def end(self, host: str, synced: bool) -> None:
+        """``host``'s hold ended (it came back synced, or its grace
+        passed); a no-op for a host not held for being down.
+        """
+        if host in self._hosts:
+            self._hosts.discard(host)
+            self.ridden += synced
+
+    def drop(self, host: str) -> None:
+        """Forget ``host`` without counting it (it went down for good)."""
+        self._hosts.discard(host)
 
 
 class Holds:

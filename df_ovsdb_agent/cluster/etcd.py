@@ -24,6 +24,7 @@ from typing import Iterator, Optional
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import DownHolds
 from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
@@ -253,11 +254,8 @@ class EtcdWatcher:
         #: More counters: keys skipped as not records, store resets seen.
         self.skipped = 0
         self.resets = 0
-        #: Hosts held because their liveness record vanished (down_grace),
-        #: and how many of them came back synced within it.
-        self.downs_held = 0
-        self.downs_ridden = 0
-        self._down_holds: set[str] = set()
+        #: Hosts held because their liveness record vanished (down_grace).
+        self.downs = DownHolds()
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -378,9 +376,7 @@ class EtcdWatcher:
         fresh = self._fresh.pop(host, {})
         alive = self._fresh_alive.pop(host, None)
         synced = bool(alive and alive.get('synced'))
-        if host in self._down_holds:
-            self._down_holds.discard(host)
-            self.downs_ridden += synced
+        self.downs.end(host, synced)
         LOG.info('Host %s %s: reporting the difference', logsafe.safe(host),
                  'is synced again' if synced else 'did not sync in time')
         markers = self.view.set_host(host, alive)
@@ -392,11 +388,7 @@ class EtcdWatcher:
         """
         if not self.holds.hold(host, alive, now, self.down_grace):
             return False
-        self.downs_held += 1
-        self._down_holds.add(host)
-        LOG.info('Liveness record of host %s is gone; keeping its view for '
-                 '%.1fs in case it comes back', logsafe.safe(host),
-                 self.down_grace)
+        self.downs.start(host, self.down_grace)
         return True
 
     def _expire(self) -> Iterator:

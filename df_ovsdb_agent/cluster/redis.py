@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Optional
 from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import DownHolds
 from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import HostState
 from df_ovsdb_agent.cluster import Record
@@ -241,11 +242,8 @@ class RedisStreamReader:
         self.skipped = 0
         self.connects = 0
         self.resets = 0
-        #: Hosts held because their liveness record vanished (down_grace),
-        #: and how many of them came back within it.
-        self.downs_held = 0
-        self.downs_ridden = 0
-        self._down_holds: set[str] = set()
+        #: Hosts held because their liveness record vanished (down_grace).
+        self.downs = DownHolds()
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -441,17 +439,11 @@ class RedisStreamReader:
         if not self.down_grace or known is None or not self.holds.hold(
                 host, known, time.monotonic(), self.down_grace):
             return False
-        self.downs_held += 1
-        self._down_holds.add(host)
-        LOG.info('Liveness record of host %s is gone; keeping its view for '
-                 '%.1fs in case it comes back', logsafe.safe(host),
-                 self.down_grace)
+        self.downs.start(host, self.down_grace)
         return True
 
     def _release_down(self, host: str) -> None:
-        if host in self._down_holds:
-            self._down_holds.discard(host)
-            self.downs_ridden += 1
+        self.downs.end(host, True)
 
     def _down(self, host: str) -> Iterator:
         """The host's liveness record is gone: ``down``, then ``offline``
@@ -459,7 +451,7 @@ class RedisStreamReader:
         """
         self.positions.pop(host, None)
         self.holds.release(host)
-        self._down_holds.discard(host)
+        self.downs.drop(host)
         self._complete.discard(host)
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)

@@ -98,9 +98,9 @@ def test_blip_shorter_than_the_grace_costs_no_event(side):
         mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
         side.vanish(hv1)
         # The consumer saw the record gone (else the test proves nothing).
-        wait_until(lambda: tail.watcher.downs_held == 1, 20, 'the hold')
+        wait_until(lambda: tail.watcher.downs.held == 1, 20, 'the hold')
         side.come_back(hv1)
-        wait_until(lambda: tail.watcher.downs_ridden == 1, 20,
+        wait_until(lambda: tail.watcher.downs.ridden == 1, 20,
                    'hv1 to come back')
         # A later change on another host: everything before it is in.
         side.add(hv2, 'tap9')
@@ -129,7 +129,7 @@ def test_down_past_the_grace_then_back(side):
         tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
         waited = time.monotonic() - gone
         down = tail.since(mark)
-        assert tail.watcher.downs_held == 1
+        assert tail.watcher.downs.held == 1
         kept = dict(hv1.records)
         hv1.records.clear()
         tail.wait(converged(tail, hv1, hv2))
@@ -151,4 +151,4 @@ def test_down_past_the_grace_then_back(side):
     assert changes(back) == [('hv1', 'online', 'tap%d' % i)
                              for i in range(5)]
     assert markers(back) == ['host hv1 up', 'host hv1 synced']
-    assert tail.watcher.downs_ridden == 0
+    assert tail.watcher.downs.ridden == 0
