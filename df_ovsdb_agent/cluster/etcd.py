@@ -248,14 +248,14 @@ class EtcdWatcher:
         #: Hosts whose last view is kept until they re-synced (see
         #: _list_and_follow), with what the store holds of them now.
         self.holds = Holds(reset_grace)
+        #: Hosts held because their liveness record vanished (down_grace).
+        self.downs = DownHolds()
         self._fresh: dict[str, dict[tuple[str, str], Record]] = {}
         self._fresh_alive: dict[str, Optional[dict]] = {}
         self._header: dict = {}
         #: More counters: keys skipped as not records, store resets seen.
         self.skipped = 0
         self.resets = 0
-        #: Hosts held because their liveness record vanished (down_grace).
-        self.downs = DownHolds()
 
     def __iter__(self) -> Iterator:
         return self.events()

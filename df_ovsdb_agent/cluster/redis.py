@@ -235,6 +235,8 @@ class RedisStreamReader:
         #: Hosts whose last view is kept after a store reset until they
         #: re-synced or their grace passed.
         self.holds = Holds(reset_grace)
+        #: Hosts held because their liveness record vanished (down_grace).
+        self.downs = DownHolds()
         self._run_id: Optional[str] = None
         self._warned: set = set()
         #: More counters: records skipped as not records, resets seen,
@@ -242,8 +244,6 @@ class RedisStreamReader:
         self.skipped = 0
         self.connects = 0
         self.resets = 0
-        #: Hosts held because their liveness record vanished (down_grace).
-        self.downs = DownHolds()
 
     def __iter__(self) -> Iterator:
         return self.events()
