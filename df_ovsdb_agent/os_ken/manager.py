@@ -14,6 +14,7 @@ from oslo_log import log as logging
 
 import df_ovsdb_agent
 from df_ovsdb_agent.exceptions import AgentError
+from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent import logsafe
 
 LOG = logging.getLogger(__name__)
@@ -28,9 +29,15 @@ def parse(argv: Optional[list], prog: str):
     """os-ken's CONF with os-ken's options, oslo.log's and the apps."""
     # app_manager first: it and os_ken.controller.controller import each
     # other; the latter registers the OpenFlow options (ofp_listen_host...).
-    from os_ken.base import app_manager  # noqa: F401
-    from os_ken import cfg
-    from os_ken.controller import controller  # noqa: F401
+    try:
+        from os_ken.base import app_manager  # noqa: F401
+        from os_ken import cfg
+        from os_ken.controller import controller  # noqa: F401
+    except ImportError as exc:
+        # os-ken is an extra: without it, one line saying how to get it.
+        raise ConfigError("%s needs os-ken, an extra: pip install "
+                          "'df-ovsdb-agent[os-ken]' (%s)"
+                          % (prog, logsafe.one_line(str(exc)))) from None
     conf = cfg.CONF
     logging.register_options(conf)
     conf.register_cli_opts([cfg.MultiStrOpt(

@@ -119,3 +119,19 @@ def test_option_default_is_the_monitors():
     from df_ovsdb_agent.ovsdb import monitor
     assert conf_lib.DEFAULT_CONNECTION == monitor.DEFAULT_CONNECTION
     assert monitor.OvsdbSettings().connection == conf_lib.DEFAULT_CONNECTION
+
+
+def test_controller_without_os_ken_is_one_line_and_exit_1():
+    """os-ken is an extra: without it df-ovsdb-controller says how to
+    install it, in one line, instead of a traceback.
+    """
+    code = ('import sys; sys.modules["os_ken"] = None; '
+            'from df_ovsdb_agent.cmd.controller import main; main(["--help"])')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith('df-ovsdb-controller: error: '
+                               'df-ovsdb-controller needs os-ken'), lines
+    assert "pip install 'df-ovsdb-agent[os-ken]'" in lines[0]
