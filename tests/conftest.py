@@ -28,21 +28,21 @@ def _require_ovs():
         pytest.fail('ovsdb-server is not installed; run tools/setup.sh')
 
 
-@pytest.fixture
-def ovs(tmp_path):
-    """ovsdb-server + ovs-vswitchd (dummy datapath): real ofports."""
+def _sandbox(tmp_path, vswitchd):
     _require_ovs()
-    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=True)
+    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=vswitchd)
     box.start()
     yield box
     box.stop()
+
+
+@pytest.fixture
+def ovs(tmp_path):
+    """ovsdb-server + ovs-vswitchd (dummy datapath): real ofports."""
+    yield from _sandbox(tmp_path, vswitchd=True)
 
 
 @pytest.fixture
 def ovsdb(tmp_path):
     """ovsdb-server alone: tests write ofport themselves."""
-    _require_ovs()
-    box = sandbox.OvsSandbox(base_dir=str(tmp_path), vswitchd=False)
-    box.start()
-    yield box
-    box.stop()
+    yield from _sandbox(tmp_path, vswitchd=False)

@@ -35,12 +35,18 @@ def test_cycle_is_found():
     assert cycles({'a': ['b'], 'b': []}) == []
 
 
-def test_function_imports_count_type_checking_does_not(tmp_path):
-    pkg = tmp_path / PACKAGE
+def _package_with_cycle(root):
+    """A package whose a imports b inside a function and b imports a."""
+    pkg = root / PACKAGE
     pkg.mkdir()
     (pkg / '__init__.py').write_text('')
     (pkg / 'a.py').write_text('def f():\n    from df_ovsdb_agent import b\n')
     (pkg / 'b.py').write_text('from . import a\n')
+    return pkg
+
+
+def test_function_imports_count_type_checking_does_not(tmp_path):
+    pkg = _package_with_cycle(tmp_path)
     (pkg / 'c.py').write_text('from typing import TYPE_CHECKING\n'
                               'if TYPE_CHECKING:\n'
                               '    from df_ovsdb_agent.a import f\n')
@@ -75,11 +81,7 @@ def test_import_graph_command_prints_graph_and_no_cycle():
 
 
 def test_import_graph_command_names_the_cycle(tmp_path):
-    pkg = tmp_path / PACKAGE
-    pkg.mkdir()
-    (pkg / '__init__.py').write_text('')
-    (pkg / 'a.py').write_text('def f():\n    from df_ovsdb_agent import b\n')
-    (pkg / 'b.py').write_text('from . import a\n')
+    _package_with_cycle(tmp_path)
     result = _import_graph('--root', str(tmp_path))
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == (

@@ -72,7 +72,10 @@ def test_raising_subscriber_keeps_receiving_and_others_unaffected(bus):
     assert sub.errors == 5
 
 
-def test_slow_subscriber_blocks_neither_publisher_nor_others(bus):
+def _slow_and_fast(bus):
+    """A subscriber held at a gate and one that is not: (gate, the slow
+    one's events, its subscription, the fast Recorder).
+    """
     gate = threading.Event()
     slow_events = []
 
@@ -83,6 +86,11 @@ def test_slow_subscriber_blocks_neither_publisher_nor_others(bus):
     slow_sub = bus.subscribe(slow, name='slow')
     fast = Recorder()
     bus.subscribe(fast, name='fast')
+    return gate, slow_events, slow_sub, fast
+
+
+def test_slow_subscriber_blocks_neither_publisher_nor_others(bus):
+    gate, slow_events, slow_sub, fast = _slow_and_fast(bus)
     src = Source(bus)
     changes = 0
     started = time.monotonic()
@@ -304,16 +312,7 @@ def test_states_and_events_give_every_subscriber_the_same(seed, monkeypatch):
 
 
 def test_states_path_converges_for_a_slow_subscriber(bus):
-    gate = threading.Event()
-    slow_events = []
-
-    def slow(event):
-        gate.wait()
-        slow_events.append(event)
-
-    slow_sub = bus.subscribe(slow, name='slow')
-    fast = Recorder()
-    bus.subscribe(fast, name='fast')
+    gate, slow_events, slow_sub, fast = _slow_and_fast(bus)
     snapshot = Snapshot()
     for round_ in range(50):
         bus.publish_states(snapshot.commit(

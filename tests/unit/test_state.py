@@ -135,6 +135,18 @@ def _random_values(rng, keys):
             for key in keys if rng.random() < 0.7}
 
 
+def _net_states(changes):
+    """(key, new state) per key that changed, placed by its last change
+    (an identity change is offline then online: it counts as online).
+    """
+    last = {}
+    for change in changes:
+        last.pop(change.key, None)
+        last[change.key] = (None if change.action is Action.OFFLINE
+                            else change.value)
+    return list(last.items())
+
+
 @pytest.mark.parametrize('seed', range(40))
 def test_commit_is_update_as_a_batch_of_states(seed):
     # commit() hands on states, update() changes: the same rules must
@@ -151,14 +163,7 @@ def test_commit_is_update_as_a_batch_of_states(seed):
     changes = by_changes.update(batch)
     committed = by_states.commit(batch)
     assert by_states.copy() == by_changes.copy()
-    # One entry per key that changed, placed by its last change (an
-    # identity change is offline then online: it counts as online).
-    last = {}
-    for change in changes:
-        last.pop(change.key, None)
-        last[change.key] = (None if change.action is Action.OFFLINE
-                            else change.value)
-    assert list(committed.items()) == list(last.items())
+    assert list(committed.items()) == _net_states(changes)
 
 
 @pytest.mark.parametrize('seed', range(40))
@@ -172,12 +177,7 @@ def test_adopt_is_replace_as_a_batch_of_states(seed):
     changes = by_changes.replace(fresh)
     adopted = by_states.adopt(fresh)
     assert by_states.copy() == by_changes.copy() == fresh
-    last = {}
-    for change in changes:
-        last.pop(change.key, None)
-        last[change.key] = (None if change.action is Action.OFFLINE
-                            else change.value)
-    assert list(adopted.items()) == list(last.items())
+    assert list(adopted.items()) == _net_states(changes)
 
 
 def test_commit_returns_only_what_changed_offline_first():
