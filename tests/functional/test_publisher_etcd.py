@@ -217,6 +217,10 @@ def test_two_agents_seen_by_one_watcher(tmp_path, ovs, etcd_server,
             other.vsctl(*VM)
             ovs.vsctl('add-port', 'br-int', 'tap7', '--', 'set',
                       'Interface', 'tap7', 'external_ids:iface-id=p7')
+            # tap7 is online once vswitchd gave it an ofport: deleted
+            # before that, it never was (a loaded machine showed it).
+            recorder.wait_for(lambda evs: ('hv1', 'online', 'tap7') in
+                              _summary(evs), 10)
             ovs.vsctl('del-port', 'tap7')
             want = [('hv1', 'online', 'br-int'), ('hv2', 'online', 'br-int'),
                     ('hv2', 'online', 'tap1'), ('hv1', 'online', 'tap7'),

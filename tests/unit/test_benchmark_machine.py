@@ -198,9 +198,10 @@ class TestWindow:
             sum(range(10000))
         seen = window.stop()
         assert seen['measured'] >= 0.2
-        # One thread cannot use more CPU than wall time (one tick of
-        # slack for tick-counted CPU).
-        assert seen['measured'] <= seen['wall'] + 0.011
+        # One thread cannot use more CPU than wall time, give or take the
+        # clock tick that counts CPU in /proc: one at each of the two
+        # readings (CI under load saw 0.200 s of CPU in 0.187 s of wall).
+        assert seen['measured'] <= seen['wall'] + 0.021
         assert seen['others'] >= 0
         assert seen['load_before'] >= 0 and seen['load_after'] >= 0
 
