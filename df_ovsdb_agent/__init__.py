@@ -1,6 +1,5 @@
 """df-ovsdb-agent: one OVSDB monitor session, typed interface events."""
 
-from importlib import metadata
 import warnings
 
 # python-ovs imports eventlet whenever it is installed (the optional
@@ -12,8 +11,22 @@ warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 # deprecation whenever cryptography is installed (os-ken brings it in).
 warnings.filterwarnings('ignore', message=r'DSA is deprecated')
 
-try:
-    # setup.cfg's version, as installed (pbr adds .devN between releases).
-    __version__ = metadata.version('df-ovsdb-agent')
-except metadata.PackageNotFoundError:  # a bare source tree on sys.path
-    __version__ = '0+unknown'
+_version = None
+
+
+def __getattr__(name: str) -> str:
+    # __version__ is looked up on first use: importlib.metadata costs a
+    # third of a command's start-up (doc/source/cli.rst, start-up).
+    global _version
+    if name != '__version__':
+        raise AttributeError('module %r has no attribute %r'
+                             % (__name__, name))
+    if _version is None:
+        from importlib import metadata
+        try:
+            # setup.cfg's version, as installed (pbr adds .devN between
+            # releases).
+            _version = metadata.version('df-ovsdb-agent')
+        except metadata.PackageNotFoundError:  # a bare source tree
+            _version = '0+unknown'
+    return _version

@@ -7,13 +7,10 @@ plugin that group only, never the global configuration.
 
 import abc
 import importlib
-from importlib import metadata as importlib_metadata
 import logging
 from typing import Optional, TYPE_CHECKING
 
 from oslo_config import cfg
-from stevedore import extension
-from stevedore import named
 
 from df_ovsdb_agent.exceptions import ConfigError
 from df_ovsdb_agent.options import read_group
@@ -71,12 +68,17 @@ class Plugin(abc.ABC):
 
 def available(namespace: str) -> dict:
     """Plugin name -> class for every installed entry point."""
+    # stevedore and importlib.metadata are imported where plugins are
+    # looked up: a daemon without plugins never needs them, and every
+    # command's start-up would pay for them (doc/source/cli.rst).
+    from stevedore import extension
     mgr: extension.ExtensionManager = extension.ExtensionManager(
         namespace, invoke_on_load=False)
     return {ext.name: ext.plugin for ext in mgr}
 
 
 def _names(namespace: str) -> list:
+    from importlib import metadata as importlib_metadata
     return [ep.name for ep in importlib_metadata.entry_points(
         group=namespace)]
 
@@ -101,6 +103,7 @@ def load(namespace: str, names: list, conf: cfg.ConfigOpts,
         raise ConfigError('unknown plugin %r in %s (installed: %s)'
                           % (unknown[0], namespace,
                              ', '.join(sorted(installed)) or 'none'))
+    from stevedore import named
     # Import only the configured plugins: another plugin's missing extra
     # dependency must not matter here.
     mgr = named.NamedExtensionManager(

@@ -34,12 +34,34 @@ def load_config(argv: Optional[list], prog: str,
         from oslo_log import log as logging
         logging.register_options(conf)
     conf.register_cli_opts(list(cli_opts))
-    conf(argv if argv is not None else sys.argv[1:], project='df-ovsdb-agent',
-         prog=prog, default_config_files=[],
-         version=df_ovsdb_agent.__version__)
+    args = argv if argv is not None else sys.argv[1:]
+    conf(args, project='df-ovsdb-agent', prog=prog, default_config_files=[],
+         version=version_for(args))
     if log:
         setup_logging(conf)
     return conf
+
+
+# What ``--version`` would print when no argument can be that option: it
+# is never shown (``ConfigOpts.version`` holds it too; nothing reads it).
+VERSION_NOT_LOOKED_UP = '(not looked up)'
+
+
+def version_for(args: list) -> str:
+    """The package version for oslo.config's ``--version``, looked up
+    only when an argument may be that option.
+
+    The look-up imports importlib.metadata and scans the installed
+    distributions, about a third of a command's start-up.  argparse takes
+    any unambiguous prefix (``--vers``), so any argument before ``--``
+    that starts with ``--v`` counts.
+    """
+    for arg in args:
+        if arg == '--':
+            break
+        if arg.startswith('--v'):
+            return df_ovsdb_agent.__version__
+    return VERSION_NOT_LOOKED_UP
 
 
 def setup_logging(conf: cfg.ConfigOpts) -> None:

@@ -135,3 +135,108 @@ def test_controller_without_os_ken_is_one_line_and_exit_1():
     assert lines[0].startswith('df-ovsdb-controller: error: '
                                'df-ovsdb-controller needs os-ken'), lines
     assert "pip install 'df-ovsdb-agent[os-ken]'" in lines[0]
+
+
+# What the daemon and df-ovsdb-events --once import before their first
+# OVSDB connection: run in a fresh interpreter, the command connects to a
+# socket this probe listens on, and the moment it is accepted the probe
+# notes sys.modules and exits.
+CONNECT_PROBE = r'''
+import json, os, socket, sys, threading
+module, work = sys.argv[1:3]
+listener = socket.socket()
+listener.bind(('127.0.0.1', 0))
+listener.listen(1)
+port = listener.getsockname()[1]
+conf = os.path.join(work, 'agent.conf')
+with open(conf, 'w') as f:
+    f.write('[ovsdb]\nconnection = tcp:127.0.0.1:%d\n[agent]\n'
+            'state_dir = %s\n' % (port, os.path.join(work, 'state')))
+args = ['--config-file', conf] + sys.argv[3:]
+
+
+def accept():
+    listener.accept()
+    from df_ovsdb_agent import cmd
+    names = sorted(sys.modules)
+    # The daemon logs to stdout: the probe's line is marked.
+    print('PROBE ' + json.dumps({'modules': names, 'loaded': [
+        n for n in names if cmd.loaded(n)]}))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+threading.Thread(target=accept, daemon=True).start()
+import importlib
+importlib.import_module(module).main(args)
+os._exit(3)  # main() returned without connecting
+'''
+
+# Imported by nothing before the first connection: the package metadata
+# (``--version`` looks it up), the JSON log formatter's dependencies,
+# metrics, the stores' clients, python-ovs.
+NOT_BEFORE_CONNECTING = (
+    'importlib.metadata', 'xmlrpc', 'http.client', 'email', 'zipfile',
+    'oslo_utils.timeutils', 'prometheus_client', 'ovs', 'eventlet',
+    'requests', 'etcd3gw', 'redis', 'df_ovsdb_agent.publishers',
+    'df_ovsdb_agent.testing')
+
+
+def _connect_probe(module, tmp_path, *args):
+    result = subprocess.run(
+        [sys.executable, '-c', CONNECT_PROBE, module, str(tmp_path), *args],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines()
+             if line.startswith('PROBE ')]
+    assert len(lines) == 1, result.stdout + result.stderr
+    return json.loads(lines[0][len('PROBE '):])
+
+
+def _under(modules, packages):
+    return sorted(name for name in modules
+                  if any(name == p or name.startswith(p + '.')
+                         for p in packages))
+
+
+# Deferred modules that oslo.config imports, and oslo.log (the daemon).
+BY_OSLO_CONFIG = {'rfc3986', 'netaddr', 'stevedore'}
+BY_OSLO_LOG = BY_OSLO_CONFIG | {'debtcollector',
+                                'oslo_serialization.jsonutils'}
+
+
+@pytest.mark.parametrize('module,args,deferred', [
+    ('df_ovsdb_agent.cmd.agent', (), BY_OSLO_LOG),
+    ('df_ovsdb_agent.cmd.events', ('--once',), BY_OSLO_CONFIG),
+], ids=['agent', 'events-once'])
+def test_first_connection_imports(module, args, deferred, tmp_path):
+    """Until the command's first OVSDB connection: the deferred modules'
+    bodies have not run (except netaddr: oslo.config checks the IPOpt
+    default of ``[metrics] host`` with it), nothing of
+    :data:`NOT_BEFORE_CONNECTING` is imported, and what the connection
+    needs is (the probe is not blind).
+    """
+    from df_ovsdb_agent import cmd
+    found = _connect_probe(module, tmp_path, *args)
+    assert 'df_ovsdb_agent.ovsdb.jsonrpc' in found['modules']
+    assert 'oslo_config.cfg' in found['loaded']
+    assert _under(found['modules'], NOT_BEFORE_CONNECTING) == []
+    assert sorted(set(cmd.DEFERRED) & set(found['loaded'])) == ['netaddr']
+    # Imported (by oslo.config, oslo.log), never run.
+    assert deferred <= set(found['modules'])
+    assert deferred <= set(cmd.DEFERRED)
+
+
+def test_oslo_config_and_oslo_log_without_deferred_bodies():
+    """With the cmd package imported first (as every console script
+    does), importing oslo.config and oslo.log runs none of the deferred
+    bodies and does not import importlib.metadata.
+    """
+    code = ('import json, sys; from df_ovsdb_agent import cmd; '
+            'import oslo_config.cfg, oslo_log.log; '
+            'print(json.dumps([[n for n in cmd.DEFERRED if cmd.loaded(n)], '
+            '"importlib.metadata" in sys.modules]))')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[], False]
