@@ -6,7 +6,6 @@ oslo.config imports at module level but the commands use late or never
 third of ``import oslo_config.cfg`` (doc/source/cli.rst, start-up).
 """
 
-import importlib.abc
 import sys
 import types
 
@@ -65,12 +64,14 @@ class _Deferred(types.ModuleType):
         return get(self, attr)
 
 
-class _DeferringLoader(importlib.abc.Loader):
+# Loader and finder by their methods, not importlib.abc's classes: that
+# module imports importlib.resources (pathlib, tempfile, zipfile...), ~10 ms.
+class _DeferringLoader:
     """Wraps a module's own loader: the import makes a :class:`_Deferred`
     module, the first attribute read runs the body with the real loader.
     """
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader) -> None:
         self.loader = loader
 
     def create_module(self, spec):
@@ -82,7 +83,7 @@ class _DeferringLoader(importlib.abc.Loader):
         module.__class__ = _Deferred
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     """Finds the modules named (:data:`DEFERRED`) with the other finders
     and has them imported deferred.
     """
