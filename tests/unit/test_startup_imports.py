@@ -240,3 +240,29 @@ def test_oslo_config_and_oslo_log_without_deferred_bodies():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [[], False]
+
+
+def test_version_is_looked_up_only_when_an_argument_may_ask():
+    """argparse takes any unambiguous prefix of --version; anything else
+    gets a placeholder that is never printed.
+    """
+    import df_ovsdb_agent
+    from df_ovsdb_agent.cmd import common
+    placeholder = common.VERSION_NOT_LOOKED_UP
+    assert common.version_for([]) == placeholder
+    assert common.version_for(['--config-file', 'a.conf', '--debug',
+                               '--help']) == placeholder
+    assert common.version_for(['--', '--version']) == placeholder
+    for arg in ('--version', '--vers', '--v', '--verbose'):
+        assert common.version_for(['--debug', arg]) == \
+            df_ovsdb_agent.__version__, arg
+
+
+@pytest.mark.parametrize('arg', ['--version', '--vers'])
+def test_version_option_prints_the_version(arg):
+    import df_ovsdb_agent
+    result = subprocess.run(
+        [sys.executable, '-c', 'from df_ovsdb_agent.cmd.events import main; '
+         'main()', arg], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == df_ovsdb_agent.__version__
