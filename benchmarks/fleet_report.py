@@ -179,8 +179,8 @@ def details(store: str, results: dict) -> list:
                                      for v in result['loadavg_after']),
                             result['others_cpu_pct'],
                             '' if result.get('comparable') else
-                            ': NOT COMPARABLE (load > 1.0 before or other '
-                            'processes busy)'))
+                            ': NOT COMPARABLE (load > 1.0 before the '
+                            'first scenario, or other processes busy)'))
         if result.get('late'):
             bits.append('NOT FLUSHED in time: %d hosts' % len(
                 result['late']))
@@ -188,6 +188,18 @@ def details(store: str, results: dict) -> list:
             bits.append('DID NOT CONVERGE within the timeout')
         lines.append('- **%s**: %s.' % (TITLES[name], '; '.join(bits)))
     return lines
+
+
+def fleet_sizes(p: dict) -> str:
+    """'1000 hosts x 50 interfaces (cold, rolling), ...' of the params."""
+    runs = p.get('runs') or [(n, p['interfaces'], None, None)
+                             for n in p.get('sizes') or [p['hosts']]]
+    many = len(runs) > 1
+    return ', '.join('%d hosts x %d interfaces%s%s' % (
+        run[0], run[1],
+        ' (%s)' % ', '.join(run[2]) if run[2] and many else '',
+        (' started at %g/s' % run[3] if run[3] else ' started at once')
+        if many and run[3] is not None else '') for run in runs)
 
 
 def markdown(results: dict) -> str:
@@ -207,15 +219,17 @@ def markdown(results: dict) -> str:
             ' '.join('%.2f' % v for v in m['loadavg']),
             ' '.join('%.2f' % v for v in m.get('loadavg_end', ()))),
         '',
-        '%s hosts x %d interfaces, %d worker processes; cold start %s; '
+        '%s, %d worker processes%s; cold start %s; '
         'agent events reach the publishers %s; publisher options: %s. Lag '
         'is from the commit at the synthetic agent to the event at the '
         'consumer; rates and CPU are over each scenario\'s window. See '
         '`benchmarks/README.md` ("Fleet benchmark") for what each column '
         'means.' % (
-            ', '.join(str(n) for n in p.get('sizes') or [p['hosts']]),
-            p['interfaces'], p['workers'],
-            '%g hosts/s' % p['start_rate'] if p.get('start_rate')
+            fleet_sizes(p), p['workers'],
+            ' of greenthreads (eventlet)' if p.get('runtime') == 'green'
+            else ' of native threads' if p.get('runtime') else '',
+            'as each size says' if len(p.get('runs') or ()) > 1
+            else '%g hosts/s' % p['start_rate'] if p.get('start_rate')
             else 'all hosts at once',
             'from a bus thread per host' if p.get('bus') == 'threads'
             else 'in the publishing thread',
@@ -232,8 +246,9 @@ def markdown(results: dict) -> str:
         out += ['', '## Cold start by size', '',
                 'Flaps: consumer events that were no real change plus host '
                 '`down` markers (0 expected). Not comparable: the 1-minute '
-                'load average was above 1.0 before the scenario, or other '
-                'processes used more than 20% of a core during it.', '']
+                'load average was above 1.0 before the run\'s first '
+                'scenario, or other processes used more than 20% of a core '
+                'during this one.', '']
         out += size_summary(sizes)
     for size, stores_of in sizes.items():
         for store, results_of in stores_of.items():
