@@ -265,3 +265,43 @@ def test_sizes_and_start_rate_arguments(capsys):
         with pytest.raises(SystemExit):
             fleet.parse_args(bad)
     assert 'bad --sizes' in capsys.readouterr().err
+
+
+def test_sizes_with_interfaces_rate_and_scenarios(capsys):
+    args = fleet.parse_args([
+        '--sizes', '1000x50@0:cold+rolling,2500x20,10000', '--interfaces',
+        '10', '--scenarios', 'cold,idle', '--start-rate', '100'])
+    assert args.runs == [(1000, 50, ('cold', 'rolling'), 0.0),
+                         (2500, 20, ('cold', 'idle'), 100.0),
+                         (10000, 10, ('cold', 'idle'), 100.0)]
+    assert args.sizes == [1000, 2500, 10000]
+    assert args.runtime == 'green'
+    for bad in ('1000x0', '1000xy', '1000@-1', '1000@z', '1000:cold+nap'):
+        with pytest.raises(SystemExit):
+            fleet.parse_args(['--sizes', bad])
+    assert 'unknown scenario nap' in capsys.readouterr().err
+
+
+def test_worker_commands_are_whole_lines():
+    import os
+    import threading
+
+    from benchmarks.fleet_worker import commands
+
+    read, write = os.pipe()
+
+    def feed():
+        # One command cut in two writes, then two in one, then EOF.
+        for chunk in (b'{"op": "st', b'atus"}\n\n{"op": "a"}\n{"op"',
+                      b': "b"}\n'):
+            os.write(write, chunk)
+        os.close(write)
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    try:
+        assert list(commands(read)) == ['{"op": "status"}', '{"op": "a"}',
+                                        '{"op": "b"}']
+    finally:
+        thread.join(5)
+        os.close(read)
