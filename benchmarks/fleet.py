@@ -230,7 +230,7 @@ class StoreRun:
             counters = dict.fromkeys(counters, 0.0)
         procs = {'store': fleet_stores.proc_usage(self.server.pid)}
         if zero:
-            procs['store'] = dict(procs['store'], cpu=0.0)
+            procs['store'] = dict(procs['store'], cpu=0.0, switches=0)
         each = [fleet_stores.proc_usage(w.pid) for w in self.workers]
         procs['workers'] = _sum_usage(each)
         procs['consumer'] = fleet_stores.proc_usage(self.consumer.pid)
@@ -440,8 +440,8 @@ def _last_flush(replies: list) -> dict:
 
 
 def _sum_usage(usages: list) -> dict:
-    return {key: sum(u[key] for u in usages)
-            for key in ('cpu', 'rss', 'hwm')}
+    return {key: sum(u.get(key, 0) for u in usages)
+            for key in ('cpu', 'rss', 'hwm', 'threads', 'switches')}
 
 
 def _sum_status(replies: list) -> dict:
@@ -485,9 +485,13 @@ def _rates(store: str, before: dict, after: dict) -> dict:
     procs = {}
     for name, usage in after['procs'].items():
         cpu = usage['cpu'] - before['procs'][name]['cpu']
+        switches = usage.get('switches', 0) - before['procs'][name].get(
+            'switches', 0)
         procs[name] = {'cpu_pct': 100.0 * cpu / seconds,
                        'rss_mb': usage['rss'] / 2 ** 20,
-                       'peak_rss_mb': usage['hwm'] / 2 ** 20}
+                       'peak_rss_mb': usage['hwm'] / 2 ** 20,
+                       'threads': usage.get('threads'),
+                       'switches_per_s': max(0.0, switches) / seconds}
     rates['procs'] = procs
     return rates
 

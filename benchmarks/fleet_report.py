@@ -155,6 +155,12 @@ def details(store: str, results: dict) -> list:
                                        result['requests'].items() if v}]
         if result.get('fsync_ms_mean') is not None:
             bits.append('WAL fsync %.2f ms mean' % result['fsync_ms_mean'])
+        workers = result['procs']['workers']
+        if workers.get('threads') is not None:
+            bits.append('workers: %d OS threads, %.0f context switches/s '
+                        '(store %.0f/s)' % (
+                            workers['threads'], workers['switches_per_s'],
+                            result['procs']['store']['switches_per_s']))
         if 'durations_s' in result:
             d = result['durations_s']
             bits.append('per-host restart p50 %.3fs, max %.3fs (%d hosts, '
