@@ -148,6 +148,8 @@ class StoreRun:
         self.real: list = []     # (t, key, action, record)
         self.seen: list = []
         self.markers: list = []  # (t, kind, host, state)
+        # The consumer's down holds so far: (held, ridden out).
+        self.downs = (0, 0)
         config = publisher_config(store, 'http://127.0.0.1:1', self.opts())
         self.ttl = int(getattr(config, 'lease_ttl', None) or
                        getattr(config, 'liveness_ttl'))
@@ -213,7 +215,9 @@ class StoreRun:
                 self.real.append((line['t'], key, line['a'], line['r']))
                 self.expected.apply(key, line['a'], line['r'])
         for line in self.consumer_tail.read():
-            if line['e'] == 'i':
+            if line['e'] == 'd':
+                self.downs = (line['held'], line['ridden'])
+            elif line['e'] == 'i':
                 key = (line['h'], line['n'])
                 self.seen.append((line['t'], key, line['a'], line['r']))
                 self.seen_view.apply(key, line['a'], line['r'])
@@ -272,6 +276,7 @@ class StoreRun:
         self.collect()
         real_from, seen_from = len(self.real), len(self.seen)
         markers_from = len(self.markers)
+        downs_before = self.downs
         status_before = _sum_status(command_all(self.workers, 'status'))
         t0 = time.monotonic()
         if restart is not None:
@@ -323,6 +328,12 @@ class StoreRun:
             'view_differences': self.seen_view.differences(self.expected),
             'interfaces': len(self.expected.records),
             'markers': _count_markers(self.markers[markers_from:]),
+            # Hosts the consumer held after their liveness record vanished
+            # (down_grace), and those that came back in time: lease blips
+            # that cost no event.
+            'down_holds': {
+                'held': self.downs[0] - downs_before[0],
+                'ridden': self.downs[1] - downs_before[1]},
             'connections': connections,
             'settle_s': settle,
             # Publisher writers: failed store requests (then jittered

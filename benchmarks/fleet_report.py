@@ -71,6 +71,18 @@ def flaps(result: dict) -> int:
     return result['events']['extra'] + result['markers'].get('host_down', 0)
 
 
+def flaps_text(result: dict) -> str:
+    """The flaps, and the consumer's down holds when there were any (a
+    host held for ``down_grace`` and back in time costs no flap).
+    """
+    text = '%d' % flaps(result)
+    holds = result.get('down_holds') or {}
+    if holds.get('held'):
+        text += ' (%d held, %d ridden out)' % (
+            holds['held'], holds.get('ridden', 0))
+    return text
+
+
 def table(store: str, results: dict) -> list:
     lines = [
         '| scenario | converge s | consumer events seen / real | lag p50 '
@@ -122,7 +134,7 @@ def size_summary(sizes: dict) -> list:
                      else None)
             procs = cold['procs']
             lines.append(
-                '| %s | %s | %s | %s (%s) | %s | %s | %s | %d | %s | %s | %s '
+                '| %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s '
                 '| %s (%s) | %s | %s | %s |' % (
                     size, store, cold['interfaces'],
                     _num(cold.get('start_rate'), '%.0f') if cold.get(
@@ -130,7 +142,7 @@ def size_summary(sizes: dict) -> list:
                     _num(started, '%.1f'),
                     _num(cold['converge_s'], '%.1f')
                     if cold['converged'] else 'did not converge',
-                    _num(after, '%.1f'), seen_vs_real(cold), flaps(cold),
+                    _num(after, '%.1f'), seen_vs_real(cold), flaps_text(cold),
                     _ms(cold['events']['lag_p50']),
                     _ms(cold['events']['lag_p99']),
                     _num(procs['store']['cpu_pct']),
@@ -151,6 +163,7 @@ def details(store: str, results: dict) -> list:
                 'publishers flushed after %s s' % _num(
                     result.get('flushed_s'), '%.2f'),
                 'markers %s' % (result['markers'] or 'none'),
+                'consumer down holds %s' % result.get('down_holds', '-'),
                 'store requests %s' % {k: int(v) for k, v in
                                        result['requests'].items() if v}]
         if result.get('fsync_ms_mean') is not None:

@@ -305,3 +305,15 @@ def test_worker_commands_are_whole_lines():
     finally:
         thread.join(5)
         os.close(read)
+
+
+def test_flaps_name_the_consumers_down_holds():
+    from benchmarks import fleet_report
+    quiet = {'events': {'extra': 0}, 'markers': {'host_up': 3},
+             'down_holds': {'held': 0, 'ridden': 0}}
+    assert fleet_report.flaps_text(quiet) == '0'
+    ridden = dict(quiet, down_holds={'held': 2, 'ridden': 2})
+    assert fleet_report.flaps_text(ridden) == '0 (2 held, 2 ridden out)'
+    down = {'events': {'extra': 5}, 'markers': {'host_down': 1},
+            'down_holds': {'held': 1, 'ridden': 0}}
+    assert fleet_report.flaps_text(down) == '6 (1 held, 0 ridden out)'
