@@ -45,6 +45,7 @@ def wait_readable(fd: int) -> None:
 
 
 fleet_worker.wait_readable = wait_readable
+fleet_worker.GREEN = True
 
 if __name__ == '__main__':
     sys.exit(fleet_worker.main())

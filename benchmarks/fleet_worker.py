@@ -321,6 +321,10 @@ class Worker:
                 return
 
 
+#: Whether the hosts are greenthreads (set by :mod:`benchmarks.fleet_green`
+#: after monkey-patching).
+GREEN = False
+
 #: Stack size of the worker's threads, bytes.
 THREAD_STACK = 512 * 1024
 
@@ -384,7 +388,7 @@ def main(argv=None) -> int:
                              '(default) or from a bus thread per host')
     args = parser.parse_args(argv)
     raise_fd_limit()
-    if 'eventlet' not in sys.modules:
+    if not GREEN:
         # Thousands of writer threads: a smaller stack (Python's default
         # is the OS's, 8 MiB) keeps the address space small; their code
         # is the publisher's, which needs far less.  (Greenthreads have
