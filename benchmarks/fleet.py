@@ -70,7 +70,9 @@ class WorkerProc:
         self.hosts = hosts
         self.changes = os.path.join(workdir, 'changes-%d.jsonl' % index)
         self.log = os.path.join(workdir, 'worker-%d.log' % index)
-        cmd = [sys.executable, '-m', 'benchmarks.fleet_worker',
+        module = ('benchmarks.fleet_green' if args.runtime == 'green'
+                  else 'benchmarks.fleet_worker')
+        cmd = [sys.executable, '-m', module,
                '--store', store, '--url', url, '--hosts', ','.join(hosts),
                '--interfaces', str(args.interfaces), '--changes',
                self.changes, '--seed', str(args.seed * 1000 + index),
@@ -146,6 +148,8 @@ class StoreRun:
         self.real: list = []     # (t, key, action, record)
         self.seen: list = []
         self.markers: list = []  # (t, kind, host, state)
+        # The consumer's down holds so far: (held, ridden out).
+        self.downs = (0, 0)
         config = publisher_config(store, 'http://127.0.0.1:1', self.opts())
         self.ttl = int(getattr(config, 'lease_ttl', None) or
                        getattr(config, 'liveness_ttl'))
@@ -211,7 +215,9 @@ class StoreRun:
                 self.real.append((line['t'], key, line['a'], line['r']))
                 self.expected.apply(key, line['a'], line['r'])
         for line in self.consumer_tail.read():
-            if line['e'] == 'i':
+            if line['e'] == 'd':
+                self.downs = (line['held'], line['ridden'])
+            elif line['e'] == 'i':
                 key = (line['h'], line['n'])
                 self.seen.append((line['t'], key, line['a'], line['r']))
                 self.seen_view.apply(key, line['a'], line['r'])
@@ -228,7 +234,7 @@ class StoreRun:
             counters = dict.fromkeys(counters, 0.0)
         procs = {'store': fleet_stores.proc_usage(self.server.pid)}
         if zero:
-            procs['store'] = dict(procs['store'], cpu=0.0)
+            procs['store'] = dict(procs['store'], cpu=0.0, switches=0)
         each = [fleet_stores.proc_usage(w.pid) for w in self.workers]
         procs['workers'] = _sum_usage(each)
         procs['consumer'] = fleet_stores.proc_usage(self.consumer.pid)
@@ -270,6 +276,7 @@ class StoreRun:
         self.collect()
         real_from, seen_from = len(self.real), len(self.seen)
         markers_from = len(self.markers)
+        downs_before = self.downs
         status_before = _sum_status(command_all(self.workers, 'status'))
         t0 = time.monotonic()
         if restart is not None:
@@ -321,6 +328,12 @@ class StoreRun:
             'view_differences': self.seen_view.differences(self.expected),
             'interfaces': len(self.expected.records),
             'markers': _count_markers(self.markers[markers_from:]),
+            # Hosts the consumer held after their liveness record vanished
+            # (down_grace), and those that came back in time: lease blips
+            # that cost no event.
+            'down_holds': {
+                'held': self.downs[0] - downs_before[0],
+                'ridden': self.downs[1] - downs_before[1]},
             'connections': connections,
             'settle_s': settle,
             # Publisher writers: failed store requests (then jittered
@@ -329,7 +342,11 @@ class StoreRun:
                            for k in status if k != 'connected'},
         }
         result.update(_rates(self.store, before, after))
-        result.update(_noise(before, after))
+        if self.args.load_first is None:
+            # The run's first scenario: the load the machine had before
+            # the fleet did anything (see NOISE_LOAD).
+            self.args.load_first = before['loadavg'][0]
+        result.update(_noise(before, after, self.args.load_first))
         result.update({k: v for k, v in info.items()
                        if k in ('changes', 'transactions', 'durations_s',
                                 'late', 'started_s')})
@@ -434,8 +451,8 @@ def _last_flush(replies: list) -> dict:
 
 
 def _sum_usage(usages: list) -> dict:
-    return {key: sum(u[key] for u in usages)
-            for key in ('cpu', 'rss', 'hwm')}
+    return {key: sum(u.get(key, 0) for u in usages)
+            for key in ('cpu', 'rss', 'hwm', 'threads', 'switches')}
 
 
 def _sum_status(replies: list) -> dict:
@@ -479,16 +496,24 @@ def _rates(store: str, before: dict, after: dict) -> dict:
     procs = {}
     for name, usage in after['procs'].items():
         cpu = usage['cpu'] - before['procs'][name]['cpu']
+        switches = usage.get('switches', 0) - before['procs'][name].get(
+            'switches', 0)
         procs[name] = {'cpu_pct': 100.0 * cpu / seconds,
                        'rss_mb': usage['rss'] / 2 ** 20,
-                       'peak_rss_mb': usage['hwm'] / 2 ** 20}
+                       'peak_rss_mb': usage['hwm'] / 2 ** 20,
+                       'threads': usage.get('threads'),
+                       'switches_per_s': max(0.0, switches) / seconds}
     rates['procs'] = procs
     return rates
 
 
-#: A scenario is not comparable when the 1-minute load average before it
-#: was above this (2 cores: other processes were running), or when other
-#: processes used more than NOISE_CPU_PCT of one core during it.
+#: A scenario is not comparable when other processes used more than
+#: NOISE_CPU_PCT of one core during it, or when the 1-minute load average
+#: before the run's *first* scenario was above NOISE_LOAD (2 cores: other
+#: processes were running when the benchmark began).  The load before a
+#: later scenario is not the rule: it still counts the fleet's own
+#: previous scenario (a load average decays over minutes), so it would
+#: mark every scenario after a heavy one whatever else ran.
 NOISE_LOAD = 1.0
 NOISE_CPU_PCT = 20.0
 
@@ -501,24 +526,37 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - idle) / fleet_stores.CLK_TCK
 
 
-def _noise(before: dict, after: dict) -> dict:
+def comparable(load_first: float, others_cpu_pct: float) -> bool:
+    """Whether a scenario's figures say what this code does on a quiet
+    machine: the load average before the run's first scenario was at most
+    :data:`NOISE_LOAD` and other processes used at most
+    :data:`NOISE_CPU_PCT` of a core during the scenario.
+    """
+    return load_first <= NOISE_LOAD and others_cpu_pct <= NOISE_CPU_PCT
+
+
+def _noise(before: dict, after: dict,
+           load_first: Optional[float] = None) -> dict:
     """Load averages around a scenario, the CPU other processes used
-    during it, and whether its figures are comparable.
+    during it, and whether its figures are comparable (see
+    :func:`comparable`; ``load_first``: the 1-minute load average before
+    the run's first scenario, default this scenario's).
     """
     seconds = max(1e-9, after['t'] - before['t'])
     busy = after['machine_busy'] - before['machine_busy']
     ours = sum(after['procs'][name]['cpu'] - before['procs'][name]['cpu']
                for name in after['procs'])
     others = max(0.0, 100.0 * (busy - ours) / seconds)
-    load_before = before['loadavg'][0]
+    if load_first is None:
+        load_first = before['loadavg'][0]
     worker_cpu = [100.0 * (a - b) / seconds for a, b in zip(
         after['each_worker'], before['each_worker'])]
     return {'loadavg_before': list(before['loadavg']),
             'loadavg_after': list(after['loadavg']),
+            'loadavg_first': load_first,
             'others_cpu_pct': others,
             'worker_max_cpu_pct': max(worker_cpu, default=0.0),
-            'comparable': load_before <= NOISE_LOAD and (
-                others <= NOISE_CPU_PCT)}
+            'comparable': comparable(load_first, others)}
 
 
 def machine() -> dict:
@@ -564,8 +602,11 @@ def parse_args(argv):
             '\n\n')[0])
     parser.add_argument('--hosts', type=int, default=1000)
     parser.add_argument('--sizes',
-                        help='comma-separated host counts to run one after '
-                             'the other (e.g. 1000,2500,5000,10000); '
+                        help='comma-separated fleet sizes to run one after '
+                             'the other, each HOSTS[xINTERFACES][@START_RATE]'
+                             '[:SCENARIO+SCENARIO...] (e.g. 1000x50@0:cold+'
+                             'rolling,2500x20,10000x10; --interfaces, '
+                             '--start-rate and --scenarios where not given); '
                              'overrides --hosts')
     parser.add_argument('--start-rate', type=float, default=0.0,
                         help='hosts started per second in the cold start, '
@@ -575,6 +616,11 @@ def parse_args(argv):
                         help='agent events reach each publisher in the '
                              'publishing thread (default) or from a bus '
                              'thread per host as in the agent')
+    parser.add_argument('--runtime', choices=('green', 'native'),
+                        default='green',
+                        help='simulated hosts run as greenthreads of one '
+                             'OS thread per worker (default; eventlet) or '
+                             'as native threads')
     parser.add_argument('--interfaces', type=int, default=50)
     parser.add_argument('--workers', type=int, default=4,
                         help='worker processes the hosts are spread over')
@@ -617,6 +663,7 @@ def parse_args(argv):
         args.set = parse_set(args.set)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
+    args.load_first = None  # set by the first scenario
     args.stores = tuple(s for s in args.stores.split(',') if s)
     args.scenarios = tuple(s for s in args.scenarios.split(',') if s)
     bad = ([s for s in args.stores if s not in STORES] +
@@ -626,14 +673,45 @@ def parse_args(argv):
     if args.hosts < 1 or args.interfaces < 1 or args.workers < 1:
         parser.error('--hosts, --interfaces and --workers must be >= 1')
     try:
-        args.sizes = [int(n) for n in args.sizes.split(',')] if (
-            args.sizes) else [args.hosts]
-    except ValueError:
-        parser.error('bad --sizes %r: expected numbers, e.g. 1000,2500'
-                     % args.sizes)
-    if min(args.sizes) < 1 or args.start_rate < 0:
-        parser.error('--sizes must be >= 1 and --start-rate >= 0')
+        args.runs = [parse_size(item, args.interfaces, args.scenarios,
+                                args.start_rate)
+                     for item in args.sizes.split(',')] if args.sizes else [
+            (args.hosts, args.interfaces, args.scenarios, args.start_rate)]
+    except ValueError as exc:
+        parser.error('bad --sizes %r: %s' % (args.sizes, exc))
+    args.sizes = [run[0] for run in args.runs]
+    if args.start_rate < 0:
+        parser.error('--start-rate must be >= 0')
     return args
+
+
+def parse_size(item: str, interfaces: int, scenarios: tuple,
+               rate: float = 0.0) -> tuple[int, int, tuple, float]:
+    """One ``--sizes`` item, ``HOSTS[xINTERFACES][@RATE][:SCENARIO+...]``
+    -> (hosts, interfaces, scenarios, start rate), the defaults where not
+    given.
+    """
+    spec, sep, names = item.strip().partition(':')
+    spec, at, rate_text = spec.partition('@')
+    hosts_text, x, count = spec.partition('x')
+    try:
+        hosts = int(hosts_text)
+        if x:
+            interfaces = int(count)
+        if at:
+            rate = float(rate_text)
+    except ValueError:
+        raise ValueError('expected HOSTS[xINTERFACES][@RATE][:SCENARIO+...]'
+                         ', e.g. 1000,2500 or 1000x50@0:cold+rolling'
+                         ) from None
+    if hosts < 1 or interfaces < 1 or not rate >= 0:
+        raise ValueError('hosts and interfaces must be >= 1, the rate >= 0')
+    if sep:
+        scenarios = tuple(n for n in names.split('+') if n)
+        bad = [n for n in scenarios if n not in SCENARIOS]
+        if bad:
+            raise ValueError('unknown scenario %s' % ', '.join(bad))
+    return hosts, interfaces, scenarios, rate
 
 
 def main(argv=None) -> int:
@@ -645,7 +723,7 @@ def main(argv=None) -> int:
         'date': started.strftime('%Y-%m-%d %H:%M UTC'),
         'machine': machine(),
         'params': {k: v for k, v in vars(args).items()
-                   if k not in ('out', 'no_publish', 'keep')},
+                   if k not in ('out', 'no_publish', 'keep', 'load_first')},
     }
     # etcd, redis-server and the workers inherit it: a connection each.
     raise_fd_limit()
@@ -653,14 +731,17 @@ def main(argv=None) -> int:
     status = 0
     runs: dict = {}
     try:
-        for size in args.sizes:
-            args.hosts = size
-            found = runs[str(size)] = {}
+        for size, interfaces, scenarios, rate in args.runs:
+            args.hosts, args.interfaces, args.start_rate = (
+                size, interfaces, rate)
+            label = str(size) if str(size) not in runs else '%dx%d' % (
+                size, interfaces)
+            found = runs[label] = {}
             for store in args.stores:
-                run = StoreRun(store, args, os.path.join(workdir, str(size)))
+                run = StoreRun(store, args, os.path.join(workdir, label))
                 try:
                     run.start()
-                    found[store] = run.run(args.scenarios)
+                    found[store] = run.run(scenarios)
                 except Exception as exc:
                     print('[%s] failed: %s: %s (logs in %s)' % (
                         store, type(exc).__name__, exc, run.workdir),
@@ -693,7 +774,7 @@ def save(results: dict, runs: dict, args, started,
     """
     results.pop('stores', None)
     results.pop('sizes', None)
-    if len(runs) == 1 and len(args.sizes) == 1:
+    if len(runs) == 1 and len(args.runs) == 1:
         results['stores'] = next(iter(runs.values()))
     else:
         results['sizes'] = runs

@@ -8,7 +8,11 @@ public iterator API is used.  Output: JSON lines in ``--out``:
 - ``{"t", "e": "i", "a", "h", "n", "r"}`` an interface event (action,
   host, name, record);
 - ``{"t", "e": "h", "h", "s"}`` a host marker (up, synced, down);
-- ``{"t", "e": "s", "s", "h", "reset"}`` a sync marker.
+- ``{"t", "e": "s", "s", "h", "reset"}`` a sync marker;
+- ``{"t", "e": "d", "held", "ridden"}`` the reader's down holds so far
+  (hosts whose liveness record vanished and that it held for
+  ``down_grace``, its default: half their TTL; those that came back in
+  time), whenever they change: a blip ridden out yields no event.
 
 The file is flushed at least every 50 ms; SIGTERM ends the iteration.
 """
@@ -50,6 +54,18 @@ def line_of(t: float, item) -> dict:
     return {'t': t, 'e': '?', 'x': str(item)}
 
 
+def holds_line(out: 'Output', reader, last: tuple) -> tuple:
+    """Write the reader's down hold counters if they changed since
+    ``last``; the counters now.
+    """
+    downs = getattr(reader, 'downs', None)
+    now = (downs.held, downs.ridden) if downs is not None else (0, 0)
+    if now != last:
+        out.write({'t': time.monotonic(), 'e': 'd', 'held': now[0],
+                   'ridden': now[1]})
+    return now
+
+
 class Output:
     """JSON lines, flushed by a timer so the reader never waits on disk."""
 
@@ -89,10 +105,13 @@ def main(argv=None) -> int:
     reader = make_reader(args.store, args.url)
     signal.signal(signal.SIGTERM, lambda *_: reader.stop())
     out = Output(args.out)
+    downs = (0, 0)
     try:
         for item in reader:
             out.write(line_of(time.monotonic(), item))
+            downs = holds_line(out, reader, downs)
     finally:
+        holds_line(out, reader, downs)
         out.close()
     return 0
 

@@ -71,6 +71,18 @@ def flaps(result: dict) -> int:
     return result['events']['extra'] + result['markers'].get('host_down', 0)
 
 
+def flaps_text(result: dict) -> str:
+    """The flaps, and the consumer's down holds when there were any (a
+    host held for ``down_grace`` and back in time costs no flap).
+    """
+    text = '%d' % flaps(result)
+    holds = result.get('down_holds') or {}
+    if holds.get('held'):
+        text += ' (%d held, %d ridden out)' % (
+            holds['held'], holds.get('ridden', 0))
+    return text
+
+
 def table(store: str, results: dict) -> list:
     lines = [
         '| scenario | converge s | consumer events seen / real | lag p50 '
@@ -122,7 +134,7 @@ def size_summary(sizes: dict) -> list:
                      else None)
             procs = cold['procs']
             lines.append(
-                '| %s | %s | %s | %s (%s) | %s | %s | %s | %d | %s | %s | %s '
+                '| %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s '
                 '| %s (%s) | %s | %s | %s |' % (
                     size, store, cold['interfaces'],
                     _num(cold.get('start_rate'), '%.0f') if cold.get(
@@ -130,7 +142,7 @@ def size_summary(sizes: dict) -> list:
                     _num(started, '%.1f'),
                     _num(cold['converge_s'], '%.1f')
                     if cold['converged'] else 'did not converge',
-                    _num(after, '%.1f'), seen_vs_real(cold), flaps(cold),
+                    _num(after, '%.1f'), seen_vs_real(cold), flaps_text(cold),
                     _ms(cold['events']['lag_p50']),
                     _ms(cold['events']['lag_p99']),
                     _num(procs['store']['cpu_pct']),
@@ -151,10 +163,17 @@ def details(store: str, results: dict) -> list:
                 'publishers flushed after %s s' % _num(
                     result.get('flushed_s'), '%.2f'),
                 'markers %s' % (result['markers'] or 'none'),
+                'consumer down holds %s' % result.get('down_holds', '-'),
                 'store requests %s' % {k: int(v) for k, v in
                                        result['requests'].items() if v}]
         if result.get('fsync_ms_mean') is not None:
             bits.append('WAL fsync %.2f ms mean' % result['fsync_ms_mean'])
+        workers = result['procs']['workers']
+        if workers.get('threads') is not None:
+            bits.append('workers: %d OS threads, %.0f context switches/s '
+                        '(store %.0f/s)' % (
+                            workers['threads'], workers['switches_per_s'],
+                            result['procs']['store']['switches_per_s']))
         if 'durations_s' in result:
             d = result['durations_s']
             bits.append('per-host restart p50 %.3fs, max %.3fs (%d hosts, '
@@ -179,8 +198,8 @@ def details(store: str, results: dict) -> list:
                                      for v in result['loadavg_after']),
                             result['others_cpu_pct'],
                             '' if result.get('comparable') else
-                            ': NOT COMPARABLE (load > 1.0 before or other '
-                            'processes busy)'))
+                            ': NOT COMPARABLE (load > 1.0 before the '
+                            'first scenario, or other processes busy)'))
         if result.get('late'):
             bits.append('NOT FLUSHED in time: %d hosts' % len(
                 result['late']))
@@ -188,6 +207,18 @@ def details(store: str, results: dict) -> list:
             bits.append('DID NOT CONVERGE within the timeout')
         lines.append('- **%s**: %s.' % (TITLES[name], '; '.join(bits)))
     return lines
+
+
+def fleet_sizes(p: dict) -> str:
+    """'1000 hosts x 50 interfaces (cold, rolling), ...' of the params."""
+    runs = p.get('runs') or [(n, p['interfaces'], None, None)
+                             for n in p.get('sizes') or [p['hosts']]]
+    many = len(runs) > 1
+    return ', '.join('%d hosts x %d interfaces%s%s' % (
+        run[0], run[1],
+        ' (%s)' % ', '.join(run[2]) if run[2] and many else '',
+        (' started at %g/s' % run[3] if run[3] else ' started at once')
+        if many and run[3] is not None else '') for run in runs)
 
 
 def markdown(results: dict) -> str:
@@ -207,15 +238,17 @@ def markdown(results: dict) -> str:
             ' '.join('%.2f' % v for v in m['loadavg']),
             ' '.join('%.2f' % v for v in m.get('loadavg_end', ()))),
         '',
-        '%s hosts x %d interfaces, %d worker processes; cold start %s; '
+        '%s, %d worker processes%s; cold start %s; '
         'agent events reach the publishers %s; publisher options: %s. Lag '
         'is from the commit at the synthetic agent to the event at the '
         'consumer; rates and CPU are over each scenario\'s window. See '
         '`benchmarks/README.md` ("Fleet benchmark") for what each column '
         'means.' % (
-            ', '.join(str(n) for n in p.get('sizes') or [p['hosts']]),
-            p['interfaces'], p['workers'],
-            '%g hosts/s' % p['start_rate'] if p.get('start_rate')
+            fleet_sizes(p), p['workers'],
+            ' of greenthreads (eventlet)' if p.get('runtime') == 'green'
+            else ' of native threads' if p.get('runtime') else '',
+            'as each size says' if len(p.get('runs') or ()) > 1
+            else '%g hosts/s' % p['start_rate'] if p.get('start_rate')
             else 'all hosts at once',
             'from a bus thread per host' if p.get('bus') == 'threads'
             else 'in the publishing thread',
@@ -232,8 +265,9 @@ def markdown(results: dict) -> str:
         out += ['', '## Cold start by size', '',
                 'Flaps: consumer events that were no real change plus host '
                 '`down` markers (0 expected). Not comparable: the 1-minute '
-                'load average was above 1.0 before the scenario, or other '
-                'processes used more than 20% of a core during it.', '']
+                'load average was above 1.0 before the run\'s first '
+                'scenario, or other processes used more than 20% of a core '
+                'during this one.', '']
         out += size_summary(sizes)
     for size, stores_of in sizes.items():
         for store, results_of in stores_of.items():

@@ -109,18 +109,27 @@ class RedisServer(stores.RedisServer):
 
 
 def proc_usage(pid: int) -> dict:
-    """CPU seconds (user+system), RSS and peak RSS (bytes) of ``pid``."""
+    """CPU seconds (user+system), RSS and peak RSS (bytes), OS threads
+    and context switches so far (voluntary + not: a GIL convoy shows as
+    hundreds of thousands per second) of ``pid``.
+    """
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    rss = hwm = 0
+    rss = hwm = threads = switches = 0
     with open('/proc/%d/status' % pid) as f:
         for line in f:
             if line.startswith('VmRSS:'):
                 rss = int(line.split()[1]) * 1024
             elif line.startswith('VmHWM:'):
                 hwm = int(line.split()[1]) * 1024
-    return {'cpu': cpu, 'rss': rss, 'hwm': hwm}
+            elif line.startswith('Threads:'):
+                threads = int(line.split()[1])
+            elif line.startswith(('voluntary_ctxt_switches:',
+                                  'nonvoluntary_ctxt_switches:')):
+                switches += int(line.split()[1])
+    return {'cpu': cpu, 'rss': rss, 'hwm': hwm, 'threads': threads,
+            'switches': switches}
 
 
 def make_server(store: str,

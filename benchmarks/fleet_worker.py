@@ -28,8 +28,10 @@ Commands (``{"op": ...}``):
 import argparse
 import json
 import logging
+import os
 import random
 import resource
+import select
 import sys
 import threading
 import time
@@ -304,7 +306,7 @@ class Worker:
 
     def serve(self) -> None:
         reply({'ready': True})
-        for line in sys.stdin:
+        for line in commands(sys.stdin.fileno()):
             cmd = json.loads(line)
             try:
                 result = getattr(self, 'op_' + cmd['op'])(cmd)
@@ -319,6 +321,10 @@ class Worker:
                 return
 
 
+#: Whether the hosts are greenthreads (set by :mod:`benchmarks.fleet_green`
+#: after monkey-patching).
+GREEN = False
+
 #: Stack size of the worker's threads, bytes.
 THREAD_STACK = 512 * 1024
 
@@ -331,6 +337,33 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
+
+
+def wait_readable(fd: int) -> None:
+    """Block until ``fd`` can be read (:mod:`benchmarks.fleet_green`
+    replaces it with eventlet's, which lets the other greenthreads run).
+    """
+    select.select([fd], [], [])
+
+
+def commands(fd: int):
+    """The lines that arrive on ``fd`` until it closes.
+
+    It waits with :func:`wait_readable` before each read: under eventlet
+    (``--runtime green``) a plain blocking read would stop every host's
+    greenthread while the worker waits for a command.
+    """
+    buffered = b''
+    while True:
+        wait_readable(fd)
+        data = os.read(fd, 65536)
+        if not data:
+            return
+        buffered += data
+        *lines, buffered = buffered.split(b'\n')
+        for line in lines:
+            if line.strip():
+                yield line.decode()
 
 
 def reply(data: dict) -> None:
@@ -355,10 +388,12 @@ def main(argv=None) -> int:
                              '(default) or from a bus thread per host')
     args = parser.parse_args(argv)
     raise_fd_limit()
-    # Thousands of writer threads: a smaller stack (Python's default is
-    # the OS's, 8 MiB) keeps the address space small; their code is the
-    # publisher's, which needs far less.
-    threading.stack_size(THREAD_STACK)
+    if not GREEN:
+        # Thousands of writer threads: a smaller stack (Python's default
+        # is the OS's, 8 MiB) keeps the address space small; their code
+        # is the publisher's, which needs far less.  (Greenthreads have
+        # no OS stack of their own.)
+        threading.stack_size(THREAD_STACK)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='%(asctime)s %(process)d %(levelname)s '
                                '%(name)s %(message)s')

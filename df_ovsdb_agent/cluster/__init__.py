@@ -264,15 +264,42 @@ class ClusterView:
         self.update({key: None for key in self.names(host)})
 
 
+#: ``down_grace`` by default: this fraction of the TTL the host's last
+#: liveness record announced (30 s with the publishers' default TTL of
+#: 60 s): long enough for a publisher that lost its lease to claim the
+#: host again (it retries within ``max_backoff``, 10 s), short enough that
+#: a dead host is reported at most TTL x 1.5 after its last refresh.
+DOWN_GRACE_TTL_FRACTION = 0.5
+
+
 class DownHolds:
     """Hosts held because their liveness record vanished (``down_grace``),
     counted: how many were held, how many came back synced within it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, down_grace: Optional[float] = None) -> None:
+        """:param down_grace: seconds to hold such a host; None: half the
+            TTL its last liveness record announced
+            (:data:`DOWN_GRACE_TTL_FRACTION`); 0: never hold it.
+        """
+        self.down_grace = (None if down_grace is None
+                           else max(0.0, down_grace))
         self.held = 0
         self.ridden = 0
         self._hosts: set[str] = set()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a host whose liveness record vanished is held at all."""
+        return self.down_grace != 0
+
+    def grace(self, alive: Optional[dict], default: float) -> float:
+        """Seconds to hold a host whose last liveness record was ``alive``
+        (``default``: its TTL when the record gives none).
+        """
+        if self.down_grace is not None:
+            return self.down_grace
+        return schema.grace(alive, default) * DOWN_GRACE_TTL_FRACTION
 
     def start(self, host: str, grace: float) -> None:
         """``host`` is now held for ``grace`` seconds."""

@@ -207,7 +207,7 @@ class EtcdWatcher:
                  page_size: int = PAGE_SIZE,
                  verify_interval: float = VERIFY_INTERVAL,
                  reset_grace: float = DEFAULT_GRACE,
-                 down_grace: float = 0.0) -> None:
+                 down_grace: Optional[float] = None) -> None:
         """:param progress_interval: the etcd server's progress
             notification interval, in seconds.
         :param read_timeout: seconds without any message after which the
@@ -220,7 +220,8 @@ class EtcdWatcher:
             liveness record gave no ``ttl``.
         :param down_grace: seconds a host whose liveness record vanished
             stays as it was (no ``down``, no ``offline``) in case it comes
-            back (a lost lease re-created); 0: report it at once.
+            back (a lost lease re-created); None (default): half the TTL
+            its last liveness record announced; 0: report it at once.
         """
         stores.check_etcd(options)
         self.options = options
@@ -229,7 +230,6 @@ class EtcdWatcher:
         self.read_timeout = read_timeout or 3 * progress_interval
         self.page_size = page_size
         self.verify_interval = verify_interval
-        self.down_grace = max(0.0, down_grace)
         self.view = ClusterView()
         # Every key under the prefix, as the list and the watch left them.
         self._keys: set[str] = set()
@@ -249,7 +249,7 @@ class EtcdWatcher:
         #: _list_and_follow), with what the store holds of them now.
         self.holds = Holds(reset_grace)
         #: Hosts held because their liveness record vanished (down_grace).
-        self.downs = DownHolds()
+        self.downs = DownHolds(down_grace)
         self._fresh: dict[str, dict[tuple[str, str], Record]] = {}
         self._fresh_alive: dict[str, Optional[dict]] = {}
         self._header: dict = {}
@@ -341,7 +341,7 @@ class EtcdWatcher:
                 if self.holds.hold(host, known[host], now):
                     LOG.info('Holding the view of host %s until it is '
                              'synced again', logsafe.safe(host))
-        for host in sorted(known) if self.down_grace else ():
+        for host in sorted(known) if self.downs.enabled else ():
             if host not in listing.hosts:
                 self._hold_down(host, known[host], now)
         held = set(self.holds.hosts())
@@ -386,9 +386,10 @@ class EtcdWatcher:
         """Hold ``host``, whose liveness record vanished, for
         ``down_grace``: it may be a lease lost and re-created.
         """
-        if not self.holds.hold(host, alive, now, self.down_grace):
+        grace = self.downs.grace(alive, self.holds.default_grace)
+        if not self.holds.hold(host, alive, now, grace):
             return False
-        self.downs.start(host, self.down_grace)
+        self.downs.start(host, grace)
         return True
 
     def _expire(self) -> Iterator:
@@ -533,7 +534,7 @@ class EtcdWatcher:
             batch.add(key, value)
         self.skipped += batch.skipped
         now = time.monotonic()
-        for host, alive in batch.hosts.items() if self.down_grace else ():
+        for host, alive in batch.hosts.items() if self.downs.enabled else ():
             known = self.view.alive(host)
             if alive is None and known is not None and (
                     host not in self.holds) and self._hold_down(

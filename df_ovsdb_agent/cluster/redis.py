@@ -189,7 +189,7 @@ class RedisStreamReader:
                  max_backoff: float = 10.0,
                  liveness_interval: Optional[float] = None,
                  reset_grace: float = DEFAULT_GRACE,
-                 down_grace: float = 0.0) -> None:
+                 down_grace: Optional[float] = None) -> None:
         """:param hosts: only these hosts (default: all, found as they come).
         :param resume: host -> stream ID to continue after.
         :param block: seconds one blocking read waits; bounds how late a
@@ -202,7 +202,9 @@ class RedisStreamReader:
             record gave no ``ttl``.
         :param down_grace: seconds a host whose liveness record vanished
             stays as it was (no ``down``, no ``offline``; its stream is
-            still followed) in case it comes back; 0: report it at once.
+            still followed) in case it comes back; None (default): half
+            the TTL its last liveness record announced; 0: report it at
+            once.
         """
         stores.check_redis(options)
         self.options = options
@@ -217,7 +219,6 @@ class RedisStreamReader:
         self.count = count
         self.max_backoff = max_backoff
         self.liveness_interval = liveness_interval or block
-        self.down_grace = max(0.0, down_grace)
         self.view = ClusterView()
         #: host -> ID of the last stream entry reported, for every host
         #: followed.
@@ -236,7 +237,7 @@ class RedisStreamReader:
         #: re-synced or their grace passed.
         self.holds = Holds(reset_grace)
         #: Hosts held because their liveness record vanished (down_grace).
-        self.downs = DownHolds()
+        self.downs = DownHolds(down_grace)
         self._run_id: Optional[str] = None
         self._warned: set = set()
         #: More counters: records skipped as not records, resets seen,
@@ -436,10 +437,12 @@ class RedisStreamReader:
         ``down_grace`` (it may come back); whether it is held.
         """
         known = self.view.alive(host)
-        if not self.down_grace or known is None or not self.holds.hold(
-                host, known, time.monotonic(), self.down_grace):
+        if not self.downs.enabled or known is None:
             return False
-        self.downs.start(host, self.down_grace)
+        grace = self.downs.grace(known, self.holds.default_grace)
+        if not self.holds.hold(host, known, time.monotonic(), grace):
+            return False
+        self.downs.start(host, grace)
         return True
 
     def _release_down(self, host: str) -> None:

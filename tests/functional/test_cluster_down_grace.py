@@ -6,7 +6,9 @@ its lease revoked, every key with it; Redis: the record deleted) and comes
 back within the consumer's ``down_grace`` costs no interface event and no
 ``down``/``up``; one that stays away longer is reported ``down``, then
 ``offline`` for every interface, no earlier than the grace; when it comes
-back, ``up``, ``online`` for each interface and ``synced``.
+back, ``up``, ``online`` for each interface and ``synced``.  By default
+(no ``down_grace`` given) the grace is half the TTL the host's liveness
+record announced.
 """
 
 import time
@@ -55,6 +57,11 @@ class EtcdSide:
     def add(self, host, name):
         host.put(record(host.host, name))
 
+    def announce_ttl(self, host, ttl):
+        """The liveness record says ``ttl``; the lease stays as it was."""
+        host.ttl = ttl
+        host.set_alive(synced=True)
+
 
 class RedisSide:
     """Hosts and a consumer on Redis."""
@@ -81,6 +88,11 @@ class RedisSide:
 
     def add(self, host, name):
         host.change(puts=[record(host.host, name)])
+
+    def announce_ttl(self, host, ttl):
+        """The liveness record says ``ttl``; the key lives 600 s."""
+        host.ttl = ttl
+        host.set_alive(synced=True, ttl_ms=600000)
 
 
 @pytest.fixture(params=['etcd', 'redis'])
@@ -152,3 +164,71 @@ def test_down_past_the_grace_then_back(side):
                              for i in range(5)]
     assert markers(back) == ['host hv1 up', 'host hv1 synced']
     assert tail.watcher.downs.ridden == 0
+
+
+def test_default_grace_rides_out_a_blip(side):
+    # No down_grace given: half the TTL hv1's record announces (10 s).
+    hv1, hv2 = side.start_host('hv1'), side.start_host('hv2')
+    side.announce_ttl(hv1, 20)
+    tail = Tail(side.consumer(down_grace=None))
+    try:
+        tail.wait(converged(tail, hv1, hv2))
+        mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
+        side.vanish(hv1)
+        wait_until(lambda: tail.watcher.downs.held == 1, 20, 'the hold')
+        side.come_back(hv1)
+        wait_until(lambda: tail.watcher.downs.ridden == 1, 20,
+                   'hv1 to come back')
+        side.add(hv2, 'tap9')
+        tail.wait(converged(tail, hv1, hv2))
+        events = tail.since(mark)
+    finally:
+        tail.stop()
+    assert not tail.errors
+    assert changes(events) == [('hv2', 'online', 'tap9')]
+    assert set(markers(events)) <= {'host hv1 synced'}
+    assert len(tail.watcher.holds) == 0
+
+
+def test_default_grace_reports_a_dead_host_after_half_its_ttl(side):
+    # hv1's record announces a 3 s TTL (its lease / key lives 600 s: only
+    # the record's ttl can give the 1.5 s the reader waits).
+    grace = 1.5
+    hv1, hv2 = side.start_host('hv1'), side.start_host('hv2')
+    side.announce_ttl(hv1, 3)
+    tail = Tail(side.consumer(down_grace=None))
+    try:
+        tail.wait(converged(tail, hv1, hv2))
+        mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
+        gone = time.monotonic()
+        side.vanish(hv1)
+        tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
+        waited = time.monotonic() - gone
+        down = tail.since(mark)
+    finally:
+        tail.stop()
+    assert not tail.errors
+    assert waited >= grace
+    assert tail.watcher.downs.held == 1
+    assert tail.watcher.downs.ridden == 0
+    assert [str(e) for e in down if not isinstance(e, ClusterSync)] == [
+        'host hv1 down'] + [
+        'hv1 vm offline tap%d ofport=%d' % (i, i + 1) for i in range(5)]
+
+
+def test_zero_grace_reports_a_vanished_host_at_once(side):
+    hv1, hv2 = side.start_host('hv1'), side.start_host('hv2')
+    tail = Tail(side.consumer(down_grace=0.0))
+    try:
+        tail.wait(converged(tail, hv1, hv2))
+        mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
+        side.vanish(hv1)
+        tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
+        down = tail.since(mark)
+    finally:
+        tail.stop()
+    assert not tail.errors
+    assert tail.watcher.downs.held == 0
+    assert 'host hv1 down' in markers(down)
+    assert changes(down) == [('hv1', 'offline', 'tap%d' % i)
+                             for i in range(5)]

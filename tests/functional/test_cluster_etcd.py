@@ -44,6 +44,9 @@ def watcher(server, timeout=1.0, **kwargs):
     kwargs.setdefault('read_timeout', 1.5)
     kwargs.setdefault('max_backoff', 0.5)
     kwargs.setdefault('verify_interval', 0)
+    # These tests see a vanished host reported at once (test_cluster_down_
+    # grace tests the default hold).
+    kwargs.setdefault('down_grace', 0.0)
     return EtcdWatcher(StoreOptions(server.url, timeout=timeout), **kwargs)
 
 

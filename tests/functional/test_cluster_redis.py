@@ -49,6 +49,9 @@ class PersistentRedis(RedisServer):
 def reader(server, **kwargs):
     kwargs.setdefault('block', 0.2)
     kwargs.setdefault('max_backoff', 0.5)
+    # These tests see a vanished host reported at once (test_cluster_down_
+    # grace tests the default hold).
+    kwargs.setdefault('down_grace', 0.0)
     return RedisStreamReader(StoreOptions(server.url, timeout=2.0),
                              **kwargs)
 

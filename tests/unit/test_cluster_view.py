@@ -2,6 +2,7 @@
 
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterView
+from df_ovsdb_agent.cluster import DownHolds
 from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import host_transition
 from df_ovsdb_agent.cluster import HostState
@@ -120,3 +121,22 @@ def test_holds_take_an_explicit_grace_over_the_ttl():
     assert holds.due(159.0) == ['hv1']
     assert holds.due(160.0) == ['hv1', 'hv2']
     assert holds.next_deadline() == 105.0
+
+
+def test_down_grace_defaults_to_half_the_records_ttl():
+    downs = DownHolds()
+    assert downs.enabled
+    assert downs.grace({'ttl': 60}, default=90.0) == 30.0
+    assert downs.grace({'ttl': 2}, default=90.0) == 1.0
+    # No usable ttl in the record: half the reader's default.
+    assert downs.grace({'ttl': 'x'}, default=90.0) == 45.0
+    assert downs.grace(None, default=90.0) == 45.0
+    # Bounded like a reset hold: at most half an hour.
+    assert downs.grace({'ttl': 10 ** 9}, default=90.0) == 1800.0
+
+
+def test_down_grace_given_or_off():
+    assert DownHolds(12.5).grace({'ttl': 60}, default=90.0) == 12.5
+    off = DownHolds(0.0)
+    assert not off.enabled
+    assert not DownHolds(-3.0).enabled

@@ -226,6 +226,35 @@ def test_noise_marks_runs_not_comparable(load, busy, comparable, others):
     assert found['worker_max_cpu_pct'] == pytest.approx(5.0)
 
 
+@pytest.mark.parametrize('load_first,others,comparable', [
+    (0.3, 0.0, True),     # quiet at the start, nothing else during it
+    (0.3, 20.0, True),    # at the threshold
+    (0.3, 20.5, False),   # other processes used the CPU during it
+    (1.01, 0.0, False),   # the machine was busy when the run began
+])
+def test_comparable_rule(load_first, others, comparable):
+    assert fleet.comparable(load_first, others) is comparable
+
+
+def test_a_scenario_after_a_heavy_one_stays_comparable():
+    # The fleet's own previous scenario left the 1-minute load at 6: that
+    # is no other process.  Only the load before the run's first
+    # scenario and the others' CPU during this one count.
+    before = usage(0.0, 6.0, 100.0)
+    after = usage(10.0, 3.0, 101.0, store=0.5, workers=(0.5,))
+    found = fleet._noise(before, after, load_first=0.4)
+    assert found['comparable'] is True
+    assert found['loadavg_first'] == 0.4
+    assert found['loadavg_before'][0] == 6.0
+    # The same scenario in a run that began on a busy machine...
+    assert fleet._noise(before, after, load_first=2.0)['comparable'] is False
+    # ... or with another process busy during it (3 CPU-s in 10 s).
+    busy_after = usage(10.0, 3.0, 104.0, store=0.5, workers=(0.5,))
+    found = fleet._noise(before, busy_after, load_first=0.4)
+    assert found['comparable'] is False
+    assert found['others_cpu_pct'] == pytest.approx(30.0)
+
+
 def test_sizes_and_start_rate_arguments(capsys):
     args = fleet.parse_args(['--sizes', '1000,2500', '--start-rate', '50'])
     assert (args.sizes, args.start_rate, args.bus) == ([1000, 2500], 50.0,
@@ -236,3 +265,55 @@ def test_sizes_and_start_rate_arguments(capsys):
         with pytest.raises(SystemExit):
             fleet.parse_args(bad)
     assert 'bad --sizes' in capsys.readouterr().err
+
+
+def test_sizes_with_interfaces_rate_and_scenarios(capsys):
+    args = fleet.parse_args([
+        '--sizes', '1000x50@0:cold+rolling,2500x20,10000', '--interfaces',
+        '10', '--scenarios', 'cold,idle', '--start-rate', '100'])
+    assert args.runs == [(1000, 50, ('cold', 'rolling'), 0.0),
+                         (2500, 20, ('cold', 'idle'), 100.0),
+                         (10000, 10, ('cold', 'idle'), 100.0)]
+    assert args.sizes == [1000, 2500, 10000]
+    assert args.runtime == 'green'
+    for bad in ('1000x0', '1000xy', '1000@-1', '1000@z', '1000:cold+nap'):
+        with pytest.raises(SystemExit):
+            fleet.parse_args(['--sizes', bad])
+    assert 'unknown scenario nap' in capsys.readouterr().err
+
+
+def test_worker_commands_are_whole_lines():
+    import os
+    import threading
+
+    from benchmarks.fleet_worker import commands
+
+    read, write = os.pipe()
+
+    def feed():
+        # One command cut in two writes, then two in one, then EOF.
+        for chunk in (b'{"op": "st', b'atus"}\n\n{"op": "a"}\n{"op"',
+                      b': "b"}\n'):
+            os.write(write, chunk)
+        os.close(write)
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    try:
+        assert list(commands(read)) == ['{"op": "status"}', '{"op": "a"}',
+                                        '{"op": "b"}']
+    finally:
+        thread.join(5)
+        os.close(read)
+
+
+def test_flaps_name_the_consumers_down_holds():
+    from benchmarks import fleet_report
+    quiet = {'events': {'extra': 0}, 'markers': {'host_up': 3},
+             'down_holds': {'held': 0, 'ridden': 0}}
+    assert fleet_report.flaps_text(quiet) == '0'
+    ridden = dict(quiet, down_holds={'held': 2, 'ridden': 2})
+    assert fleet_report.flaps_text(ridden) == '0 (2 held, 2 ridden out)'
+    down = {'events': {'extra': 5}, 'markers': {'host_down': 1},
+            'down_holds': {'held': 1, 'ridden': 0}}
+    assert fleet_report.flaps_text(down) == '6 (1 held, 0 ridden out)'
