@@ -221,6 +221,9 @@ class Session:
         for method in METHODS:
             ident = 'monitor-%d' % next(_ids)
             self._monitor_id = 'df-%d' % next(_ids)
+            # The reply and the updates after it are parsed with their
+            # rows staged for this replica (update2/update3 shapes only).
+            self.conn.row_hook = None if method == 'monitor' else replica
             self.conn.send({'method': method, 'id': ident,
                             'params': self._params(method, replica)})
             reply = self._await_reply(ident, deadline)

@@ -376,6 +376,18 @@ class Rows(collections.abc.Mapping):
         return repr(dict(self))
 
 
+class StagedRows(dict):
+    """One table's row updates as :meth:`Replica.stager` left them: an
+    ``initial`` row already decoded (a tuple), anything else as parsed.
+    """
+
+    __slots__ = ('owner',)
+
+    def __init__(self, owner: 'Replica') -> None:
+        super().__init__()
+        self.owner = owner
+
+
 class Replica:
     """Rows of the monitored tables, keyed by table then uuid.
 
@@ -447,25 +459,66 @@ class Replica:
             touched[table] = rows.keys()
         return touched
 
+    def stager(self, table: str) -> Optional[Callable[[Any], Any]]:
+        """For :class:`~.jsonrpc.RowHook`: a function staging one parsed
+        row update of ``table`` for :meth:`apply` (update2/update3 only):
+        an ``initial`` row that fits becomes its stored tuple, so a big
+        dump's rows are decoded while it is parsed and each row's parse
+        tree is freed at once; anything else is left as it is, for
+        :meth:`apply` to handle (and refuse) as usual.
+        """
+        if table not in self.tables:
+            return None
+        columns = self.columns[table]
+        wire_defaults = self._wire_defaults[table]
+        decoders = self._decoders[table]
+
+        def stage(update: Any) -> Any:
+            if type(update) is dict and len(update) == 1:
+                new = update.get('initial')
+                if type(new) is dict:
+                    try:
+                        return tuple(map(_call, decoders, map(
+                            new.get, columns, wire_defaults)))
+                    except (UpdateError, TypeError, ValueError, KeyError):
+                        pass  # apply() names the row in its error
+            return update
+        return stage
+
+    def staged_rows(self) -> StagedRows:
+        """For :class:`~.jsonrpc.RowHook`: where one table's staged rows
+        go (marked as staged by this replica).
+        """
+        return StagedRows(self)
+
     def _rows_update2(self, table: str, rows: dict, consume: bool) -> None:
         # One loop for a whole table: a dump is ~all "initial" rows, each
         # built by C-level iteration over the columns (map/call), Python
-        # running only in the column decoders; the slow path does
-        # everything else.
+        # running only in the column decoders, or staged (decoded) already
+        # while the message was parsed; the slow path does everything else.
         stored = self.tables[table]
         columns = self.columns[table]
         wire_defaults = self._wire_defaults[table]
         decoders = self._decoders[table]
         slow = self._row_update2
+        staged = type(rows) is StagedRows and rows.owner is self
         for uuid, update in rows.items():
             self._failed = uuid
-            new = update.get('initial') if type(update) is dict and \
-                len(update) == 1 else None
-            if type(new) is dict:
-                stored[uuid] = tuple(map(_call, decoders, map(
-                    new.get, columns, wire_defaults)))
+            if type(update) is tuple:
+                # Only a stager makes tuples (JSON has none), and only
+                # ours knows this replica's columns.
+                if not staged:
+                    raise UpdateError('%s row %s: staged for another '
+                                      'replica' % (table, _uuid_text(uuid)))
+                stored[uuid] = update
             else:
-                slow(table, uuid, update)
+                new = update.get('initial') if type(update) is dict and \
+                    len(update) == 1 else None
+                if type(new) is dict:
+                    stored[uuid] = tuple(map(_call, decoders, map(
+                        new.get, columns, wire_defaults)))
+                else:
+                    slow(table, uuid, update)
             if consume:
                 rows[uuid] = None
 
