@@ -76,6 +76,9 @@ _WS = re.compile(r'[ \t\n\r]*')
 _KEY = re.compile(r'[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
 _COLON = re.compile(r'[ \t\n\r]*:[ \t\n\r]*')
 _NEXT = re.compile(r'[ \t\n\r]*([,}\]])')
+# Between two rows of a table: the comma and the next plain key.
+_NEXT_ROW = re.compile(r'[ \t\n\r]*,[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:'
+                       r'[ \t\n\r]*')
 # Containers down to this depth are walked in Python; deeper values go to
 # the C scanner whole.  A monitor reply's or update's table -> rows object
 # is at depth 1 or 2.
@@ -187,26 +190,31 @@ def _rows(text: str, pos: int, stage: Callable[[Any], Any],
     pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
     if text[pos] == '}':
         return rows, pos + 1
-    scan_once, key_match, next_match = _scan_once, _KEY.match, _NEXT.match
+    uuid, pos = _key(text, pos)
+    scan_once, next_row = _scan_once, _NEXT_ROW.match
     while True:
-        match = key_match(text, pos)
-        if match is not None:
-            uuid, pos = match.group(1), match.end()
-        else:
-            uuid, pos = _key(text, pos)
         update, pos = scan_once(text, pos)
         rows[uuid] = stage(update)
-        match = next_match(text, pos)
+        # The common case in one match: a comma and the next plain key.
+        match = next_row(text, pos)
+        if match is not None:
+            uuid, pos = match.group(1), match.end()
+            continue
+        match = _NEXT.match(text, pos)
         if match is None or match.group(1) == ']':
             raise ValueError('expected , or } at %d' % pos)
         pos = match.end()
         if match.group(1) == '}':
             return rows, pos
+        uuid, pos = _key(text, pos)  # a key with escapes
 
 
-def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int) -> int:
+def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int,
+         end: int) -> int:
     # Every pattern here matches the empty string, so match() never fails.
-    match = pattern.match(buf, pos)
+    # Stopping at ``end`` is what the end of the data would do: the
+    # scanner's state is the same as at a chunk boundary.
+    match = pattern.match(buf, pos, end)
     return match.end() if match is not None else pos
 
 
@@ -250,12 +258,21 @@ class Framer:
         :raises ProtocolError: the bytes are not a stream of JSON objects.
         """
         self._buf += data
-        messages = []
+        messages: list = []
+        while True:
+            if self._feed(messages, drained):
+                return messages
+
+    def _feed(self, messages: list, drained: bool) -> bool:
+        """One round of :meth:`feed`; False: the scanner stopped at a big
+        message's first :data:`DEFER_AFTER` bytes with more in the buffer,
+        so that message may be complete already (another round).
+        """
         if self._deferred:
             whole = self._parse_whole(drained)
             if whole is _NOT_YET:
                 if len(self._buf) - self._start <= self.max_message_size:
-                    return []
+                    return True
                 # The scanner tells exactly whether the message is too big.
                 self._deferred = False
             else:
@@ -290,7 +307,7 @@ class Framer:
         while texts:
             # Each text is released as soon as it is parsed.
             messages.append(self._parse(texts.pop(0)))
-        return messages
+        return not (self._deferred and self._pos < len(self._buf))
 
     def _decode(self, end: int) -> str:
         # Straight from the buffer: no bytes copy of the message first.
@@ -366,11 +383,17 @@ class Framer:
                                 % str(exc)[:100]) from None
 
     def _scan(self) -> Optional[int]:
-        """Advance over new bytes; the end of a complete object or None."""
+        """Advance over new bytes; the end of a complete object or None.
+
+        A message is scanned for :data:`DEFER_AFTER` bytes at most until a
+        try of the parser on it failed: a bigger one is deferred (the
+        parser finds its end), so a 1 MiB first read of a dump is not
+        scanned and then parsed again.
+        """
         buf, end = self._buf, len(self._buf)
         pos = self._pos
         if not self._depth:
-            pos = _end(_SPACE, buf, pos)
+            pos = _end(_SPACE, buf, pos, end)
             self._start = pos
             if pos == end:
                 self._pos = pos
@@ -382,13 +405,15 @@ class Framer:
             # Into the message: _OUTSIDE would skip it whole, past its end.
             self._depth = 1
             pos += 1
+        if not self._tried:
+            end = min(end, self._start + DEFER_AFTER)
         while pos < end:
             if self._in_string:
                 if self._escape:
                     self._escape = False
                     pos += 1
                     continue
-                pos = _end(_INSIDE, buf, pos)
+                pos = _end(_INSIDE, buf, pos, end)
                 if pos == end:
                     break
                 if buf[pos] == 0x5c:  # a backslash, last byte so far
@@ -398,7 +423,7 @@ class Framer:
                 self._in_string = False
                 pos += 1
                 continue
-            pos = _end(_OUTSIDE, buf, pos)
+            pos = _end(_OUTSIDE, buf, pos, end)
             if pos == end:
                 break
             char = buf[pos]
@@ -547,8 +572,11 @@ class Connection:
                 return None
             self.last_received = time.monotonic()
             self.bytes_received += len(data)
-            self._ready.extend(self._framer.feed(
-                data, not self._framer.deferred or not self._more()))
+            # Whether the peer paused matters only where a big message
+            # may have ended (a select() call to know).
+            drained = not (self._framer.deferred or
+                           len(data) >= DEFER_AFTER) or not self._more()
+            self._ready.extend(self._framer.feed(data, drained))
         return self._ready.pop(0)
 
     def _read(self, wait: Optional[float]) -> Optional[bytes]:

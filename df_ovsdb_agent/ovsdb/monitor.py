@@ -532,8 +532,10 @@ class Monitor:
         self.refusal = None  # the state comes from a good server again
         self._report_system(replica, always=True)
         with collector_paused():
-            self._membership.rebuild(_table(replica, BRIDGE),
-                                     _table(replica, PORT))
+            self._membership.rebuild_from(
+                _table(replica, BRIDGE),
+                replica.rows(PORT).column('interfaces')
+                if PORT in replica.tables else {})
             bridge_of = self._membership.bridge_of
             build = interface_builder(replica)
             rows = replica.tables[INTERFACE]

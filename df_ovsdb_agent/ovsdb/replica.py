@@ -26,6 +26,7 @@ caller then drops the replica and re-syncs.
 """
 
 import collections.abc
+import functools
 import math
 import operator
 from operator import itemgetter
@@ -87,9 +88,10 @@ _second = itemgetter(1)
 _list_len = list.__len__
 
 # Interned strings: map keys and enumerated values recur in every row.
-# setdefault is one C call and atomic; the cache is emptied when it grows
-# past INTERN_LIMIT, so a peer sending endless distinct keys costs nothing
-# lasting (those strings are then simply not shared).
+# setdefault is one C call and atomic; the cache is emptied when it has
+# grown past INTERN_LIMIT (checked before each row, so at most one row's
+# values beyond it), so a peer sending endless distinct keys costs
+# nothing lasting (those strings are then simply not shared).
 INTERN_LIMIT = 4096
 _interned: dict = {}
 _intern = _interned.setdefault
@@ -170,10 +172,11 @@ class ColumnType:
     def is_map(self) -> bool:
         return self.value is not None
 
-    @property
+    @functools.cached_property
     def wire_default(self) -> Any:
         """The default as the wire would carry it (what an omitted
         column means): :meth:`decoder` turns it into :attr:`default`.
+        One object per type, never changed: a decoder may recognise it.
         """
         if self.value is not None:
             return ['map', []]
@@ -196,8 +199,6 @@ class ColumnType:
             if self.enumerated and plain is str:
                 def scalar(datum: Any) -> Any:
                     if type(datum) is str:
-                        if len(_interned) > INTERN_LIMIT:
-                            _interned.clear()
                         return _intern(datum, datum)
                     return None if datum == _EMPTY_SET and \
                         self.n_min == 0 else slow(datum)
@@ -220,9 +221,11 @@ class ColumnType:
         return slow
 
     def _string_map_decoder(self) -> Callable[[Any], Any]:
-        slow, empty = self.decode, self.default
+        slow, empty, absent = self.decode, self.default, self.wire_default
 
         def string_map(datum: Any) -> Any:
+            if datum is absent:
+                return empty  # an omitted column (Replica: wire_default)
             if type(datum) is list and len(datum) == 2 and \
                     datum[0] == 'map' and type(datum[1]) is list:
                 pairs = datum[1]
@@ -236,8 +239,6 @@ class ColumnType:
                         return slow(datum)
                     keys = list(map(_first, pairs))
                     ''.join(keys)
-                    if len(_interned) > INTERN_LIMIT:
-                        _interned.clear()
                     result = dict(zip(map(_intern, keys, keys),
                                       map(_second, pairs)))
                     ''.join(result.values())
@@ -366,6 +367,15 @@ class Rows(collections.abc.Mapping):
     def __getitem__(self, uuid: str) -> Row:
         return Row(self._rows[uuid], self._index)
 
+    def get(self, uuid: str, default: Any = None) -> Any:
+        values = self._rows.get(uuid)
+        return default if values is None else Row(values, self._index)
+
+    def column(self, column: str) -> dict[str, Any]:
+        """uuid -> the value of one column, for every row."""
+        return dict(zip(self._rows, map(itemgetter(self._index[column]),
+                                        self._rows.values())))
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
 
@@ -474,6 +484,8 @@ class Replica:
         decoders = self._decoders[table]
 
         def stage(update: Any) -> Any:
+            if len(_interned) > INTERN_LIMIT:
+                _interned.clear()
             if type(update) is dict and len(update) == 1:
                 new = update.get('initial')
                 if type(new) is dict:
@@ -504,6 +516,8 @@ class Replica:
         staged = type(rows) is StagedRows and rows.owner is self
         for uuid, update in rows.items():
             self._failed = uuid
+            if len(_interned) > INTERN_LIMIT:
+                _interned.clear()
             if type(update) is tuple:
                 # Only a stager makes tuples (JSON has none), and only
                 # ours knows this replica's columns.
