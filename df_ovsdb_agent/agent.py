@@ -312,9 +312,15 @@ class Agent:
         with the ephemeral attributes an ovsdb-server restart emptied.
         """
         # Read outside the lock: only this thread changes the snapshot.
-        get = self._snapshot.get
         policy = self.policy
         batch: Batch = {}
+        if not len(self._snapshot):
+            # The first sync: nothing to keep from before.
+            for uuid, row in rows:
+                batch[uuid] = classify(row, policy) if row is not None \
+                    else None
+            return batch
+        get = self._snapshot.get
         for uuid, row in rows:
             new = classify(row, policy) if row is not None else None
             if new is not None:

@@ -11,7 +11,7 @@ inactivity probes.  It never talks to the sink: it returns what changed.
 import itertools
 import logging
 import time
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.ovsdb import jsonrpc
@@ -45,7 +45,7 @@ class ServerRefused(SessionError):
 # Called with the monitored database's _Server.Database row (None if the
 # server does not list it) whenever it is known or changes; raises
 # ServerRefused to leave the server.
-ServerCheck = Callable[[Optional[dict]], None]
+ServerCheck = Callable[[Optional[Mapping]], None]
 
 
 class MonitorCanceled(Exception):
@@ -221,6 +221,9 @@ class Session:
         for method in METHODS:
             ident = 'monitor-%d' % next(_ids)
             self._monitor_id = 'df-%d' % next(_ids)
+            # The reply and the updates after it are parsed with their
+            # rows staged for this replica (update2/update3 shapes only).
+            self.conn.row_hook = None if method == 'monitor' else replica
             self.conn.send({'method': method, 'id': ident,
                             'params': self._params(method, replica)})
             reply = self._await_reply(ident, deadline)

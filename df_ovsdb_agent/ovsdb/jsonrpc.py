@@ -24,7 +24,7 @@ import ssl
 import stat
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.gcpause import collector_paused
@@ -63,7 +63,42 @@ RECV_SIZE = 1 << 20
 # A message still open after this many bytes is big: see Framer.deferred.
 DEFER_AFTER = 1 << 16
 _DECODER = json.JSONDecoder()
+# The C scanner raw_decode wraps: (value, end), StopIteration if none.
+_scan_once: Callable[[str, int], tuple[Any, int]] = \
+    _DECODER.scan_once  # type: ignore[attr-defined]
 _NOT_YET = object()
+# A message at least this big is walked (see walk_message) when the
+# reader has a row hook: a dump's rows are then staged one by one and
+# its whole parse tree never exists.
+WALK_AFTER = 1 << 18
+_WS = re.compile(r'[ \t\n\r]*')
+# A plain object key (no escapes) and its colon; else the C scanner.
+_KEY = re.compile(r'[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
+_COLON = re.compile(r'[ \t\n\r]*:[ \t\n\r]*')
+_NEXT = re.compile(r'[ \t\n\r]*([,}\]])')
+# Between two rows of a table: the comma and the next plain key.
+_NEXT_ROW = re.compile(r'[ \t\n\r]*,[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:'
+                       r'[ \t\n\r]*')
+# Containers down to this depth are walked in Python; deeper values go to
+# the C scanner whole.  A monitor reply's or update's table -> rows object
+# is at depth 1 or 2.
+_WALK_DEPTH = 2
+
+
+class RowHook(Protocol):
+    """Who stages a big message's rows while it is parsed (the replica).
+
+    For each table it returns a function from one row update (parsed)
+    to what should stand in the message in its place, and the mapping
+    that collects one table's rows, so the consumer can tell which rows
+    it staged itself.
+    """
+
+    def stager(self, table: str) -> Optional[Callable[[Any], Any]]:
+        """The staging function of ``table``; None: parse it as usual."""
+
+    def staged_rows(self) -> dict:
+        """A new, empty mapping for one table's staged rows."""
 
 
 class ProtocolError(Exception):
@@ -87,9 +122,99 @@ def _excerpt(data: bytes, size: int = 24) -> str:
     return repr(data[:size])
 
 
-def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int) -> int:
+def walk_message(text: str, hook: RowHook) -> tuple[Any, int]:
+    """Parse the JSON object at the start of ``text`` like
+    ``json.JSONDecoder.raw_decode``, except that the rows of each table
+    ``hook`` stages are staged one by one as they are parsed.
+
+    A monitor reply or update message is ``{table: {uuid: row update}}``
+    one or two levels down: the levels above the rows are walked here, and
+    each row update is parsed by the C scanner, handed to the table's
+    stager and its parse tree dropped.  Peak memory: the text and the
+    staged rows, never the whole tree (~6x the text for a dump).
+
+    :returns: (value, end).
+    :raises ValueError, IndexError, StopIteration, RecursionError: not
+        JSON, or cut short.
+    """
+    return _walk(text, 0, 0, hook)
+
+
+def _walk(text: str, pos: int, depth: int, hook: RowHook) -> tuple[Any, int]:
+    char = text[pos]
+    if depth > _WALK_DEPTH or (char != '{' and char != '['):
+        return _scan_once(text, pos)
+    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    closing = '}' if char == '{' else ']'
+    if text[pos] == closing:
+        return ({} if char == '{' else []), pos + 1
+    items: list = []
+    obj: dict = {}
+    while True:
+        if char == '[':
+            pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+            value, pos = _walk(text, pos, depth + 1, hook)
+            items.append(value)
+        else:
+            key, pos = _key(text, pos)
+            stage = hook.stager(key) if text[pos] == '{' else None
+            if stage is not None:
+                obj[key], pos = _rows(text, pos, stage, hook.staged_rows())
+            else:
+                obj[key], pos = _walk(text, pos, depth + 1, hook)
+        match = _NEXT.match(text, pos)
+        if match is None:
+            raise ValueError('expected , or %s at %d' % (closing, pos))
+        pos = match.end()
+        if match.group(1) == closing:
+            return (obj if char == '{' else items), pos
+        if match.group(1) != ',':
+            raise ValueError('unexpected %s at %d' % (match.group(1), pos))
+
+
+def _key(text: str, pos: int) -> tuple[str, int]:
+    """An object key and the position of its value."""
+    match = _KEY.match(text, pos)
+    if match is not None:
+        return match.group(1), match.end()
+    key, pos = _scan_once(text, pos)  # escapes in it
+    colon = _COLON.match(text, pos)
+    if not isinstance(key, str) or colon is None or colon.end() == pos:
+        raise ValueError('expected an object key at %d' % pos)
+    return key, colon.end()
+
+
+def _rows(text: str, pos: int, stage: Callable[[Any], Any],
+          rows: dict) -> tuple[dict, int]:
+    """One table's {uuid: row update}, each row staged once parsed."""
+    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    if text[pos] == '}':
+        return rows, pos + 1
+    uuid, pos = _key(text, pos)
+    scan_once, next_row = _scan_once, _NEXT_ROW.match
+    while True:
+        update, pos = scan_once(text, pos)
+        rows[uuid] = stage(update)
+        # The common case in one match: a comma and the next plain key.
+        match = next_row(text, pos)
+        if match is not None:
+            uuid, pos = match.group(1), match.end()
+            continue
+        match = _NEXT.match(text, pos)
+        if match is None or match.group(1) == ']':
+            raise ValueError('expected , or } at %d' % pos)
+        pos = match.end()
+        if match.group(1) == '}':
+            return rows, pos
+        uuid, pos = _key(text, pos)  # a key with escapes
+
+
+def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int,
+         end: int) -> int:
     # Every pattern here matches the empty string, so match() never fails.
-    match = pattern.match(buf, pos)
+    # Stopping at ``end`` is what the end of the data would do: the
+    # scanner's state is the same as at a chunk boundary.
+    match = pattern.match(buf, pos, end)
     return match.end() if match is not None else pos
 
 
@@ -109,6 +234,8 @@ class Framer:
         # in _tried) the scanner takes over for the rest of the message.
         self._deferred = False
         self._tried = 0
+        #: Stages a big message's rows while it is parsed (walk_message).
+        self.row_hook: Optional[RowHook] = None
 
     @property
     def pending(self) -> int:
@@ -131,12 +258,21 @@ class Framer:
         :raises ProtocolError: the bytes are not a stream of JSON objects.
         """
         self._buf += data
-        messages = []
+        messages: list = []
+        while True:
+            if self._feed(messages, drained):
+                return messages
+
+    def _feed(self, messages: list, drained: bool) -> bool:
+        """One round of :meth:`feed`; False: the scanner stopped at a big
+        message's first :data:`DEFER_AFTER` bytes with more in the buffer,
+        so that message may be complete already (another round).
+        """
         if self._deferred:
             whole = self._parse_whole(drained)
             if whole is _NOT_YET:
                 if len(self._buf) - self._start <= self.max_message_size:
-                    return []
+                    return True
                 # The scanner tells exactly whether the message is too big.
                 self._deferred = False
             else:
@@ -171,7 +307,7 @@ class Framer:
         while texts:
             # Each text is released as soon as it is parsed.
             messages.append(self._parse(texts.pop(0)))
-        return messages
+        return not (self._deferred and self._pos < len(self._buf))
 
     def _decode(self, end: int) -> str:
         # Straight from the buffer: no bytes copy of the message first.
@@ -210,8 +346,8 @@ class Framer:
         self._buf = bytearray()
         try:
             with collector_paused():
-                value, end = _DECODER.raw_decode(text)
-        except (ValueError, RecursionError):
+                value, end = self._decode_big(text)
+        except (ValueError, IndexError, StopIteration, RecursionError):
             # Not complete yet: the same bytes back, and the scanner finds
             # this message's end (one failed try at most per message: a
             # slow or loaded server pauses mid-message more often).
@@ -225,21 +361,39 @@ class Framer:
         self._in_string = self._escape = self._deferred = False
         return value
 
-    @staticmethod
-    def _parse(text: str) -> Any:
+    def _decode_big(self, text: str) -> tuple[Any, int]:
+        """(value, end) of the message at the start of ``text``."""
+        hook = self.row_hook
+        if hook is not None and len(text) >= WALK_AFTER:
+            return walk_message(text, hook)
+        return _DECODER.raw_decode(text)
+
+    def _parse(self, text: str) -> Any:
         try:
             with collector_paused():
-                return json.loads(text)
-        except (ValueError, RecursionError) as exc:
+                if self.row_hook is None or len(text) < WALK_AFTER:
+                    return json.loads(text)
+                value, end = walk_message(text, self.row_hook)
+                if text[end:].strip(' \t\n\r'):
+                    raise ValueError('extra data at %d' % end)
+                return value
+        except (ValueError, IndexError, StopIteration,
+                RecursionError) as exc:
             raise ProtocolError('sent JSON that does not parse (%s)'
                                 % str(exc)[:100]) from None
 
     def _scan(self) -> Optional[int]:
-        """Advance over new bytes; the end of a complete object or None."""
+        """Advance over new bytes; the end of a complete object or None.
+
+        A message is scanned for :data:`DEFER_AFTER` bytes at most until a
+        try of the parser on it failed: a bigger one is deferred (the
+        parser finds its end), so a 1 MiB first read of a dump is not
+        scanned and then parsed again.
+        """
         buf, end = self._buf, len(self._buf)
         pos = self._pos
         if not self._depth:
-            pos = _end(_SPACE, buf, pos)
+            pos = _end(_SPACE, buf, pos, end)
             self._start = pos
             if pos == end:
                 self._pos = pos
@@ -251,13 +405,15 @@ class Framer:
             # Into the message: _OUTSIDE would skip it whole, past its end.
             self._depth = 1
             pos += 1
+        if not self._tried:
+            end = min(end, self._start + DEFER_AFTER)
         while pos < end:
             if self._in_string:
                 if self._escape:
                     self._escape = False
                     pos += 1
                     continue
-                pos = _end(_INSIDE, buf, pos)
+                pos = _end(_INSIDE, buf, pos, end)
                 if pos == end:
                     break
                 if buf[pos] == 0x5c:  # a backslash, last byte so far
@@ -267,7 +423,7 @@ class Framer:
                 self._in_string = False
                 pos += 1
                 continue
-            pos = _end(_OUTSIDE, buf, pos)
+            pos = _end(_OUTSIDE, buf, pos, end)
             if pos == end:
                 break
             char = buf[pos]
@@ -334,6 +490,17 @@ class Connection:
         self.last_received = time.monotonic()
         #: Bytes read from the peer so far (what crossed the wire).
         self.bytes_received = 0
+
+    @property
+    def row_hook(self) -> Optional[RowHook]:
+        """Who stages the rows of big messages while they are parsed
+        (None: parsed whole); see :func:`walk_message`.
+        """
+        return self._framer.row_hook
+
+    @row_hook.setter
+    def row_hook(self, hook: Optional[RowHook]) -> None:
+        self._framer.row_hook = hook
 
     @classmethod
     def open(cls, remote: str, timeout: float, max_message_size: int,
@@ -405,8 +572,11 @@ class Connection:
                 return None
             self.last_received = time.monotonic()
             self.bytes_received += len(data)
-            self._ready.extend(self._framer.feed(
-                data, not self._framer.deferred or not self._more()))
+            # Whether the peer paused matters only where a big message
+            # may have ended (a select() call to know).
+            drained = not (self._framer.deferred or
+                           len(data) >= DEFER_AFTER) or not self._more()
+            self._ready.extend(self._framer.feed(data, drained))
         return self._ready.pop(0)
 
     def _read(self, wait: Optional[float]) -> Optional[bytes]:

@@ -14,7 +14,7 @@ import logging
 import ssl
 import threading
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.classifier import RowValues
@@ -30,6 +30,7 @@ from df_ovsdb_agent.ovsdb.membership import Membership
 from df_ovsdb_agent.ovsdb import peer as peer_lib
 from df_ovsdb_agent.ovsdb import remote as remote_lib
 from df_ovsdb_agent.ovsdb.replica import Replica
+from df_ovsdb_agent.ovsdb.replica import Row
 from df_ovsdb_agent.ovsdb.replica import UpdateError
 from df_ovsdb_agent.ovsdb import replica_file as replica_file_lib
 from df_ovsdb_agent.ovsdb import schema as schema_lib
@@ -121,9 +122,10 @@ def configure_ssl(settings: OvsdbSettings,
     return context
 
 
-def interface_row(uuid: str, values: dict,
+def interface_row(uuid: str, values: Mapping[str, Any],
                   bridge: Optional[str] = None) -> RowValues:
-    """A replica Interface row as the classifier's :class:`RowValues`.
+    """A replica Interface row (its :class:`~.replica.Row` view, or any
+    column -> value mapping) as the classifier's :class:`RowValues`.
 
     Optional columns the server's schema lacks are None.
     """
@@ -136,6 +138,37 @@ def interface_row(uuid: str, values: dict,
 
 
 _new_row = tuple.__new__
+# RowValues' fields that are Interface columns, in the replica's order
+# when the schema has every optional column (see interface_builder).
+_ROW_COLUMNS = RowValues._fields[1:-1]
+
+
+RowBuilder = Callable[[str, tuple, Optional[str]], RowValues]
+
+
+def interface_builder(replica: Replica) -> RowBuilder:
+    """A function (uuid, stored Interface row, bridge) -> RowValues.
+
+    The replica's Interface rows are tuples in the declaration's order,
+    which is RowValues' own: a row is then wrapped, not looked up column
+    by column.  Optional columns the server's schema lacks are None.
+    """
+    columns = replica.columns[INTERFACE]
+    if columns == _ROW_COLUMNS[:len(columns)]:
+        pad = (None,) * (len(_ROW_COLUMNS) - len(columns))
+
+        def build(uuid: str, values: tuple,
+                  bridge: Optional[str]) -> RowValues:
+            return _new_row(RowValues, (uuid, *values, *pad, bridge))
+        return build
+    positions = replica.positions[INTERFACE]
+    return lambda uuid, values, bridge: interface_row(
+        uuid, Row(values, positions), bridge)
+
+
+def _table(replica: Replica, table: str) -> Mapping[str, Any]:
+    """The view of ``table``, empty when the server's schema lacks it."""
+    return replica.rows(table) if table in replica.tables else {}
 
 
 class Monitor:
@@ -424,7 +457,7 @@ class Monitor:
             self._sync_started()
         return synced
 
-    def _check_server(self, remote: str, row: Optional[dict]) -> None:
+    def _check_server(self, remote: str, row: Optional[Mapping]) -> None:
         """Leave ``remote`` if its _Server row says its data is stale;
         else remember its index.
         """
@@ -499,12 +532,14 @@ class Monitor:
         self.refusal = None  # the state comes from a good server again
         self._report_system(replica, always=True)
         with collector_paused():
-            self._membership.rebuild(replica.tables.get(BRIDGE, {}),
-                                     replica.tables.get(PORT, {}))
+            self._membership.rebuild_from(
+                _table(replica, BRIDGE),
+                replica.rows(PORT).column('interfaces')
+                if PORT in replica.tables else {})
             bridge_of = self._membership.bridge_of
-            rows = replica.rows(INTERFACE)
-            self._sink.on_synced([interface_row(uuid, values,
-                                                bridge_of(uuid))
+            build = interface_builder(replica)
+            rows = replica.tables[INTERFACE]
+            self._sink.on_synced([build(uuid, values, bridge_of(uuid))
                                   for uuid, values in rows.items()])
         self._sync_open = False
         self._last_error = None
@@ -515,7 +550,8 @@ class Monitor:
     def _follow(self, session: client_lib.Session,
                 replica: Replica) -> None:
         """Report each update message as one batch until the end."""
-        rows = replica.rows(INTERFACE)
+        rows = replica.tables[INTERFACE]
+        build = interface_builder(replica)
         while not self._stopping.is_set():
             # Wake at least every HEARTBEAT seconds, so that alive() can
             # tell an idle monitor from a wedged one.
@@ -531,8 +567,7 @@ class Monitor:
                 # A port moved: its interfaces' bridge changed, in this
                 # same transaction.
                 uuids.update(uuid for uuid in self._membership.update(
-                    replica.tables.get(BRIDGE, {}),
-                    replica.tables.get(PORT, {}),
+                    _table(replica, BRIDGE), _table(replica, PORT),
                     touched.get(BRIDGE, ()), touched.get(PORT, ()))
                     if uuid in rows)
             if uuids:
@@ -540,8 +575,7 @@ class Monitor:
                 batch = {}
                 for uuid in uuids:
                     values = rows.get(uuid)
-                    batch[uuid] = (interface_row(uuid, values,
-                                                 bridge_of(uuid))
+                    batch[uuid] = (build(uuid, values, bridge_of(uuid))
                                    if values is not None else None)
                 self._sink.on_batch(batch)
 

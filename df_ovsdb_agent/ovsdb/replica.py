@@ -6,6 +6,16 @@ an optional one is empty); a set is a ``frozenset``; a map is a ``dict``.
 Stored values are never changed in place (a modified map is a new dict),
 so whoever received a row keeps a consistent copy.
 
+A row is stored compactly, as a plain tuple of its column values in the
+order of :attr:`Replica.columns` (a tuple of atoms costs a third of a dict
+and the cyclic garbage collector stops tracking it); :meth:`Replica.rows`
+gives the usual uuid -> {column: value} view over them.  Each column is
+decoded by a function chosen once from its type (:meth:`ColumnType.decoder`):
+a string or integer is one type check, a string map one ``dict()`` with
+C-level checks.  Map keys (``iface-id``, ``attached-mac``...) and the
+values of enumerated columns (``link_state``...) recur in every row: they
+are interned, so 100,000 rows share one copy of each.
+
 Updates follow ``ovsdb-server(7)``: ``update`` (old/new rows) and
 ``update2``/``update3`` (initial/insert/modify/delete), where a ``modify``
 carries for single-value columns (``max`` 1, maps and optional values
@@ -15,8 +25,12 @@ Anything that does not fit the schema raises :class:`UpdateError`: the
 caller then drops the replica and re-syncs.
 """
 
+import collections.abc
+import functools
 import math
-from typing import Any, Callable, Mapping, Optional
+import operator
+from operator import itemgetter
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from df_ovsdb_agent.logsafe import one_line
 from df_ovsdb_agent.logsafe import safe
@@ -61,6 +75,27 @@ ATOMS = {
 # type check only (the fast path; everything else takes the slow one).
 _PLAIN = {'string': str, 'integer': int, 'real': float, 'boolean': bool}
 
+# f(x) with no Python frame of its own (operator.call is Python 3.11+):
+# a row's columns are then decoded by C-level iteration.
+_call: Callable[..., Any] = getattr(operator, 'call', lambda f, x: f(x))
+# What an empty optional value or set looks like on the wire.
+_EMPTY_SET = ['set', []]
+_STR = frozenset({str})
+_TWO = {2}
+_UUID_TAG = {'uuid'}
+_first = itemgetter(0)
+_second = itemgetter(1)
+_list_len = list.__len__
+
+# Interned strings: map keys and enumerated values recur in every row.
+# setdefault is one C call and atomic; the cache is emptied when it has
+# grown past INTERN_LIMIT (checked before each row, so at most one row's
+# values beyond it), so a peer sending endless distinct keys costs
+# nothing lasting (those strings are then simply not shared).
+INTERN_LIMIT = 4096
+_interned: dict = {}
+_intern = _interned.setdefault
+
 
 # Every text from the peer that goes into an UpdateError (and from there
 # into log lines, /healthz and error lines) is escaped and bounded here,
@@ -84,9 +119,13 @@ class ColumnType:
     """How one column's values look on the wire and in the replica."""
 
     def __init__(self, key: str, value: Optional[str] = None,
-                 n_min: int = 1, n_max: float = 1) -> None:
+                 n_min: int = 1, n_max: float = 1,
+                 enumerated: bool = False) -> None:
         self.key, self.value = key, value
         self.n_min, self.n_max = n_min, n_max
+        # Values come from a small fixed set (the schema's "enum"): worth
+        # interning.  A decoding hint only: not part of the type's identity.
+        self.enumerated = enumerated
         self._key_atom = ATOMS[key][0]
         self._value_atom = ATOMS[value][0] if value else None
         self._plain = _PLAIN.get(key) if n_max == 1 and not value else None
@@ -111,9 +150,11 @@ class ColumnType:
         n_max = spec.get('max', 1)
         n_max = math.inf if n_max == 'unlimited' else n_max
         value = spec.get('value')
-        return cls(_base_type(spec['key']),
+        key = spec['key']
+        return cls(_base_type(key),
                    _base_type(value) if value is not None else None,
-                   spec.get('min', 1), n_max)
+                   spec.get('min', 1), n_max,
+                   isinstance(key, dict) and 'enum' in key)
 
     def _key(self) -> tuple:
         return (self.key, self.value, self.n_min, self.n_max)
@@ -130,6 +171,106 @@ class ColumnType:
     @property
     def is_map(self) -> bool:
         return self.value is not None
+
+    @functools.cached_property
+    def wire_default(self) -> Any:
+        """The default as the wire would carry it (what an omitted
+        column means): :meth:`decoder` turns it into :attr:`default`.
+        One object per type, never changed: a decoder may recognise it.
+        """
+        if self.value is not None:
+            return ['map', []]
+        if self.n_max > 1 or self.n_min == 0:
+            return _EMPTY_SET
+        if self.key == 'uuid':
+            return ['uuid', UUID_ZERO]
+        return self.default
+
+    def decoder(self) -> Callable[[Any], Any]:
+        """A function equivalent to :meth:`decode`, specialised for this
+        type: the common cases (a string or integer, an optional one, a
+        string map, a set of uuids) cost a type check or a few C-level
+        calls; anything else goes to :meth:`decode`, which raises
+        :class:`UpdateError` for what does not fit.
+        """
+        slow = self.decode
+        plain = self._plain
+        if plain is not None:
+            if self.enumerated and plain is str:
+                def scalar(datum: Any) -> Any:
+                    if type(datum) is str:
+                        return _intern(datum, datum)
+                    return None if datum == _EMPTY_SET and \
+                        self.n_min == 0 else slow(datum)
+                return scalar
+            if self.n_min == 1:
+                return lambda datum: (datum if type(datum) is plain
+                                      else slow(datum))
+            empty = _EMPTY_SET
+
+            def optional(datum: Any) -> Any:
+                if type(datum) is plain:
+                    return datum
+                return None if datum == empty else slow(datum)
+            return optional
+        if self._map_types is not None and \
+                self._map_types[0] == self._map_types[1] == _STR:
+            return self._string_map_decoder()
+        if self.key == 'uuid' and self.value is None and self.n_max > 1:
+            return self._uuid_set_decoder()
+        return slow
+
+    def _string_map_decoder(self) -> Callable[[Any], Any]:
+        slow, empty, absent = self.decode, self.default, self.wire_default
+
+        def string_map(datum: Any) -> Any:
+            if datum is absent:
+                return empty  # an omitted column (Replica: wire_default)
+            if type(datum) is list and len(datum) == 2 and \
+                    datum[0] == 'map' and type(datum[1]) is list:
+                pairs = datum[1]
+                if not pairs:
+                    return empty  # shared: stored values are never changed
+                try:
+                    # Each pair a list of two (list.__len__ refuses
+                    # anything else); join() checks every key and value
+                    # is a string.
+                    if set(map(_list_len, pairs)) != _TWO:
+                        return slow(datum)
+                    keys = list(map(_first, pairs))
+                    ''.join(keys)
+                    result = dict(zip(map(_intern, keys, keys),
+                                      map(_second, pairs)))
+                    ''.join(result.values())
+                except (TypeError, IndexError):
+                    return slow(datum)
+                if len(result) == len(pairs):
+                    return result
+            return slow(datum)
+        return string_map
+
+    def _uuid_set_decoder(self) -> Callable[[Any], Any]:
+        slow, empty = self.decode, self.default
+
+        def uuid_set(datum: Any) -> Any:
+            if type(datum) is list and len(datum) == 2:
+                tag, rest = datum
+                if tag == 'uuid' and type(rest) is str:
+                    return frozenset((rest,))
+                if tag == 'set' and type(rest) is list:
+                    if not rest:
+                        return empty
+                    try:
+                        # Each element is ["uuid", "<string>"].
+                        if set(map(_list_len, rest)) == _TWO and \
+                                set(map(_first, rest)) == _UUID_TAG:
+                            result = frozenset(map(_second, rest))
+                            ''.join(result)
+                            return result
+                    except TypeError:
+                        pass
+            return slow(datum)
+        return uuid_set
 
     def decode(self, datum: Any) -> Any:
         """A wire datum -> the replica's value."""
@@ -191,18 +332,97 @@ class ColumnType:
         return old ^ change  # toggle each element
 
 
+class Row(collections.abc.Mapping):
+    """One stored row as a read-only {column: value} mapping (a view)."""
+
+    __slots__ = ('_values', '_index')
+
+    def __init__(self, values: tuple, index: Mapping[str, int]) -> None:
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, column: str) -> Any:
+        return self._values[self._index[column]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class Rows(collections.abc.Mapping):
+    """One table as a read-only uuid -> :class:`Row` mapping (a view)."""
+
+    __slots__ = ('_rows', '_index')
+
+    def __init__(self, rows: Mapping[str, tuple],
+                 index: Mapping[str, int]) -> None:
+        self._rows = rows
+        self._index = index
+
+    def __getitem__(self, uuid: str) -> Row:
+        return Row(self._rows[uuid], self._index)
+
+    def get(self, uuid: str, default: Any = None) -> Any:
+        values = self._rows.get(uuid)
+        return default if values is None else Row(values, self._index)
+
+    def column(self, column: str) -> dict[str, Any]:
+        """uuid -> the value of one column, for every row."""
+        return dict(zip(self._rows, map(itemgetter(self._index[column]),
+                                        self._rows.values())))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class StagedRows(dict):
+    """One table's row updates as :meth:`Replica.stager` left them: an
+    ``initial`` row already decoded (a tuple), anything else as parsed.
+    """
+
+    __slots__ = ('owner',)
+
+    def __init__(self, owner: 'Replica') -> None:
+        super().__init__()
+        self.owner = owner
+
+
 class Replica:
-    """Rows of the monitored tables, keyed by table then uuid."""
+    """Rows of the monitored tables, keyed by table then uuid.
+
+    :attr:`tables` holds each row as a tuple of values in the order of
+    :attr:`columns` (``positions`` maps a column to its place);
+    :meth:`rows` is the mapping view.
+    """
 
     def __init__(self, types: Mapping[str, Mapping[str, ColumnType]]):
         self.types = types
-        self._defaults = {table: {c: t.default for c, t in cols.items()}
+        self.columns = {table: tuple(cols) for table, cols in types.items()}
+        self.positions = {table: {c: i for i, c in enumerate(cols)}
                           for table, cols in types.items()}
-        self._decoders = {table: {c: t.decode for c, t in cols.items()}
+        self._ctypes = {table: tuple(cols.values())
+                        for table, cols in types.items()}
+        self._defaults = {table: tuple(t.default for t in cols.values())
+                          for table, cols in types.items()}
+        self._wire_defaults = {table: tuple(t.wire_default
+                                            for t in cols.values())
+                               for table, cols in types.items()}
+        self._decoders = {table: tuple(t.decoder() for t in cols.values())
                           for table, cols in types.items()}
         # The row being applied, for the error that names it.
         self._failed: Any = None
-        self.tables: dict[str, dict[str, dict]] = {t: {} for t in types}
+        self.tables: dict[str, dict[str, tuple]] = {t: {} for t in types}
         # The transaction the replica reflects (monitor_cond_since), or
         # None when unknown: then only a full dump can refresh it.
         self.txn_id: Optional[str] = None
@@ -249,26 +469,70 @@ class Replica:
             touched[table] = rows.keys()
         return touched
 
+    def stager(self, table: str) -> Optional[Callable[[Any], Any]]:
+        """For :class:`~.jsonrpc.RowHook`: a function staging one parsed
+        row update of ``table`` for :meth:`apply` (update2/update3 only):
+        an ``initial`` row that fits becomes its stored tuple, so a big
+        dump's rows are decoded while it is parsed and each row's parse
+        tree is freed at once; anything else is left as it is, for
+        :meth:`apply` to handle (and refuse) as usual.
+        """
+        if table not in self.tables:
+            return None
+        columns = self.columns[table]
+        wire_defaults = self._wire_defaults[table]
+        decoders = self._decoders[table]
+
+        def stage(update: Any) -> Any:
+            if len(_interned) > INTERN_LIMIT:
+                _interned.clear()
+            if type(update) is dict and len(update) == 1:
+                new = update.get('initial')
+                if type(new) is dict:
+                    try:
+                        return tuple(map(_call, decoders, map(
+                            new.get, columns, wire_defaults)))
+                    except (UpdateError, TypeError, ValueError, KeyError):
+                        pass  # apply() names the row in its error
+            return update
+        return stage
+
+    def staged_rows(self) -> StagedRows:
+        """For :class:`~.jsonrpc.RowHook`: where one table's staged rows
+        go (marked as staged by this replica).
+        """
+        return StagedRows(self)
+
     def _rows_update2(self, table: str, rows: dict, consume: bool) -> None:
-        # One loop for a whole table: a dump is ~all "initial" rows, built
-        # here without a call per row (the slow path does everything else).
+        # One loop for a whole table: a dump is ~all "initial" rows, each
+        # built by C-level iteration over the columns (map/call), Python
+        # running only in the column decoders, or staged (decoded) already
+        # while the message was parsed; the slow path does everything else.
         stored = self.tables[table]
-        defaults = self._defaults[table]
+        columns = self.columns[table]
+        wire_defaults = self._wire_defaults[table]
         decoders = self._decoders[table]
         slow = self._row_update2
+        staged = type(rows) is StagedRows and rows.owner is self
         for uuid, update in rows.items():
             self._failed = uuid
-            new = update.get('initial') if type(update) is dict and \
-                len(update) == 1 else None
-            if type(new) is dict:
-                values = defaults.copy()
-                for column, datum in new.items():
-                    decode = decoders.get(column)
-                    if decode is not None:
-                        values[column] = decode(datum)
-                stored[uuid] = values
+            if len(_interned) > INTERN_LIMIT:
+                _interned.clear()
+            if type(update) is tuple:
+                # Only a stager makes tuples (JSON has none), and only
+                # ours knows this replica's columns.
+                if not staged:
+                    raise UpdateError('%s row %s: staged for another '
+                                      'replica' % (table, _uuid_text(uuid)))
+                stored[uuid] = update
             else:
-                slow(table, uuid, update)
+                new = update.get('initial') if type(update) is dict and \
+                    len(update) == 1 else None
+                if type(new) is dict:
+                    stored[uuid] = tuple(map(_call, decoders, map(
+                        new.get, columns, wire_defaults)))
+                else:
+                    slow(table, uuid, update)
             if consume:
                 rows[uuid] = None
 
@@ -303,16 +567,17 @@ class Replica:
         rows[uuid] = self._new_row(table, new, base=old)
 
     def _new_row(self, table: str, row: Any,
-                 base: Optional[dict] = None) -> dict:
+                 base: Optional[tuple] = None) -> tuple:
         if not isinstance(row, dict):
             raise UpdateError('%s: malformed row %s' % (table, _short(row)))
-        values = dict(base if base is not None else self._defaults[table])
-        types = self.types[table]
+        values = list(base if base is not None else self._defaults[table])
+        positions = self.positions[table]
+        decoders = self._decoders[table]
         for column, datum in row.items():
-            ctype = types.get(column)
-            if ctype is not None:
-                values[column] = ctype.decode(datum)
-        return values
+            index = positions.get(column)
+            if index is not None:
+                values[index] = decoders[index](datum)
+        return tuple(values)
 
     def _modify(self, table: str, rows: dict, uuid: str, diff: Any) -> None:
         old = rows.get(uuid)
@@ -322,14 +587,15 @@ class Replica:
         if not isinstance(diff, dict):
             raise UpdateError('%s row %s: malformed diff %s'
                               % (table, _uuid_text(uuid), _short(diff)))
-        new = dict(old)
-        types = self.types[table]
+        new = list(old)
+        positions = self.positions[table]
+        ctypes = self._ctypes[table]
         for column, datum in diff.items():
-            ctype = types.get(column)
-            if ctype is not None:
-                new[column] = ctype.apply_diff(old[column], datum)
-        rows[uuid] = new
+            index = positions.get(column)
+            if index is not None:
+                new[index] = ctypes[index].apply_diff(old[index], datum)
+        rows[uuid] = tuple(new)
 
-    def rows(self, table: str) -> dict:
-        """uuid -> column values of one table (do not modify)."""
-        return self.tables[table]
+    def rows(self, table: str) -> Rows:
+        """uuid -> {column: value} of one table (a read-only view)."""
+        return Rows(self.tables[table], self.positions[table])

@@ -75,7 +75,8 @@ class Saved(NamedTuple):
 def cut(replica: Replica, seen: Optional[serverdb.Seen] = None) -> Cut:
     """A consistent copy of ``replica`` (with a transaction id), cheap
     enough for the monitor thread: rows are never changed in place, so
-    copying each table's uuid -> row mapping is enough.
+    copying each table's uuid -> row mapping is enough (each row a tuple
+    in the order of its table's columns in ``types``).
     """
     assert replica.txn_id is not None
     return Cut(replica.txn_id, replica.types,
@@ -87,7 +88,9 @@ def encode(saved: Cut) -> bytes:
     """The file's bytes for ``saved`` (done on the writer's thread)."""
     body = {'format': FORMAT, 'txn_id': saved.txn_id,
             'types': _types_key(saved.types),
-            'tables': {table: {uuid: {c: _encode(v) for c, v in row.items()}
+            'tables': {table: {uuid: {c: _encode(v)
+                                      for c, v in zip(saved.types[table],
+                                                      row)}
                                for uuid, row in rows.items()}
                        for table, rows in saved.tables.items()}}
     if saved.seen is not None:
@@ -119,8 +122,10 @@ def read(path: str, types) -> Saved:
             return Saved(None, seen)
         replica = Replica(types)
         for table, rows in body['tables'].items():
+            # Every column, in the replica's order (KeyError: unusable).
+            columns = replica.columns[table]
             replica.tables[table] = {
-                uuid: {c: _decode(v) for c, v in row.items()}
+                uuid: tuple(_decode(row[c]) for c in columns)
                 for uuid, row in rows.items()}
         replica.txn_id = body['txn_id']
     except FileNotFoundError:

@@ -15,7 +15,7 @@ connection and one small update per clustered transaction (the index).
 """
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.ovsdb.replica import ColumnType
@@ -52,7 +52,7 @@ def monitor_request(database: str, monitor_id: str, ident: Any) -> dict:
                 'where': [['name', '==', database]]}]}]}
 
 
-def find(rows: dict, database: str) -> Optional[dict]:
+def find(rows: Mapping[str, Mapping], database: str) -> Optional[Mapping]:
     """The row of ``database`` among ``_Server.Database`` rows, or None."""
     for values in rows.values():
         if values['name'] == database:
@@ -60,7 +60,7 @@ def find(rows: dict, database: str) -> Optional[dict]:
     return None
 
 
-def refusal(row: Optional[dict], seen: Optional[Seen]) -> Optional[str]:
+def refusal(row: Optional[Mapping], seen: Optional[Seen]) -> Optional[str]:
     """Why a server with this ``_Server.Database`` row must not be used,
     or None if it may be.
 
@@ -89,7 +89,7 @@ def refusal(row: Optional[dict], seen: Optional[Seen]) -> Optional[str]:
     return None
 
 
-def advance(seen: Optional[Seen], row: Optional[dict]) -> Optional[Seen]:
+def advance(seen: Optional[Seen], row: Optional[Mapping]) -> Optional[Seen]:
     """``seen`` after using a server with this row.
 
     Indexes compare only within one cluster: a row of another cluster

@@ -256,3 +256,115 @@ def test_a_big_message_right_before_the_peer_closes_is_delivered():
     finally:
         writer.join(10)
         conn.close()
+
+
+# -- big messages: rows staged while parsed (walk_message) -------------------
+
+class _NoStaging:
+    """A hook that stages nothing: the walk must equal json.loads."""
+
+    def stager(self, table):
+        return None
+
+    def staged_rows(self):
+        return {}
+
+
+def _replica():
+    from df_ovsdb_agent.ovsdb.replica import ColumnType
+    from df_ovsdb_agent.ovsdb.replica import Replica
+    return Replica({'T': {
+        'name': ColumnType('string'),
+        'ids': ColumnType('string', 'string', 0, float('inf'))}})
+
+
+def _dump(count, rows_method='monitor_cond_since'):
+    rows = {'%08d-u' % i: {'initial': {
+        'name': 'tap%d' % i, 'ids': ['map', [['iface-id', 'p%d' % i]]]}}
+        for i in range(count)}
+    rows['bad-row'] = {'initial': {'name': 5}}   # left for apply to refuse
+    rows['modified'] = {'modify': {'name': 'x'}}
+    tables = {'T': rows, 'Other': {'o': {'initial': {'x': 1}}}}
+    if rows_method == 'monitor_cond':
+        return {'id': 'monitor-1', 'result': tables, 'error': None}
+    return {'id': 'monitor-1', 'result': [False, 'txn', tables],
+            'error': None}
+
+
+@pytest.mark.parametrize('message', TRICKY + [
+    {'k\\u00e9\\"y': [1, [2, [3, {'a': [4]}]], {}], ' ': {' x ': []}},
+    {'result': [], 'e': {}, 'x': [[[]]], 'n': None, 'f': 1.5e3},
+    _dump(3), _dump(3, 'monitor_cond')])
+@pytest.mark.parametrize('indent', [None, 2])
+def test_walk_without_staging_equals_json_loads(message, indent):
+    text = json.dumps(message, indent=indent) + '  {"next": 1}'
+    value, end = jsonrpc.walk_message(text, _NoStaging())
+    assert (value, end) == json.JSONDecoder().raw_decode(text)
+
+
+@pytest.mark.parametrize('method', ['monitor_cond_since', 'monitor_cond'])
+def test_walked_dump_stages_initial_rows_and_applies_the_same(method):
+    message = _dump(50, method)
+    replica = _replica()
+    value, _ = jsonrpc.walk_message(json.dumps(message), replica)
+    tables = value['result'] if method == 'monitor_cond' else \
+        value['result'][2]
+    staged = tables['T']
+    assert type(staged['00000001-u']) is tuple
+    # What does not fit, and what is not an initial row, stay as parsed.
+    assert staged['bad-row'] == {'initial': {'name': 5}}
+    assert staged['modified'] == {'modify': {'name': 'x'}}
+    assert tables['Other'] == message_tables(message)['Other']
+    plain, walked = _replica(), replica
+    good = {u: r for u, r in message_tables(message)['T'].items()
+            if u != 'bad-row' and u != 'modified'}
+    plain.apply({'T': good}, 2)
+    kept = walked.staged_rows()
+    kept.update((u, r) for u, r in staged.items() if u in good)
+    walked.apply({'T': kept}, 2)
+    assert walked.rows('T') == plain.rows('T')
+    with pytest.raises(jsonrpc_update_error()):
+        walked.apply({'T': {'bad-row': staged['bad-row']}}, 2)
+
+
+def message_tables(message):
+    result = message['result']
+    return result[2] if isinstance(result, list) else result
+
+
+def jsonrpc_update_error():
+    from df_ovsdb_agent.ovsdb.replica import UpdateError
+    return UpdateError
+
+
+def test_rows_staged_by_another_replica_are_refused():
+    first, second = _replica(), _replica()
+    value, _ = jsonrpc.walk_message(json.dumps(_dump(2)), first)
+    with pytest.raises(jsonrpc_update_error()):
+        second.apply(value['result'][2], 2)
+
+
+def test_a_walk_cut_short_anywhere_fails():
+    text = json.dumps(_dump(20))
+    for cut in list(range(1, 200)) + list(range(len(text) - 200,
+                                                len(text))):
+        with pytest.raises((ValueError, IndexError, StopIteration)):
+            jsonrpc.walk_message(text[:cut], _replica())
+
+
+@pytest.mark.parametrize('chunk', [4096, 65536, 1 << 20])
+def test_framer_stages_a_big_message_split_anywhere(chunk):
+    message = _dump(4000)
+    data = _stream([TRICKY[0], message, TRICKY[2]])
+    assert len(data) > jsonrpc.WALK_AFTER
+    framer, out = Framer(1 << 24), []
+    replica = framer.row_hook = _replica()
+    for start in range(0, len(data), chunk):
+        last = start + chunk >= len(data)
+        out.extend(framer.feed(data[start:start + chunk], drained=last))
+    assert [m['id'] for m in out] == [1, 'monitor-1', 'echo']
+    assert out[1]['result'][:2] == [False, 'txn']
+    rows = out[1]['result'][2]['T']
+    assert type(rows['00000007-u']) is tuple
+    assert type(rows).__name__ == 'StagedRows' and rows.owner is replica
+    assert len(rows) == 4002

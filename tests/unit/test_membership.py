@@ -89,3 +89,24 @@ def test_datapath_ids_follow_bridges_and_reject_bad_values():
     del bridges['B2']
     m.update(bridges, {}, ['B2'])
     assert m.datapath_ids == {'br-new': 0x0a0b0c0d0e0f}
+
+
+def test_rebuild_from_the_interfaces_column_equals_rebuild():
+    bridges = {'B1': bridge('br-int', 'P1', 'P2'), 'B2': bridge('br-ex', 'P3')}
+    ports = {'P1': port('I1'), 'P2': port('I2', 'I3'), 'P3': port('I4'),
+             'P9': port('I9')}
+    whole, columns = Membership(), Membership()
+    whole.rebuild(bridges, ports)
+    columns.rebuild(bridges, {'P0': port('I0')})  # replaced entirely
+    columns.rebuild_from(bridges, {uuid: list(row['interfaces'])
+                                   for uuid, row in ports.items()})
+    ifaces = ['I0', 'I1', 'I2', 'I3', 'I4', 'I9', 'nope']
+    assert [columns.bridge_of(i) for i in ifaces] == [
+        whole.bridge_of(i) for i in ifaces] == [
+        None, 'br-int', 'br-int', 'br-int', 'br-ex', None, None]
+    # Followed the same way afterwards.
+    ports['P9'] = port('I9')
+    bridges['B2'] = bridge('br-ex', 'P3', 'P9')
+    assert whole.update(bridges, ports, ['B2'], []) == \
+        columns.update(bridges, ports, ['B2'], []) == {'I9'}
+    assert columns.bridge_of('I9') == 'br-ex'

@@ -207,3 +207,84 @@ def test_a_consumed_update_is_applied_the_same_and_freed():
     assert list(touched['T']) == ['r', 's']
     # The parsed rows were let go once applied.
     assert message == {'T': {'r': None, 's': None}}
+
+
+# -- compact rows and specialised decoders -----------------------------------
+
+SHAPES = [
+    'a', '', 5, -1, 0, 2.5, True, False, None, {}, [], ['set', []],
+    ['set', [3]], ['set', [1, 2]], ['set', ['a']], ['uuid', U1],
+    ['uuid', 5], ['set', [['uuid', U1], ['uuid', U2]]],
+    ['set', [['uuid', U1], ['named-uuid', U2]]],
+    ['set', [['uuid', U1, 'x']]], ['set', ['ab']], ['set', [['uuid', 1]]],
+    ['map', []], ['map', [['k', 'v']]], ['map', [['k', 'v'], ['l', 'w']]],
+    ['map', [['k', 1]]], ['map', [[1, 'v']]], ['map', ['ab']],
+    ['map', [{'k': 1, 'v': 2}]], ['map', [['k']]], ['map', [['k', 'v', 'w']]],
+    ['map', [['k', 'v'], ['k', 'w']]], ['map', [['k', ['uuid', U1]]]],
+    ['map', 'ab'], ['map'], ['bogus', []], [['set', []]],
+]
+COLUMN_TYPES = [
+    'string', 'integer', 'real', 'boolean', 'uuid',
+    {'key': 'string', 'min': 0, 'max': 1},
+    {'key': 'integer', 'min': 0, 'max': 1},
+    {'key': {'type': 'string', 'enum': ['set', ['up', 'down']]},
+     'min': 0, 'max': 1},
+    {'key': {'type': 'string', 'enum': ['set', ['a', 'b']]}},
+    {'key': 'uuid', 'min': 0, 'max': 'unlimited'},
+    {'key': 'uuid', 'min': 1, 'max': 'unlimited'},
+    {'key': 'integer', 'min': 0, 'max': 'unlimited'},
+    STRMAP,
+    {'key': 'string', 'value': 'string', 'min': 0, 'max': 1},
+    {'key': 'string', 'value': 'uuid', 'min': 0, 'max': 'unlimited'},
+]
+
+
+def _outcome(function, datum):
+    try:
+        return 'ok', function(datum)
+    except (UpdateError, TypeError, ValueError, KeyError):
+        # Replica.apply turns each into an UpdateError naming the row.
+        return 'error', None
+
+
+@pytest.mark.parametrize('spec', COLUMN_TYPES, ids=repr)
+def test_specialised_decoders_agree_with_decode(spec):
+    ctype = ColumnType.from_json(spec)
+    decoder = ctype.decoder()
+    for datum in SHAPES:
+        expected = _outcome(ctype.decode, json.loads(json.dumps(datum)))
+        got = _outcome(decoder, json.loads(json.dumps(datum)))
+        assert got == expected, datum
+        if got[0] == 'ok':
+            assert type(got[1]) is type(expected[1]), datum
+    # An omitted column decodes to the default.
+    assert decoder(ctype.wire_default) == ctype.default
+
+
+def test_rows_are_tuples_with_a_mapping_view():
+    replica = _replica({'name': 'a', 'ids': ['map', [['k', 'v']]]})
+    assert replica.columns['T'] == tuple(TYPES['T'])
+    stored = replica.tables['T']['r']
+    assert type(stored) is tuple
+    assert stored[replica.positions['T']['ids']] == {'k': 'v'}
+    view = replica.rows('T')['r']
+    assert dict(view) == {'name': 'a', 'ofport': None, 'tags': frozenset(),
+                          'peers': frozenset(), 'ids': {'k': 'v'},
+                          'up': False}
+    assert len(replica.rows('T')) == 1 and 'r' in replica.rows('T')
+    with pytest.raises(KeyError):
+        view['extra']
+
+
+def test_map_keys_and_enumerated_values_are_shared_between_rows():
+    types = {'T': {'ids': ColumnType.from_json(STRMAP),
+                   'state': ColumnType.from_json(COLUMN_TYPES[7])}}
+    replica = Replica(types)
+    rows = {uuid: {'initial': json.loads(json.dumps({
+        'ids': ['map', [['iface-id', uuid]]], 'state': 'up'}))}
+        for uuid in (U1, U2)}
+    replica.apply({'T': rows}, 2)
+    (ids1, state1), (ids2, state2) = replica.tables['T'].values()
+    assert ids1 == {'iface-id': U1} and ids2 == {'iface-id': U2}
+    assert next(iter(ids1)) is next(iter(ids2))
+    assert state1 is state2 == 'up'
