@@ -59,12 +59,25 @@ def child(remote: str, max_mib: int) -> None:
 
     largest = [0]
     decode = jsonrpc.Framer._decode
+    parse_whole = jsonrpc.Framer._parse_whole
 
-    def measured(self, end):  # records the largest message framed
+    # The largest message framed, by either of the framer's two paths: a
+    # message the scanner delimits, and a big one the parser delimits
+    # (its bytes are all in the buffer when it parses).
+    def measured(self, end):
         largest[0] = max(largest[0], end - self._start)
         return decode(self, end)
 
+    def measured_whole(self, drained):
+        size = len(self._buf) - self._start
+        value = parse_whole(self, drained)
+        if value is not jsonrpc._NOT_YET:
+            largest[0] = max(largest[0], size)
+        return value
+
     jsonrpc.Framer._decode = measured  # type: ignore[method-assign]
+    jsonrpc.Framer._parse_whole = (  # type: ignore[method-assign]
+        measured_whole)
     gc.collect()
     base = _status_kib('VmRSS')
     settings = OvsdbSettings(connection=remote, max_message_size=max_mib * MIB,
