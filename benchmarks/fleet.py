@@ -11,6 +11,7 @@ regenerates ``benchmarks/fleet_results.md`` (see benchmarks/README.md).
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import shlex
@@ -717,6 +718,13 @@ def parse_size(item: str, interfaces: int, scenarios: tuple,
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.runtime == 'green' and importlib.util.find_spec(
+            'eventlet') is None:
+        # Else each worker would die on its import with a traceback.
+        print('benchmarks.fleet: --runtime green needs eventlet (pip '
+              'install "df-ovsdb-agent[eventlet]"), or use --runtime '
+              'native', file=sys.stderr)
+        return 2
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {
         'command': shlex.join(['python', '-m', 'benchmarks.fleet'] + argv),
