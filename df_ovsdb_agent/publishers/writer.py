@@ -54,6 +54,11 @@ RETRY_FRACTION = 0.25
 #: The shortest delay between two attempts, in seconds.
 MIN_RETRY = 0.05
 
+#: After a failed attempt that took ``s`` seconds (a timeout, a slow
+#: reply), the next one waits at least ``s`` times this to the power of
+#: the failures in a row minus one, jittered (see :meth:`Writer._delay`).
+SLOW_GROWTH = 2.0
+
 
 class Step(enum.Enum):
     """A work item of the writer thread that carries nothing."""
@@ -127,6 +132,8 @@ class Writer:
         self.instance: Optional[Instance] = None
         self.connected = False
         self.failures = 0
+        # Failures in a row (the writer's current outage), for _delay.
+        self._streak = 0
         self.refusals = 0
         self.reconciles = 0
         #: Successful refreshes of the liveness (ticks and connections).
@@ -230,13 +237,15 @@ class Writer:
             work = self._next_work()
             if work is None:
                 break
+            began = time.monotonic()
             try:
                 self._do(work)
                 self._backoff.reset()
+                self._streak = 0
             except NotOwner as exc:
                 self._not_owner(exc)
             except Exception as exc:
-                self._failed(exc)
+                self._failed(exc, time.monotonic() - began)
             finally:
                 with self._cond:
                     self._busy = False
@@ -398,13 +407,24 @@ class Writer:
             self._next_tick = began + self.store.tick_interval * (
                 random.uniform(0.9, 1.0))
 
-    def _delay(self) -> float:
-        """The wait before the next attempt after a failure: the jittered
-        backoff, but while the liveness still holds, at most a quarter of
-        the time it has left -- a store that comes back before the lease
-        or liveness TTL runs out is met in time.
+    def _delay(self, elapsed: float = 0.0) -> float:
+        """The wait before the next attempt after a failure.
+
+        The jittered backoff, but at least as long as the failed attempt
+        took (``elapsed``), doubled for every failure in a row before it
+        and jittered down by up to half: a store that answers slowly or
+        not at all (timeouts) is not asked again by every writer at once
+        within 0.1-0.3 s, while a refused connection (which fails at once)
+        is retried as soon as before.  Never over ``max_backoff``.  While
+        the liveness still holds, at most a quarter of the time it has
+        left: a store that comes back before the lease or liveness TTL
+        runs out is met in time.
         """
         delay = self._backoff.next()
+        if elapsed > 0:
+            slow = elapsed * SLOW_GROWTH ** min(max(self._streak - 1, 0), 16)
+            delay = max(delay, min(self.max_backoff,
+                                   slow * random.uniform(0.5, 1.0)))
         expires = self.store.expires
         if expires is None and self._refreshed is not None:
             expires = self._refreshed + self.store.ttl
@@ -603,9 +623,11 @@ class Writer:
                 self.store.me.pid, self.max_backoff)
         self._wait(jittered(self.max_backoff))
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, elapsed: float = 0.0) -> None:
+        """The attempt failed after ``elapsed`` seconds: reconnect later."""
         self.failures += 1
-        delay = self._delay()
+        self._streak += 1
+        delay = self._delay(elapsed)
         LOG.warning('Publisher cannot use %s (%s); retrying in %.1fs',
                     self.store.target, describe_error(exc), delay)
         self._close_store()

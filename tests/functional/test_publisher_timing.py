@@ -204,3 +204,82 @@ def test_cpu_hog_loses_no_lease(ovsdb, side, make_agent, make_publisher):
     LOG.info('%s under a CPU hog, TTL %ds: least time left at a refresh '
              '%.2fs, %d failures', side.name, ttl, pub.writer.min_margin,
              pub.writer.failures)
+
+
+#: Publishers (each with its own agent and host id) sharing one store.
+WRITERS = 6
+
+
+def _stream_since(side, marks):
+    """Redis: the entries of every host's stream after its mark."""
+    return {host: side.client.xrange('df-ovsdb-agent:%s:events' % host,
+                                     min='(' + mark)
+            for host, mark in marks.items()}
+
+
+def _stream_mark(side, host):
+    last = side.client.xrevrange('df-ovsdb-agent:%s:events' % host,
+                                 count=1)
+    return last[0][0] if last else '0-0'
+
+
+def test_writers_back_off_from_a_frozen_store_and_lose_nothing(
+        ovsdb, side, make_agent, make_publisher):
+    """Several publishers, a store frozen (SIGSTOP) for half the TTL, then
+    resumed: each writer retries less often the longer its attempts time
+    out (each waits at least as long as its failed attempt took, doubled
+    per failure in a row), yet every lease / liveness record is refreshed
+    in time: no key lost, no consumer event.
+    """
+    ttl, frozen = 24, 12.0
+    populate(ovsdb)
+    hosts = ['hv%d' % i for i in range(1, WRITERS + 1)]
+    runs = {host: run(make_agent, make_publisher, side, ovsdb, host=host,
+                      ttl=ttl, timeout=1.0, max_backoff=10.0)
+            for host in hosts}
+    tail = consumer(side)
+    try:
+        tail.wait(lambda evs: {'host %s synced' % h for h in hosts} <=
+                  set(map(str, evs)), what='the consumer to see the hosts')
+        seen = len(tail.events)
+        mark = side.mark()
+        marks = ({h: _stream_mark(side, h) for h in hosts}
+                 if side.name == 'redis' else {})
+        leases = {h: list(getattr(pub.store, 'leases', []))
+                  for h, (_, pub) in runs.items()}
+        failures = {h: pub.writer.failures for h, (_, pub) in runs.items()}
+        side.server.proc.send_signal(signal.SIGSTOP)
+        try:
+            # The behaviour under test is time: the store stays frozen.
+            time.sleep(frozen)
+        finally:
+            side.server.proc.send_signal(signal.SIGCONT)
+        resumed = {h: pub.writer.refreshes for h, (_, pub) in runs.items()}
+        for host, (agent, pub) in runs.items():
+            wait_until(lambda: _refreshed(pub, resumed[host]), ttl,
+                       'a refresh of %s after the resume' % host)
+            wait_until(lambda: side.held_by(pub, host) and
+                       side.records(host) == expected_records(agent, host),
+                       10, 'the keys of %s' % host)
+            if side.name == 'etcd':
+                assert pub.store.leases == leases[host]
+                assert pub.store.lost == 0
+        if side.name == 'etcd':
+            assert side.changes_since(mark) == []
+        else:
+            assert all(entries == [] for entries in
+                       _stream_since(side, marks).values())
+        for _, pub in runs.values():
+            assert pub.writer.wait_flushed(10)
+        assert markers(tail.since(seen)) == []
+    finally:
+        tail.stop()
+    attempts = sorted(pub.writer.failures - failures[h]
+                      for h, (_, pub) in runs.items())
+    margins = [pub.writer.min_margin for _, pub in runs.values()]
+    assert all(m is not None and m > 0 for m in margins)
+    # The writers noticed (refreshes fell into the freeze).
+    assert sum(attempts) >= 1
+    LOG.info('%s frozen %.1fs of a %ds TTL, %d writers: failed attempts '
+             'per writer %s, least time left at a refresh %.2fs',
+             side.name, frozen, ttl, WRITERS, attempts, min(margins))
