@@ -325,29 +325,48 @@ class Writer:
         return self.instance
 
     def _establish(self) -> None:
-        """Connect, claim the host id, reconcile, report synced.
-
-        With a store that :attr:`~Store.writes_alive`, the claim, the
-        reconcile's data and the ``synced`` liveness record go in one
-        write (the record after the data, as consumers holding a host
-        after a store reset expect).
+        """Connect, claim the host id, reconcile, report synced: in one
+        write with a store that :attr:`~Store.writes_alive`
+        (:meth:`_connect_in_one_write`), else in steps
+        (:meth:`_connect_in_steps`).
         """
         began = time.monotonic()
         self._identity()
         self.store.connect()
         self.store.claim(self._alive(synced=False))
-        merged = self.store.writes_alive
-        if not merged:
-            self._claimed()
         self._alive_written = None
-        write = self._do_reconcile(with_alive=merged, claimed=not merged)
+        if self.store.writes_alive:
+            self._connect_in_one_write()
+        else:
+            self._connect_in_steps()
+        self._refreshed_at(began)
+
+    def _connect_in_steps(self) -> None:
+        """The claim is made (:meth:`Store.claim` wrote it): reconcile,
+        then put the liveness record.
+        """
+        self._claimed()
+        self._do_reconcile()
+        with self._cond:
+            self.connected = True
+        self._put_alive()
+
+    def _connect_in_one_write(self) -> None:
+        """The claim, the reconcile's data and the ``synced`` liveness
+        record in one write (the record after the data, as consumers
+        holding a host after a store reset expect).  If the store refused
+        part of the data, the record was left out: it is put on its own,
+        and the claim is announced once that succeeded.
+        """
+        write = self._reconcile_write(with_alive=True)
+        if write.alive is not None:
+            self._claimed()
+        self._reconciled(write)
         with self._cond:
             self.connected = True
         if write.alive is None:
             self._put_alive()
-            if merged:
-                self._claimed()
-        self._refreshed_at(began)
+            self._claimed()
 
     def _claimed(self) -> None:
         """The host id is ours in the store now: say so."""
@@ -434,18 +453,22 @@ class Writer:
                 delay = min(delay, max(MIN_RETRY, left * RETRY_FRACTION))
         return delay
 
-    def _do_reconcile(self, with_alive: bool = False,
-                      claimed: bool = True) -> Write:
-        """Make the store hold the desired state; the write.
+    def _do_reconcile(self) -> Write:
+        """Make the store hold the desired state (the host id is ours
+        already); the write.
+        """
+        write = self._reconcile_write()
+        self._reconciled(write)
+        return write
+
+    def _reconcile_write(self, with_alive: bool = False) -> Write:
+        """Read what the store holds, write the difference; the write.
 
         :param with_alive: write the liveness record (as after this
             reconcile, the writer connected) after the data, in the same
             write, if the store cannot refuse any of it (else it is
             ``None`` in the returned write: put it separately).
-        :param claimed: whether the host id is known to be ours already
-            (else the write made the claim: say so once it succeeded).
         """
-        host = self._identity().host
         with self._cond:
             interfaces = self._desired.copy()
             # Names that went away while nobody looked are not set aside.
@@ -461,6 +484,7 @@ class Writer:
         batch.update(desired)
         alive = key = None
         if with_alive:
+            # After _records: what it set aside is not counted.
             with self._cond:
                 key = self._alive_key(connected=True)
                 alive = self._alive(key=key)
@@ -468,17 +492,20 @@ class Writer:
         if write.alive is not None:
             self._alive_written = key
             self._alive_due = None
-        if write.alive is not None and not claimed:
-            self._claimed()
         self._stored = actual
+        return write
+
+    def _reconciled(self, write: Write) -> None:
+        """Count and log the reconcile that made ``write``; schedule the
+        next periodic one.
+        """
         self.reconciles += 1
         if self.resync_interval > 0:
             self._next_resync = time.monotonic() + jittered(
                 self.resync_interval)
         LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
-                 '%d keys written', self.store.target, host, len(actual),
-                 len(write.changes), len(write.state))
-        return write
+                 '%d keys written', self.store.target, self._identity().host,
+                 len(self._stored), len(write.changes), len(write.state))
 
     def _push(self, dirty: Mapping[str, Optional[Interface]]) -> None:
         self._sync(self._stored, self._records(dict(sorted(dirty.items()))))
