@@ -55,9 +55,11 @@ RETRY_FRACTION = 0.25
 MIN_RETRY = 0.05
 
 #: After a failed attempt that took ``s`` seconds (a timeout, a slow
-#: reply), the next one waits at least ``s`` times this to the power of
-#: the failures in a row minus one, jittered (see :meth:`Writer._delay`).
-SLOW_GROWTH = 2.0
+#: reply), the next one waits at least ``s`` times a factor drawn from
+#: this range, doubled for every failure in a row before it (see
+#: :meth:`Writer._delay`).  Under 1: a host that timed out once in a
+#: cold-start storm is not held back as long as its attempt took.
+SLOW_FACTOR = (0.25, 0.5)
 
 
 class Step(enum.Enum):
@@ -429,21 +431,21 @@ class Writer:
     def _delay(self, elapsed: float = 0.0) -> float:
         """The wait before the next attempt after a failure.
 
-        The jittered backoff, but at least as long as the failed attempt
-        took (``elapsed``), doubled for every failure in a row before it
-        and jittered down by up to half: a store that answers slowly or
-        not at all (timeouts) is not asked again by every writer at once
-        within 0.1-0.3 s, while a refused connection (which fails at once)
-        is retried as soon as before.  Never over ``max_backoff``.  While
+        The jittered backoff, but at least a quarter to a half of the
+        time the failed attempt took (``elapsed``), doubled for every
+        failure in a row before it: a store that answers slowly or not at
+        all (timeouts) is not asked again by every writer at once within
+        0.1-0.3 s, while a refused connection (which fails at once) is
+        retried as soon as before.  Never over ``max_backoff``.  While
         the liveness still holds, at most a quarter of the time it has
         left: a store that comes back before the lease or liveness TTL
         runs out is met in time.
         """
         delay = self._backoff.next()
         if elapsed > 0:
-            slow = elapsed * SLOW_GROWTH ** min(max(self._streak - 1, 0), 16)
+            slow = elapsed * 2.0 ** min(max(self._streak - 1, 0), 16)
             delay = max(delay, min(self.max_backoff,
-                                   slow * random.uniform(0.5, 1.0)))
+                                   slow * random.uniform(*SLOW_FACTOR)))
         expires = self.store.expires
         if expires is None and self._refreshed is not None:
             expires = self._refreshed + self.store.ttl

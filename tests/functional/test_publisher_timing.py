@@ -227,9 +227,9 @@ def test_writers_back_off_from_a_frozen_store_and_lose_nothing(
         ovsdb, side, make_agent, make_publisher):
     """Several publishers, a store frozen (SIGSTOP) for half the TTL, then
     resumed: each writer retries less often the longer its attempts time
-    out (each waits at least as long as its failed attempt took, doubled
-    per failure in a row), yet every lease / liveness record is refreshed
-    in time: no key lost, no consumer event.
+    out (each waits at least a quarter to a half of what its failed
+    attempt took, doubled per failure in a row), yet every lease /
+    liveness record is refreshed in time: no key lost, no consumer event.
     """
     ttl, frozen = 24, 12.0
     populate(ovsdb)
