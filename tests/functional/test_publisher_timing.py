@@ -231,7 +231,7 @@ def test_writers_back_off_from_a_frozen_store_and_lose_nothing(
     attempt took, doubled per failure in a row), yet every lease /
     liveness record is refreshed in time: no key lost, no consumer event.
     """
-    ttl, frozen = 24, 12.0
+    ttl, frozen = 24, 10.0
     populate(ovsdb)
     hosts = ['hv%d' % i for i in range(1, WRITERS + 1)]
     runs = {host: run(make_agent, make_publisher, side, ovsdb, host=host,
@@ -248,6 +248,12 @@ def test_writers_back_off_from_a_frozen_store_and_lose_nothing(
         leases = {h: list(getattr(pub.store, 'leases', []))
                   for h, (_, pub) in runs.items()}
         failures = {h: pub.writer.failures for h, (_, pub) in runs.items()}
+        # Frozen just before the first writer's next refresh is due: the
+        # writers fail from their next refresh (every third of the TTL)
+        # to the resume, and none had refreshed long before the freeze.
+        wait_until(lambda: min(pub.writer._next_tick for _, pub in
+                               runs.values()) - time.monotonic() < 0.3,
+                   ttl, 'a refresh to be due')
         side.server.proc.send_signal(signal.SIGSTOP)
         try:
             # The behaviour under test is time: the store stays frozen.
@@ -278,8 +284,12 @@ def test_writers_back_off_from_a_frozen_store_and_lose_nothing(
                       for h, (_, pub) in runs.items())
     margins = [pub.writer.min_margin for _, pub in runs.values()]
     assert all(m is not None and m > 0 for m in margins)
-    # The writers noticed (refreshes fell into the freeze).
-    assert sum(attempts) >= 1
+    if side.name == 'redis':
+        # Every writer's refresh (every third of the TTL) fell into the
+        # freeze and timed out (1 s): each noticed.  An etcd keepalive
+        # waits a quarter of the time its lease has left (4 s here), so
+        # one sent late in the freeze is answered after the resume.
+        assert attempts[0] >= 1
     LOG.info('%s frozen %.1fs of a %ds TTL, %d writers: failed attempts '
              'per writer %s, least time left at a refresh %.2fs',
              side.name, frozen, ttl, WRITERS, attempts, min(margins))
