@@ -13,6 +13,7 @@ authors.
 """
 
 import abc
+import functools
 import logging
 import os
 import time
@@ -103,7 +104,11 @@ PUBLISHER_OPTS = [
 ]
 
 
+@functools.lru_cache(maxsize=1)
 def package_version() -> str:
+    """The installed df-ovsdb-agent's version (read once per process: the
+    code running is the one imported, whatever is installed since).
+    """
     from importlib import metadata
     try:
         return metadata.version('df-ovsdb-agent')

@@ -7,7 +7,9 @@ leases -- never writes or deletes the host's keys.  Key layout:
 :mod:`df_ovsdb_agent.cluster.stores`; leases, adoption and limits:
 doc/source/publishers.rst.
 A (re)connection costs one range, a lease grant when needed and one
-transaction (claim, reconcile, then the ``synced`` liveness record).
+transaction (claim, reconcile, then the ``synced`` liveness record); the
+client's API path and HTTP environment are resolved once, not per request
+(:func:`settle_environment`).
 """
 
 import base64
@@ -39,6 +41,15 @@ MAX_TXN_BYTES = 1 << 20
 
 # What etcd says when a request is too large for it (HTTP 400 and 429).
 TOO_LARGE = ('request is too large', 'message larger than max')
+
+# Base URL -> the API path etcd3gw found there ('/v3/'): found once per
+# process, not by one more request (GET /version) at every connection of
+# every publisher; forgotten when a request to that URL fails, so that a
+# server replaced by another version is asked again.
+_API_PATHS: dict[str, str] = {}
+# Base URL -> what requests found in the environment for it (see
+# settle_environment), forgotten with the API path.
+_ENVIRONMENTS: dict[str, tuple] = {}
 
 
 class LeaseLost(Exception):
@@ -72,6 +83,9 @@ class EtcdStore(store.Store):
         self.host_prefix = ''
         self.alive_key = ''
         self._client: Any = None
+        # Base URL and API path of the client's requests, once connected.
+        self._base: Optional[str] = None
+        self._api: Optional[str] = None
         # A claim made by the next write: the liveness record to put, the
         # compare on the liveness key as read_state found it (None: not
         # read yet), the predecessor's leases adopted when it succeeds.
@@ -108,6 +122,9 @@ class EtcdStore(store.Store):
         self._claim = self._claim_compare = None
         self._adopt = []
         self._client = stores.etcd_client(self.options)
+        self._base = self._client.base_url
+        settle_environment(self._client.session, self._base)
+        self._api = _API_PATHS.get(self._base)
         live = [lease for lease in self.leases if self._keepalive(lease) > 0]
         if len(live) < len(self.leases):
             self.lost += len(self.leases) - len(live)
@@ -118,7 +135,22 @@ class EtcdStore(store.Store):
                           in self._lease_of.items() if lease in live}
 
     def _post(self, path: str, body: dict) -> dict:
-        return self._client.post(self._client.get_url(path), json=body)
+        client = self._client
+        base = self._base
+        try:
+            if self._api is None or base is None:
+                # etcd3gw finds the API path (one request) unless known.
+                url = client.get_url(path)
+                if base is not None:
+                    self._api = _API_PATHS[base] = client.api_path
+            else:
+                url = base + self._api + path.lstrip('/')
+            return client.post(url, json=body)
+        except Exception:
+            if base is not None:
+                _API_PATHS.pop(base, None)
+                _ENVIRONMENTS.pop(base, None)
+            raise
 
     @property
     def expires(self) -> Optional[float]:
@@ -433,6 +465,36 @@ class EtcdStore(store.Store):
         if self._client is not None:
             self._client.session.close()
             self._client = None
+
+
+def settle_environment(session: Any, url: str) -> None:
+    """Resolve once what ``requests`` reads from the environment for
+    ``url`` at every request (proxies, the CA bundle, ``~/.netrc``
+    credentials), then stop it from reading it again.
+
+    Every request of a session that trusts the environment looks for two
+    netrc files and scans the proxy variables.  All of a store's requests
+    go to one base URL, so the answer is the same each time; it is kept
+    per process like the API path, and forgotten with it.
+    """
+    if not session.trust_env:
+        return
+    found = _ENVIRONMENTS.get(url)
+    if found is None:
+        import requests.utils
+
+        settings = session.merge_environment_settings(url, {}, None, None,
+                                                      None)
+        # netrc credentials: what prepare_request adds to each request.
+        found = _ENVIRONMENTS[url] = (settings['proxies'],
+                                      settings['verify'],
+                                      requests.utils.get_netrc_auth(url))
+    proxies, verify, netrc = found
+    session.proxies = dict(proxies)
+    session.verify = verify
+    if session.auth is None:
+        session.auth = netrc
+    session.trust_env = False
 
 
 def _key_b64(key: str) -> str:

@@ -210,18 +210,24 @@ class RedisStore(store.Store):
                                                   redis.exceptions.DataError)
 
     def apply(self, write: plan.Write, drop: bool = False) -> None:
+        pairs: list = []
+        # id of a record written -> its JSON: an online event is that
+        # record plus its action (records.event_text), not serialised
+        # twice.  The records live in write.state: their ids are stable.
+        texts: dict[int, str] = {}
+        for name, record in sorted(write.state.items()):
+            text = ''
+            if record is not None:
+                text = texts[id(record)] = stores.dumps(record)
+            pairs += [_encode(name), text]
         # No event is owed for garbage that was in the hash.
-        events = [stores.dumps(records.event_of(change))
+        events = [records.event_text(change, texts.get(id(change.value)))
                   for change in write.changes
                   if change.value is not UNREADABLE]
         if write.resync and events:
             events = ([stores.dumps({'sync': 'started', 'host': self.host})]
                       + events +
                       [stores.dumps({'sync': 'finished', 'host': self.host})])
-        pairs: list = []
-        for name, record in sorted(write.state.items()):
-            pairs += [_encode(name),
-                      '' if record is None else stores.dumps(record)]
         alive = write.alive if write.alive is not None else self._claim
         sent = time.monotonic()
         self._check(self._write(

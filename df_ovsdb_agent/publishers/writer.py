@@ -54,6 +54,13 @@ RETRY_FRACTION = 0.25
 #: The shortest delay between two attempts, in seconds.
 MIN_RETRY = 0.05
 
+#: After a failed attempt that took ``s`` seconds (a timeout, a slow
+#: reply), the next one waits at least ``s`` times a factor drawn from
+#: this range, doubled for every failure in a row before it (see
+#: :meth:`Writer._delay`).  Under 1: a host that timed out once in a
+#: cold-start storm is not held back as long as its attempt took.
+SLOW_FACTOR = (0.25, 0.5)
+
 
 class Step(enum.Enum):
     """A work item of the writer thread that carries nothing."""
@@ -127,6 +134,8 @@ class Writer:
         self.instance: Optional[Instance] = None
         self.connected = False
         self.failures = 0
+        # Failures in a row (the writer's current outage), for _delay.
+        self._streak = 0
         self.refusals = 0
         self.reconciles = 0
         #: Successful refreshes of the liveness (ticks and connections).
@@ -230,13 +239,15 @@ class Writer:
             work = self._next_work()
             if work is None:
                 break
+            began = time.monotonic()
             try:
                 self._do(work)
                 self._backoff.reset()
+                self._streak = 0
             except NotOwner as exc:
                 self._not_owner(exc)
             except Exception as exc:
-                self._failed(exc)
+                self._failed(exc, time.monotonic() - began)
             finally:
                 with self._cond:
                     self._busy = False
@@ -316,29 +327,48 @@ class Writer:
         return self.instance
 
     def _establish(self) -> None:
-        """Connect, claim the host id, reconcile, report synced.
-
-        With a store that :attr:`~Store.writes_alive`, the claim, the
-        reconcile's data and the ``synced`` liveness record go in one
-        write (the record after the data, as consumers holding a host
-        after a store reset expect).
+        """Connect, claim the host id, reconcile, report synced: in one
+        write with a store that :attr:`~Store.writes_alive`
+        (:meth:`_connect_in_one_write`), else in steps
+        (:meth:`_connect_in_steps`).
         """
         began = time.monotonic()
         self._identity()
         self.store.connect()
         self.store.claim(self._alive(synced=False))
-        merged = self.store.writes_alive
-        if not merged:
-            self._claimed()
         self._alive_written = None
-        write = self._do_reconcile(with_alive=merged, claimed=not merged)
+        if self.store.writes_alive:
+            self._connect_in_one_write()
+        else:
+            self._connect_in_steps()
+        self._refreshed_at(began)
+
+    def _connect_in_steps(self) -> None:
+        """The claim is made (:meth:`Store.claim` wrote it): reconcile,
+        then put the liveness record.
+        """
+        self._claimed()
+        self._do_reconcile()
+        with self._cond:
+            self.connected = True
+        self._put_alive()
+
+    def _connect_in_one_write(self) -> None:
+        """The claim, the reconcile's data and the ``synced`` liveness
+        record in one write (the record after the data, as consumers
+        holding a host after a store reset expect).  If the store refused
+        part of the data, the record was left out: it is put on its own,
+        and the claim is announced once that succeeded.
+        """
+        write = self._reconcile_write(with_alive=True)
+        if write.alive is not None:
+            self._claimed()
+        self._reconciled(write)
         with self._cond:
             self.connected = True
         if write.alive is None:
             self._put_alive()
-            if merged:
-                self._claimed()
-        self._refreshed_at(began)
+            self._claimed()
 
     def _claimed(self) -> None:
         """The host id is ours in the store now: say so."""
@@ -398,13 +428,24 @@ class Writer:
             self._next_tick = began + self.store.tick_interval * (
                 random.uniform(0.9, 1.0))
 
-    def _delay(self) -> float:
-        """The wait before the next attempt after a failure: the jittered
-        backoff, but while the liveness still holds, at most a quarter of
-        the time it has left -- a store that comes back before the lease
-        or liveness TTL runs out is met in time.
+    def _delay(self, elapsed: float = 0.0) -> float:
+        """The wait before the next attempt after a failure.
+
+        The jittered backoff, but at least a quarter to a half of the
+        time the failed attempt took (``elapsed``), doubled for every
+        failure in a row before it: a store that answers slowly or not at
+        all (timeouts) is not asked again by every writer at once within
+        0.1-0.3 s, while a refused connection (which fails at once) is
+        retried as soon as before.  Never over ``max_backoff``.  While
+        the liveness still holds, at most a quarter of the time it has
+        left: a store that comes back before the lease or liveness TTL
+        runs out is met in time.
         """
         delay = self._backoff.next()
+        if elapsed > 0:
+            slow = elapsed * 2.0 ** min(max(self._streak - 1, 0), 16)
+            delay = max(delay, min(self.max_backoff,
+                                   slow * random.uniform(*SLOW_FACTOR)))
         expires = self.store.expires
         if expires is None and self._refreshed is not None:
             expires = self._refreshed + self.store.ttl
@@ -414,18 +455,22 @@ class Writer:
                 delay = min(delay, max(MIN_RETRY, left * RETRY_FRACTION))
         return delay
 
-    def _do_reconcile(self, with_alive: bool = False,
-                      claimed: bool = True) -> Write:
-        """Make the store hold the desired state; the write.
+    def _do_reconcile(self) -> Write:
+        """Make the store hold the desired state (the host id is ours
+        already); the write.
+        """
+        write = self._reconcile_write()
+        self._reconciled(write)
+        return write
+
+    def _reconcile_write(self, with_alive: bool = False) -> Write:
+        """Read what the store holds, write the difference; the write.
 
         :param with_alive: write the liveness record (as after this
             reconcile, the writer connected) after the data, in the same
             write, if the store cannot refuse any of it (else it is
             ``None`` in the returned write: put it separately).
-        :param claimed: whether the host id is known to be ours already
-            (else the write made the claim: say so once it succeeded).
         """
-        host = self._identity().host
         with self._cond:
             interfaces = self._desired.copy()
             # Names that went away while nobody looked are not set aside.
@@ -441,6 +486,7 @@ class Writer:
         batch.update(desired)
         alive = key = None
         if with_alive:
+            # After _records: what it set aside is not counted.
             with self._cond:
                 key = self._alive_key(connected=True)
                 alive = self._alive(key=key)
@@ -448,17 +494,20 @@ class Writer:
         if write.alive is not None:
             self._alive_written = key
             self._alive_due = None
-        if write.alive is not None and not claimed:
-            self._claimed()
         self._stored = actual
+        return write
+
+    def _reconciled(self, write: Write) -> None:
+        """Count and log the reconcile that made ``write``; schedule the
+        next periodic one.
+        """
         self.reconciles += 1
         if self.resync_interval > 0:
             self._next_resync = time.monotonic() + jittered(
                 self.resync_interval)
         LOG.info('Reconciled %s for host %s: %d interfaces, %d changes, '
-                 '%d keys written', self.store.target, host, len(actual),
-                 len(write.changes), len(write.state))
-        return write
+                 '%d keys written', self.store.target, self._identity().host,
+                 len(self._stored), len(write.changes), len(write.state))
 
     def _push(self, dirty: Mapping[str, Optional[Interface]]) -> None:
         self._sync(self._stored, self._records(dict(sorted(dirty.items()))))
@@ -603,9 +652,11 @@ class Writer:
                 self.store.me.pid, self.max_backoff)
         self._wait(jittered(self.max_backoff))
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, elapsed: float = 0.0) -> None:
+        """The attempt failed after ``elapsed`` seconds: reconnect later."""
         self.failures += 1
-        delay = self._delay()
+        self._streak += 1
+        delay = self._delay(elapsed)
         LOG.warning('Publisher cannot use %s (%s); retrying in %.1fs',
                     self.store.target, describe_error(exc), delay)
         self._close_store()
