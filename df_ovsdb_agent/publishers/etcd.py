@@ -47,9 +47,11 @@ TOO_LARGE = ('request is too large', 'message larger than max')
 # every publisher; forgotten when a request to that URL fails, so that a
 # server replaced by another version is asked again.
 _API_PATHS: dict[str, str] = {}
-# Base URL -> what requests found in the environment for it (see
-# settle_environment), forgotten with the API path.
-_ENVIRONMENTS: dict[str, tuple] = {}
+# (base URL, the session's own CA setting) -> what requests found in the
+# environment for it (see settle_environment), forgotten with the API
+# path.  The session's setting is part of the key: the result merges it,
+# and two publishers of one process may trust different CAs.
+_ENVIRONMENTS: dict[tuple, tuple] = {}
 
 
 class LeaseLost(Exception):
@@ -149,7 +151,8 @@ class EtcdStore(store.Store):
         except Exception:
             if base is not None:
                 _API_PATHS.pop(base, None)
-                _ENVIRONMENTS.pop(base, None)
+                for key in [k for k in _ENVIRONMENTS if k[0] == base]:
+                    _ENVIRONMENTS.pop(key, None)
             raise
 
     @property
@@ -479,14 +482,15 @@ def settle_environment(session: Any, url: str) -> None:
     """
     if not session.trust_env:
         return
-    found = _ENVIRONMENTS.get(url)
+    key = (url, repr(session.verify))
+    found = _ENVIRONMENTS.get(key)
     if found is None:
         import requests.utils
 
         settings = session.merge_environment_settings(url, {}, None, None,
                                                       None)
         # netrc credentials: what prepare_request adds to each request.
-        found = _ENVIRONMENTS[url] = (settings['proxies'],
+        found = _ENVIRONMENTS[key] = (settings['proxies'],
                                       settings['verify'],
                                       requests.utils.get_netrc_auth(url))
     proxies, verify, netrc = found

@@ -74,7 +74,22 @@ def test_a_session_that_ignores_the_environment_is_left_alone(
     session.trust_env = False
     etcd.settle_environment(session, URL)
     assert session.proxies == {} and session.auth is None
-    assert URL not in etcd._ENVIRONMENTS
+    assert not etcd._ENVIRONMENTS
+
+
+def test_sessions_with_their_own_ca_do_not_share_it(monkeypatch,
+                                                      tmp_path):
+    # What the environment adds is merged with the session's own CA, so a
+    # result found for one session's CA is never applied to another's.
+    monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
+    monkeypatch.delenv('CURL_CA_BUNDLE', raising=False)
+    first, second = requests.Session(), requests.Session()
+    first.verify = str(tmp_path / 'a.pem')
+    second.verify = str(tmp_path / 'b.pem')
+    etcd.settle_environment(first, URL)
+    etcd.settle_environment(second, URL)
+    assert first.verify == str(tmp_path / 'a.pem')
+    assert second.verify == str(tmp_path / 'b.pem')
 
 
 class _Client:
