@@ -77,8 +77,8 @@ def test_a_session_that_ignores_the_environment_is_left_alone(
     assert not etcd._ENVIRONMENTS
 
 
-def test_sessions_with_their_own_ca_do_not_share_it(monkeypatch,
-                                                      tmp_path):
+def test_sessions_with_their_own_ca_do_not_share_it(
+        monkeypatch, tmp_path):
     # What the environment adds is merged with the session's own CA, so a
     # result found for one session's CA is never applied to another's.
     monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
