@@ -377,7 +377,10 @@ def main(argv: Optional[list] = None) -> int:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    command = '.venv/bin/python -m benchmarks.startup' + ''.join(
+    # The interpreter as run (the editable install measured is its venv).
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(
+        os.getcwd() + os.sep) else sys.executable
+    command = python + ' -m benchmarks.startup' + ''.join(
         ' ' + a for a in (argv if argv is not None else sys.argv[1:]))
     text = report(results, command)
     print(text)
