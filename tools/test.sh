@@ -32,5 +32,5 @@ PYTHONPATH=$lower "${PYTEST[@]}" tests/unit \
     tests/functional/test_publisher_redis.py \
     tests/functional/test_publisher_bad_records.py \
     tests/functional/test_permissions.py \
-    tests/functional/test_publisher_etcd.py::test_interfaces_mirrored_on_the_lease \
+    tests/functional/test_publisher_etcd.py \
     tests/functional/test_daemon.py::test_waits_for_ovsdb_at_boot_then_syncs

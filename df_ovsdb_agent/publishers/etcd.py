@@ -124,9 +124,14 @@ class EtcdStore(store.Store):
         self._claim = self._claim_compare = None
         self._adopt = []
         self._client = stores.etcd_client(self.options)
-        self._base = self._client.base_url
-        settle_environment(self._client.session, self._base)
-        self._api = _API_PATHS.get(self._base)
+        # etcd3gw >= 2.1 keeps its base URL and finds the API path with a
+        # request (kept below); 2.0 builds every URL from the API path it
+        # was given, with no request: nothing to keep, nothing to settle.
+        self._base = getattr(self._client, 'base_url', None)
+        if self._base is not None:
+            settle_environment(self._client.session, self._base)
+        self._api = None if self._base is None else \
+            _API_PATHS.get(self._base)
         live = [lease for lease in self.leases if self._keepalive(lease) > 0]
         if len(live) < len(self.leases):
             self.lost += len(self.leases) - len(live)
@@ -164,8 +169,10 @@ class EtcdStore(store.Store):
     def _keepalive(self, lease: int) -> int:
         sent = time.monotonic()
         deadline = self._deadlines.get(lease)
-        timeout = self._client.timeout
-        if deadline is not None:
+        # etcd3gw 2.0 has no per-request timeout (its client has no
+        # ``timeout``): there the configured one applies to keepalives too.
+        timeout = getattr(self._client, 'timeout', None)
+        if deadline is not None and timeout is not None:
             # A slow etcd gets time to answer, a dead connection none to
             # waste: see refresh_timeout.
             self._client.timeout = self.refresh_timeout(
@@ -173,7 +180,8 @@ class EtcdStore(store.Store):
         try:
             reply = self._post('/lease/keepalive', {'ID': lease})
         finally:
-            self._client.timeout = timeout
+            if timeout is not None:
+                self._client.timeout = timeout
         result = reply.get('result')
         if not isinstance(result, dict):
             # The gateway streams an error ("etcdserver: request timed
