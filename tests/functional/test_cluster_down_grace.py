@@ -132,6 +132,16 @@ def _ride_out_a_blip(side, down_grace, ttl=None):
     return events
 
 
+def _vanish_until_offline(side, tail, host, mark):
+    """Make ``host``'s liveness record vanish; (seconds until the
+    consumer had its 5 interfaces offline, its events since ``mark``).
+    """
+    gone = time.monotonic()
+    side.vanish(host)
+    tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
+    return time.monotonic() - gone, tail.since(mark)
+
+
 def test_blip_shorter_than_the_grace_costs_no_event(side):
     events = _ride_out_a_blip(side, down_grace=30.0)
     if isinstance(side, EtcdSide):
@@ -147,11 +157,7 @@ def test_down_past_the_grace_then_back(side):
     try:
         tail.wait(converged(tail, hv1, hv2))
         mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
-        gone = time.monotonic()
-        side.vanish(hv1)
-        tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
-        waited = time.monotonic() - gone
-        down = tail.since(mark)
+        waited, down = _vanish_until_offline(side, tail, hv1, mark)
         assert tail.watcher.downs.held == 1
         kept = dict(hv1.records)
         hv1.records.clear()
@@ -193,11 +199,7 @@ def test_default_grace_reports_a_dead_host_after_half_its_ttl(side):
     try:
         tail.wait(converged(tail, hv1, hv2))
         mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
-        gone = time.monotonic()
-        side.vanish(hv1)
-        tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
-        waited = time.monotonic() - gone
-        down = tail.since(mark)
+        waited, down = _vanish_until_offline(side, tail, hv1, mark)
     finally:
         tail.stop()
     assert not tail.errors
@@ -215,9 +217,7 @@ def test_zero_grace_reports_a_vanished_host_at_once(side):
     try:
         tail.wait(converged(tail, hv1, hv2))
         mark = tail.wait(lambda evs: 'host hv2 synced' in markers(evs))
-        side.vanish(hv1)
-        tail.wait(lambda evs: len(changes(evs[mark:])) == 5)
-        down = tail.since(mark)
+        down = _vanish_until_offline(side, tail, hv1, mark)[1]
     finally:
         tail.stop()
     assert not tail.errors
