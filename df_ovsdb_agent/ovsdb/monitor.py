@@ -10,11 +10,14 @@ never a silently wrong view.
 
 import collections
 import dataclasses
+import functools
+from itertools import repeat
 import logging
+import operator
 import ssl
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.classifier import RowValues
@@ -164,6 +167,32 @@ def interface_builder(replica: Replica) -> RowBuilder:
     positions = replica.positions[INTERFACE]
     return lambda uuid, values, bridge: interface_row(
         uuid, Row(values, positions), bridge)
+
+
+def interface_rows(replica: Replica,
+                   bridges_of: Callable[[Iterable[str]],
+                                        Iterable[Optional[str]]]
+                   ) -> list[RowValues]:
+    """Every Interface row of the replica as RowValues (a sync's report).
+
+    :param bridges_of: the bridge names of interfaces, in order
+        (:meth:`~.membership.Membership.bridges_of`).
+    """
+    rows = replica.tables[INTERFACE]
+    columns = replica.columns[INTERFACE]
+    if columns != _ROW_COLUMNS[:len(columns)]:
+        build = interface_builder(replica)
+        return [build(uuid, values, bridge) for (uuid, values), bridge
+                in zip(rows.items(), bridges_of(rows))]
+    # What interface_builder does per row, by C-level iteration:
+    # (uuid,) + values + (None for an absent optional column..., bridge).
+    nones = (repeat(None),) * (len(_ROW_COLUMNS) - len(columns))
+    return list(map(_new_row_values, map(_add, map(
+        _add, zip(rows), rows.values()), zip(*nones, bridges_of(rows)))))
+
+
+_add = operator.add
+_new_row_values = functools.partial(_new_row, RowValues)
 
 
 def _table(replica: Replica, table: str) -> Mapping[str, Any]:
@@ -536,11 +565,8 @@ class Monitor:
                 _table(replica, BRIDGE),
                 replica.rows(PORT).column('interfaces')
                 if PORT in replica.tables else {})
-            bridge_of = self._membership.bridge_of
-            build = interface_builder(replica)
-            rows = replica.tables[INTERFACE]
-            self._sink.on_synced([build(uuid, values, bridge_of(uuid))
-                                  for uuid, values in rows.items()])
+            self._sink.on_synced(interface_rows(
+                replica, self._membership.bridges_of))
         self._sync_open = False
         self._last_error = None
         self.syncs += 1
