@@ -27,6 +27,7 @@ caller then drops the replica and re-syncs.
 
 import collections.abc
 import functools
+from itertools import chain
 import math
 from operator import itemgetter
 import textwrap
@@ -84,6 +85,7 @@ _TUPLE = {tuple}
 _first = itemgetter(0)
 _second = itemgetter(1)
 _list_len = list.__len__
+_chain = chain.from_iterable
 
 # Interned strings: map keys and enumerated values recur in every row.
 # setdefault is one C call and atomic; the cache is emptied when it has
@@ -232,14 +234,13 @@ class ColumnType:
                 try:
                     # Each pair a list of two (list.__len__ refuses
                     # anything else); join() checks every key and value
-                    # is a string.
+                    # is a string, all in one call.
                     if set(map(_list_len, pairs)) != _TWO:
                         return slow(datum)
-                    keys = list(map(_first, pairs))
-                    ''.join(keys)
-                    result = dict(zip(map(_intern, keys, keys),
-                                      map(_second, pairs)))
-                    ''.join(result.values())
+                    flat = list(_chain(pairs))
+                    ''.join(flat)
+                    keys = flat[::2]
+                    result = dict(zip(map(_intern, keys, keys), flat[1::2]))
                 except (TypeError, IndexError):
                     return slow(datum)
                 if len(result) == len(pairs):
