@@ -174,12 +174,18 @@ class Session:
         result = reply.get('result')
         if not isinstance(result, dict):
             raise SessionError('sent a malformed schema')
-        # Ask to be told of schema conversions (monitor_canceled) rather
-        # than disconnected.  Sent only now: after a valid schema the peer
-        # is an OVSDB server; the reply (or "unknown method") is ignored.
+        self.change_aware()
+        return result
+
+    def change_aware(self) -> None:
+        """Ask to be told of schema conversions (monitor_canceled) rather
+        than disconnected.
+
+        Sent once a valid schema came on this connection (the peer is an
+        OVSDB server); the reply (or "unknown method") is ignored.
+        """
         self.conn.send({'method': 'set_db_change_aware', 'params': [True],
                         'id': 'aware-%d' % next(_ids)})
-        return result
 
     def watch_server(self, check: ServerCheck, deadline: float) -> bool:
         """Monitor the server's ``_Server.Database`` row and ``check`` it

@@ -6,8 +6,10 @@ costs work proportional to the rows it touched, not to the whole switch;
 monitor reports them with the transaction that moved them.
 """
 
+from itertools import chain
+from itertools import repeat
 import re
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 BRIDGE = 'Bridge'
 PORT = 'Port'
@@ -47,6 +49,15 @@ class Membership:
         bridge = self._port_bridge.get(port) if port is not None else None
         return self._bridge_name.get(bridge) if bridge is not None else None
 
+    def bridges_of(self, ifaces: Iterable[str]) -> Iterator[Optional[str]]:
+        """:meth:`bridge_of` of each interface, in order, by C-level
+        iteration (a sync asks for every interface at once).
+        """
+        # get(None) is None: no key is None.
+        ports: Iterator[Any] = map(self._iface_port.get, ifaces)
+        bridges: Iterator[Any] = map(self._port_bridge.get, ports)
+        return map(self._bridge_name.get, bridges)
+
     def rebuild(self, bridges: Mapping[str, Mapping],
                 ports: Mapping[str, Mapping]) -> None:
         """Start over from complete Bridge and Port tables (a sync)."""
@@ -67,9 +78,11 @@ class Membership:
         port_ifaces, iface_port = self._port_ifaces, self._iface_port
         port_ifaces.update(zip(port_interfaces,
                                map(frozenset, port_interfaces.values())))
-        for port, ifaces in port_ifaces.items():
-            for iface in ifaces:
-                iface_port[iface] = port
+        # iface -> port for every pair, in one C-level pass (a port listed
+        # later wins, as the loop over the ports would have it).
+        sets = port_ifaces.values()
+        iface_port.update(zip(chain.from_iterable(sets), chain.from_iterable(
+            map(repeat, port_ifaces, map(len, sets)))))
 
     def update(self, bridges: Mapping[str, Mapping],
                ports: Mapping[str, Mapping],

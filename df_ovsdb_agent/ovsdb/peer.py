@@ -11,7 +11,8 @@ itself anyway):
 * ``unix:`` -- the peer's credentials on the connected socket
   (``SO_PEERCRED``: the user that created the listening socket);
 * ``tcp:`` to a loopback address (127.0.0.0/8, ``::1``, IPv4-mapped) --
-  the owner of the server's end of this very connection, read from
+  the owner of the server's end of this very connection, asked of the
+  kernel for that one socket (``NETLINK_SOCK_DIAG``, IPv4), else read from
   ``/proc/net/tcp`` and ``/proc/net/tcp6``;
 * ``ssl:`` remotes are checked by their certificate and ``tcp:`` remotes
   to other addresses are not checked here.
@@ -162,6 +163,63 @@ def read_tables(paths: Iterable[str] = PROC_TABLES) -> Iterator[str]:
         yield text
 
 
+# -- NETLINK_SOCK_DIAG: one socket, looked up by the kernel -----------------
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 1
+_NLMSG = struct.Struct('=IHHII')          # struct nlmsghdr
+_REQ = struct.Struct('=BBBBI')            # struct inet_diag_req_v2 head
+_SOCKID = struct.Struct('!HH16s16s')      # inet_diag_sockid: ports, addrs
+_NO_COOKIE = struct.pack('=III', 0, 0xffffffff, 0xffffffff)  # if, cookie
+_MSG_HEAD = struct.Struct('=BB')          # inet_diag_msg: family, state
+_MSG_UID = struct.Struct('=II')           # inet_diag_msg: uid, inode
+_MSG_UID_AT = _NLMSG.size + 4 + 48 + 12
+_MSG_SIZE = _NLMSG.size + 72
+
+
+def diag_server_entry(client: Endpoint, server: Endpoint,
+                      timeout: float = 1.0) -> Optional[SocketEntry]:
+    """The server's end of our IPv4 connection ``client`` -> ``server``,
+    asked of the kernel (``NETLINK_SOCK_DIAG``, an exact lookup, no
+    ``NLM_F_DUMP``): reading /proc/net/tcp makes the kernel walk every
+    TCP socket of the host (17 ms of CPU at 3,400 sockets, per
+    connection), this looks up one (~0.04 ms).
+
+    :returns: the entry, or None when this cannot tell (no sock_diag,
+        not IPv4, no such connection; the kernel answers a lookup that
+        misses with the listening socket, which is not the answer).
+    """
+    if client[0].version != 4 or server[0].version != 4:
+        return None
+    server_raw = server[0].packed + bytes(12)
+    client_raw = client[0].packed + bytes(12)
+    sockid = _SOCKID.pack(server[1], client[1], server_raw, client_raw)
+    request = _REQ.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, 0,
+                        0xffffffff) + sockid + _NO_COOKIE
+    header = _NLMSG.pack(_NLMSG.size + len(request), SOCK_DIAG_BY_FAMILY,
+                         NLM_F_REQUEST, 1, 0)
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
+                           NETLINK_SOCK_DIAG) as nl:
+            nl.settimeout(timeout)
+            nl.sendto(header + request, (0, 0))
+            data = nl.recv(8192)
+    except OSError as exc:  # no netlink or no inet_diag here
+        LOG.debug('sock_diag lookup failed (%s); reading /proc', exc)
+        return None
+    if len(data) < _MSG_SIZE or \
+            _NLMSG.unpack_from(data)[1] != SOCK_DIAG_BY_FAMILY:
+        return None  # an error (ENOENT...) or not an inet_diag_msg
+    family, state = _MSG_HEAD.unpack_from(data, _NLMSG.size)
+    if family != socket.AF_INET or _SOCKID.unpack_from(
+            data, _NLMSG.size + 4) != (server[1], client[1], server_raw,
+                                       client_raw):
+        return None
+    uid, inode = _MSG_UID.unpack_from(data, _MSG_UID_AT)
+    return SocketEntry(server, client, state, uid, inode)
+
+
 def tcp_server_uid(client: Endpoint, server: Endpoint, deadline: float,
                    read: Callable[[], Iterable[str]] = read_tables,
                    clock: Callable[[], float] = time.monotonic,
@@ -182,6 +240,12 @@ def tcp_server_uid(client: Endpoint, server: Endpoint, deadline: float,
     """
     client = (normal(client[0]), client[1])
     server = (normal(server[0]), server[1])
+    if read is read_tables:
+        # The kernel's own look-up first; /proc (and its retries) when it
+        # cannot tell.
+        uid = owner(diag_server_entry(client, server))
+        if uid is not None:
+            return uid
     wait = 0.002
     while True:
         found = None

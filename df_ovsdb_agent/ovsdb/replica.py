@@ -27,9 +27,10 @@ caller then drops the replica and re-syncs.
 
 import collections.abc
 import functools
+from itertools import chain
 import math
-import operator
 from operator import itemgetter
+import textwrap
 from typing import Any, Callable, Iterator, Mapping, Optional
 
 from df_ovsdb_agent.logsafe import one_line
@@ -75,17 +76,16 @@ ATOMS = {
 # type check only (the fast path; everything else takes the slow one).
 _PLAIN = {'string': str, 'integer': int, 'real': float, 'boolean': bool}
 
-# f(x) with no Python frame of its own (operator.call is Python 3.11+):
-# a row's columns are then decoded by C-level iteration.
-_call: Callable[..., Any] = getattr(operator, 'call', lambda f, x: f(x))
 # What an empty optional value or set looks like on the wire.
 _EMPTY_SET = ['set', []]
 _STR = frozenset({str})
 _TWO = {2}
 _UUID_TAG = {'uuid'}
+_TUPLE = {tuple}
 _first = itemgetter(0)
 _second = itemgetter(1)
 _list_len = list.__len__
+_chain = chain.from_iterable
 
 # Interned strings: map keys and enumerated values recur in every row.
 # setdefault is one C call and atomic; the cache is emptied when it has
@@ -234,14 +234,13 @@ class ColumnType:
                 try:
                     # Each pair a list of two (list.__len__ refuses
                     # anything else); join() checks every key and value
-                    # is a string.
+                    # is a string, all in one call.
                     if set(map(_list_len, pairs)) != _TWO:
                         return slow(datum)
-                    keys = list(map(_first, pairs))
-                    ''.join(keys)
-                    result = dict(zip(map(_intern, keys, keys),
-                                      map(_second, pairs)))
-                    ''.join(result.values())
+                    flat = list(_chain(pairs))
+                    ''.join(flat)
+                    keys = flat[::2]
+                    result = dict(zip(map(_intern, keys, keys), flat[1::2]))
                 except (TypeError, IndexError):
                     return slow(datum)
                 if len(result) == len(pairs):
@@ -332,6 +331,96 @@ class ColumnType:
         return old ^ change  # toggle each element
 
 
+# Per-column snippets of a table's row decoder (see row_decoder); only
+# column *indices* are put into them, as {i}: never a name from the
+# server.  Each leaves the column's value in v{i}; d{i} is the column's
+# decoder, which handles (or refuses) whatever the inline test did not.
+_SNIPPET_PLAIN = """\
+    v{i} = get(c{i}, w{i})
+    if type(v{i}) is not t{i}:
+        v{i} = d{i}(v{i})
+"""
+_SNIPPET_INTERNED = """\
+    v{i} = get(c{i}, w{i})
+    if type(v{i}) is str:
+        v{i} = intern(v{i}, v{i})
+    else:
+        v{i} = d{i}(v{i})
+"""
+_SNIPPET_ONE_UUID = """\
+    v{i} = get(c{i}, w{i})
+    if type(v{i}) is list and len(v{i}) == 2 and v{i}[0] == 'uuid' and \\
+            type(v{i}[1]) is str:
+        v{i} = frozenset((v{i}[1],))
+    else:
+        v{i} = d{i}(v{i})
+"""
+_SNIPPET_OTHER = """\
+    v{i} = d{i}(get(c{i}, w{i}))
+"""
+
+
+# The stager around a row decoder's body (see row_decoders).
+_STAGE = """\
+def stage(update):
+    if len(interned) > INTERN_LIMIT:
+        interned.clear()
+    if type(update) is dict and len(update) == 1:
+        row = update.get('initial')
+        if type(row) is dict:
+            try:
+%s
+            except (UpdateError, TypeError, ValueError, KeyError):
+                pass  # apply() names the row in its error
+    return update
+"""
+
+
+def row_decoders(ctypes: tuple, columns: tuple, wire_defaults: tuple
+                 ) -> tuple[Callable[[dict], tuple], Callable[[Any], Any]]:
+    """Two functions for one table, built once from its column types.
+
+    ``decode_row``: ``{column: datum}`` -> the tuple of values, equal to
+    applying each column's :meth:`ColumnType.decoder` to
+    ``row.get(column, wire_default)`` and raising what they raise, in one
+    Python frame per row: a plain or enumerated value is checked inline,
+    anything else is one call of its column's decoder.
+
+    ``stage``: :meth:`Replica.stager`'s function, the same in one frame:
+    an ``initial`` row update that fits -> its tuple; anything else is
+    returned as it is.
+    """
+    namespace: dict[str, Any] = {
+        'intern': _intern, 'interned': _interned, 'frozenset': frozenset,
+        'type': type, 'len': len, 'str': str, 'list': list, 'dict': dict,
+        'INTERN_LIMIT': INTERN_LIMIT, 'UpdateError': UpdateError,
+        'TypeError': TypeError, 'ValueError': ValueError,
+        'KeyError': KeyError}
+    snippets = []
+    for i, ctype in enumerate(ctypes):
+        namespace['c%d' % i] = columns[i]
+        namespace['w%d' % i] = wire_defaults[i]
+        namespace['d%d' % i] = ctype.decoder()
+        if ctype._plain is str and ctype.enumerated:
+            snippet = _SNIPPET_INTERNED
+        elif ctype._plain is not None:
+            namespace['t%d' % i] = ctype._plain
+            snippet = _SNIPPET_PLAIN
+        elif ctype.key == 'uuid' and ctype.value is None and \
+                ctype.n_max > 1:
+            snippet = _SNIPPET_ONE_UUID
+        else:
+            snippet = _SNIPPET_OTHER
+        snippets.append(snippet.format(i=i))
+    values = ''.join('v%d, ' % i for i in range(len(ctypes)))
+    body = '    get = row.get\n%s    return (%s)\n' % (
+        ''.join(snippets), values)
+    source = 'def decode_row(row):\n%s\n%s' % (
+        body, _STAGE % textwrap.indent(body, ' ' * 12))
+    exec(compile(source, '<row decoders>', 'exec'), namespace)
+    return namespace['decode_row'], namespace['stage']
+
+
 class Row(collections.abc.Mapping):
     """One stored row as a read-only {column: value} mapping (a view)."""
 
@@ -420,6 +509,11 @@ class Replica:
                                for table, cols in types.items()}
         self._decoders = {table: tuple(t.decoder() for t in cols.values())
                           for table, cols in types.items()}
+        self._row_decoders, self._stagers = {}, {}
+        for table in types:
+            self._row_decoders[table], self._stagers[table] = row_decoders(
+                self._ctypes[table], self.columns[table],
+                self._wire_defaults[table])
         # The row being applied, for the error that names it.
         self._failed: Any = None
         self.tables: dict[str, dict[str, tuple]] = {t: {} for t in types}
@@ -477,25 +571,7 @@ class Replica:
         tree is freed at once; anything else is left as it is, for
         :meth:`apply` to handle (and refuse) as usual.
         """
-        if table not in self.tables:
-            return None
-        columns = self.columns[table]
-        wire_defaults = self._wire_defaults[table]
-        decoders = self._decoders[table]
-
-        def stage(update: Any) -> Any:
-            if len(_interned) > INTERN_LIMIT:
-                _interned.clear()
-            if type(update) is dict and len(update) == 1:
-                new = update.get('initial')
-                if type(new) is dict:
-                    try:
-                        return tuple(map(_call, decoders, map(
-                            new.get, columns, wire_defaults)))
-                    except (UpdateError, TypeError, ValueError, KeyError):
-                        pass  # apply() names the row in its error
-            return update
-        return stage
+        return self._stagers.get(table)
 
     def staged_rows(self) -> StagedRows:
         """For :class:`~.jsonrpc.RowHook`: where one table's staged rows
@@ -509,11 +585,15 @@ class Replica:
         # running only in the column decoders, or staged (decoded) already
         # while the message was parsed; the slow path does everything else.
         stored = self.tables[table]
-        columns = self.columns[table]
-        wire_defaults = self._wire_defaults[table]
-        decoders = self._decoders[table]
+        decode_row = self._row_decoders[table]
         slow = self._row_update2
         staged = type(rows) is StagedRows and rows.owner is self
+        if staged and set(map(type, rows.values())) == _TUPLE:
+            # A dump staged whole (the usual case): one C-level pass,
+            # not one Python step per row.  Nothing to consume: the
+            # tuples are what the replica keeps.
+            stored.update(rows)
+            return
         for uuid, update in rows.items():
             self._failed = uuid
             if len(_interned) > INTERN_LIMIT:
@@ -529,8 +609,7 @@ class Replica:
                 new = update.get('initial') if type(update) is dict and \
                     len(update) == 1 else None
                 if type(new) is dict:
-                    stored[uuid] = tuple(map(_call, decoders, map(
-                        new.get, columns, wire_defaults)))
+                    stored[uuid] = decode_row(new)
                 else:
                     slow(table, uuid, update)
             if consume:

@@ -66,6 +66,21 @@ def fetch_schema(remotes: list[str], timeout: float,
     :raises UntrustedPeer: no trusted remote answered and one was refused.
     :raises SchemaError: the server does not serve ``database``.
     """
+    schema, conn = fetch_schema_on(remotes, timeout, database, ssl_context,
+                                   trust)
+    conn.close()
+    return schema
+
+
+def fetch_schema_on(remotes: list[str], timeout: float,
+                    database: str = DATABASE,
+                    ssl_context: Optional[ssl.SSLContext] = None,
+                    trust: Optional[peer_lib.PeerTrust] = None
+                    ) -> tuple[dict[str, Any], jsonrpc.Connection]:
+    """:func:`fetch_schema`, and the connection it came on, left open
+    (the caller closes it): the monitor's first session reuses it instead
+    of connecting, checking the peer and fetching the schema again.
+    """
     where = ','.join(remotes)
     deadline = time.monotonic() + timeout
     state = {'connected': False, 'last_error': None, 'refused': None}
@@ -100,7 +115,7 @@ def _try_remote(remote: str, deadline: float, database: str,
                 ssl_context: Optional[ssl.SSLContext],
                 state: dict,
                 trust: Optional[peer_lib.PeerTrust] = None
-                ) -> Optional[dict]:
+                ) -> Optional[tuple[dict, jsonrpc.Connection]]:
     try:
         conn = jsonrpc.Connection.open(
             remote, max(0.01, deadline - time.monotonic()), MAX_SCHEMA_SIZE,
@@ -114,8 +129,10 @@ def _try_remote(remote: str, deadline: float, database: str,
         LOG.debug('OVSDB at %s: connection attempt failed: %s', remote, exc)
         return None
     state['connected'] = True
+    schema = None
     try:
-        return _ask(conn, deadline, database)
+        schema = _ask(conn, deadline, database)
+        return None if schema is None else (schema, conn)
     except jsonrpc.MessageTooBig:
         raise SchemaError('OVSDB server at %s sent a reply over %d bytes '
                           'instead of a schema'
@@ -127,7 +144,8 @@ def _try_remote(remote: str, deadline: float, database: str,
         LOG.debug('OVSDB at %s: %s', remote, exc)
         return None
     finally:
-        conn.close()
+        if schema is None:
+            conn.close()
 
 
 class _Transient(Exception):

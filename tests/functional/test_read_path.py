@@ -5,6 +5,7 @@ IDL and ``ovsdb-client dump`` as oracles for randomized transaction streams.
 
 import json
 import logging
+import os
 import random
 import subprocess
 import threading
@@ -236,6 +237,40 @@ def test_sandbox_adds_and_removes_through_ovsdbapp(request, make_agent,
     rec.wait_event(name='tap1', action='offline')
     assert mismatches(agent_state(agent),
                       db_truth(box.unix_remote)) == []
+
+
+# -- the schema: once per start, again on every reconnect -------------------
+
+def _appctl(ovsdb, *args):
+    subprocess.run(['ovs-appctl', '-t',
+                    os.path.join(ovsdb.dir, 'ovsdb-server.ctl')] + list(args),
+                   check=True, capture_output=True, timeout=10)
+
+
+def _schema_requests(ovsdb):
+    """get_schema requests the server received, from its own debug log."""
+    with open(os.path.join(ovsdb.dir, 'ovsdb-server.log')) as f:
+        return f.read().count('method="get_schema"')
+
+
+def test_schema_is_fetched_once_per_start_and_again_on_reconnect(
+        ovsdb, make_agent):
+    populate(ovsdb.unix_remote, 3)
+    _appctl(ovsdb, 'vlog/set', 'jsonrpc:file:dbg')
+    agent = make_agent(ovsdb.unix_remote, min_backoff=10, max_backoff=100)
+    agent.start()
+    assert agent.wait_synced(10)
+    # start() fetched and checked it; the first session reused that.
+    assert _schema_requests(ovsdb) == 1
+    assert len(agent.interfaces()) == 3
+    syncs = agent.syncs
+    # The server drops every client: the next session asks again (the
+    # schema may have changed meanwhile).
+    _appctl(ovsdb, 'ovsdb-server/reconnect')
+    assert agent.wait_synced(15, after=syncs)
+    assert _schema_requests(ovsdb) == 2
+    assert agent.monitor.connections == 2
+    assert len(agent.interfaces()) == 3
 
 
 # -- online schema conversion ------------------------------------------------

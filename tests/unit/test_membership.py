@@ -110,3 +110,17 @@ def test_rebuild_from_the_interfaces_column_equals_rebuild():
     assert whole.update(bridges, ports, ['B2'], []) == \
         columns.update(bridges, ports, ['B2'], []) == {'I9'}
     assert columns.bridge_of('I9') == 'br-ex'
+
+
+def test_bridges_of_agrees_with_bridge_of():
+    m = Membership()
+    # I2 is listed by two ports: the one listed later wins, both ways.
+    m.rebuild({'B1': bridge('br-int', 'P1', 'P2'),
+               'B2': bridge('br-ex', 'P3')},
+              {'P1': port('I1', 'I2'), 'P2': port(), 'P3': port('I2', 'I3'),
+               'P9': port('I9')})
+    ifaces = ['I1', 'I2', 'I3', 'I9', 'nope', 'I1']
+    assert list(m.bridges_of(ifaces)) == [m.bridge_of(i) for i in ifaces]
+    assert list(m.bridges_of(ifaces)) == [
+        'br-int', 'br-ex', 'br-ex', None, None, 'br-int']
+    assert list(m.bridges_of([])) == []

@@ -193,6 +193,36 @@ def test_owner_of_a_real_loopback_connection(family, listen, connect):
         listener.close()
 
 
+def test_sock_diag_finds_exactly_the_server_end():
+    listener, client = _pair(socket.AF_INET, '127.0.0.1', '127.0.0.1')
+    server, _ = listener.accept()
+    try:
+        local, remote = client.getsockname(), client.getpeername()
+        us = (ipaddress.ip_address(local[0]), local[1])
+        them = (ipaddress.ip_address(remote[0]), remote[1])
+        entry = peer.diag_server_entry(us, them)
+        if entry is None:
+            pytest.skip('no NETLINK_SOCK_DIAG for TCP here')
+        assert entry == peer.SocketEntry(them, us, peer.TCP_ESTABLISHED,
+                                         os.geteuid(),
+                                         os.fstat(server.fileno()).st_ino)
+        # /proc says the same.
+        found = peer.server_end(peer.parse_table(
+            next(iter(peer.read_tables()))), us, them)
+        assert found == entry
+        # A connection that does not exist: the kernel answers with the
+        # listener, which is not taken for it.
+        assert peer.diag_server_entry((us[0], 1), them) is None
+        assert peer.diag_server_entry(them, us) != entry  # our own end
+        # IPv6 is left to /proc.
+        six = (ipaddress.ip_address('::1'), us[1])
+        assert peer.diag_server_entry(six, them) is None
+    finally:
+        server.close()
+        client.close()
+        listener.close()
+
+
 def test_proc_that_cannot_tell_means_refused():
     listener, client = _pair(socket.AF_INET, '127.0.0.1', '127.0.0.1')
     server, _ = listener.accept()
