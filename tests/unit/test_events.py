@@ -52,3 +52,20 @@ def test_changed_attributes_names_every_difference():
     assert changed_attributes(old, new) == {'ofport', 'link_state'}
     assert changed_attributes(old, old) == frozenset()
     assert changed_attributes(None, new) == frozenset()
+
+
+def test_constructed_values_are_exactly_the_public_frozen_types():
+    # The constructors fill a mutable twin and turn it back: what comes
+    # out must be the public class, frozen, equal to a copy of itself.
+    vm = Interface(Kind.VM, 'tap1', 'u1', 1, 'br-int', 'x')
+    event = InterfaceEvent(Action.UPDATED, vm, frozenset({'ofport'}))
+    assert type(vm) is Interface and type(event) is InterfaceEvent
+    assert event.changed == {'ofport'}
+    assert InterfaceEvent(Action.ONLINE, vm).changed == frozenset()
+    for value, attr in ((vm, 'name'), (event, 'interface')):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, attr, None)
+    assert dataclasses.replace(vm) == vm and type(
+        dataclasses.replace(vm)) is Interface
+    assert pickle.loads(pickle.dumps(vm)) == vm
+    assert repr(vm).startswith('Interface(kind=<Kind.VM')

@@ -1,0 +1,166 @@
+"""The agent's own CPU per interface at the first sync, stage by stage,
+without a server: from the RowValues the monitor hands over to the
+benchmark subscriber's callback.
+
+    .venv/bin/python -m benchmarks.agent_cost [--rows 100000] [--repeats 3]
+    .venv/bin/python -m benchmarks.agent_cost --profile   # cProfile, both threads
+
+Rows are synthetic VM interfaces filled like ``benchmarks/dataset.py``
+fills them (iface-id, attached-mac, mac_in_use, link_state, admin_state,
+bridge ``br-int``).  ``total`` is the process CPU (every thread) of
+``on_sync_started`` + ``on_synced`` until the subscriber has had every
+event; the stages are timed one after the other on fresh objects, so
+they show the split, not a sum that must match.  The collector is paused
+during ``on_synced`` and each stage, as the monitor pauses it.  Figures, not assertions.
+"""
+
+import argparse
+import cProfile
+import io
+import pstats
+import threading
+import time
+
+from benchmarks import contenders
+from df_ovsdb_agent.agent import Agent
+from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import Policy
+from df_ovsdb_agent.classifier import RowValues
+from df_ovsdb_agent.conflicts import IfaceIdIndex
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import Sync
+from df_ovsdb_agent.ovsdb.gcpause import collector_paused
+from df_ovsdb_agent.events import SyncEvent
+from df_ovsdb_agent.snapshot import Snapshot
+
+
+def rows(n: int) -> list[RowValues]:
+    """``n`` online VM interface rows (fresh objects every call)."""
+    return [RowValues(
+        '%08x-0000-4000-8000-%012x' % (i, i), 'tap%d' % i, '', i + 1,
+        {'iface-id': 'port-%d' % i, 'attached-mac': 'fa:16:3e:%06x' % i,
+         'vm-uuid': 'vm-%d' % (i // 4), 'iface-status': 'active'},
+        {}, 'fa:16:3e:%06x' % i, 'up', 'up', 'br-int') for i in range(n)]
+
+
+class _Counter:
+    """The benchmark's subscriber (``benchmarks.contenders.AgentContender``),
+    with its :class:`~benchmarks.contenders.Reporter` writing to memory.
+    """
+
+    def __init__(self) -> None:
+        self.rep = contenders.Reporter(io.StringIO())
+        self.finished = threading.Event()
+
+    @property
+    def count(self) -> int:
+        return self.rep.count
+
+    def __call__(self, event) -> None:
+        rep = self.rep
+        if isinstance(event, SyncEvent):
+            if event.sync is Sync.FINISHED:
+                rep.sync_finished()
+                self.finished.set()
+            else:
+                rep.sync_started()
+        else:
+            rep.event(event.interface.name)
+
+
+def _cpu(func) -> float:
+    start = time.process_time()
+    with collector_paused():
+        func()
+    return time.process_time() - start
+
+
+def total(data: list[RowValues], profile: bool = False) -> float:
+    """Process CPU seconds of one first sync of ``data`` to the subscriber.
+
+    With ``profile``, print the cProfile of the agent's thread and of the
+    subscriber's.
+    """
+    agent = Agent('tcp:127.0.0.1:1')
+    counter = _Counter()
+    profiles: list = []
+    callback = counter
+    if profile:
+        sub_prof = cProfile.Profile()
+        profiles.append(('subscriber thread', sub_prof))
+        started = threading.local()
+
+        def callback(event) -> None:
+            if not getattr(started, 'on', False):
+                started.on = True
+                sub_prof.enable()
+            counter(event)
+    agent.subscribe(callback, name='bench')
+    prof = cProfile.Profile()
+    start = time.process_time()
+    if profile:
+        prof.enable()
+    agent.on_sync_started()
+    # As the monitor calls it.
+    with collector_paused():
+        agent.on_synced(data)
+    if profile:
+        prof.disable()
+    counter.finished.wait()
+    agent.bus.wait_idle()
+    cpu = time.process_time() - start
+    assert counter.count == len(data), counter.count
+    if profile:
+        profiles[0][1].disable()
+        profiles.insert(0, ('agent thread', prof))
+        for label, p in profiles:
+            out = io.StringIO()
+            pstats.Stats(p, stream=out).sort_stats('tottime').print_stats(18)
+            print('==== %s' % label)
+            print(out.getvalue())
+    agent.bus.close(1)
+    return cpu
+
+
+def stages(data: list[RowValues]) -> dict[str, float]:
+    """CPU seconds of each stage, run on its own."""
+    policy = Policy()
+    out = {}
+    classified: list = []
+    out['classify'] = _cpu(lambda: classified.extend(
+        classify(row, policy) for row in data))
+    agent = Agent('tcp:127.0.0.1:1')
+    out['agent._classified'] = _cpu(
+        lambda: agent._classified((row.uuid, row) for row in data))
+    current = {i.uuid: i for i in classified}
+    snap = Snapshot()
+    changed: dict = {}
+    out['snapshot.adopt'] = _cpu(lambda: changed.update(snap.adopt(current)))
+    out['conflicts'] = _cpu(lambda: IfaceIdIndex().apply(changed))
+    out['Interface()'] = _cpu(lambda: [
+        Interface(i.kind, i.name, i.uuid, i.ofport, i.bridge, i.iface_id,
+                  i.attached_mac, i.mac_in_use, i.link_state, i.admin_state)
+        for i in classified])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--rows', type=int, default=100000)
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--profile', action='store_true')
+    args = parser.parse_args()
+    n = args.rows
+    if args.profile:
+        total(rows(n), profile=True)
+        return
+    totals = sorted(total(rows(n)) for _ in range(args.repeats))
+    print('rows %d, total CPU per interface (median of %d): %.2f us '
+          '(all: %s)' % (n, args.repeats, totals[len(totals) // 2] / n * 1e6,
+                         ', '.join('%.2f' % (t / n * 1e6) for t in totals)))
+    for name, cpu in stages(rows(n)).items():
+        print('  %-20s %6.2f us' % (name, cpu / n * 1e6))
+
+
+if __name__ == '__main__':
+    main()
