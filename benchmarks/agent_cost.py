@@ -27,7 +27,10 @@ from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
+from df_ovsdb_agent.bus import EventBus
+from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.events import SyncEvent
@@ -137,6 +140,21 @@ def stages(data: list[RowValues]) -> dict[str, float]:
     changed: dict = {}
     out['snapshot.adopt'] = _cpu(lambda: changed.update(snap.adopt(current)))
     out['conflicts'] = _cpu(lambda: IfaceIdIndex().apply(changed))
+    bus = EventBus()
+    counter = _Counter()
+    bus.subscribe(counter, name='bench')
+
+    def deliver() -> None:
+        bus.publish_states(current, Sync.FINISHED)
+        counter.finished.wait()
+        bus.wait_idle()
+    out['bus + subscriber'] = _cpu(deliver)
+    bus.close(1)
+    events = [InterfaceEvent(Action.ONLINE, i) for i in classified]
+    alone = _Counter()
+    out['subscriber alone'] = _cpu(lambda: [alone(e) for e in events])
+    out['InterfaceEvent()'] = _cpu(lambda: [
+        InterfaceEvent(Action.ONLINE, i) for i in classified])
     out['Interface()'] = _cpu(lambda: [
         Interface(i.kind, i.name, i.uuid, i.ofport, i.bridge, i.iface_id,
                   i.attached_mac, i.mac_in_use, i.link_state, i.admin_state)
