@@ -27,6 +27,7 @@ from df_ovsdb_agent.events import Event
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import online_event
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
 
@@ -189,8 +190,6 @@ class Subscription:
         offline: list = []
         updated: list = []
         online: list = []
-        # Looked up once per chunk, not once per interface.
-        event, came = InterfaceEvent, Action.ONLINE
         add = online.append
         for uuid, new in chunk.items():
             if new is not None and bridges is not None and \
@@ -202,7 +201,7 @@ class Subscription:
             if old is None:
                 if new is not None:
                     known[uuid] = new
-                    add(event(came, new))
+                    add(online_event(new))
             elif new is None:
                 del known[uuid]
                 offline.append(InterfaceEvent(Action.OFFLINE, old))

@@ -9,6 +9,7 @@ from typing import Iterable, Mapping, NamedTuple, Optional
 
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import vm_interface
 from df_ovsdb_agent.ovsdb.tables import BY_NAME
 from df_ovsdb_agent.ovsdb.tables import INTERFACE
 
@@ -85,10 +86,9 @@ def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
         vm_bridges = policy.vm_bridges
         if vm_bridges and bridge not in vm_bridges:
             return None
-        # Positional: the generic constructor call is the cheapest.
-        return Interface(Kind.VM, name, uuid, ofport, bridge, iface_id,
-                         external_ids.get('attached-mac'), mac_in_use,
-                         link_state, admin_state)
+        return vm_interface(name, uuid, ofport, bridge, iface_id,
+                            external_ids.get('attached-mac'), mac_in_use,
+                            link_state, admin_state)
     return None
 
 

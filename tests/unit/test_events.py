@@ -13,6 +13,8 @@ from df_ovsdb_agent.events import changed_attributes
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import online_event
+from df_ovsdb_agent.events import vm_interface
 
 
 def test_constructor_takes_the_fields_in_order_with_their_defaults():
@@ -69,3 +71,22 @@ def test_constructed_values_are_exactly_the_public_frozen_types():
         dataclasses.replace(vm)) is Interface
     assert pickle.loads(pickle.dumps(vm)) == vm
     assert repr(vm).startswith('Interface(kind=<Kind.VM')
+
+
+def test_fast_constructors_make_what_the_public_ones_make():
+    attrs = ('tap1', 'u1', 3, 'br-int', 'port-1', 'fa:16:3e:00:00:01',
+             'fa:16:3e:00:00:02', 'up', 'down')
+    vm = vm_interface(*attrs)
+    assert type(vm) is Interface
+    assert vm == Interface(Kind.VM, *attrs)
+    assert hash(vm) == hash(Interface(Kind.VM, *attrs))
+    assert (vm.tunnel_type, vm.remote_ip, vm.local_ip, vm.peer) == (
+        None,) * 4
+    event = online_event(vm)
+    assert type(event) is InterfaceEvent
+    assert event == InterfaceEvent(Action.ONLINE, vm)
+    assert event.changed == frozenset()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        vm.ofport = 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.action = Action.OFFLINE
