@@ -38,6 +38,8 @@ Callback = Callable[[Event], None]
 # Backlog entries a worker takes per wake-up.
 BATCH = 256
 
+_NONE = type(None)
+
 _STARTED = ('sync', Sync.STARTED)
 _FINISHED = ('sync', Sync.FINISHED)
 
@@ -183,6 +185,22 @@ class Subscription:
         """The events that take this subscriber from what it was told to
         ``chunk`` (uuid -> state), offline first; records it as told.
         """
+        known = self._known
+        if (self.bridges is None and known.keys().isdisjoint(chunk) and
+                _NONE not in set(map(type, chunk.values()))):
+            # Every state is new to this subscriber (a first sync): all
+            # online, in order, as the steps below would say, for a
+            # fifth of the cost per interface.
+            known.update(chunk)
+            events = list(map(online_event, chunk.values()))
+        else:
+            events = self._steps(chunk)
+        if self.kinds is None and self.actions is None:
+            return events
+        return [e for e in events if self._wants(e)]
+
+    def _steps(self, chunk: Mapping[str, Optional[Interface]]) -> list:
+        """:meth:`_events_for` interface by interface, before filtering."""
         # The rules of state.transition(), inlined: this runs once per
         # interface and subscriber.  Identity: uuid and kind.
         known = self._known
@@ -213,11 +231,8 @@ class Subscription:
                 known[uuid] = new
                 updated.append(InterfaceEvent(Action.UPDATED, new,
                                               changed_attributes(old, new)))
-        events = offline + updated + online if updated or online \
+        return offline + updated + online if updated or online \
             else offline
-        if self.kinds is None and self.actions is None:
-            return events
-        return [e for e in events if self._wants(e)]
 
     def _wants(self, event: InterfaceEvent) -> bool:
         return ((self.kinds is None or event.kind in self.kinds) and

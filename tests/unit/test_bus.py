@@ -357,3 +357,30 @@ def test_states_are_told_offline_first_within_a_chunk():
         == [('offline', 'u3', 'vm'), ('offline', 'old', 'vm'),
             ('updated', 'u2', 'vm'), ('online', 'new', 'vm'),
             ('online', 'u3', 'patch')]
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_all_new_shortcut_gives_the_stepwise_events(seed):
+    # A chunk of states all new to a subscriber (a first sync) skips the
+    # step-by-step rules: the events and what it was told must be the
+    # same as the steps give, with or without filters.
+    import random
+
+    from df_ovsdb_agent.bus import Subscription
+    rng = random.Random(seed)
+    kinds = rng.choice([None, frozenset([Kind.VM])])
+    actions = rng.choice([None, frozenset([Action.ONLINE])])
+    fast = Subscription(print, kinds, actions, 'fast')
+    slow = Subscription(print, kinds, actions, 'slow')
+    stepwise = []
+    steps = fast._steps
+    fast._steps = lambda chunk: stepwise.append(1) or steps(chunk)
+    chunks = [{'n%d-%d' % (c, i): Interface(
+        rng.choice([Kind.VM, Kind.PATCH]), 'tap%d' % i, 'n%d-%d' % (c, i),
+        i + 1, 'br-int', 'p%d' % i, peer='q') for i in range(20)}
+        for c in range(3)] + list(_random_batches(rng, 20))
+    for chunk in chunks:
+        expected = [e for e in slow._steps(chunk) if slow._wants(e)]
+        assert fast._events_for(chunk) == expected
+        assert list(fast._known.items()) == list(slow._known.items())
+    assert 3 <= len(chunks) - len(stepwise) < len(chunks)
