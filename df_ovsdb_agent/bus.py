@@ -125,8 +125,14 @@ class Subscription:
             pending = self._pending
             if pending:
                 # An interface already waiting moves to its new place.
-                for uuid in batch:
-                    pending.pop(uuid, None)
+                # Looked for from the smaller side: a first sync's batch
+                # meets a backlog of one marker.
+                if len(pending) < len(batch):
+                    waiting = [key for key in pending if key in batch]
+                else:
+                    waiting = [uuid for uuid in batch if uuid in pending]
+                for key in waiting:
+                    del pending[key]
             pending.update(batch)
             if sync is not None:
                 self._offer_sync(sync)
