@@ -3,7 +3,7 @@ without a server: from the RowValues the monitor hands over to the
 benchmark subscriber's callback.
 
     .venv/bin/python -m benchmarks.agent_cost [--rows 100000] [--repeats 3]
-    .venv/bin/python -m benchmarks.agent_cost --profile   # cProfile, both threads
+    .venv/bin/python -m benchmarks.agent_cost --profile   # both threads
 
 Rows are synthetic VM interfaces filled like ``benchmarks/dataset.py``
 fills them (iface-id, attached-mac, mac_in_use, link_state, admin_state,
@@ -11,7 +11,8 @@ bridge ``br-int``).  ``total`` is the process CPU (every thread) of
 ``on_sync_started`` + ``on_synced`` until the subscriber has had every
 event; the stages are timed one after the other on fresh objects, so
 they show the split, not a sum that must match.  The collector is paused
-during ``on_synced`` and each stage, as the monitor pauses it.  Figures, not assertions.
+during ``on_synced`` and each stage, as the monitor pauses it.  Figures,
+not assertions.
 """
 
 import argparse
@@ -23,17 +24,17 @@ import time
 
 from benchmarks import contenders
 from df_ovsdb_agent.agent import Agent
+from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
-from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Sync
-from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.events import SyncEvent
+from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.snapshot import Snapshot
 
 
@@ -87,18 +88,18 @@ def total(data: list[RowValues], profile: bool = False) -> float:
     agent = Agent('tcp:127.0.0.1:1')
     counter = _Counter()
     profiles: list = []
-    callback = counter
-    if profile:
-        sub_prof = cProfile.Profile()
-        profiles.append(('subscriber thread', sub_prof))
-        started = threading.local()
+    sub_prof = cProfile.Profile()
+    started = threading.local()
 
-        def callback(event) -> None:
-            if not getattr(started, 'on', False):
-                started.on = True
-                sub_prof.enable()
-            counter(event)
-    agent.subscribe(callback, name='bench')
+    def profiled(event) -> None:
+        # cProfile follows the thread that enables it: the worker's.
+        if not getattr(started, 'on', False):
+            started.on = True
+            sub_prof.enable()
+        counter(event)
+    if profile:
+        profiles.append(('subscriber thread', sub_prof))
+    agent.subscribe(profiled if profile else counter, name='bench')
     prof = cProfile.Profile()
     start = time.process_time()
     if profile:

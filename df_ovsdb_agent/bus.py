@@ -18,7 +18,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Callable, cast, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
@@ -197,8 +197,9 @@ class Subscription:
             # Every state is new to this subscriber (a first sync): all
             # online, in order, as the steps below would say, for a
             # fifth of the cost per interface.
-            known.update(chunk)
-            events = list(map(online_event, chunk.values()))
+            states = cast(Mapping[str, Interface], chunk)  # no None
+            known.update(states)
+            events = list(map(online_event, states.values()))
         else:
             events = self._steps(chunk)
         if self.kinds is None and self.actions is None:
