@@ -4,6 +4,13 @@ benchmark subscriber's callback.
 
     .venv/bin/python -m benchmarks.agent_cost [--rows 100000] [--repeats 3]
     .venv/bin/python -m benchmarks.agent_cost --profile   # both threads
+    .venv/bin/python -m benchmarks.agent_cost --server --rows 100000
+
+With ``--server`` the rows come from a real ovsdb-server filled by
+``benchmarks/dataset.py``, and the thread CPU of the monitor (all of it,
+and its time in ``Agent.on_synced``) and of the subscriber's worker are
+reported per interface: what this module's path costs beside the read
+path before it.
 
 Rows are synthetic VM interfaces filled like ``benchmarks/dataset.py``
 fills them (iface-id, attached-mac, mac_in_use, link_state, admin_state,
@@ -17,6 +24,7 @@ not assertions.
 
 import argparse
 import cProfile
+import importlib
 import io
 import pstats
 import threading
@@ -134,8 +142,12 @@ def stages(data: list[RowValues]) -> dict[str, float]:
     out['classify'] = _cpu(lambda: classified.extend(
         classify(row, policy) for row in data))
     agent = Agent('tcp:127.0.0.1:1')
-    out['agent._classified'] = _cpu(
-        lambda: agent._classified((row.uuid, row) for row in data))
+    online = getattr(agent, '_online', None)
+    if online is None:  # before it existed: batch, then filtered
+        def online(data: list) -> dict:
+            return {uuid: new for uuid, new in agent._classified(
+                (row.uuid, row) for row in data).items() if new is not None}
+    out['rows -> online view'] = _cpu(lambda: online(data))
     current = {i.uuid: i for i in classified}
     snap = Snapshot()
     changed: dict = {}
@@ -163,13 +175,69 @@ def stages(data: list[RowValues]) -> dict[str, float]:
     return out
 
 
+def server_split(n: int, repeats: int) -> None:
+    """Print the per-thread CPU of ``repeats`` first syncs of ``n`` ports
+    from a real ovsdb-server.
+    """
+    from benchmarks.scenarios import Database
+    from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
+    # Imported by the monitor once connected: an import, not sync work.
+    importlib.import_module('ovs.db.schema')
+    db = Database(n)
+    try:
+        for _ in range(repeats):
+            agent = Agent(settings=OvsdbSettings(connection=db.remote,
+                                                 sync_timeout=600))
+            counter = _Counter()
+            times: dict = {}
+
+            def subscriber(event) -> None:
+                if 'sub0' not in times:
+                    times['sub0'] = time.thread_time()
+                counter(event)
+                if type(event) is SyncEvent and counter.finished.is_set():
+                    times['sub1'] = time.thread_time()
+            agent.subscribe(subscriber, name='bench')
+            started, synced = agent.on_sync_started, agent.on_synced
+
+            def on_sync_started() -> None:
+                times['mon0'] = time.thread_time()
+                started()
+
+            def on_synced(data) -> None:
+                begin = time.thread_time()
+                synced(data)
+                times['mon1'] = time.thread_time()
+                times['sink'] = times['mon1'] - begin
+            agent.on_sync_started = on_sync_started  # type: ignore
+            agent.on_synced = on_synced  # type: ignore
+            start = time.process_time()
+            agent.start()
+            counter.finished.wait()
+            agent.bus.wait_idle()
+            cpu = time.process_time() - start
+            print('%d rows: process %.2f us per interface; monitor thread '
+                  '%.2f, of which Agent.on_synced %.2f; subscriber thread '
+                  '%.2f' % (n, cpu / n * 1e6,
+                            (times['mon1'] - times['mon0']) / n * 1e6,
+                            times['sink'] / n * 1e6,
+                            (times['sub1'] - times['sub0']) / n * 1e6))
+            agent.stop(2)
+    finally:
+        db.box.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--rows', type=int, default=100000)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--profile', action='store_true')
+    parser.add_argument('--server', action='store_true')
     args = parser.parse_args()
     n = args.rows
+    if args.server:
+        server_split(n, args.repeats)
+        return
     if args.profile:
         total(rows(n), profile=True)
         return
