@@ -90,3 +90,23 @@ def test_fast_constructors_make_what_the_public_ones_make():
         vm.ofport = 4
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.action = Action.OFFLINE
+
+
+def test_subclasses_keep_their_class_and_values():
+    # The fast constructors turn a twin back into the public class: a
+    # subclass (with or without slots of its own) must stay itself.
+    class Tagged(Interface):
+        pass
+
+    @dataclasses.dataclass(frozen=True, slots=True, init=False)
+    class Slotted(InterfaceEvent):
+        pass
+
+    vm = Tagged(Kind.VM, 'tap1', 'u1', 1, 'br-int', 'x')
+    assert type(vm) is Tagged
+    assert (vm.name, vm.bridge, vm.iface_id, vm.peer) == (
+        'tap1', 'br-int', 'x', None)
+    event = Slotted(Action.ONLINE, vm)
+    assert type(event) is Slotted
+    assert (event.action, event.interface, event.changed) == (
+        Action.ONLINE, vm, frozenset())
