@@ -95,15 +95,15 @@ class Interface:
         # filled as its mutable twin (same slots, same layout), whose
         # stores are direct slot writes, then becomes an Interface again
         # before anyone else can see it.
-        this: Any = self
-        if type(this) is not Interface:
+        if type(self) is not Interface:
             # A subclass may have another layout: field by field.
             for attr, value in zip(Interface.__slots__, (
                     kind, name, uuid, ofport, bridge, iface_id, attached_mac,
                     mac_in_use, link_state, admin_state, tunnel_type,
                     remote_ip, local_ip, peer)):
-                _set(this, attr, value)
+                _set(self, attr, value)
             return
+        this: Any = self
         _set(this, '__class__', _Filling)
         this.kind = kind
         this.name = name
@@ -234,12 +234,12 @@ class InterfaceEvent:
     def __init__(self, action: Action, interface: Interface,
                  changed: frozenset = frozenset()) -> None:
         # As Interface.__init__: filled as its mutable twin.
-        this: Any = self
-        if type(this) is not InterfaceEvent:
+        if type(self) is not InterfaceEvent:
             for attr, value in zip(InterfaceEvent.__slots__,
                                    (action, interface, changed)):
-                _set(this, attr, value)
+                _set(self, attr, value)
             return
+        this: Any = self
         _set(this, '__class__', _FillingEvent)
         this.action = action
         this.interface = interface
