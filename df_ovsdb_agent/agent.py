@@ -24,6 +24,7 @@ from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.bus import Subscription
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import keep_ephemeral
+from df_ovsdb_agent.classifier import online
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
@@ -330,6 +331,25 @@ class Agent:
             batch[uuid] = new
         return batch
 
+    def _online(self, rows: Iterable[RowValues]) -> dict[str, Interface]:
+        """uuid -> the online Interface of each row that describes one,
+        with the ephemeral attributes an ovsdb-server restart emptied.
+        """
+        # Read outside the lock: only this thread changes the snapshot.
+        if not len(self._snapshot):
+            # The first sync: nothing to keep from before, one loop.
+            return online(rows, self.policy)
+        current: dict[str, Interface] = {}
+        policy = self.policy
+        get = self._snapshot.get
+        for row in rows:
+            new = classify(row, policy)
+            if new is not None:
+                old = get(new.uuid)
+                current[new.uuid] = (new if old is None else
+                                     keep_ephemeral(old, new))
+        return current
+
     @property
     def iface_id_conflicts(self) -> int:
         """iface-ids that more than one online VM interface carries."""
@@ -365,9 +385,7 @@ class Agent:
                         safe(chassis.system_id), self.host)
 
     def on_synced(self, rows: Iterable[RowValues]) -> None:
-        batch = self._classified((row.uuid, row) for row in rows)
-        current = {uuid: new for uuid, new in batch.items()
-                   if new is not None}
+        current = self._online(rows)
         with self._lock:
             changed = self._snapshot.adopt(current)
             self._check_conflicts(changed)

@@ -14,11 +14,11 @@ never misses a final state, never sees ``offline`` for something it was not
 told was online, nor two ``online`` without an ``offline`` between them.
 """
 
-import collections
+import itertools
 import logging
 import threading
 import time
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Callable, cast, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.events import Action
@@ -27,6 +27,7 @@ from df_ovsdb_agent.events import Event
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import InterfaceEvent
 from df_ovsdb_agent.events import Kind
+from df_ovsdb_agent.events import online_event
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
 
@@ -36,6 +37,8 @@ Callback = Callable[[Event], None]
 
 # Backlog entries a worker takes per wake-up.
 BATCH = 256
+
+_NONE = type(None)
 
 _STARTED = ('sync', Sync.STARTED)
 _FINISHED = ('sync', Sync.FINISHED)
@@ -58,7 +61,10 @@ class Subscription:
         self.delivered = 0
         # key (uuid, or a sync marker tuple) -> latest state (Interface or
         # None) or marker, in arrival order of each key's latest change.
-        self._pending: collections.OrderedDict = collections.OrderedDict()
+        # A plain dict: a pop and a store move a key to the end, and
+        # filling and taking it cost a quarter of an OrderedDict's
+        # (0.36 vs 1.35 us per interface at 100k).
+        self._pending: dict = {}
         # uuid -> Interface this subscriber was last told is online.
         self._known: dict[str, Interface] = {}
         self._busy = False
@@ -100,10 +106,10 @@ class Subscription:
             pending = self._pending
             for event in events:
                 if isinstance(event, InterfaceEvent):
+                    pending.pop(event.uuid, None)
                     pending[event.uuid] = (None if event.action is
                                            Action.OFFLINE else
                                            event.interface)
-                    pending.move_to_end(event.uuid)
                 else:
                     self._offer_sync(event.sync)
             self._cond.notify()
@@ -119,8 +125,14 @@ class Subscription:
             pending = self._pending
             if pending:
                 # An interface already waiting moves to its new place.
-                for uuid in batch:
-                    pending.pop(uuid, None)
+                # Looked for from the smaller side: a first sync's batch
+                # meets a backlog of one marker.
+                if len(pending) < len(batch):
+                    waiting = [key for key in pending if key in batch]
+                else:
+                    waiting = [uuid for uuid in batch if uuid in pending]
+                for key in waiting:
+                    del pending[key]
             pending.update(batch)
             if sync is not None:
                 self._offer_sync(sync)
@@ -152,11 +164,20 @@ class Subscription:
             if self._closed:
                 return None
             self._busy = True
+            pending = self._pending
+            if len(pending) <= BATCH:
+                taken = pending
+                self._pending = {}
+            else:
+                taken = dict(itertools.islice(pending.items(), BATCH))
+                for key in taken:
+                    del pending[key]
+            if _STARTED not in taken and _FINISHED not in taken:
+                # No marker (the common case): one chunk as it is.
+                return self._events_for(taken)
             events: list = []
             chunk: dict = {}
-            popitem = self._pending.popitem
-            for _ in range(min(BATCH, len(self._pending))):
-                key, value = popitem(last=False)
+            for key, value in taken.items():
                 if isinstance(value, SyncEvent):
                     events.extend(self._events_for(chunk))
                     chunk = {}
@@ -170,6 +191,23 @@ class Subscription:
         """The events that take this subscriber from what it was told to
         ``chunk`` (uuid -> state), offline first; records it as told.
         """
+        known = self._known
+        if (self.bridges is None and known.keys().isdisjoint(chunk) and
+                _NONE not in set(map(type, chunk.values()))):
+            # Every state is new to this subscriber (a first sync): all
+            # online, in order, as the steps below would say, for a
+            # fifth of the cost per interface.
+            states = cast(Mapping[str, Interface], chunk)  # no None
+            known.update(states)
+            events = list(map(online_event, states.values()))
+        else:
+            events = self._steps(chunk)
+        if self.kinds is None and self.actions is None:
+            return events
+        return [e for e in events if self._wants(e)]
+
+    def _steps(self, chunk: Mapping[str, Optional[Interface]]) -> list:
+        """:meth:`_events_for` interface by interface, before filtering."""
         # The rules of state.transition(), inlined: this runs once per
         # interface and subscriber.  Identity: uuid and kind.
         known = self._known
@@ -177,6 +215,7 @@ class Subscription:
         offline: list = []
         updated: list = []
         online: list = []
+        add = online.append
         for uuid, new in chunk.items():
             if new is not None and bridges is not None and \
                     new.bridge not in bridges:
@@ -187,7 +226,7 @@ class Subscription:
             if old is None:
                 if new is not None:
                     known[uuid] = new
-                    online.append(InterfaceEvent(Action.ONLINE, new))
+                    add(online_event(new))
             elif new is None:
                 del known[uuid]
                 offline.append(InterfaceEvent(Action.OFFLINE, old))
@@ -199,33 +238,34 @@ class Subscription:
                 known[uuid] = new
                 updated.append(InterfaceEvent(Action.UPDATED, new,
                                               changed_attributes(old, new)))
-        events = offline + updated + online if updated or online \
+        return offline + updated + online if updated or online \
             else offline
-        if self.kinds is None and self.actions is None:
-            return events
-        return [e for e in events if self._wants(e)]
 
     def _wants(self, event: InterfaceEvent) -> bool:
         return ((self.kinds is None or event.kind in self.kinds) and
                 (self.actions is None or event.action in self.actions))
 
     def _run(self) -> None:
+        callback = self.callback
         while True:
             events = self._take()
             if events is None:
                 return
+            # One loop per chunk, no call per event but the callback's.
             for event in events:
-                self._deliver(event)
+                try:
+                    callback(event)
+                except Exception:
+                    self._failed(event)
+            self.delivered += len(events)
 
-    def _deliver(self, event: Event) -> None:
-        try:
-            self.callback(event)
-        except Exception:
-            self.errors += 1
-            self.last_error = time.monotonic()
-            LOG.exception('Subscriber %s failed on event "%s"; it keeps '
-                          'receiving events', self.name, event)
-        self.delivered += 1
+    def _failed(self, event: Event) -> None:
+        # The callback raised: counted and logged, and it keeps getting
+        # the events after this one.
+        self.errors += 1
+        self.last_error = time.monotonic()
+        LOG.exception('Subscriber %s failed on event "%s"; it keeps '
+                      'receiving events', self.name, event)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
         """Wait until everything offered so far has been delivered."""

@@ -34,13 +34,17 @@ class IfaceIdIndex:
         started: dict[str, dict[str, Interface]] = {}
         by_id, id_of = self._by_id, self._id_of
         vm = Kind.VM
+        # Nothing to forget when nothing is held (a first sync): one
+        # lookup per interface less.
+        fresh = not id_of
         for uuid, interface in batch.items():
-            if uuid in id_of:
+            if not fresh and uuid in id_of:
                 self._forget(uuid)
-            if (interface is None or interface.kind is not vm or
-                    not interface.iface_id):
+            if interface is None:
                 continue
             iface_id = interface.iface_id
+            if not iface_id or interface.kind is not vm:
+                continue
             id_of[uuid] = iface_id
             held = by_id.setdefault(iface_id, interface)
             if held is interface:

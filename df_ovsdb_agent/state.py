@@ -166,6 +166,12 @@ class KeyedState(Generic[K, V]):
 
     def adopt(self, state: Mapping[K, V]) -> dict[K, Optional[V]]:
         """:meth:`replace` returning what :meth:`commit` returns."""
+        if not self._values:
+            # Nothing to compare with (a first sync): every value is
+            # online, in its order; the general path gives the same.
+            self._values = {key: value for key, value in state.items()
+                            if value is not None}
+            return dict(self._values)
         batch: dict = dict.fromkeys(
             [key for key in self._values if key not in state])
         batch.update(state)

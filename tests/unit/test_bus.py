@@ -313,11 +313,16 @@ def test_states_and_events_give_every_subscriber_the_same(seed, monkeypatch):
 
 def test_states_path_converges_for_a_slow_subscriber(bus):
     gate, slow_events, slow_sub, fast = _slow_and_fast(bus)
+    (fast_sub,) = [s for s in bus.subscriptions if s.name == 'fast']
     snapshot = Snapshot()
     for round_ in range(50):
         bus.publish_states(snapshot.commit(
             {'u%d' % i: vm(i, ofport=round_ + 1) if (round_ + i) % 3
              else None for i in range(100)}))
+        # The fast one keeps up by construction: 50 rounds can now be
+        # published within one thread switch interval (5 ms), and then
+        # it coalesced as much as the gated one.
+        assert fast_sub.wait_idle(10)
     assert slow_sub.backlog <= 100 + 2
     fast.wait_for(lambda evs: replay_state(evs) == snapshot.copy())
     gate.set()
@@ -357,3 +362,30 @@ def test_states_are_told_offline_first_within_a_chunk():
         == [('offline', 'u3', 'vm'), ('offline', 'old', 'vm'),
             ('updated', 'u2', 'vm'), ('online', 'new', 'vm'),
             ('online', 'u3', 'patch')]
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_all_new_shortcut_gives_the_stepwise_events(seed):
+    # A chunk of states all new to a subscriber (a first sync) skips the
+    # step-by-step rules: the events and what it was told must be the
+    # same as the steps give, with or without filters.
+    import random
+
+    from df_ovsdb_agent.bus import Subscription
+    rng = random.Random(seed)
+    kinds = rng.choice([None, frozenset([Kind.VM])])
+    actions = rng.choice([None, frozenset([Action.ONLINE])])
+    fast = Subscription(print, kinds, actions, 'fast')
+    slow = Subscription(print, kinds, actions, 'slow')
+    stepwise = []
+    steps = fast._steps
+    fast._steps = lambda chunk: stepwise.append(1) or steps(chunk)
+    chunks = [{'n%d-%d' % (c, i): Interface(
+        rng.choice([Kind.VM, Kind.PATCH]), 'tap%d' % i, 'n%d-%d' % (c, i),
+        i + 1, 'br-int', 'p%d' % i, peer='q') for i in range(20)}
+        for c in range(3)] + list(_random_batches(rng, 20))
+    for chunk in chunks:
+        expected = [e for e in slow._steps(chunk) if slow._wants(e)]
+        assert fast._events_for(chunk) == expected
+        assert list(fast._known.items()) == list(slow._known.items())
+    assert 3 <= len(chunks) - len(stepwise) < len(chunks)

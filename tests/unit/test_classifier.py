@@ -2,6 +2,7 @@ import pytest
 
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import keep_ephemeral
+from df_ovsdb_agent.classifier import online
 from df_ovsdb_agent.classifier import Policy
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.events import Interface
@@ -166,3 +167,20 @@ def test_columns_and_ephemeral_attributes_are_the_tables_declaration():
     # keep_ephemeral reads them as Interface attributes of the same name.
     attributes = {f.name for f in dataclasses.fields(Interface)}
     assert set(EPHEMERAL) <= attributes
+
+
+@pytest.mark.parametrize('policy', [POLICY, Policy(require_ofport=False),
+                                    Policy(vm_bridges=frozenset({'br-x'}))],
+                         ids=['default', 'no-ofport-needed', 'vm-bridges'])
+def test_online_is_classify_on_every_row(policy):
+    # The first sync's one-loop path gives what classify() row by row does.
+    rows = [values._replace(uuid='u%d' % i, bridge='br-x' if i % 2 else
+                            'br-int')
+            for i, (_, values, _) in enumerate(CASES)]
+    expected = {r.uuid: classify(r, policy) for r in rows}
+    result = online(rows, policy)
+    assert result == {uuid: i for uuid, i in expected.items()
+                      if i is not None}
+    assert list(result) == [uuid for uuid, i in expected.items()
+                            if i is not None]
+    assert len(result) > 5

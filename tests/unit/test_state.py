@@ -180,6 +180,28 @@ def test_adopt_is_replace_as_a_batch_of_states(seed):
     assert list(adopted.items()) == _net_states(changes)
 
 
+@pytest.mark.parametrize('seed', range(20))
+def test_adopt_into_an_empty_state_is_the_general_path(seed):
+    # A first sync takes a shortcut (nothing to compare with): the same
+    # batch, in the same order, and the same state as commit() gives.
+    import random
+    rng = random.Random(seed)
+    fresh = _random_values(rng, ['k%d' % i for i in rng.sample(
+        range(50), 20)])
+    fresh.update({'gone%d' % i: None for i in range(rng.randrange(3))})
+    shortcut = KeyedState(lambda v: v['uuid'])
+    general = KeyedState(lambda v: v['uuid'])
+    adopted = shortcut.adopt(fresh)
+    committed = general.commit(fresh)
+    assert list(adopted.items()) == list(committed.items())
+    assert list(shortcut.copy().items()) == list(general.copy().items())
+    assert len(shortcut) == len(fresh) - len(
+        [v for v in fresh.values() if v is None])
+    # The batch handed on is not the state itself.
+    adopted.clear()
+    assert len(shortcut) == len(general)
+
+
 def test_commit_returns_only_what_changed_offline_first():
     state = KeyedState(lambda v: v['uuid'],
                        {'tap1': {'uuid': 'old', 'ofport': 1},
