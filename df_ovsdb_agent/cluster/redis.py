@@ -103,9 +103,7 @@ def _records(host: str, values: dict,
     skipped = 0
     for name, value in values.items():
         try:
-            schema.check_name(name)
-            state[(host, name)] = schema.check_record(
-                schema.loads(value), host, name)
+            state[(host, name)] = schema.parse_record(value, host, name)
         except schema.BadRecord as exc:
             skipped += 1
             skip('interface', '%s of host %s' % (
@@ -511,8 +509,7 @@ class RedisStreamReader:
 
     def _entry(self, host: str, position: str, fields: dict) -> Iterator:
         try:
-            entry = schema.check_entry(schema.loads(fields.get('event')),
-                                       host)
+            entry = schema.parse_entry(fields.get('event'), host)
         except schema.BadRecord as exc:
             self.skipped += 1
             skip('stream entry', '%s of host %s' % (
