@@ -47,6 +47,8 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 _STRING_OR_NONE = frozenset((str, type(None)))
 _KINDS = {kind.value: kind for kind in Kind}
 _ACTIONS = {action.value: action for action in Action}
+# json.loads without its wrapper (two regular expressions per call).
+_raw_decode = json.JSONDecoder().raw_decode
 
 
 class BadRecord(ValueError):
@@ -141,7 +143,7 @@ def _loads(value: Union[bytes, str, None]) -> tuple[Any, bool]:
             raise BadRecord('value of %d bytes, over %d'
                             % (len(value), MAX_VALUE_BYTES))
         try:
-            value = bytes(value).decode('utf-8')
+            value = value.decode('utf-8')
         except UnicodeDecodeError:
             raise BadRecord('value is not valid UTF-8') from None
     elif not isinstance(value, str):
@@ -156,9 +158,16 @@ def _loads(value: Union[bytes, str, None]) -> tuple[Any, bool]:
             _nesting(value) > MAX_DEPTH):
         raise BadRecord('value nested deeper than %d' % MAX_DEPTH)
     try:
-        data = json.loads(value)
+        data, end = _raw_decode(value)
     except (ValueError, RecursionError):
-        raise BadRecord('value is not JSON') from None
+        end = -1
+    if end != len(value):
+        # Not one JSON value from the first character to the last:
+        # json.loads decides (leading or trailing whitespace is fine).
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            raise BadRecord('value is not JSON') from None
     # No string of the value is longer than the value; a string holds a
     # lone surrogate only if the text does or a \\u escape makes one.
     clean = (len(value) <= MAX_STRING and '\\u' not in value and

@@ -245,3 +245,20 @@ def test_a_publishers_record_takes_the_fast_path():
     assert not schema._loads('{"a": "\\u00e9"}')[1]
     assert not schema._loads('"%s"' % ('a' * schema.MAX_STRING))[1]
     assert schema._fast_record(vm(extra=[1]), 'hv1', 'tap1') is None
+
+
+@pytest.mark.parametrize('value', [
+    '{"a":1}', ' {"a":1}', '{"a":1} ', '\n\t{"a":1}\n', '\ufeff{"a":1}',
+    '{"a":1}x', '{"a":1}{"b":2}', '', ' ', '1', '"x"', '[1,2]', 'NaN',
+    b'{"a":2}', bytearray(b'{"a":2}'), b'\xef\xbb\xbf{}', b' [] '])
+def test_loads_parses_as_json_loads(value):
+    text = bytes(value).decode() if not isinstance(value, str) else value
+    try:
+        want = ('ok', json.dumps(json.loads(text)))
+    except ValueError:
+        want = ('bad', 'value is not JSON')
+    try:
+        got = ('ok', json.dumps(schema.loads(value)))
+    except schema.BadRecord as exc:
+        got = ('bad', str(exc))
+    assert got == want
