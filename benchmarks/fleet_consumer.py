@@ -31,6 +31,7 @@ from df_ovsdb_agent.cluster import ClusterEvent
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster.stores import StoreOptions
+from df_ovsdb_agent.events import Action
 
 FLUSH_EVERY = 0.05
 
@@ -44,7 +45,15 @@ def make_reader(store: str, url: str):
     return RedisStreamReader(options, max_backoff=2.0)
 
 
+#: Action -> its value (an enum's .value is a Python-level property).
+_ACTIONS = {action: action.value for action in Action}
+
+
 def line_of(t: float, item) -> dict:
+    if type(item) is ClusterEvent:
+        record = item.record
+        return {'t': t, 'e': 'i', 'a': _ACTIONS[item.action],
+                'h': item.host, 'n': record['name'], 'r': record}
     if isinstance(item, ClusterEvent):
         return {'t': t, 'e': 'i', 'a': item.action.value, 'h': item.host,
                 'n': item.name, 'r': item.record}
