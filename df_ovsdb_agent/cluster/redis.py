@@ -46,6 +46,15 @@ DEFAULT_GRACE = 60.0
 #: Hosts loaded per transaction.
 LOAD_BATCH = 100
 
+#: After a liveness check that found hosts to load (a fleet coming up:
+#: more are likely to follow), the hosts set is read again after this
+#: many times what that check's MGET took (at least PROBE_MIN seconds),
+#: and only hosts new to the reader are checked and loaded: they are
+#: noticed sooner than ``liveness_interval`` while the probes, which cost
+#: O(hosts), stay a small share of the reader's time.
+PROBE_COST_FACTOR = 20
+PROBE_MIN = 0.1
+
 # KEYS = streams, ARGV = the reader's position in each.  Returns the
 # (1-based) indexes of the streams that may have lost entries after that
 # position.  Trimming removes the oldest entries first, so while the
@@ -229,6 +238,8 @@ class RedisStreamReader:
         self._resumed: set[str] = set()
         self._members: set[str] = set()
         self._next_check = 0.0
+        # When to read the hosts set for new hosts only (see PROBE_MIN).
+        self._next_probe = float('inf')
         self._stopped = threading.Event()
         self._lost_script: Any = None
         #: Hosts whose last view is kept after a store reset until they
@@ -361,14 +372,16 @@ class RedisStreamReader:
         self.rounds += 1
         now = time.monotonic()
         due = now >= self._next_check
-        wait = max(0.0, min(self.block, self._next_check - now))
+        probe = not due and now >= self._next_probe
+        wait = max(0.0, min(self.block, self._next_check - now,
+                            self._next_probe - now))
         before = dict(self.positions)
         pipe = client.pipeline(transaction=False)
         if before:
             keys = self._keys
             pipe.xread({keys(h)[1]: p for h, p in before.items()},
                        count=self.count, block=max(1, int(wait * 1000)))
-        if due and self.hosts is None:
+        if (due or probe) and self.hosts is None:
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
         replies = pipe.execute() if len(pipe) else []
@@ -380,6 +393,14 @@ class RedisStreamReader:
             if self.hosts is None:
                 self._members = self._good(replies.pop(0))
             yield from self._check_liveness(client)
+        elif probe:
+            self._next_probe = float('inf')
+            if self.hosts is None:
+                self._members = self._good(replies.pop(0))
+                new = (self._members - self.positions.keys() -
+                       self.view.hosts().keys() - set(self.holds.hosts()))
+                if new:
+                    yield from self._check_liveness(client, sorted(new))
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
         keys = self._keys
@@ -411,21 +432,31 @@ class RedisStreamReader:
 
     # -- liveness ----------------------------------------------------------
 
-    def _check_liveness(self, client) -> Iterator:
-        """Follow the hosts that came up, drop those that went down."""
-        self._next_check = time.monotonic() + self.liveness_interval
-        hosts = sorted(self._members | set(self.view.hosts()) |
-                       set(self.positions))
-        if len(self._key_cache) > 2 * len(hosts) + 1000:
-            # Bounded by the hosts of now, not every name ever seen.
-            self._key_cache = {h: self._key_cache[h] for h in hosts
-                               if h in self._key_cache}
-        seen, self._alive_seen = self._alive_seen, {}
+    def _check_liveness(self, client,
+                        only: Optional[list[str]] = None) -> Iterator:
+        """Follow the hosts that came up, drop those that went down.
+
+        :param only: check these hosts only (new ones, see PROBE_MIN).
+        """
+        if only is None:
+            self._next_check = time.monotonic() + self.liveness_interval
+            hosts = sorted(self._members | set(self.view.hosts()) |
+                           set(self.positions))
+            if len(self._key_cache) > 2 * len(hosts) + 1000:
+                # Bounded by the hosts of now, not every name ever seen.
+                self._key_cache = {h: self._key_cache[h] for h in hosts
+                                   if h in self._key_cache}
+            seen, self._alive_seen = self._alive_seen, {}
+        else:
+            hosts = only
+            seen = {}
         if not hosts:
             return
         self.commands += 1
         keys = self._keys
+        started = time.monotonic()
         records = client.mget([keys(h)[2] for h in hosts])
+        cost = time.monotonic() - started
         load = []
         due = set(self.holds.due(time.monotonic()))
         alive_of = self.view.alive
@@ -467,6 +498,9 @@ class RedisStreamReader:
                 self._alive_seen[host] = (value, alive)
         for start in range(0, len(load), LOAD_BATCH):
             yield from self._load(client, load[start:start + LOAD_BATCH])
+        if load and self.hosts is None:
+            self._next_probe = time.monotonic() + max(
+                PROBE_MIN, PROBE_COST_FACTOR * cost)
 
     def _hold_down(self, host: str) -> bool:
         """Hold ``host``, whose liveness record vanished, for

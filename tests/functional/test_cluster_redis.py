@@ -11,6 +11,7 @@ initial sync they hold exactly the changes made.
 
 import random
 import signal
+import threading
 
 import pytest
 
@@ -286,4 +287,38 @@ def test_an_unchanged_liveness_record_is_not_parsed_again(redis_server,
         client.delete(hv1.alive_key)
         tail.wait(lambda evs: 'host hv1 down' in markers(evs[mark:]))
     finally:
+        tail.stop()
+
+
+def test_hosts_coming_up_one_after_another_are_noticed_before_the_next_check(
+        redis_server):
+    """While a fleet comes up, each liveness check that loaded hosts is
+    followed by a read of the hosts set for new ones only: hosts added
+    every 50 ms are all followed long before the next full check
+    (``liveness_interval`` 60 s here).
+    """
+    client = redis_server.client()
+    hosts = [start_host(client, 'hv00', count=2)]
+    stop = threading.Event()
+
+    def boot():
+        for i in range(1, 31):
+            if stop.wait(0.05):
+                return
+            hosts.append(start_host(client, 'hv%02d' % i, count=2))
+
+    booting = threading.Thread(target=boot)
+    booting.start()
+    watcher = reader(redis_server, liveness_interval=60.0)
+    tail = Tail(watcher)
+    try:
+        booting.join(10)
+        assert len(hosts) == 31
+        tail.wait(converged(tail, *hosts), timeout=10.0,
+                  what='every host, before the next full check')
+        assert sorted(watcher.positions) == ['hv%02d' % i
+                                             for i in range(31)]
+    finally:
+        stop.set()
+        booting.join(10)
         tail.stop()
