@@ -21,10 +21,15 @@ from df_ovsdb_agent.cluster.stores import record_identity
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent import logsafe
+from df_ovsdb_agent.state import diff
 from df_ovsdb_agent.state import KeyedState
 from df_ovsdb_agent.state import transition
 
 LOG = logging.getLogger(__name__)
+
+OFFLINE = Action.OFFLINE
+ONLINE = Action.ONLINE
+UPDATED = Action.UPDATED
 
 Record = dict  # Interface.to_dict() plus "host"
 
@@ -150,8 +155,10 @@ class ClusterView:
     """
 
     def __init__(self) -> None:
-        self._interfaces: KeyedState[Key, Record] = KeyedState(
-            record_identity)
+        # (host, name) -> record.  A plain dict: update() applies
+        # KeyedState's rules inlined (it runs per event; see
+        # df_ovsdb_agent.state), replace_quietly() uses state.diff.
+        self._interfaces: dict[Key, Record] = {}
         self._hosts: KeyedState[str, dict] = KeyedState(incarnation)
         # host -> its keys, so that one host's read costs its own size,
         # not the whole cluster's.
@@ -193,16 +200,39 @@ class ClusterView:
         """Adopt one batch of changes ((host, name) -> record, None: gone),
         offline first.
         """
-        changes = self._interfaces.update(batch)
-        for key, record in batch.items():
-            if record is not None:
-                self._names.setdefault(key[0], set()).add(key)
-            elif key in self._names.get(key[0], ()):
-                self._names[key[0]].discard(key)
-                if not self._names[key[0]]:
-                    del self._names[key[0]]
-        return [ClusterEvent(c.action, c.key[0], c.value, position)
-                for c in changes]
+        values = self._interfaces
+        names = self._names
+        gone: list[ClusterEvent] = []
+        updated: list[ClusterEvent] = []
+        came: list[ClusterEvent] = []
+        # state.transition() per key and state.ordered(), inlined: offline
+        # first, then updated, then online, each in batch order.
+        for key, new in batch.items():
+            old = values.get(key)
+            if new is None:
+                if old is not None:
+                    del values[key]
+                    gone.append(ClusterEvent(OFFLINE, key[0], old, position))
+                    keys = names[key[0]]
+                    keys.discard(key)
+                    if not keys:
+                        del names[key[0]]
+                continue
+            if old is None:
+                came.append(ClusterEvent(ONLINE, key[0], new, position))
+                host_keys = names.get(key[0])
+                if host_keys is None:
+                    host_keys = names[key[0]] = set()
+                host_keys.add(key)
+            elif old != new:
+                if record_identity(old) == record_identity(new):
+                    updated.append(ClusterEvent(UPDATED, key[0], new,
+                                                position))
+                else:
+                    gone.append(ClusterEvent(OFFLINE, key[0], old, position))
+                    came.append(ClusterEvent(ONLINE, key[0], new, position))
+            values[key] = new
+        return gone + updated + came
 
     def apply(self, host: str, name: str, record: Optional[Record],
               position: Optional[str] = None) -> list[ClusterEvent]:
@@ -228,7 +258,8 @@ class ClusterView:
         """:meth:`replace` without the sync markers."""
         fresh = dict(sorted(state.items()))
         if host is None:
-            changes = self._interfaces.replace(fresh)
+            changes = diff(self._interfaces, fresh, record_identity)
+            self._interfaces = fresh
             self._names = {}
             for key in fresh:
                 self._names.setdefault(key[0], set()).add(key)

@@ -35,6 +35,21 @@ _STRING_FIELDS = frozenset(
                                for a in attrs))
 _OFPORT_MAX = 2 ** 31 - 1
 
+# The fast path of check_record (see _fast_record): a record made only of
+# the schema's own fields, scalar values and strings already known to be
+# clean is checked in a few C-level operations; anything else takes the
+# field-by-field path, which alone decides what is refused and why.
+_KNOWN_FIELDS = frozenset(
+    f for f in COMMON_ATTRIBUTES + ('host', 'action') +
+    tuple(_STRING_FIELDS) if _EXTRA_FIELD.match(f))
+_STRING_FIELD_LIST = tuple(sorted(_STRING_FIELDS))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_STRING_OR_NONE = frozenset((str, type(None)))
+_KINDS = {kind.value: kind for kind in Kind}
+_ACTIONS = {action.value: action for action in Action}
+# json.loads without its wrapper (two regular expressions per call).
+_raw_decode = json.JSONDecoder().raw_decode
+
 
 class BadRecord(ValueError):
     """A key or value that is not a record; ``str()`` says why."""
@@ -71,6 +86,10 @@ def _is_text(value: str) -> bool:
 
 def check_name(value: object, what: str = 'name') -> str:
     """A host or interface name: non-empty text of at most MAX_NAME."""
+    # Fast path, per record: ASCII text cannot hold a lone surrogate.
+    if type(value) is str and 0 < len(value) <= MAX_NAME and (
+            value.isascii()):
+        return value
     if not isinstance(value, str) or not value:
         raise BadRecord('%s is not a non-empty string' % what)
     if len(value) > MAX_NAME:
@@ -109,6 +128,14 @@ def loads(value: Union[bytes, str, None]) -> Any:
 
     :raises BadRecord: too large, too deep, not UTF-8 or not JSON.
     """
+    return _loads(value)[0]
+
+
+def _loads(value: Union[bytes, str, None]) -> tuple[Any, bool]:
+    """:func:`loads`, and whether every string in the value is known to
+    be valid text of at most MAX_STRING characters (so that
+    :func:`check_record` need not look at each).
+    """
     if value is None:
         raise BadRecord('no value')
     if isinstance(value, (bytes, bytearray)):
@@ -116,7 +143,7 @@ def loads(value: Union[bytes, str, None]) -> Any:
             raise BadRecord('value of %d bytes, over %d'
                             % (len(value), MAX_VALUE_BYTES))
         try:
-            value = bytes(value).decode('utf-8')
+            value = value.decode('utf-8')
         except UnicodeDecodeError:
             raise BadRecord('value is not valid UTF-8') from None
     elif not isinstance(value, str):
@@ -131,9 +158,21 @@ def loads(value: Union[bytes, str, None]) -> Any:
             _nesting(value) > MAX_DEPTH):
         raise BadRecord('value nested deeper than %d' % MAX_DEPTH)
     try:
-        return json.loads(value)
+        data, end = _raw_decode(value)
     except (ValueError, RecursionError):
-        raise BadRecord('value is not JSON') from None
+        end = -1
+    if end != len(value):
+        # Not one JSON value from the first character to the last:
+        # json.loads decides (leading or trailing whitespace is fine).
+        try:
+            data = json.loads(value)
+        except (ValueError, RecursionError):
+            raise BadRecord('value is not JSON') from None
+    # No string of the value is longer than the value; a string holds a
+    # lone surrogate only if the text does or a \\u escape makes one.
+    clean = (len(value) <= MAX_STRING and '\\u' not in value and
+             (value.isascii() or _is_text(value)))
+    return data, clean
 
 
 def _check_string(field: str, value: object) -> None:
@@ -162,6 +201,59 @@ def _check_fields(data: dict) -> None:
                                                           float)):
             # Flat records only: a list or an object is no field of ours.
             raise BadRecord('%s is not a scalar' % field)
+
+
+def _fast_record(data: object, host: str, name: str,
+                 checked: bool = False) -> Optional[dict]:
+    """:func:`check_record` of ``data`` whose strings are all known to be
+    clean (see :func:`_loads`), if it is a plain record of the schema's
+    own fields; None if it needs the field-by-field check (which may
+    still accept it).  Accepts only what that check accepts, and returns
+    the same record.  ``checked``: ``host`` and ``name`` passed
+    :func:`check_name` already.
+    """
+    if (type(data) is not dict or not data.keys() <= _KNOWN_FIELDS or
+            not _SCALARS.issuperset(map(type, data.values()))):
+        return None
+    # Every value is a scalar now: hashable.
+    kind = _KINDS.get(data.get('kind'))  # type: ignore[arg-type]
+    uuid = data.get('uuid')
+    ofport = data.get('ofport')
+    if (kind is None or data.get('name', name) != name or
+            data.get('host', host) != host or
+            type(uuid) is not str or not uuid or
+            (ofport is not None and (type(ofport) is not int or
+                                     not -1 <= ofport <= _OFPORT_MAX)) or
+            not _STRING_OR_NONE.issuperset(
+                map(type, map(data.get, _STRING_FIELD_LIST)))):
+        return None
+    if not checked:
+        check_name(host, 'host')
+        check_name(name)
+    record = dict(data)
+    record.pop('action', None)
+    # "kind" is there already, as kind.value.
+    record['host'] = host
+    record['name'] = name
+    return record
+
+
+def parse_record(value: Union[bytes, str, None], host: str,
+                 name: str, checked: bool = False) -> dict:
+    """:func:`check_record` of a stored JSON value, after
+    :func:`check_name` of ``name``.
+
+    :param checked: ``host`` and ``name`` passed :func:`check_name`
+        already (the caller parsed them from a key).
+    """
+    if not checked:
+        check_name(name)
+    data, clean = _loads(value)
+    if clean:
+        record = _fast_record(data, host, name, checked)
+        if record is not None:
+            return record
+    return check_record(data, host, name)
 
 
 def check_record(data: object, host: str, name: str) -> dict:
@@ -197,6 +289,22 @@ def check_record(data: object, host: str, name: str) -> dict:
             _check_string(field, record.get(field))
     record.update(kind=kind.value, host=host, name=name)
     return record
+
+
+def parse_entry(value: Union[bytes, str, None],
+                host: str) -> Union[Sync, tuple[Action, dict]]:
+    """:func:`check_entry` of a stored JSON value."""
+    data, clean = _loads(value)
+    if clean and type(data) is dict and 'sync' not in data:
+        action = data.get('action')
+        name = data.get('name')
+        if type(action) is str and action in _ACTIONS and (
+                type(name) is str):
+            check_name(name)
+            record = _fast_record(data, host, name)
+            if record is not None:
+                return _ACTIONS[action], record
+    return check_entry(data, host)
 
 
 def check_entry(data: object, host: str) -> Union[Sync, tuple[Action, dict]]:

@@ -11,10 +11,12 @@ initial sync they hold exactly the changes made.
 
 import random
 import signal
+import threading
 
 import pytest
 
 from df_ovsdb_agent.cluster.redis import RedisStreamReader
+from df_ovsdb_agent.cluster import schema
 from df_ovsdb_agent.cluster.stores import StoreOptions
 from tests.functional.simhosts import changes
 from tests.functional.simhosts import converged
@@ -239,3 +241,84 @@ def test_stream_trimmed_under_a_slow_reader(redis_server):
                                     ('hv1', 'updated', 'tap1')}
     assert changes(events).count(('hv1', 'offline', 'tap2')) == 1
     assert changes(events).count(('hv1', 'updated', 'tap1')) < 20
+
+
+def test_an_unchanged_liveness_record_is_not_parsed_again(redis_server,
+                                                          monkeypatch):
+    """The liveness check reads every host's record each time; one the
+    view holds already, rewritten unchanged as publishers do, is not
+    parsed again, and a changed one still is (its markers come).
+    """
+    parsed = []
+    parse_alive = schema.parse_alive
+
+    def counting(value, host=None):
+        parsed.append(host)
+        return parse_alive(value, host)
+
+    monkeypatch.setattr(schema, 'parse_alive', counting)
+    client = redis_server.client()
+    hv1 = start_host(client, 'hv1', count=2)
+    watcher = reader(redis_server, liveness_interval=0.05)
+    tail = Tail(watcher)
+    try:
+        tail.wait(converged(tail, hv1))
+        tail.wait(lambda evs: 'host hv1 synced' in markers(evs))
+        # Its load, then the first check that finds it followed.
+        rounds = watcher.rounds
+        wait_until(lambda: watcher.rounds >= rounds + 3,
+                   what='three more rounds')
+        before = len(parsed)
+        mark = len(tail.events)
+        hv1.set_alive(synced=True)  # rewritten, unchanged
+        rounds = watcher.rounds
+        wait_until(lambda: watcher.rounds >= rounds + 10,
+                   what='ten more rounds')
+        assert len(parsed) == before
+        assert tail.events[mark:] == []
+        hv1.set_alive(synced=True, pid=2)  # restarted
+        tail.wait(lambda evs: markers(evs[mark:]) == [
+            'host hv1 up', 'host hv1 synced'])
+        assert parsed[before:] == ['hv1']
+        rounds = watcher.rounds
+        wait_until(lambda: watcher.rounds >= rounds + 5,
+                   what='five more rounds')
+        assert parsed[before:] == ['hv1']
+        client.delete(hv1.alive_key)
+        tail.wait(lambda evs: 'host hv1 down' in markers(evs[mark:]))
+    finally:
+        tail.stop()
+
+
+def test_hosts_coming_up_one_after_another_are_noticed_before_the_next_check(
+        redis_server):
+    """While a fleet comes up, each liveness check that loaded hosts is
+    followed by a read of the hosts set for new ones only: hosts added
+    every 50 ms are all followed long before the next full check
+    (``liveness_interval`` 60 s here).
+    """
+    client = redis_server.client()
+    hosts = [start_host(client, 'hv00', count=2)]
+    stop = threading.Event()
+
+    def boot():
+        for i in range(1, 31):
+            if stop.wait(0.05):
+                return
+            hosts.append(start_host(client, 'hv%02d' % i, count=2))
+
+    booting = threading.Thread(target=boot)
+    booting.start()
+    watcher = reader(redis_server, liveness_interval=60.0)
+    tail = Tail(watcher)
+    try:
+        booting.join(10)
+        assert len(hosts) == 31
+        tail.wait(converged(tail, *hosts), timeout=10.0,
+                  what='every host, before the next full check')
+        assert sorted(watcher.positions) == ['hv%02d' % i
+                                             for i in range(31)]
+    finally:
+        stop.set()
+        booting.join(10)
+        tail.stop()

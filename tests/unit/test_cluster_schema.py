@@ -166,3 +166,99 @@ def test_holds_keep_their_first_deadline():
     holds.release('hv2')
     holds.release('hv3')  # not held: nothing to do
     assert not holds and holds.next_deadline() is None
+
+
+def _outcome(parse, *args):
+    """What ``parse(*args)`` gives: ('ok', items in order) or ('bad',
+    reason).
+    """
+    try:
+        result = parse(*args)
+    except schema.BadRecord as exc:
+        return 'bad', str(exc)
+    if isinstance(result, dict):
+        return 'ok', list(result.items())
+    if isinstance(result, tuple):
+        return 'ok', (result[0], list(result[1].items()))
+    return 'ok', result
+
+
+_MUTATIONS = [
+    {}, {'action': 'online'}, {'action': [1]}, {'host': 'hv2'},
+    {'host': 'hv1'}, {'name': 'tap2'}, {'name': None}, {'kind': 'nope'},
+    {'kind': None}, {'kind': ['vm']}, {'kind': 'tunnel'}, {'kind': 'patch'},
+    {'uuid': ''}, {'uuid': 5}, {'uuid': None}, {'ofport': True},
+    {'ofport': -1}, {'ofport': -2}, {'ofport': 2 ** 31 - 1},
+    {'ofport': 2 ** 31}, {'ofport': 1.0}, {'ofport': '5'},
+    {'iface_id': 7}, {'iface_id': None}, {'iface_id': {'a': 1}},
+    {'peer': 5}, {'peer': 'p2'}, {'remote_ip': True}, {'bridge': 1.5},
+    {'new_field': 1}, {'new_field': 'text'}, {'new_field': [1]},
+    {'Bad': 1}, {'9x': 1}, {'x' * 64: 1}, {'x' * 65: 1},
+    {'iface_id': '\udcff'}, {'iface_id': '\ud800x'}, {'iface_id': 'é✓'},
+    {'iface_id': 'a' * (schema.MAX_STRING + 1)},
+    {'new_field': 'a' * schema.MAX_STRING},
+    {**{'f%d' % i: i for i in range(schema.MAX_FIELDS)}},
+]
+
+
+def _reference_record(value, host, name):
+    """What the readers did before parse_record (name first)."""
+    schema.check_name(name)
+    return schema.check_record(schema.loads(value), host, name)
+
+
+@pytest.mark.parametrize('mutation', _MUTATIONS)
+@pytest.mark.parametrize('encode', [False, True])
+def test_the_fast_path_decides_as_the_field_by_field_check(mutation,
+                                                           encode):
+    """parse_record / parse_entry (with their fast path for plain
+    records) accept exactly what check_record / check_entry of loads()
+    accept, with the same record or the same reason.
+    """
+    data = dict(vm(), **mutation)
+    for text in (json.dumps(data), json.dumps(data, ensure_ascii=False)):
+        try:
+            value = text.encode('utf-8', 'surrogateescape') if encode \
+                else text
+        except UnicodeEncodeError:
+            value = text
+        for host, name in (('hv1', 'tap1'), ('hv1', 'tap2'), ('', 'tap1'),
+                           ('hv1', 'x' * (schema.MAX_NAME + 1)),
+                           ('h\udcff', 'tap1'), ('hv1', 'täp1')):
+            assert _outcome(schema.parse_record, value, host, name) == (
+                _outcome(_reference_record, value, host, name))
+        for action in ('online', 'offline', 'bogus', None):
+            entry = dict(data, action=action)
+            value = json.dumps(entry)
+            assert _outcome(schema.parse_entry, value, 'hv1') == _outcome(
+                lambda v, h: schema.check_entry(schema.loads(v), h),
+                value, 'hv1')
+
+
+def test_a_publishers_record_takes_the_fast_path():
+    for action in (None, 'online'):
+        data, clean = schema._loads(stores.dumps(
+            vm() if action is None else vm(action=action)))
+        assert clean
+        assert schema._fast_record(data, 'hv1', 'tap1') == vm()
+    # Where it would have to look at each string, it does not decide.
+    assert not schema._loads('{"a": "\\u00e9"}')[1]
+    assert not schema._loads('"%s"' % ('a' * schema.MAX_STRING))[1]
+    assert schema._fast_record(vm(extra=[1]), 'hv1', 'tap1') is None
+
+
+@pytest.mark.parametrize('value', [
+    '{"a":1}', ' {"a":1}', '{"a":1} ', '\n\t{"a":1}\n', '\ufeff{"a":1}',
+    '{"a":1}x', '{"a":1}{"b":2}', '', ' ', '1', '"x"', '[1,2]', 'NaN',
+    b'{"a":2}', bytearray(b'{"a":2}'), b'\xef\xbb\xbf{}', b' [] '])
+def test_loads_parses_as_json_loads(value):
+    text = bytes(value).decode() if not isinstance(value, str) else value
+    try:
+        want = ('ok', json.dumps(json.loads(text)))
+    except ValueError:
+        want = ('bad', 'value is not JSON')
+    try:
+        got = ('ok', json.dumps(schema.loads(value)))
+    except schema.BadRecord as exc:
+        got = ('bad', str(exc))
+    assert got == want

@@ -1,11 +1,15 @@
 """ClusterView: store reads and changes -> consistent cluster events."""
 
+import random
+
 from df_ovsdb_agent.cluster import ClusterHost
 from df_ovsdb_agent.cluster import ClusterView
 from df_ovsdb_agent.cluster import DownHolds
 from df_ovsdb_agent.cluster import Holds
 from df_ovsdb_agent.cluster import host_transition
 from df_ovsdb_agent.cluster import HostState
+from df_ovsdb_agent.cluster.stores import record_identity
+from df_ovsdb_agent.state import KeyedState
 
 
 def rec(name, uuid='u1', ofport=1, kind='vm', host='hv1'):
@@ -140,3 +144,32 @@ def test_down_grace_given_or_off():
     off = DownHolds(0.0)
     assert not off.enabled
     assert not DownHolds(-3.0).enabled
+
+
+def test_update_follows_the_keyed_state_rules():
+    """ClusterView.update (the rules inlined) gives what KeyedState with
+    the records' identity gives, batch after batch, and its per-host
+    index stays that of its records.
+    """
+    rng = random.Random(7)
+    view = ClusterView()
+    reference = KeyedState(record_identity)
+    keys = [(h, n) for h in ('hv1', 'hv2', 'hv3') for n in ('a', 'b', 'c')]
+
+    def record(key):
+        return {'kind': rng.choice(['vm', 'vm', 'tunnel']), 'name': key[1],
+                'uuid': rng.choice(['u1', 'u2']), 'host': key[0],
+                'ofport': rng.choice([1, 2])}
+
+    for position in range(500):
+        batch = {key: (None if rng.random() < 0.4 else record(key))
+                 for key in rng.sample(keys, rng.randint(1, len(keys)))}
+        want = [(c.action, c.key[0], c.value, str(position))
+                for c in reference.update(batch)]
+        got = [(e.action, e.host, e.record, e.position)
+               for e in view.update(batch, str(position))]
+        assert got == want
+        assert view.records() == [r for _, r in sorted(reference.items())]
+        for host in ('hv1', 'hv2', 'hv3'):
+            assert view.names(host) == sorted(
+                k for k, _ in reference.items() if k[0] == host)
