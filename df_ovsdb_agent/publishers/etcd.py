@@ -148,6 +148,7 @@ class EtcdStore(store.Store):
         base = self._base
         if base is None:
             base = self._base = client.base_url
+        self.sent = time.monotonic()
         try:
             if self._api is None:
                 self._api = self._api_path()
