@@ -345,6 +345,16 @@ def test_bad_options_fail_at_load(make_agent, make_publisher, options,
     assert stores.redact('http://u:pw@h:1') == 'http://u:***@h:1'
 
 
+def _all_threads_stopped(pid):
+    tasks = '/proc/%d/task' % pid
+    states = []
+    for task in os.listdir(tasks):
+        with open('%s/%s/stat' % (tasks, task)) as f:
+            # The state follows the command name in parentheses.
+            states.append(f.read().rsplit(')', 1)[1].split()[0])
+    return all(state in ('T', 't') for state in states)
+
+
 def test_a_frozen_etcd_fails_each_request_within_the_timeout(etcd_server):
     """etcd SIGSTOPped (its port still accepts connections, nothing
     answers): a request fails after the configured timeout, a keepalive
@@ -364,6 +374,9 @@ def test_a_frozen_etcd_fails_each_request_within_the_timeout(etcd_server):
         lease = store._grant()
         etcd_server.proc.send_signal(signal.SIGSTOP)
         try:
+            # Stopped only once every thread is (a busy machine delays it).
+            wait_until(lambda: _all_threads_stopped(etcd_server.proc.pid),
+                       5, 'etcd to stop')
             began = time.monotonic()
             with pytest.raises(ConnectionTimeoutError):
                 store.read_state()
