@@ -116,6 +116,21 @@ class WorkerProc:
                 self.proc.wait(10)
 
 
+def _cpu_split(replies: list, hosts: int) -> dict:
+    """The workers' CPU milliseconds per host in a cold start, by phase
+    (see :meth:`benchmarks.fleet_worker.Worker.op_start`); empty when a
+    worker did not split it (a paced start).
+    """
+    keys = ('cpu_launch', 'cpu_ports', 'cpu_sync', 'cpu_total')
+    if not hosts or not all(key in r for r in replies for key in keys):
+        return {}
+    ms = {key[4:]: 1000.0 * sum(r[key] for r in replies) / hosts
+          for key in keys}
+    ms['writers'] = ms['total'] - ms['launch'] - ms['ports'] - ms['sync']
+    return {'worker_cpu_ms_per_host': {k: round(v, 3)
+                                       for k, v in ms.items()}}
+
+
 def command_all(workers: list, op: str, per_worker=None, **params) -> list:
     """Send ``op`` to every worker at once and collect the replies."""
     for index, worker in enumerate(workers):
@@ -212,9 +227,12 @@ class StoreRun:
     def collect(self) -> None:
         for tail in self.change_tails:
             for line in tail.read():
-                key = (line['h'], line['r']['name'])
-                self.real.append((line['t'], key, line['a'], line['r']))
-                self.expected.apply(key, line['a'], line['r'])
+                host = line['h']
+                for action, record in line['c']:
+                    record['host'] = host
+                    key = (host, record['name'])
+                    self.real.append((line['t'], key, action, record))
+                    self.expected.apply(key, action, record)
         for line in self.consumer_tail.read():
             if line['e'] == 'd':
                 self.downs = (line['held'], line['ridden'])
@@ -350,7 +368,8 @@ class StoreRun:
         result.update(_noise(before, after, self.args.load_first))
         result.update({k: v for k, v in info.items()
                        if k in ('changes', 'transactions', 'durations_s',
-                                'late', 'started_s')})
+                                'late', 'started_s',
+                                'worker_cpu_ms_per_host')})
         return result
 
     # -- scenarios --------------------------------------------------------
@@ -369,6 +388,7 @@ class StoreRun:
             # When the last host was started (with a start rate, the
             # fleet's boot takes hosts / rate seconds).
             info['started_s'] = max(r['t_synced'] for r in replies) - t0
+            info.update(_cpu_split(replies, len(self.hosts)))
             return info
 
         result = self.measure('cold', action)

@@ -50,7 +50,19 @@ def one_line(result: dict) -> str:
                 _ms(result['events']['lag_p99']),
                 _num(result['writes_per_s']),
                 _num(result['keepalives_per_s'], '%.1f'),
-                _num(result['procs']['store']['cpu_pct'])))
+                _num(result['procs']['store']['cpu_pct']))
+            + cpu_split(result))
+
+
+def cpu_split(result: dict) -> str:
+    """', workers' CPU per host ...' of a cold start, or ''."""
+    split = result.get('worker_cpu_ms_per_host')
+    if not split:
+        return ''
+    return (', worker CPU/host %.2f ms (synthetic agents %.2f + ports %.2f '
+            '+ publisher start %.2f + writers %.2f)' % (
+                split['total'], split['sync'], split['ports'],
+                split['launch'], split['writers']))
 
 
 def load(result: dict) -> str:

@@ -3,8 +3,9 @@ and a real publisher, driven by the coordinator (``benchmarks.fleet``).
 
 Commands arrive on stdin and replies leave on stdout, one JSON object per
 line.  Every change a synthetic agent publishes is appended to the
-``--changes`` file as JSON lines ``{"t", "h", "a", "r"}`` (monotonic
-commit time, host, action, stored record), flushed before each reply.
+``--changes`` file, one JSON line per commit ``{"t", "h", "c"}``
+(monotonic commit time, host, ``[[action, record], ...]``; each record as
+stored but for its ``host``, which is ``h``), flushed before each reply.
 
 Commands (``{"op": ...}``):
 
@@ -85,6 +86,23 @@ def vm_port(name: str, ofport: int, rng: random.Random) -> Interface:
                      attached_mac=mac(rng.getrandbits(24)))
 
 
+#: A directory: the worker holding the fleet's first host profiles its
+#: ``start`` command (cProfile) into ``start-PID.prof`` there.
+PROFILE_ENV = 'FLEET_PROFILE'
+
+
+def profiler(hosts: list):
+    """A running cProfile.Profile if this worker is to be profiled."""
+    if not os.environ.get(PROFILE_ENV) or not any(
+            host.name.endswith('00000') for host in hosts):
+        return None
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
+
+
 #: Publisher writer counters reported by ``status``.
 COUNTERS = ('connected', 'failures', 'reconciles', 'refusals')
 
@@ -97,6 +115,9 @@ def writer_counters(publisher) -> dict:
     return {key: int(getattr(writer, key, 0) or 0) for key in COUNTERS}
 
 
+_ENCODER = json.JSONEncoder(separators=(',', ':'))
+
+
 class Recorder:
     """Buffers the agents' changes; written out before each reply."""
 
@@ -106,11 +127,12 @@ class Recorder:
         self._lock = threading.Lock()
 
     def __call__(self, host: str, t: float, events: list) -> None:
-        lines = [json.dumps({'t': t, 'h': host, 'a': e.action.value,
-                             'r': dict(e.interface.to_dict(), host=host)},
-                            separators=(',', ':')) for e in events]
+        # One line per commit, not per event: the synthetic fleet's own
+        # CPU (half of it was this) is not the publishers'.
+        line = _ENCODER.encode({'t': t, 'h': host, 'c': [
+            [e.action.value, e.interface.to_dict()] for e in events]})
         with self._lock:
-            self._lines.extend(lines)
+            self._lines.append(line)
 
     def flush(self) -> None:
         with self._lock:
@@ -194,7 +216,18 @@ class Worker:
     # -- commands ---------------------------------------------------------
 
     def op_start(self, cmd: dict) -> dict:
+        profile = profiler(self.hosts)
+        try:
+            return self._start(cmd)
+        finally:
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(os.path.join(
+                    os.environ[PROFILE_ENV], 'start-%d.prof' % os.getpid()))
+
+    def _start(self, cmd: dict) -> dict:
         rate = cmd.get('rate') or 0.0
+        cpu = time.process_time()
         if rate > 0:
             # Paced: host i starts (publisher, then its first sync) at
             # i / rate seconds, as hosts of a fleet boot one by one.
@@ -206,16 +239,31 @@ class Worker:
                 host.launch(None)
                 host.agent.sync(self.initial_state(host))
             t_launched = t_synced = time.monotonic()
+            cpu_launch = cpu_sync = None
         else:
             for host in self.hosts:
                 host.launch(None)
             t_launched = time.monotonic()
-            for host in self.hosts:
-                host.agent.sync(self.initial_state(host))
+            cpu_launch = time.process_time() - cpu
+            states = [self.initial_state(host) for host in self.hosts]
+            cpu_ports = time.process_time() - cpu - cpu_launch
+            for host, state in zip(self.hosts, states):
+                host.agent.sync(state)
             t_synced = time.monotonic()
+            cpu_sync = time.process_time() - cpu - cpu_launch - cpu_ports
         late = self.wait_flushed(self.hosts, cmd.get('timeout', 600))
-        return {'t_launched': t_launched, 't_synced': t_synced,
-                't_flushed': time.monotonic(), 'late': late}
+        # Where this process's CPU went (all at once only: paced starts
+        # interleave the phases): starting the publishers, making up the
+        # ports, the agents' syncs (the synthetic agent, the real bus
+        # delivery and the publishers' callbacks), and the rest, which is
+        # the publishers' writers until every host is flushed.
+        split = {}
+        if cpu_sync is not None:
+            split = {'cpu_launch': cpu_launch, 'cpu_ports': cpu_ports,
+                     'cpu_sync': cpu_sync,
+                     'cpu_total': time.process_time() - cpu}
+        return dict(split, t_launched=t_launched, t_synced=t_synced,
+                    t_flushed=time.monotonic(), late=late)
 
     def op_restart(self, cmd: dict) -> dict:
         durations = []

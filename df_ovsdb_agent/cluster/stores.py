@@ -21,6 +21,7 @@ which agent installation holds the host id.
 
 import base64
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -233,21 +234,6 @@ def check_etcd(options: StoreOptions) -> tuple[str, str, int]:
     return protocol, host, port
 
 
-def etcd3gw_api_path() -> dict[str, Any]:
-    """``api_path`` for etcd3gw's client when it cannot find it itself.
-
-    etcd3gw before 2.2 (Debian 12 ships 2.0.0) defaults to ``/v3alpha/``,
-    which etcd 3.4 no longer serves; later versions discover the path.
-    """
-    import inspect
-
-    import etcd3gw
-    param = inspect.signature(etcd3gw.Etcd3Client).parameters.get('api_path')
-    if param is not None and param.default == '/v3alpha/':
-        return {'api_path': '/v3/'}
-    return {}
-
-
 def etcd_client(options: StoreOptions):
     """An ``etcd3gw`` client, authenticated when a username is set.
 
@@ -263,8 +249,7 @@ def etcd_client(options: StoreOptions):
         tls = {'ca_cert': options.ca_file, 'cert_cert': options.cert_file,
                'cert_key': options.key_file}
     client = etcd3gw.Etcd3Client(host=host, port=port, protocol=protocol,
-                                 timeout=options.timeout, **tls,
-                                 **etcd3gw_api_path())
+                                 timeout=options.timeout, **tls)
     if options.ca_file:
         # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a
         # session's CA (psf/requests#3829); the configured CA must win.
@@ -339,6 +324,7 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
         kwargs['username'] = options.username
     if options.password:
         kwargs['password'] = options.password
+    kwargs.update(_no_optional_handshake())
     try:
         return redis.Redis.from_url(
             options.url, socket_timeout=options.timeout + extra_timeout,
@@ -348,6 +334,40 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
     except ValueError as exc:
         raise ConfigError('bad redis url %r: %s'
                           % (redact(options.url), exc)) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _no_optional_handshake() -> dict[str, Any]:
+    """redis-py arguments that leave out the optional part of its
+    handshake: one round trip after connecting, before the first command
+    (a fleet reconnecting at once pays it on every host), for nothing used
+    here.
+
+    redis-py >= 5.0 tells the server its name and version (``CLIENT
+    SETINFO``; ``driver_info=None`` turns it off where it exists, as
+    redis-py 7.1 deprecates ``lib_name``/``lib_version``, else those two
+    set to None); redis-py >= 6.4 on RESP3 also asks for maintenance
+    notifications (``CLIENT MAINT_NOTIFICATIONS``, a managed-cloud
+    feature), turned off too.  Older versions send neither and take none
+    of these arguments.
+    """
+    import inspect
+
+    import redis.connection
+
+    connection = getattr(redis.connection, 'AbstractConnection',
+                         redis.connection.Connection)
+    params = inspect.signature(connection.__init__).parameters
+    found: dict[str, Any] = {}
+    if 'driver_info' in params:
+        found['driver_info'] = None
+    elif 'lib_name' in params:
+        found.update(lib_name=None, lib_version=None)
+    if 'maint_notifications_config' in params:
+        from redis.maint_notifications import MaintNotificationsConfig
+        found['maint_notifications_config'] = MaintNotificationsConfig(
+            enabled=False)
+    return found
 
 
 def reconnecting(stopped: threading.Event, target: str, max_backoff: float,

@@ -8,13 +8,14 @@ leases -- never writes or deletes the host's keys.  Key layout:
 doc/source/publishers.rst.
 A (re)connection costs one range, a lease grant when needed and one
 transaction (claim, reconcile, then the ``synced`` liveness record); the
-client's API path and HTTP environment are resolved once, not per request
-(:func:`settle_environment`).
+client's API path and HTTP environment are resolved once per process, not
+per request or per publisher (:func:`settle_environment`).
 """
 
 import base64
 import collections
 import logging
+import threading
 import time
 from typing import Any, Optional
 
@@ -52,6 +53,11 @@ _API_PATHS: dict[str, str] = {}
 # path.  The session's setting is part of the key: the result merges it,
 # and two publishers of one process may trust different CAs.
 _ENVIRONMENTS: dict[tuple, tuple] = {}
+# Base URL -> set when the one request finding its API path is answered
+# (or failed): the publishers of a process that start together (a cold
+# start) wait for it instead of each sending its own.
+_FINDING: dict[str, threading.Event] = {}
+_FINDING_LOCK = threading.Lock()
 
 
 class LeaseLost(Exception):
@@ -124,14 +130,10 @@ class EtcdStore(store.Store):
         self._claim = self._claim_compare = None
         self._adopt = []
         self._client = stores.etcd_client(self.options)
-        # etcd3gw >= 2.1 keeps its base URL and finds the API path with a
-        # request (kept below); 2.0 builds every URL from the API path it
-        # was given, with no request: nothing to keep, nothing to settle.
-        self._base = getattr(self._client, 'base_url', None)
-        if self._base is not None:
-            settle_environment(self._client.session, self._base)
-        self._api = None if self._base is None else \
-            _API_PATHS.get(self._base)
+        # etcd3gw finds the API path with a request: kept per base URL.
+        self._base = self._client.base_url
+        settle_environment(self._client.session, self._base)
+        self._api = _API_PATHS.get(self._base)
         live = [lease for lease in self.leases if self._keepalive(lease) > 0]
         if len(live) < len(self.leases):
             self.lost += len(self.leases) - len(live)
@@ -144,21 +146,50 @@ class EtcdStore(store.Store):
     def _post(self, path: str, body: dict) -> dict:
         client = self._client
         base = self._base
+        if base is None:
+            base = self._base = client.base_url
+        self.sent = time.monotonic()
         try:
-            if self._api is None or base is None:
-                # etcd3gw finds the API path (one request) unless known.
-                url = client.get_url(path)
-                if base is not None:
-                    self._api = _API_PATHS[base] = client.api_path
-            else:
-                url = base + self._api + path.lstrip('/')
-            return client.post(url, json=body)
+            if self._api is None:
+                self._api = self._api_path()
+            return client.post(base + self._api + path.lstrip('/'),
+                               json=body)
         except Exception:
-            if base is not None:
-                _API_PATHS.pop(base, None)
-                for key in [k for k in _ENVIRONMENTS if k[0] == base]:
-                    _ENVIRONMENTS.pop(key, None)
+            _API_PATHS.pop(base, None)
+            for key in [k for k in _ENVIRONMENTS if k[0] == base]:
+                _ENVIRONMENTS.pop(key, None)
             raise
+
+    def _api_path(self) -> str:
+        """The API path at our base URL: known to the process, else found
+        by one request (etcd3gw's ``GET /version``) while the other
+        publishers of the process wait up to the timeout for its answer.
+        """
+        base = self._base
+        assert base is not None
+        with _FINDING_LOCK:
+            api = _API_PATHS.get(base)
+            finding = _FINDING.get(base)
+            mine = api is None and finding is None
+            if mine:
+                finding = _FINDING[base] = threading.Event()
+        if api is not None:
+            return api
+        assert finding is not None
+        if not mine:
+            finding.wait(self.options.timeout)
+            api = _API_PATHS.get(base)
+            if api is not None:
+                return api
+            # That request failed or is slow: ask ourselves.
+        try:
+            api = _API_PATHS[base] = self._client.api_path
+            return api
+        finally:
+            if mine:
+                with _FINDING_LOCK:
+                    _FINDING.pop(base, None)
+                finding.set()
 
     @property
     def expires(self) -> Optional[float]:
@@ -169,10 +200,8 @@ class EtcdStore(store.Store):
     def _keepalive(self, lease: int) -> int:
         sent = time.monotonic()
         deadline = self._deadlines.get(lease)
-        # etcd3gw 2.0 has no per-request timeout (its client has no
-        # ``timeout``): there the configured one applies to keepalives too.
-        timeout = getattr(self._client, 'timeout', None)
-        if deadline is not None and timeout is not None:
+        timeout = self._client.timeout
+        if deadline is not None:
             # A slow etcd gets time to answer, a dead connection none to
             # waste: see refresh_timeout.
             self._client.timeout = self.refresh_timeout(
@@ -180,8 +209,7 @@ class EtcdStore(store.Store):
         try:
             reply = self._post('/lease/keepalive', {'ID': lease})
         finally:
-            if timeout is not None:
-                self._client.timeout = timeout
+            self._client.timeout = timeout
         result = reply.get('result')
         if not isinstance(result, dict):
             # The gateway streams an error ("etcdserver: request timed

@@ -164,7 +164,7 @@ class RedisStore(store.Store):
         return self._expires
 
     def _set_alive(self, alive: dict, mode: str) -> None:
-        sent = time.monotonic()
+        sent = self.sent = time.monotonic()
         self._check(self._claim_script(
             keys=[self.alive_key, self.hosts_key],
             args=self._me() + [stores.dumps(alive), int(self.ttl * 1000),
@@ -194,6 +194,7 @@ class RedisStore(store.Store):
         # UTF-8 must not make the whole read fail (and the publisher retry
         # it for ever), and a field read so stays exact, so that it can be
         # deleted (see _encode).
+        self.sent = time.monotonic()
         raw = self._client.hgetall(self.state_key)
         for name, value in raw.items():
             record, bad = records.stored_form(
@@ -229,7 +230,7 @@ class RedisStore(store.Store):
                       + events +
                       [stores.dumps({'sync': 'finished', 'host': self.host})])
         alive = write.alive if write.alive is not None else self._claim
-        sent = time.monotonic()
+        sent = self.sent = time.monotonic()
         self._check(self._write(
             keys=[self.alive_key, self.state_key, self.stream_key,
                   self.hosts_key],

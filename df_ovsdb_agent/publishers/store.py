@@ -77,6 +77,11 @@ class Store(abc.ABC):
 
     def __init__(self) -> None:
         self.instance: Optional[Instance] = None
+        #: When (``time.monotonic()``) the store's latest request was
+        #: sent, or None: the writer times a failure from it, so that a
+        #: timeout is measured alone, not with the requests that went
+        #: well before it in the same attempt.
+        self.sent: Optional[float] = None
 
     @property
     def me(self) -> Instance:

@@ -54,11 +54,12 @@ RETRY_FRACTION = 0.25
 #: The shortest delay between two attempts, in seconds.
 MIN_RETRY = 0.05
 
-#: After a failed attempt that took ``s`` seconds (a timeout, a slow
-#: reply), the next one waits at least ``s`` times a factor drawn from
-#: this range, doubled for every failure in a row before it (see
-#: :meth:`Writer._delay`).  Under 1: a host that timed out once in a
-#: cold-start storm is not held back as long as its attempt took.
+#: After a failed request that took ``s`` seconds (a timeout, a slow
+#: reply; timed from when it was sent, not from the start of the attempt
+#: that made it), the next attempt waits at least ``s`` times a factor
+#: drawn from this range, doubled for every failure in a row before it
+#: (see :meth:`Writer._delay`).  Under 1: a host that timed out once in a
+#: cold-start storm is not held back as long as its request took.
 SLOW_FACTOR = (0.25, 0.5)
 
 
@@ -247,12 +248,22 @@ class Writer:
             except NotOwner as exc:
                 self._not_owner(exc)
             except Exception as exc:
-                self._failed(exc, time.monotonic() - began)
+                self._failed(exc, time.monotonic() - self._request_began(
+                    began))
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
         self._finish()
+
+    def _request_began(self, began: float) -> float:
+        """When the request that ended the attempt begun at ``began`` was
+        sent (the store's :attr:`~Store.sent`), else ``began``: a slow
+        failure is timed alone, not with the connection, read and writes
+        that went well before it.
+        """
+        sent = self.store.sent
+        return sent if sent is not None and sent >= began else began
 
     def _do(self, work: Work) -> None:
         if isinstance(work, Push):
@@ -432,7 +443,7 @@ class Writer:
         """The wait before the next attempt after a failure.
 
         The jittered backoff, but at least a quarter to a half of the
-        time the failed attempt took (``elapsed``), doubled for every
+        time the failed request took (``elapsed``), doubled for every
         failure in a row before it: a store that answers slowly or not at
         all (timeouts) is not asked again by every writer at once within
         0.1-0.3 s, while a refused connection (which fails at once) is
@@ -653,7 +664,9 @@ class Writer:
         self._wait(jittered(self.max_backoff))
 
     def _failed(self, exc: Exception, elapsed: float = 0.0) -> None:
-        """The attempt failed after ``elapsed`` seconds: reconnect later."""
+        """The attempt failed, its last request after ``elapsed`` seconds:
+        reconnect later.
+        """
         self.failures += 1
         self._streak += 1
         delay = self._delay(elapsed)

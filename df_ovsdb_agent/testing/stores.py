@@ -58,11 +58,10 @@ class EtcdServer(ChildServer):
 
     def client(self, **kwargs):
         """An etcd3gw client of this server (5 s timeout)."""
-        from df_ovsdb_agent.cluster.stores import etcd3gw_api_path
         import etcd3gw
         client = etcd3gw.Etcd3Client(
             host=LOOPBACK, port=self.client_port, protocol=self.scheme,
-            timeout=5, **{**self.tls, **etcd3gw_api_path(), **kwargs})
+            timeout=5, **{**self.tls, **kwargs})
         client.session.trust_env = False  # see cluster.stores.etcd_client
         return client
 

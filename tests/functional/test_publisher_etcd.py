@@ -343,3 +343,59 @@ def test_bad_options_fail_at_load(make_agent, make_publisher, options,
         make_publisher('etcd', agent, 'hv1', **options)
     assert 'pw' not in str(info.value)
     assert stores.redact('http://u:pw@h:1') == 'http://u:***@h:1'
+
+
+def _all_threads_stopped(pid):
+    tasks = '/proc/%d/task' % pid
+    states = []
+    for task in os.listdir(tasks):
+        with open('%s/%s/stat' % (tasks, task)) as f:
+            # The state follows the command name in parentheses.
+            states.append(f.read().rsplit(')', 1)[1].split()[0])
+    return all(state in ('T', 't') for state in states)
+
+
+def test_a_frozen_etcd_fails_each_request_within_the_timeout(etcd_server):
+    """etcd SIGSTOPped (its port still accepts connections, nothing
+    answers): a request fails after the configured timeout, a keepalive
+    after its refresh timeout, instead of blocking the writer for ever.
+    """
+    from etcd3gw.exceptions import ConnectionTimeoutError
+
+    from df_ovsdb_agent.publishers.etcd import EtcdStore
+    from df_ovsdb_agent.publishers.store import Instance
+
+    store = EtcdStore(StoreOptions(etcd_server.url, timeout=1.0),
+                      stores.ETCD_PREFIX, lease_ttl=60)
+    store.bind(Instance('hv1', 'o1', os.getpid(), time.time(), '1.0'))
+    store.connect()
+    try:
+        store.read_state()  # the API path is known: no discovery below
+        lease = store._grant()
+        etcd_server.proc.send_signal(signal.SIGSTOP)
+        try:
+            # Stopped only once every thread is (a busy machine delays it).
+            wait_until(lambda: _all_threads_stopped(etcd_server.proc.pid),
+                       5, 'etcd to stop')
+            began = time.monotonic()
+            with pytest.raises(ConnectionTimeoutError):
+                store.read_state()
+            took = time.monotonic() - began
+            assert 0.9 <= took < 2.5, took
+            # A keepalive of a lease with 0.8 s left waits half of that
+            # (Store.refresh_timeout), not the configured 1 s; the client
+            # has the configured timeout again afterwards.
+            store._deadlines[lease] = time.monotonic() + 0.8
+            began = time.monotonic()
+            with pytest.raises(ConnectionTimeoutError):
+                store.tick({})
+            took = time.monotonic() - began
+            assert 0.35 <= took < 0.9, took
+            assert store._client.timeout == 1.0
+        finally:
+            etcd_server.proc.send_signal(signal.SIGCONT)
+        # Back: the same store works again after a reconnection.
+        store.connect()
+        assert store.read_state() == ({}, frozenset())
+    finally:
+        store.close()

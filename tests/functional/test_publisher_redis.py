@@ -270,3 +270,33 @@ def test_bad_options_fail_at_load(make_agent, make_publisher, options,
     agent = make_agent('tcp:127.0.0.1:1')
     with pytest.raises(ConfigError, match=message):
         make_publisher('redis', agent, 'hv1', **options)
+
+
+def test_client_sends_no_optional_handshake(redis_server):
+    """A connection's first command after the protocol's own ``HELLO``
+    (RESP3) is the publisher's: no ``CLIENT SETINFO`` nor ``CLIENT
+    MAINT_NOTIFICATIONS`` round trip first (Redis 7.0 answers both with
+    an error, 7.2+ counts ``client|setinfo``).
+    """
+    from df_ovsdb_agent.cluster.stores import redis_client
+
+    # One admin connection for both readings (its own handshake, if any,
+    # is over before the first).
+    admin = redis_server.client()
+
+    def handshakes():
+        errors = admin.info('errorstats')
+        calls = admin.info('commandstats')
+        return (sum(e['count'] for e in errors.values()),
+                calls.get('cmdstat_client|setinfo', {}).get('calls', 0))
+
+    try:
+        before = handshakes()
+        client = redis_client(StoreOptions(redis_server.url))
+        try:
+            assert client.get('df-no-such-key') is None
+        finally:
+            client.close()
+        assert handshakes() == before
+    finally:
+        admin.close()

@@ -317,3 +317,13 @@ def test_flaps_name_the_consumers_down_holds():
     down = {'events': {'extra': 5}, 'markers': {'host_down': 1},
             'down_holds': {'held': 1, 'ridden': 0}}
     assert fleet_report.flaps_text(down) == '6 (1 held, 0 ridden out)'
+
+
+def test_cold_start_cpu_split_is_per_host_and_sums_up():
+    replies = [{'cpu_launch': 0.1, 'cpu_ports': 0.2, 'cpu_sync': 0.3,
+                'cpu_total': 1.0}] * 2
+    split = fleet._cpu_split(replies, 100)['worker_cpu_ms_per_host']
+    assert split == {'launch': 2.0, 'ports': 4.0, 'sync': 6.0,
+                     'total': 20.0, 'writers': 8.0}
+    # A paced start does not split it.
+    assert fleet._cpu_split([{'cpu_total': 1.0}], 100) == {}

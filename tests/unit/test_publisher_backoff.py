@@ -6,6 +6,10 @@ has left.
 import threading
 import time
 
+from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import Sync
 from df_ovsdb_agent.events import SyncEvent
 from df_ovsdb_agent.publishers.writer import MIN_RETRY
@@ -92,3 +96,63 @@ def test_writer_measures_each_failed_attempt_and_counts_them_in_a_row():
         w.stop(1.0)
     assert [streak for streak, _ in seen[:3]] == [1, 2, 3]
     assert all(elapsed >= 0.2 for _, elapsed in seen)
+
+
+class SlowThenFailingStore(MemoryStore):
+    """Connecting and reading take ``ok`` seconds each and succeed; the
+    write, sent after them, fails after ``took`` seconds.  Each marks
+    when its request was sent, as the real stores do.
+    """
+
+    def __init__(self, ok, took):
+        super().__init__()
+        self.ok = ok
+        self.took = took
+
+    def connect(self):
+        self.sent = time.monotonic()
+        time.sleep(self.ok)
+
+    def read_state(self):
+        self.sent = time.monotonic()
+        time.sleep(self.ok)
+        return super().read_state()
+
+    def apply(self, write):
+        self.sent = time.monotonic()
+        time.sleep(self.took)
+        raise TimeoutError('no answer in %ss' % self.took)
+
+
+def _elapsed_of_failures(store, count=2):
+    w = Writer(store, lambda: instance(), max_backoff=10.0)
+    seen = []
+    done = threading.Event()
+
+    def record(elapsed=0.0):
+        seen.append(elapsed)
+        if len(seen) >= count:
+            done.set()
+        return 0.01
+
+    w._delay = record
+    w.offer(InterfaceEvent(Action.ONLINE, Interface(Kind.VM, 'tap1', 'u1', 1)))
+    w.offer(SyncEvent(Sync.FINISHED))
+    w.start()
+    try:
+        assert done.wait(10)
+    finally:
+        w.stop(1.0)
+    return seen
+
+
+def test_only_the_failed_request_is_timed_not_the_attempt():
+    # 0.6 s of requests that went well, then one that timed out after
+    # 0.2 s: the delay is adapted to 0.2 s, as after a lone timeout.
+    seen = _elapsed_of_failures(SlowThenFailingStore(ok=0.3, took=0.2))
+    assert all(0.2 <= elapsed < 0.5 for elapsed in seen), seen
+
+
+def test_a_fast_failure_after_slow_successes_is_fast():
+    seen = _elapsed_of_failures(SlowThenFailingStore(ok=0.3, took=0.0))
+    assert all(elapsed < 0.25 for elapsed in seen), seen

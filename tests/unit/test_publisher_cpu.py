@@ -4,6 +4,7 @@ JSON from the record's, ASCII sizes without encoding).
 """
 
 import json
+import threading
 
 import pytest
 import requests
@@ -146,6 +147,60 @@ def test_api_path_found_once_per_process_and_forgotten_on_failure(
     assert URL not in etcd._API_PATHS
     _store(monkeypatch, _Client()).read_state()
     assert _Client.discoveries == 2
+
+
+class _SlowClient(_Client):
+    """A client whose API discovery waits for ``release``."""
+
+    def __init__(self, release, asked):
+        super().__init__()
+        self.release = release
+        self.asked = asked
+
+    @property
+    def api_path(self):
+        self.asked.set()
+        assert self.release.wait(5)
+        return _Client.api_path.fget(self)
+
+
+def test_publishers_starting_together_find_the_api_path_once(monkeypatch):
+    # A cold start: the second publisher's first request comes while the
+    # first one's GET /version is in flight; it waits for that answer.
+    _Client.discoveries = _SlowClient.discoveries = 0
+    release, asked = threading.Event(), threading.Event()
+    first = _store(monkeypatch, _SlowClient(release, asked))
+    second_client = _Client()
+    second = _store(monkeypatch, second_client)
+    reader = threading.Thread(target=first.read_state)
+    reader.start()
+    assert asked.wait(5)
+    waiting = threading.Thread(target=second.read_state)
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # waits for the first one's answer
+    release.set()
+    reader.join(5)
+    waiting.join(5)
+    # Counted on the class of the client that asked: the first one only.
+    assert (_SlowClient.discoveries, _Client.discoveries) == (1, 0)
+    assert second_client.urls == [URL + '/v3/kv/range']
+    assert not etcd._FINDING
+
+
+def test_a_failed_discovery_lets_the_waiting_publisher_ask(monkeypatch):
+    class Failing(_Client):
+        @property
+        def api_path(self):
+            raise ConnectionError('down')
+
+    failing = _store(monkeypatch, Failing())
+    with pytest.raises(ConnectionError):
+        failing.read_state()
+    assert not etcd._FINDING and URL not in etcd._API_PATHS
+    _Client.discoveries = 0
+    _store(monkeypatch, _Client()).read_state()
+    assert _Client.discoveries == 1
 
 
 @pytest.mark.parametrize('record', [

@@ -217,6 +217,10 @@ class FakeClient:
     and the timeout each request was sent with.
     """
 
+    # As etcd3gw >= 2.4: a base URL, an API path found once.
+    base_url = 'http://127.0.0.1:1'
+    api_path = '/v3/'
+
     def __init__(self, *replies):
         self.replies = list(replies)
         self.timeout = 5.0
