@@ -598,12 +598,8 @@ def _server_started(client, timeout: float) -> Optional[float]:
     noticed by the reply headers only.
     """
     try:
-        base = getattr(client, 'base_url', None)
-        if base is None:
-            # etcd3gw 2.0 keeps no base URL: its URLs are base + API path.
-            url = client.get_url('')
-            base = url[:len(url) - len(client.api_path)]
-        reply = client.session.get(base + '/metrics', timeout=timeout)
+        reply = client.session.get(client.base_url + '/metrics',
+                                   timeout=timeout)
         if reply.status_code != 200:
             return None
         for line in reply.text.splitlines():
