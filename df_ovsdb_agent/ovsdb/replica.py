@@ -433,9 +433,10 @@ _CODE: dict[str, Any] = {}
 _CODE_LIMIT = 64
 # A table's row decoders are compiled (0.15-0.7 ms each) once one message
 # brings it this many rows (a dump), or a big message is staged; fewer
-# rows are decoded column by column (the same values), so the one-row
-# tables (_Server.Database, Open_vSwitch) never pay for a compile.
-COMPILE_ROWS = 64
+# rows are decoded column by column (the same values): ~1.5 us more per
+# Interface row, so this is about where compiling starts to pay, and the
+# one-row tables (_Server.Database, Open_vSwitch) never pay for it.
+COMPILE_ROWS = 512
 
 
 class Row(collections.abc.Mapping):
