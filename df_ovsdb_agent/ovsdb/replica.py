@@ -417,8 +417,26 @@ def row_decoders(ctypes: tuple, columns: tuple, wire_defaults: tuple
         ''.join(snippets), values)
     source = 'def decode_row(row):\n%s\n%s' % (
         body, _STAGE % textwrap.indent(body, ' ' * 12))
-    exec(compile(source, '<row decoders>', 'exec'), namespace)
+    code = _CODE.get(source)
+    if code is None:
+        code = compile(source, '<row decoders>', 'exec')
+        if len(_CODE) < _CODE_LIMIT:
+            _CODE[source] = code
+    exec(code, namespace)
     return namespace['decode_row'], namespace['stage']
+
+
+# Compiled row decoders by source (which holds only column indices and
+# snippet kinds): the _Server replica of every session and the data
+# replica after a reconnect reuse them.  Bounded: a schema cannot grow it.
+_CODE: dict[str, Any] = {}
+_CODE_LIMIT = 64
+# A table's row decoders are compiled (0.15-0.7 ms each) once one message
+# brings it this many rows (a dump), or a big message is staged; fewer
+# rows are decoded column by column (the same values): ~1.5 us more per
+# Interface row, so this is about where compiling starts to pay, and the
+# one-row tables (_Server.Database, Open_vSwitch) never pay for it.
+COMPILE_ROWS = 512
 
 
 class Row(collections.abc.Mapping):
@@ -509,11 +527,8 @@ class Replica:
                                for table, cols in types.items()}
         self._decoders = {table: tuple(t.decoder() for t in cols.values())
                           for table, cols in types.items()}
-        self._row_decoders, self._stagers = {}, {}
-        for table in types:
-            self._row_decoders[table], self._stagers[table] = row_decoders(
-                self._ctypes[table], self.columns[table],
-                self._wire_defaults[table])
+        # table -> (decode_row, stage), built when first worth it.
+        self._compiled: dict[str, tuple] = {}
         # The row being applied, for the error that names it.
         self._failed: Any = None
         self.tables: dict[str, dict[str, tuple]] = {t: {} for t in types}
@@ -571,7 +586,16 @@ class Replica:
         tree is freed at once; anything else is left as it is, for
         :meth:`apply` to handle (and refuse) as usual.
         """
-        return self._stagers.get(table)
+        return self._row_decoders(table)[1] if table in self.types \
+            else None
+
+    def _row_decoders(self, table: str) -> tuple:
+        built = self._compiled.get(table)
+        if built is None:
+            built = self._compiled[table] = row_decoders(
+                self._ctypes[table], self.columns[table],
+                self._wire_defaults[table])
+        return built
 
     def staged_rows(self) -> StagedRows:
         """For :class:`~.jsonrpc.RowHook`: where one table's staged rows
@@ -585,7 +609,10 @@ class Replica:
         # running only in the column decoders, or staged (decoded) already
         # while the message was parsed; the slow path does everything else.
         stored = self.tables[table]
-        decode_row = self._row_decoders[table]
+        built = self._compiled.get(table)
+        if built is None and len(rows) >= COMPILE_ROWS:
+            built = self._row_decoders(table)
+        decode_row = built[0] if built is not None else None
         slow = self._row_update2
         staged = type(rows) is StagedRows and rows.owner is self
         if staged and set(map(type, rows.values())) == _TUPLE:
@@ -608,7 +635,7 @@ class Replica:
             else:
                 new = update.get('initial') if type(update) is dict and \
                     len(update) == 1 else None
-                if type(new) is dict:
+                if type(new) is dict and decode_row is not None:
                     stored[uuid] = decode_row(new)
                 else:
                     slow(table, uuid, update)

@@ -368,3 +368,31 @@ def test_framer_stages_a_big_message_split_anywhere(chunk):
     assert type(rows['00000007-u']) is tuple
     assert type(rows).__name__ == 'StagedRows' and rows.owner is replica
     assert len(rows) == 4002
+
+
+_CONNECT = '''
+import socket, sys
+from df_ovsdb_agent.ovsdb import jsonrpc
+server = socket.create_server(('127.0.0.1', 0))
+port = server.getsockname()[1]
+for host in sys.argv[1:]:
+    sock = jsonrpc._connect_socket('tcp:%s:%d' % (host, port), 5, None)
+    peer, _ = server.accept()
+    assert sock.getpeername() == server.getsockname(), sock.getpeername()
+    sock.sendall(b'ok')
+    assert peer.recv(2) == b'ok'
+    sock.close(); peer.close()
+print('encodings.idna' in sys.modules)
+'''
+
+
+@pytest.mark.parametrize('hosts', [['127.0.0.1'], ['localhost', '127.0.0.1']])
+def test_a_tcp_remote_connects_without_the_idna_codec(hosts):
+    """An ASCII host is resolved as bytes: the idna codec (imported at its
+    first use, ~1.5 ms of CPU) is never needed, names still resolve.
+    """
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-c', _CONNECT] + hosts,
+                         check=True, capture_output=True, text=True).stdout
+    assert out.strip() == 'False'

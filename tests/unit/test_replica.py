@@ -409,3 +409,56 @@ def test_interface_rows_agree_with_interface_builder():
         assert all(type(row) is RowValues for row in got)
         assert got[0].bridge == 'br-int' and got[1].bridge is None
         assert got[0].link_state == ('up' if types is full else None)
+
+
+# -- compiled only when worth it (replica.COMPILE_ROWS) ----------------------
+
+def _apply_outcome(types, dump):
+    replica = Replica(types)
+    try:
+        replica.apply(_copy(dump), 2)
+    except UpdateError as exc:
+        return 'error', str(exc)
+    return 'ok', {table: [(v, list(map(type, v))) for v in rows.values()]
+                  for table, rows in replica.tables.items()}
+
+
+def test_a_dump_decoded_column_by_column_equals_the_compiled_decoder(
+        monkeypatch):
+    """Below COMPILE_ROWS a dump's rows are decoded by each column's
+    decoder: the same rows, value types and errors as the row decoder.
+    """
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    names = ['c%d' % i for i in range(len(COLUMN_TYPES))]
+    types = {'T': {name: ColumnType.from_json(spec)
+                   for name, spec in zip(names, COLUMN_TYPES)}}
+    rows = [{}, {'extra': 1}]
+    rows += [{name: datum} for name in names for datum in SHAPES]
+    dumps = [{'T': {U1: {'initial': row}}} for row in rows]
+    dumps.append({'T': {U1: {'initial': rows[3]}, U2: {'initial': {}}}})
+    outcomes = {}
+    for threshold in (1, 10 ** 9):
+        monkeypatch.setattr(replica_lib, 'COMPILE_ROWS', threshold)
+        outcomes[threshold] = [_apply_outcome(types, d) for d in dumps]
+    assert outcomes[1] == outcomes[10 ** 9]
+    assert {o[0] for o in outcomes[1]} == {'ok', 'error'}
+
+
+def test_only_a_table_with_many_rows_is_compiled_and_code_is_shared():
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    types = {'T': TYPES['T'], 'S': {'name': TYPES['T']['name']}}
+    many = {'r%d' % i: {'initial': {'name': 'n%d' % i, 'ofport': i}}
+            for i in range(replica_lib.COMPILE_ROWS)}
+    first = Replica(types)
+    first.apply({'T': many, 'S': {U1: {'initial': {'name': 'x'}}}}, 2)
+    assert set(first._compiled) == {'T'}
+    assert first.rows('T')['r5']['ofport'] == 5
+    assert first.rows('S')[U1]['name'] == 'x'
+    # Later single rows of a compiled table still go the usual way.
+    first.apply({'T': {U2: {'initial': {'name': 'y'}}}}, 2)
+    assert first.rows('T')[U2]['name'] == 'y'
+    # A second replica of the same types reuses the compiled code.
+    second = Replica(types)
+    assert second.stager('T') is not first.stager('T')
+    assert second.stager('T').__code__ is first.stager('T').__code__
+    assert second.stager('nope') is None

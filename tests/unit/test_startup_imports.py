@@ -104,8 +104,7 @@ def test_probe_sees_what_the_agent_imports():
                    extra='df_ovsdb_agent.agent')
     heavy = _heavy(found['new'])
     assert 'df_ovsdb_agent.ovsdb.monitor' in heavy
-    # python-ovs (and eventlet through it) loads once connected, when
-    # the schema is checked, not when the agent is imported.
+    # python-ovs (and eventlet through it) is not imported by the agent.
     assert 'ovs' not in heavy
     found = _probe('df_ovsdb_agent.cmd.events', OSLO_CONFIG, ['--help'],
                    extra='ovs.db.schema')
