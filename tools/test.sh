@@ -30,6 +30,7 @@ PYTHONPATH=$lower "${PYTEST[@]}" tests/unit \
     tests/functional/test_bad_input.py tests/functional/test_ssl.py \
     tests/functional/test_resync.py tests/functional/test_metrics.py \
     tests/functional/test_publisher_redis.py \
+    tests/functional/test_redis_parser.py \
     tests/functional/test_publisher_bad_records.py \
     tests/functional/test_permissions.py \
     tests/functional/test_publisher_etcd.py \
