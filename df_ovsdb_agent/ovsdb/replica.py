@@ -27,7 +27,6 @@ caller then drops the replica and re-syncs.
 
 import collections.abc
 import functools
-from itertools import chain
 import math
 from operator import itemgetter
 import textwrap
@@ -85,7 +84,6 @@ _TUPLE = {tuple}
 _first = itemgetter(0)
 _second = itemgetter(1)
 _list_len = list.__len__
-_chain = chain.from_iterable
 
 # Interned strings: map keys and enumerated values recur in every row.
 # setdefault is one C call and atomic; the cache is emptied when it has
@@ -233,15 +231,16 @@ class ColumnType:
                     return empty  # shared: stored values are never changed
                 try:
                     # Each pair a list of two (list.__len__ refuses
-                    # anything else); join() checks every key and value
-                    # is a string, all in one call.
+                    # anything else), so zip(*pairs) is (keys, values):
+                    # one C call, no flattened copy to slice; join()
+                    # checks that every key and value is a string.
                     if set(map(_list_len, pairs)) != _TWO:
                         return slow(datum)
-                    flat = list(_chain(pairs))
-                    ''.join(flat)
-                    keys = flat[::2]
-                    result = dict(zip(map(_intern, keys, keys), flat[1::2]))
-                except (TypeError, IndexError):
+                    keys, values = zip(*pairs)
+                    ''.join(keys)
+                    ''.join(values)
+                    result = dict(zip(map(_intern, keys, keys), values))
+                except TypeError:
                     return slow(datum)
                 if len(result) == len(pairs):
                     return result

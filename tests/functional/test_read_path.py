@@ -308,7 +308,10 @@ def test_convert_to_a_schema_with_an_extra_column(ovsdb, make_agent,
         df_extra={'type': {'key': 'string', 'min': 0, 'max': 1}}))
     _convert(ovsdb, extra)
     assert agent.wait_synced(15, after=syncs)
-    rec.wait_sync('finished')
+    # This bracket's end: until the bus delivers it, the first sync's
+    # marker is still the latest event (wait_sync would return at once).
+    rec.wait_for(lambda evs: len(evs) > mark and
+                 str(evs[-1]) == 'sync finished')
     # One sync bracket on the same connection, and not a single event.
     assert _sync_markers(rec, mark) == ['sync started', 'sync finished']
     assert rec.summary(rec.events[mark:]) == []

@@ -225,6 +225,9 @@ SHAPES = [
     ['map', [{'k': 1, 'v': 2}]], ['map', [['k']]], ['map', [['k', 'v', 'w']]],
     ['map', [['k', 'v'], ['k', 'w']]], ['map', [['k', ['uuid', U1]]]],
     ['map', 'ab'], ['map'], ['bogus', []], [['set', []]],
+    # A good pair then one that dict() alone would take apart.
+    ['map', [['k', 'v'], 'ab']], ['map', [['k', 'v'], {'a': 1, 'b': 2}]],
+    ['map', [['k', 'v'], ['l', None]]], ['map', [['k', 'v'], [2.5, 'w']]],
 ]
 COLUMN_TYPES = [
     'string', 'integer', 'real', 'boolean', 'uuid',
@@ -291,6 +294,19 @@ def test_map_keys_and_enumerated_values_are_shared_between_rows():
     assert ids1 == {'iface-id': U1} and ids2 == {'iface-id': U2}
     assert next(iter(ids1)) is next(iter(ids2))
     assert state1 is state2 == 'up'
+
+
+def test_string_map_decoder_on_a_big_map():
+    ctype = ColumnType.from_json(STRMAP)
+    pairs = [['key-%d' % i, 'value-%d' % i] for i in range(5000)]
+    got = ctype.decoder()(_copy(['map', pairs]))
+    assert got == ctype.decode(_copy(['map', pairs])) == dict(pairs)
+    again = ctype.decoder()(_copy(['map', pairs[:10]]))
+    # The keys are the interned copies, shared between values.
+    assert all(a is b for a, b in zip(got, again))
+    # One bad pair at the end sends the whole map to decode(), refused.
+    with pytest.raises(UpdateError):
+        ctype.decoder()(_copy(['map', pairs + [['k', 1]]]))
 
 
 # -- one decoder per table (replica.row_decoders) ----------------------------
