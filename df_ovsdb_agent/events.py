@@ -103,23 +103,10 @@ class Interface:
                     remote_ip, local_ip, peer)):
                 _set(self, attr, value)
             return
-        this: Any = self
-        _set(this, '__class__', _Filling)
-        this.kind = kind
-        this.name = name
-        this.uuid = uuid
-        this.ofport = ofport
-        this.bridge = bridge
-        this.iface_id = iface_id
-        this.attached_mac = attached_mac
-        this.mac_in_use = mac_in_use
-        this.link_state = link_state
-        this.admin_state = admin_state
-        this.tunnel_type = tunnel_type
-        this.remote_ip = remote_ip
-        this.local_ip = local_ip
-        this.peer = peer
-        this.__class__ = Interface
+        _set(self, '__class__', _Filling)
+        _filled(self, kind, name, uuid, ofport, bridge, iface_id,
+                attached_mac, mac_in_use, link_state, admin_state,
+                tunnel_type, remote_ip, local_ip, peer)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form: common keys plus the kind's own."""
@@ -163,17 +150,15 @@ class _Filling:
 _new = object.__new__
 
 
-def vm_interface(name: str, uuid: str, ofport: Optional[int],
-                 bridge: Optional[str], iface_id: Optional[str],
-                 attached_mac: Optional[str], mac_in_use: Optional[str],
-                 link_state: Optional[str], admin_state: Optional[str]
-                 ) -> Interface:
-    """``Interface(Kind.VM, ...)`` with these attributes, a quarter
-    cheaper (0.51 vs 0.70 us): the classifier makes one per VM port at
-    every sync.
-    """
-    this: Any = _new(_Filling)
-    this.kind = Kind.VM
+def _filled(this: Any, kind: Kind, name: str, uuid: str,
+            ofport: Optional[int], bridge: Optional[str],
+            iface_id: Optional[str], attached_mac: Optional[str],
+            mac_in_use: Optional[str], link_state: Optional[str],
+            admin_state: Optional[str], tunnel_type: Optional[str],
+            remote_ip: Optional[str], local_ip: Optional[str],
+            peer: Optional[str]) -> Interface:
+    """``this``, a :class:`_Filling`, filled and made an Interface."""
+    this.kind = kind
     this.name = name
     this.uuid = uuid
     this.ofport = ofport
@@ -183,12 +168,26 @@ def vm_interface(name: str, uuid: str, ofport: Optional[int],
     this.mac_in_use = mac_in_use
     this.link_state = link_state
     this.admin_state = admin_state
-    this.tunnel_type = None
-    this.remote_ip = None
-    this.local_ip = None
-    this.peer = None
+    this.tunnel_type = tunnel_type
+    this.remote_ip = remote_ip
+    this.local_ip = local_ip
+    this.peer = peer
     this.__class__ = Interface
     return this
+
+
+def vm_interface(name: str, uuid: str, ofport: Optional[int],
+                 bridge: Optional[str], iface_id: Optional[str],
+                 attached_mac: Optional[str], mac_in_use: Optional[str],
+                 link_state: Optional[str], admin_state: Optional[str]
+                 ) -> Interface:
+    """``Interface(Kind.VM, ...)`` with these attributes, a quarter
+    cheaper (0.51 vs 0.70 us): the classifier makes one per VM port at
+    every sync.
+    """
+    return _filled(_new(_Filling), Kind.VM, name, uuid, ofport, bridge,
+                   iface_id, attached_mac, mac_in_use, link_state,
+                   admin_state, None, None, None, None)
 
 
 def identity(interface: Interface) -> Hashable:

@@ -77,23 +77,7 @@ def test_the_time_left_still_caps_a_slow_failures_delay():
 
 def test_writer_measures_each_failed_attempt_and_counts_them_in_a_row():
     store = SlowFailingStore(0.2)
-    w = Writer(store, lambda: instance(), max_backoff=10.0)
-    seen = []
-    done = threading.Event()
-
-    def record(elapsed=0.0):
-        seen.append((w._streak, elapsed))
-        if len(seen) >= 3:
-            done.set()
-        return 0.01
-
-    w._delay = record
-    w.offer(SyncEvent(Sync.FINISHED))
-    w.start()
-    try:
-        assert done.wait(10)
-    finally:
-        w.stop(1.0)
+    seen = _failures(store, 3, [SyncEvent(Sync.FINISHED)])
     assert [streak for streak, _ in seen[:3]] == [1, 2, 3]
     assert all(elapsed >= 0.2 for _, elapsed in seen)
 
@@ -124,26 +108,35 @@ class SlowThenFailingStore(MemoryStore):
         raise TimeoutError('no answer in %ss' % self.took)
 
 
-def _elapsed_of_failures(store, count=2):
+def _failures(store, count, events):
+    """(failures in a row, elapsed) the writer's delay was asked for, for
+    its first ``count`` failed attempts to write ``events`` to ``store``.
+    """
     w = Writer(store, lambda: instance(), max_backoff=10.0)
     seen = []
     done = threading.Event()
 
     def record(elapsed=0.0):
-        seen.append(elapsed)
+        seen.append((w._streak, elapsed))
         if len(seen) >= count:
             done.set()
         return 0.01
 
     w._delay = record
-    w.offer(InterfaceEvent(Action.ONLINE, Interface(Kind.VM, 'tap1', 'u1', 1)))
-    w.offer(SyncEvent(Sync.FINISHED))
+    for event in events:
+        w.offer(event)
     w.start()
     try:
         assert done.wait(10)
     finally:
         w.stop(1.0)
     return seen
+
+
+def _elapsed_of_failures(store, count=2):
+    return [elapsed for _, elapsed in _failures(store, count, [
+        InterfaceEvent(Action.ONLINE, Interface(Kind.VM, 'tap1', 'u1', 1)),
+        SyncEvent(Sync.FINISHED)])]
 
 
 def test_only_the_failed_request_is_timed_not_the_attempt():
