@@ -93,11 +93,11 @@ def encode_lines(lines: list) -> str:
     if not lines:
         return ''
     text = _ENCODER.encode(lines)
-    parts = text[1:-1].split(_NEXT_LINE)
-    if len(parts) != len(lines):
+    # count + replace: two C scans, no list of one string per line.
+    if text.count(_NEXT_LINE) != len(lines) - 1:
         # A string held the separator after all: one call per line.
         return ''.join(_ENCODER.encode(line) + '\n' for line in lines)
-    return '\n{"t":'.join(parts) + '\n'
+    return text[1:-1].replace(_NEXT_LINE, '\n{"t":') + '\n'
 
 
 class Output:
@@ -109,7 +109,9 @@ class Output:
     def __init__(self, path: str) -> None:
         self._file = open(path, 'a')
         # deque: append and popleft are atomic, no lock per event.
-        self._pending: collections.deque = collections.deque()
+        #: (time, item) per event, or (None, line): appended to by the
+        #: reader's thread only (see add()).
+        self.pending: collections.deque = collections.deque()
         self._lock = threading.Lock()  # one drain at a time
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._flusher, daemon=True)
@@ -117,15 +119,15 @@ class Output:
 
     def add(self, t: float, item) -> None:
         """Record ``item``, seen at monotonic time ``t``."""
-        self._pending.append((t, item))
+        self.pending.append((t, item))
 
     def write(self, data: dict) -> None:
         """Record a line as it is (its first key ``t``)."""
-        self._pending.append((None, data))
+        self.pending.append((None, data))
 
     def _drain(self) -> None:
         with self._lock:
-            pending = self._pending
+            pending = self.pending
             lines = []
             for _ in range(len(pending)):
                 t, item = pending.popleft()
@@ -144,6 +146,32 @@ class Output:
         self._file.close()
 
 
+def follow(reader, out: Output) -> None:
+    """Record every item ``reader`` yields with its time, and the
+    reader's down hold counters whenever they change (checked after each
+    item, and once more at the end).
+    """
+    downs = (0, 0)
+    counters = getattr(reader, 'downs', None)
+    try:
+        if counters is None:
+            for item in reader:
+                out.add(time.monotonic(), item)
+            return
+        # Per event: one append of (time, item) and two integer
+        # compares; the counters' line only when they changed.
+        add = out.pending.append
+        clock = time.monotonic
+        held = ridden = 0
+        for item in reader:
+            add((clock(), item))
+            if counters.held != held or counters.ridden != ridden:
+                downs = holds_line(out, reader, downs)
+                held, ridden = downs
+    finally:
+        holds_line(out, reader, downs)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--store', choices=('etcd', 'redis'), required=True)
@@ -156,13 +184,9 @@ def main(argv=None) -> int:
     reader = make_reader(args.store, args.url)
     signal.signal(signal.SIGTERM, lambda *_: reader.stop())
     out = Output(args.out)
-    downs = (0, 0)
     try:
-        for item in reader:
-            out.add(time.monotonic(), item)
-            downs = holds_line(out, reader, downs)
+        follow(reader, out)
     finally:
-        holds_line(out, reader, downs)
         out.close()
     return 0
 

@@ -103,6 +103,28 @@ class ClusterEvent:
             self.record.get('ofport'))
 
 
+_new = object.__new__
+
+
+def cluster_event(action: Action, host: str, record: Record,
+                  position: Optional[str] = None) -> ClusterEvent:
+    """``ClusterEvent(action, host, record, position)``, about three times
+    cheaper: the readers make one per interface event.
+
+    A frozen dataclass's ``__init__`` stores each field through
+    ``object.__setattr__``; this one fills the new instance's ``__dict__``
+    directly (the same fields, in the same order) before anyone can see
+    it.  tests/unit/test_cluster_view.py checks they agree.
+    """
+    this = _new(ClusterEvent)
+    fields = this.__dict__
+    fields['action'] = action
+    fields['host'] = host
+    fields['record'] = record
+    fields['position'] = position
+    return this
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusterHost:
     """Host ``host`` came up, is synced or went down.
@@ -202,6 +224,7 @@ class ClusterView:
         """
         values = self._interfaces
         names = self._names
+        event = cluster_event
         gone: list[ClusterEvent] = []
         updated: list[ClusterEvent] = []
         came: list[ClusterEvent] = []
@@ -212,25 +235,24 @@ class ClusterView:
             if new is None:
                 if old is not None:
                     del values[key]
-                    gone.append(ClusterEvent(OFFLINE, key[0], old, position))
+                    gone.append(event(OFFLINE, key[0], old, position))
                     keys = names[key[0]]
                     keys.discard(key)
                     if not keys:
                         del names[key[0]]
                 continue
             if old is None:
-                came.append(ClusterEvent(ONLINE, key[0], new, position))
+                came.append(event(ONLINE, key[0], new, position))
                 host_keys = names.get(key[0])
                 if host_keys is None:
                     host_keys = names[key[0]] = set()
                 host_keys.add(key)
             elif old != new:
                 if record_identity(old) == record_identity(new):
-                    updated.append(ClusterEvent(UPDATED, key[0], new,
-                                                position))
+                    updated.append(event(UPDATED, key[0], new, position))
                 else:
-                    gone.append(ClusterEvent(OFFLINE, key[0], old, position))
-                    came.append(ClusterEvent(ONLINE, key[0], new, position))
+                    gone.append(event(OFFLINE, key[0], old, position))
+                    came.append(event(ONLINE, key[0], new, position))
             values[key] = new
         return gone + updated + came
 
@@ -263,7 +285,7 @@ class ClusterView:
             self._names = {}
             for key in fresh:
                 self._names.setdefault(key[0], set()).add(key)
-            return [ClusterEvent(c.action, c.key[0], c.value)
+            return [cluster_event(c.action, c.key[0], c.value)
                     for c in changes]
         batch: dict[Key, Optional[Record]] = {
             key: None for key in self.names(host) if key not in fresh}

@@ -104,11 +104,6 @@ def _b64(value: object) -> bytes:
         raise schema.BadRecord('not base64') from None
 
 
-def _parse_record(host: str, name: str, value: str) -> Record:
-    """The record of ``host``'s ``name``, both checked already."""
-    return schema.parse_record(_b64(value), host, name, checked=True)
-
-
 def _parse_alive(host: str, value: str) -> dict:
     return schema.parse_alive(_b64(value), host)
 
@@ -125,6 +120,8 @@ class _Batch:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        # stores.etcd_parse_key's head, once per batch, not per key.
+        self._head = prefix.rstrip('/') + '/'
         self.interfaces: dict[tuple[str, str], Optional[Record]] = {}
         self.hosts: dict[str, Optional[dict]] = {}
         self.skipped = 0
@@ -142,16 +139,21 @@ class _Batch:
             skip('etcd key', key, exc)
 
     def _add(self, key: str, value: Optional[str]) -> None:
-        parsed = stores.etcd_parse_key(self.prefix, key)
-        if parsed is not None:
-            host, name = parsed
+        # stores.etcd_parse_key, inlined (it runs per key).
+        host = name = ''
+        if key.startswith(self._head):
+            host, _, name = key[len(self._head):].partition(
+                stores.INTERFACES)
+        if host and name:
+            parsed = (host, name)
             self.interfaces[parsed] = None
             schema.check_name(host, 'host')
             schema.check_name(name)
             if '/' in host:
                 raise schema.BadRecord('host holds a "/"')
             if value is not None:
-                self.interfaces[parsed] = _parse_record(host, name, value)
+                self.interfaces[parsed] = schema.parse_record(
+                    _b64(value), host, name, checked=True)
             return
         alive_host = stores.etcd_parse_alive_key(self.prefix, key)
         if alive_host is None:
@@ -543,18 +545,28 @@ class EtcdWatcher:
 
     def _apply(self, events: list) -> list:
         batch = _Batch(self.prefix)
-        for event in events:
-            kv = event['kv']
-            self.revision = max(self.revision, int(kv['mod_revision']))
-            # PUT events carry no "type"; only DELETE ones do.
-            value = (None if event.get('type') == 'DELETE'
-                     else kv.get('value', ''))
-            key = schema.decode_key(binascii.a2b_base64(kv['key']))
-            if value is None:
-                self._keys.discard(key)
-            else:
-                self._keys.add(key)
-            batch.add(key, value)
+        add = batch.add
+        keys = self._keys
+        a2b = binascii.a2b_base64
+        revision = self.revision
+        try:
+            for event in events:
+                kv = event['kv']
+                mod_revision = int(kv['mod_revision'])
+                if mod_revision > revision:
+                    revision = mod_revision
+                # PUT events carry no "type"; only DELETE ones do.
+                value = (None if event.get('type') == 'DELETE'
+                         else kv.get('value', ''))
+                # schema.decode_key, inlined: a2b_base64 gives bytes.
+                key = a2b(kv['key']).decode('utf-8', 'surrogateescape')
+                if value is None:
+                    keys.discard(key)
+                else:
+                    keys.add(key)
+                add(key, value)
+        finally:
+            self.revision = revision
         self.skipped += batch.skipped
         now = time.monotonic()
         for host, alive in batch.hosts.items() if self.downs.enabled else ():
@@ -566,17 +578,23 @@ class EtcdWatcher:
                 # batch's deletes of its keys (same lease) apply below.
                 self._fresh[host] = self.view.host_records(host)
                 self._fresh_alive[host] = None
-        interfaces: dict[tuple[str, str], Optional[Record]] = {}
-        for ikey, record in batch.interfaces.items():
-            if ikey[0] in self.holds:
-                # Held: what the store holds now, adopted on release.
-                held = self._fresh.setdefault(ikey[0], {})
-                if record is None:
-                    held.pop(ikey, None)
+        interfaces: dict[tuple[str, str], Optional[Record]]
+        if not self.holds:
+            # No host held (nearly always): the batch as it is, without
+            # a hold lookup per key.
+            interfaces = batch.interfaces
+        else:
+            interfaces = {}
+            for ikey, record in batch.interfaces.items():
+                if ikey[0] in self.holds:
+                    # Held: what the store holds now, adopted on release.
+                    held = self._fresh.setdefault(ikey[0], {})
+                    if record is None:
+                        held.pop(ikey, None)
+                    else:
+                        held[ikey] = record
                 else:
-                    held[ikey] = record
-            else:
-                interfaces[ikey] = record
+                    interfaces[ikey] = record
         markers = []
         release = []
         for host, alive in batch.hosts.items():

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any, Iterable, Iterator, Optional
 
-from df_ovsdb_agent.cluster import ClusterEvent
+from df_ovsdb_agent.cluster import cluster_event
 from df_ovsdb_agent.cluster import ClusterSync
 from df_ovsdb_agent.cluster import ClusterView
 from df_ovsdb_agent.cluster import DownHolds
@@ -110,9 +110,20 @@ def _records(host: str, values: dict,
     """
     state = {}
     skipped = 0
+    # The host once, not once per record (a bad one: each record's own
+    # check says so, as before).
+    try:
+        schema.check_name(host, 'host')
+        checked = True
+    except schema.BadRecord:
+        checked = False
+    check_name = schema.check_name
+    parse_record = schema.parse_record
     for name, value in values.items():
         try:
-            state[(host, name)] = schema.parse_record(value, host, name)
+            if checked:
+                check_name(name)
+            state[(host, name)] = parse_record(value, host, name, checked)
         except schema.BadRecord as exc:
             skipped += 1
             skip('interface', '%s of host %s' % (
@@ -604,6 +615,6 @@ class RedisStreamReader:
             self.view.apply(host, name, None)
             if action is not Action.OFFLINE:
                 self.view.apply(host, name, record)
-            yield ClusterEvent(action, host, record, position)
+            yield cluster_event(action, host, record, position)
         # Only now: the entry is handled.
         self.positions[host] = position

@@ -209,8 +209,9 @@ def _fast_record(data: object, host: str, name: str,
     clean (see :func:`_loads`), if it is a plain record of the schema's
     own fields; None if it needs the field-by-field check (which may
     still accept it).  Accepts only what that check accepts, and returns
-    the same record.  ``checked``: ``host`` and ``name`` passed
-    :func:`check_name` already.
+    the same record: ``data`` itself, completed (callers pass a value
+    they just parsed and do not keep).  ``checked``: ``host`` and
+    ``name`` passed :func:`check_name` already.
     """
     if (type(data) is not dict or not data.keys() <= _KNOWN_FIELDS or
             not _SCALARS.issuperset(map(type, data.values()))):
@@ -230,8 +231,10 @@ def _fast_record(data: object, host: str, name: str,
     if not checked:
         check_name(host, 'host')
         check_name(name)
-    record = dict(data)
-    record.pop('action', None)
+    # Fresh from json and nobody else's: completed in place, not copied.
+    record = data
+    if 'action' in record:
+        del record['action']
     # "kind" is there already, as kind.value.
     record['host'] = host
     record['name'] = name
@@ -301,7 +304,8 @@ def parse_entry(value: Union[bytes, str, None],
         if type(action) is str and action in _ACTIONS and (
                 type(name) is str):
             check_name(name)
-            record = _fast_record(data, host, name)
+            check_name(host, 'host')
+            record = _fast_record(data, host, name, True)
             if record is not None:
                 return _ACTIONS[action], record
     return check_entry(data, host)

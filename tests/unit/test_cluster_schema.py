@@ -262,3 +262,39 @@ def test_loads_parses_as_json_loads(value):
     except schema.BadRecord as exc:
         got = ('bad', str(exc))
     assert got == want
+
+
+@pytest.mark.parametrize('mutation', _MUTATIONS[:16])
+def test_stream_entries_of_any_host_decide_as_check_entry(mutation):
+    """parse_entry checks the host before its fast path: the same
+    outcome as check_entry, whatever the host.
+    """
+    for action in ('online', 'offline', 'bogus'):
+        value = json.dumps({**vm(), **mutation, 'action': action})
+        for host in ('hv1', 'hv2', '', 'h\udcff', 'x' * (schema.MAX_NAME + 1),
+                     'häst'):
+            assert _outcome(schema.parse_entry, value, host) == _outcome(
+                lambda v, h: schema.check_entry(schema.loads(v), h),
+                value, host)
+
+
+def test_redis_records_of_a_hash_decide_as_parse_record_each():
+    """The Redis reader checks a hash's host once: each field still gets
+    parse_record's outcome (a bad host refuses every record).
+    """
+    from df_ovsdb_agent.cluster import redis as cluster_redis
+
+    good = stores.dumps(vm())
+    values = {'tap1': good, 'tap2': stores.dumps(vm(name='tap2')),
+              '': good, 'x' * (schema.MAX_NAME + 1): good,
+              't\udcff': good, 'tap3': '{"kind": "vm"', 'tap4': None}
+    for host in ('hv1', '', 'h\udcff', 'x' * (schema.MAX_NAME + 1)):
+        state, skipped = cluster_redis._records(host, dict(values))
+        want = {}
+        for name, value in values.items():
+            outcome = _outcome(schema.parse_record, value, host, name)
+            if outcome[0] == 'ok':
+                want[(host, name)] = outcome[1]
+        assert {k: list(v.items()) for k, v in state.items()} == want
+        assert skipped == len(values) - len(want)
+    assert len(cluster_redis._records('hv1', dict(values))[0]) == 2

@@ -173,3 +173,33 @@ def test_update_follows_the_keyed_state_rules():
         for host in ('hv1', 'hv2', 'hv3'):
             assert view.names(host) == sorted(
                 k for k, _ in reference.items() if k[0] == host)
+
+
+def test_cluster_event_builds_what_the_constructor_builds():
+    import dataclasses
+
+    import pytest
+
+    from df_ovsdb_agent.cluster import cluster_event
+    from df_ovsdb_agent.cluster import ClusterEvent
+    from df_ovsdb_agent.events import Action
+
+    for args in ((Action.ONLINE, 'hv1', rec('a')),
+                 (Action.OFFLINE, 'hv2', rec('b', host='hv2'), '5-1'),
+                 (Action.UPDATED, 'hv1', rec('c', ofport=None), None)):
+        fast, slow = cluster_event(*args), ClusterEvent(*args)
+        assert type(fast) is ClusterEvent
+        assert fast == slow and repr(fast) == repr(slow)
+        assert vars(fast) == vars(slow)
+        assert list(vars(fast)) == list(vars(slow))  # same field order
+        assert dataclasses.astuple(fast) == dataclasses.astuple(slow)
+        assert fast.to_dict() == slow.to_dict()
+        assert str(fast) == str(slow) and fast.name == slow.name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.host = 'other'  # type: ignore[misc]
+    # The view's events are such events.
+    view = ClusterView()
+    came = view.update({('hv1', 'a'): rec('a')}, '1-0')
+    assert came == [ClusterEvent(Action.ONLINE, 'hv1', rec('a'), '1-0')]
+    assert vars(came[0]) == vars(
+        ClusterEvent(Action.ONLINE, 'hv1', rec('a'), '1-0'))

@@ -54,3 +54,49 @@ def test_output_writes_every_item_in_order(tmp_path):
     del got[1201]
     assert [(g['t'], g['n'], g['e'], g['a']) for g in got] == [
         (1000.0 + i, 'tap%d' % i, 'i', 'online') for i in range(len(items))]
+
+
+class _Downs:
+    held = 0
+    ridden = 0
+
+
+class _Reader:
+    """Yields items; between them, its down hold counters change."""
+
+    def __init__(self, steps):
+        self.downs = _Downs()
+        self._steps = steps
+
+    def __iter__(self):
+        for item, held, ridden in self._steps:
+            self.downs.held, self.downs.ridden = held, ridden
+            if item is not None:
+                yield item
+
+
+def test_follow_records_each_item_and_the_counters_when_they_change(
+        tmp_path):
+    steps = [(_event('tap1'), 0, 0), (_event('tap2'), 1, 0),
+             (_event('tap3'), 1, 0), (_event('tap4'), 1, 1),
+             (None, 2, 1)]  # changed after the last item: the end says so
+    path = str(tmp_path / 'out.jsonl')
+    out = fleet_consumer.Output(path)
+    fleet_consumer.follow(_Reader(steps), out)
+    out.close()
+    with open(path) as lines:
+        got = [json.loads(line) for line in lines]
+    assert [(line['e'], line.get('n'), line.get('held'), line.get('ridden'))
+            for line in got] == [
+        ('i', 'tap1', None, None), ('i', 'tap2', None, None),
+        ('d', None, 1, 0), ('i', 'tap3', None, None),
+        ('i', 'tap4', None, None), ('d', None, 1, 1), ('d', None, 2, 1)]
+    times = [line['t'] for line in got]
+    assert times == sorted(times)
+    # A reader without counters: its items only.
+    path = str(tmp_path / 'plain.jsonl')
+    out = fleet_consumer.Output(path)
+    fleet_consumer.follow(iter([_event('tap1'), _event('tap2')]), out)
+    out.close()
+    with open(path) as lines:
+        assert [json.loads(line)['n'] for line in lines] == ['tap1', 'tap2']
