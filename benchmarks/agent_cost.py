@@ -152,7 +152,7 @@ def stages(data: list[RowValues]) -> dict[str, float]:
     snap = Snapshot()
     changed: dict = {}
     out['snapshot.adopt'] = _cpu(lambda: changed.update(snap.adopt(current)))
-    out['conflicts'] = _cpu(lambda: IfaceIdIndex().apply(changed))
+    out['conflicts'] = _cpu(lambda: IfaceIdIndex().apply(changed, {}))
     bus = EventBus()
     counter = _Counter()
     bus.subscribe(counter, name='bench')

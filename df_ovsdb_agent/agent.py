@@ -99,7 +99,9 @@ class Agent:
                 min_interval=persist.SNAPSHOT_INTERVAL)
         self._snapshot = Snapshot(restored)
         self._iface_ids = IfaceIdIndex()
-        self._iface_ids.apply(self._snapshot.copy())
+        # Fed the snapshot's states before each change: no uuid ->
+        # iface-id record of its own.
+        self._iface_ids.apply(self._snapshot.copy(), {})
         # Serialises snapshot changes with their publication, so a replaying
         # subscriber sees a consistent cut.
         self._lock = threading.Lock()
@@ -298,11 +300,12 @@ class Agent:
     def on_batch(self, rows: Mapping[str, Optional[RowValues]]) -> None:
         batch = self._classified(rows.items())
         with self._lock:
+            previous = self._previous(batch)
             changed = self._snapshot.commit(batch)
             if changed:
                 # Before publishing: a subscriber that sees the event can
                 # count on the warning and the metric being there.
-                self._check_conflicts(changed)
+                self._check_conflicts(changed, previous)
                 self.bus.publish_states(changed)
         if changed and self._persist is not None:
             self._persist.mark()
@@ -355,8 +358,21 @@ class Agent:
         """iface-ids that more than one online VM interface carries."""
         return self._iface_ids.conflicts
 
-    def _check_conflicts(self, changed: Batch) -> None:
-        for vms in self._iface_ids.apply(changed):
+    def _previous(self, uuids: Iterable[str]) -> dict[str, Interface]:
+        """The snapshot's online states of ``uuids`` (before a commit)."""
+        if not len(self._snapshot):
+            return {}
+        get = self._snapshot.get
+        previous = {}
+        for uuid in uuids:
+            old = get(uuid)
+            if old is not None:
+                previous[uuid] = old
+        return previous
+
+    def _check_conflicts(self, changed: Batch,
+                         previous: Mapping[str, Interface]) -> None:
+        for vms in self._iface_ids.apply(changed, previous):
             LOG.warning('Interfaces %s carry the same iface-id %s',
                         ' and '.join(safe(vm.name) for vm in vms),
                         safe(vms[0].iface_id))
@@ -387,8 +403,10 @@ class Agent:
     def on_synced(self, rows: Iterable[RowValues]) -> None:
         current = self._online(rows)
         with self._lock:
+            # The whole snapshot: adopt() also takes what is gone.
+            previous = self._snapshot.copy() if len(self._snapshot) else {}
             changed = self._snapshot.adopt(current)
-            self._check_conflicts(changed)
+            self._check_conflicts(changed, previous)
             self.bus.publish_states(changed, Sync.FINISHED)
             self.last_sync_duration = time.monotonic() - self._sync_began
             self._synced = True

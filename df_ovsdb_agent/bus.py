@@ -65,6 +65,8 @@ class Subscription:
         # filling and taking it cost a quarter of an OrderedDict's
         # (0.36 vs 1.35 us per interface at 100k).
         self._pending: dict = {}
+        # Entries taken from _pending since it was last a fresh dict.
+        self._taken = 0
         # uuid -> Interface this subscriber was last told is online.
         self._known: dict[str, Interface] = {}
         self._busy = False
@@ -168,10 +170,20 @@ class Subscription:
             if len(pending) <= BATCH:
                 taken = pending
                 self._pending = {}
+                self._taken = 0
             else:
                 taken = dict(itertools.islice(pending.items(), BATCH))
                 for key in taken:
                     del pending[key]
+                # A dict keeps deleted slots until it grows, and each
+                # islice above walks them from the start: a 100,000
+                # interface sync taken 256 at a time walked ~20 million.
+                # A copy (same order) once as many were taken as are left
+                # keeps the walk linear.
+                self._taken += BATCH
+                if self._taken >= len(pending):
+                    self._pending = dict(pending)
+                    self._taken = 0
             if _STARTED not in taken and _FINISHED not in taken:
                 # No marker (the common case): one chunk as it is.
                 return self._events_for(taken)

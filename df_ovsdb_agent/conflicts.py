@@ -25,27 +25,44 @@ class IfaceIdIndex:
         """How many iface-ids more than one online interface carries."""
         return sum(1 for vms in self._by_id.values() if type(vms) is dict)
 
-    def apply(self, batch: Mapping[str, Optional[Interface]]
+    def apply(self, batch: Mapping[str, Optional[Interface]],
+              previous: Optional[Mapping[str, Interface]] = None
               ) -> list[list[Interface]]:
         """Follow ``batch`` (uuid -> online state, None: not online); return
         the conflicts it started, each as the interfaces sharing one
         iface-id (sorted by name).
+
+        ``previous``: the states before ``batch`` (uuid -> online
+        Interface, at least for its uuids), e.g. the owner's snapshot
+        before the commit; then the index keeps no uuid -> iface-id record
+        of its own. An index is fed with ``previous`` always or never.
         """
         started: dict[str, dict[str, Interface]] = {}
         by_id, id_of = self._by_id, self._id_of
         vm = Kind.VM
         # Nothing to forget when nothing is held (a first sync): one
-        # lookup per interface less.
-        fresh = not id_of
+        # lookup per interface less, and with ``previous`` no record to
+        # build (a 100k-entry dict at 100k interfaces).
+        own = previous is None
+        fresh = not id_of if own else not previous
         for uuid, interface in batch.items():
-            if not fresh and uuid in id_of:
-                self._forget(uuid)
+            if fresh:
+                pass
+            elif own:
+                if uuid in id_of:
+                    self._forget(uuid, id_of.pop(uuid))
+            else:
+                assert previous is not None
+                old = previous.get(uuid)
+                if old is not None and old.iface_id and old.kind is vm:
+                    self._forget(uuid, old.iface_id)
             if interface is None:
                 continue
             iface_id = interface.iface_id
             if not iface_id or interface.kind is not vm:
                 continue
-            id_of[uuid] = iface_id
+            if own:
+                id_of[uuid] = iface_id
             held = by_id.setdefault(iface_id, interface)
             if held is interface:
                 continue
@@ -58,15 +75,16 @@ class IfaceIdIndex:
         return [sorted(vms.values(), key=lambda i: i.name)
                 for vms in started.values() if len(vms) > 1]
 
-    def _forget(self, uuid: str) -> None:
-        iface_id = self._id_of.pop(uuid, None)
-        if iface_id is None:
+    def _forget(self, uuid: str, iface_id: str) -> None:
+        held = self._by_id.get(iface_id)
+        if held is None:
             return
-        held = self._by_id[iface_id]
-        if type(held) is not dict:
-            del self._by_id[iface_id]
+        if not isinstance(held, dict):
+            if held.uuid == uuid:
+                del self._by_id[iface_id]
             return
-        del held[uuid]
+        if held.pop(uuid, None) is None:
+            return
         if len(held) == 1:
             # One left: back to the plain form.
             (self._by_id[iface_id],) = held.values()

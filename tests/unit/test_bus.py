@@ -389,3 +389,54 @@ def test_all_new_shortcut_gives_the_stepwise_events(seed):
         assert fast._events_for(chunk) == expected
         assert list(fast._known.items()) == list(slow._known.items())
     assert 3 <= len(chunks) - len(stepwise) < len(chunks)
+
+
+def test_chunks_keep_their_order_across_the_backlog_copy():
+    # A backlog taken chunk by chunk is copied once as much was taken as
+    # is left (deleted slots made every take walk them); offers between
+    # takes move keys to the end.  Every chunk must be that of a plain
+    # ordered backlog (the model below), whatever copies happened.
+    import random
+
+    from df_ovsdb_agent.bus import BATCH
+    from df_ovsdb_agent.bus import Subscription
+    rng = random.Random(7)
+    sub = Subscription(print, None, None, 'n')
+    model: dict = {}   # uuid -> latest state, in backlog order
+    told: dict = {}    # what the subscriber was told
+    snapshot = Snapshot()
+    takes = 0
+    for round_ in range(40):
+        batch = {}
+        for i in rng.sample(range(8 * BATCH),
+                            rng.randrange(BATCH, 6 * BATCH)):
+            batch['u%d' % i] = None if rng.random() < 0.2 \
+                else vm(i, ofport=round_ + 1)
+        changed = snapshot.commit(batch)
+        sub.offer_states(changed)
+        for uuid, state in changed.items():
+            model.pop(uuid, None)
+            model[uuid] = state
+        for _ in range(rng.randrange(1, 8) if round_ < 39 else 10 ** 6):
+            if not sub.backlog:
+                break
+            got = [(e.action, e.uuid) for e in sub._take()]
+            takes += 1
+            offline, updated, online = [], [], []
+            for uuid in list(model)[:BATCH]:
+                new, old = model.pop(uuid), told.get(uuid)
+                if new is None:
+                    if old is not None:
+                        offline.append((Action.OFFLINE, uuid))
+                        del told[uuid]
+                elif old is None:
+                    online.append((Action.ONLINE, uuid))
+                    told[uuid] = new
+                elif old != new:
+                    updated.append((Action.UPDATED, uuid))
+                    told[uuid] = new
+            # Offline first within a chunk, each part in backlog order.
+            assert got == offline + updated + online, takes
+            assert sub.backlog == len(model)
+    assert not model and told == snapshot.copy()
+    assert takes > 100

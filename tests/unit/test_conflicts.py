@@ -48,3 +48,43 @@ def test_non_vm_kinds_are_ignored():
     assert index.apply(states([ev('online', patch),
                                ev('online', vm('t', 'x'))])) == []
     assert index.conflicts == 0
+
+
+def test_following_the_snapshot_gives_what_its_own_record_gives():
+    # The agent feeds the index its snapshot's states before each commit
+    # instead of letting it keep a uuid -> iface-id record: same results
+    # on the same batches (random moves, duplicates, offline, kind changes).
+    import random
+
+    from df_ovsdb_agent.snapshot import Snapshot
+    rng = random.Random(19)
+    own, fed, snapshot = IfaceIdIndex(), IfaceIdIndex(), Snapshot()
+    seen_conflicts = 0
+    for step in range(400):
+        batch = {}
+        for _ in range(rng.randint(1, 6)):
+            name = 'tap%d' % rng.randrange(12)
+            roll = rng.random()
+            if roll < 0.2:
+                batch['u-' + name] = None
+            elif roll < 0.3:
+                batch['u-' + name] = Interface(Kind.PATCH, name, 'u-' + name,
+                                               1, peer='q')
+            else:
+                batch['u-' + name] = vm(
+                    name, rng.choice(['p1', 'p2', 'p3', None]))
+        previous = {uuid: old for uuid in batch
+                    if (old := snapshot.get(uuid)) is not None}
+        changed = snapshot.commit(batch)
+        expected = own.apply(changed)
+        assert fed.apply(changed, previous) == expected, step
+        assert fed.conflicts == own.conflicts, step
+        seen_conflicts += len(expected)
+    # The walk did start conflicts (the comparison is not vacuous).
+    assert seen_conflicts > 10
+    # A resync's adopt (the gone ones included) against the whole snapshot.
+    previous = snapshot.copy()
+    changed = snapshot.adopt({'u-a': vm('a', 'p1'), 'u-b': vm('b', 'p1')})
+    assert fed.apply(changed, previous) == own.apply(changed) == [
+        [vm('a', 'p1'), vm('b', 'p1')]]
+    assert fed.conflicts == own.conflicts == 1
