@@ -322,13 +322,12 @@ class Monitor:
         self._trust = peer_lib.PeerTrust(settings.trusted_users,
                                          settings.check_peer_user)
         try:
-            schema, conn = schema_lib.fetch_schema_on(
+            schema, remote = schema_lib.fetch_schema_from(
                 remotes, settings.timeout, ssl_context=self._ssl,
                 trust=self._trust)
         except peer_lib.UntrustedPeer as exc:
             self.peer_refusal = str(exc)
             raise
-        conn.close()  # only its remote is kept (see below)
         types = schema_lib.monitored_types(schema)
         LOG.info('Monitoring %s.%s columns %s at %s', schema_lib.DATABASE,
                  INTERFACE, ','.join(types[INTERFACE]), ','.join(remotes))
@@ -340,7 +339,7 @@ class Monitor:
         # The first session, on the same remote, uses this schema, checked
         # already: fetching and checking it again cost ~13 ms of CPU (1.3
         # us per interface at 10k).  Every later session fetches its own.
-        self._first_schema = (conn.remote, schema, types)
+        self._first_schema = (remote, schema, types)
         if self._replica_writer is not None:
             self._replica_writer.start()
         self._stopping.clear()

@@ -42,8 +42,14 @@ class UpdateError(Exception):
     """An update that cannot be applied to the replica."""
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An OVSDB integer: an int, not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An OVSDB real: an integer or a float."""
+    return is_int(value) or isinstance(value, float)
 
 
 def _uuid(value: Any) -> str:
@@ -63,8 +69,8 @@ def _checked(test: Callable[[Any], bool], what: str):
 
 ATOMS = {
     'string': (_checked(lambda v: isinstance(v, str), 'a string'), ''),
-    'integer': (_checked(_is_int, 'an integer'), 0),
-    'real': (_checked(lambda v: _is_int(v) or isinstance(v, float),
+    'integer': (_checked(is_int, 'an integer'), 0),
+    'real': (_checked(is_number,
                       'a real'), 0.0),
     'boolean': (_checked(lambda v: isinstance(v, bool), 'a boolean'), False),
     'uuid': (_uuid, UUID_ZERO),

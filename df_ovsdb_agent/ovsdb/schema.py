@@ -19,6 +19,8 @@ from df_ovsdb_agent import logsafe
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.ovsdb import peer as peer_lib
 from df_ovsdb_agent.ovsdb.replica import ColumnType
+from df_ovsdb_agent.ovsdb.replica import is_int
+from df_ovsdb_agent.ovsdb.replica import is_number
 from df_ovsdb_agent.ovsdb.tables import TABLES
 
 LOG = logging.getLogger(__name__)
@@ -66,20 +68,18 @@ def fetch_schema(remotes: list[str], timeout: float,
     :raises UntrustedPeer: no trusted remote answered and one was refused.
     :raises SchemaError: the server does not serve ``database``.
     """
-    schema, conn = fetch_schema_on(remotes, timeout, database, ssl_context,
-                                   trust)
-    conn.close()
-    return schema
+    return fetch_schema_from(remotes, timeout, database, ssl_context,
+                             trust)[0]
 
 
-def fetch_schema_on(remotes: list[str], timeout: float,
-                    database: str = DATABASE,
-                    ssl_context: Optional[ssl.SSLContext] = None,
-                    trust: Optional[peer_lib.PeerTrust] = None
-                    ) -> tuple[dict[str, Any], jsonrpc.Connection]:
-    """:func:`fetch_schema`, and the connection it came on, left open
-    (the caller closes it): the monitor's first session reuses it instead
-    of connecting, checking the peer and fetching the schema again.
+def fetch_schema_from(remotes: list[str], timeout: float,
+                      database: str = DATABASE,
+                      ssl_context: Optional[ssl.SSLContext] = None,
+                      trust: Optional[peer_lib.PeerTrust] = None
+                      ) -> tuple[dict[str, Any], str]:
+    """:func:`fetch_schema`, and the remote that served it: the
+    monitor's first session connects there and uses this schema instead
+    of fetching and checking it again.
     """
     where = ','.join(remotes)
     deadline = time.monotonic() + timeout
@@ -115,7 +115,7 @@ def _try_remote(remote: str, deadline: float, database: str,
                 ssl_context: Optional[ssl.SSLContext],
                 state: dict,
                 trust: Optional[peer_lib.PeerTrust] = None
-                ) -> Optional[tuple[dict, jsonrpc.Connection]]:
+                ) -> Optional[tuple[dict, str]]:
     try:
         conn = jsonrpc.Connection.open(
             remote, max(0.01, deadline - time.monotonic()), MAX_SCHEMA_SIZE,
@@ -129,10 +129,9 @@ def _try_remote(remote: str, deadline: float, database: str,
         LOG.debug('OVSDB at %s: connection attempt failed: %s', remote, exc)
         return None
     state['connected'] = True
-    schema = None
     try:
         schema = _ask(conn, deadline, database)
-        return None if schema is None else (schema, conn)
+        return None if schema is None else (schema, remote)
     except jsonrpc.MessageTooBig:
         raise SchemaError('OVSDB server at %s sent a reply over %d bytes '
                           'instead of a schema'
@@ -144,8 +143,7 @@ def _try_remote(remote: str, deadline: float, database: str,
         LOG.debug('OVSDB at %s: %s', remote, exc)
         return None
     finally:
-        if schema is None:
-            conn.close()
+        conn.close()
 
 
 class _Transient(Exception):
@@ -251,14 +249,6 @@ _UINT_MAX = 2 ** 32 - 1
 _TYPE_MEMBERS = frozenset({'key', 'value', 'min', 'max'})
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return _is_int(value) or isinstance(value, float)
-
-
 def _check_base(spec: Any) -> None:
     """One atomic type (a type's key or value), as python-ovs checks it."""
     if isinstance(spec, str):
@@ -284,12 +274,12 @@ def _check_base(spec: Any) -> None:
             enum[0] == 'set' and isinstance(enum[1], list) else [enum]
         if name != 'uuid' and not all(
                 type(a) is bool if name == 'boolean' else
-                _is_number(a) if name == 'real' else
-                _is_int(a) if name == 'integer' else isinstance(a, str)
+                is_number(a) if name == 'real' else
+                is_int(a) if name == 'integer' else isinstance(a, str)
                 for a in atoms):
             raise ValueError('%s enum holds a value of another type' % name)
     elif name in ('integer', 'real'):
-        check = _is_int if name == 'integer' else _is_number
+        check = is_int if name == 'integer' else is_number
         low, high = (spec.get(m) for m in _CONSTRAINTS[name])
         if any(b is not None and not check(b) for b in (low, high)):
             raise ValueError('%s bound is not %s' % (name, name))
@@ -297,7 +287,7 @@ def _check_base(spec: Any) -> None:
             raise ValueError('%s exceeds %s' % _CONSTRAINTS[name])
     elif name == 'string':
         low, high = spec.get('minLength', 0), spec.get('maxLength', 0)
-        if not all(_is_int(b) and 0 <= b <= _UINT_MAX for b in (low, high)):
+        if not all(is_int(b) and 0 <= b <= _UINT_MAX for b in (low, high)):
             raise ValueError('minLength/maxLength is not a count')
         if 'maxLength' in spec and low > high:
             raise ValueError('minLength exceeds maxLength')
@@ -331,7 +321,7 @@ def check_type(spec: Any) -> None:
     if spec.get('value'):
         _check_base(spec['value'])
     n_min, n_max = spec.get('min', 1), spec.get('max', 1)
-    if not _is_int(n_min) or not (_is_int(n_max) or n_max == 'unlimited'):
+    if not is_int(n_min) or not (is_int(n_max) or n_max == 'unlimited'):
         raise ValueError('type has a malformed min or max')
     # python-ovs's Type.is_valid(): min 0 or 1, max at least 1.
     if not (0 <= n_min <= 1 and (n_max == 'unlimited' or n_max >= 1)):
