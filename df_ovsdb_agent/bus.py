@@ -18,9 +18,11 @@ import itertools
 import logging
 import threading
 import time
-from typing import Callable, cast, Iterable, Mapping, Optional
+from typing import Any, Callable, cast, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.deadline import remaining
+from df_ovsdb_agent.events import _FillingEvent
+from df_ovsdb_agent.events import _NOTHING
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import changed_attributes
 from df_ovsdb_agent.events import Event
@@ -39,6 +41,8 @@ Callback = Callable[[Event], None]
 BATCH = 256
 
 _NONE = type(None)
+_new = object.__new__
+_ONLINE = Action.ONLINE
 
 _STARTED = ('sync', Sync.STARTED)
 _FINISHED = ('sync', Sync.FINISHED)
@@ -211,7 +215,17 @@ class Subscription:
             # fifth of the cost per interface.
             states = cast(Mapping[str, Interface], chunk)  # no None
             known.update(states)
-            events = list(map(online_event, states.values()))
+            # online_event() inlined: half the cost of a call per event
+            # (0.18 vs 0.34 us at 100k).
+            events: list = []
+            add = events.append
+            for interface in states.values():
+                event: Any = _new(_FillingEvent)
+                event.action = _ONLINE
+                event.interface = interface
+                event.changed = _NOTHING
+                event.__class__ = InterfaceEvent
+                add(event)
         else:
             events = self._steps(chunk)
         if self.kinds is None and self.actions is None:

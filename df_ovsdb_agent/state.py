@@ -29,6 +29,8 @@ V = TypeVar('V')
 
 Identity = Callable[[Any], Hashable]
 
+_NONE = type(None)
+
 
 def no_identity(value: Any) -> None:
     """Identity function for values that never change identity."""
@@ -169,8 +171,13 @@ class KeyedState(Generic[K, V]):
         if not self._values:
             # Nothing to compare with (a first sync): every value is
             # online, in its order; the general path gives the same.
-            self._values = {key: value for key, value in state.items()
-                            if value is not None}
+            if _NONE in set(map(type, state.values())):
+                self._values = {key: value for key, value in state.items()
+                                if value is not None}
+            else:
+                # A copy in C, not a comprehension: 0.03 vs 0.2 us per
+                # value at 100k.
+                self._values = dict(state)
             return dict(self._values)
         batch: dict = dict.fromkeys(
             [key for key in self._values if key not in state])

@@ -184,3 +184,51 @@ def test_online_is_classify_on_every_row(policy):
     assert list(result) == [uuid for uuid, i in expected.items()
                             if i is not None]
     assert len(result) > 5
+
+
+def _random_rows(rng, count):
+    """Rows drawn from the values each branch of classify() looks at."""
+    for i in range(count):
+        ids = {}
+        if rng.random() < 0.7:
+            ids['iface-id'] = rng.choice(['port-%d' % i, ''])
+        if rng.random() < 0.5:
+            ids['attached-mac'] = 'fa:16:3e:00:00:%02x' % (i % 256)
+        options = {}
+        if rng.random() < 0.4:
+            options[rng.choice(['peer', 'remote_ip'])] = rng.choice(
+                ['', 'q', '192.0.2.1'])
+        yield RowValues(
+            'u%d' % i,
+            rng.choice(['tap%d' % i, 'br-int', 'br-tun', 'eth0']),
+            rng.choice(['', '', '', 'system', 'internal', 'patch', 'vxlan',
+                        'geneve', 'dpdkvhostuserclient', 'tap']),
+            rng.choice([None, -1, 0, 1, i + 1, 65534]), ids, options,
+            rng.choice([None, 'fa:16:3e:00:00:01']),
+            rng.choice([None, 'up', 'down']), rng.choice([None, 'up']),
+            rng.choice([None, 'br-int', 'br-x']))
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_online_vm_shortcut_is_classify(seed):
+    # online() builds the VM rows of the default policy in its loop, not
+    # through classify(): same interfaces (every attribute, the exact
+    # class), same order, on random rows and policies.
+    import random
+    rng = random.Random(seed)
+    policy = rng.choice([
+        POLICY, Policy(require_ofport=False),
+        Policy(vm_bridges=frozenset({'br-x'})),
+        Policy(tunnel_types=frozenset({'vxlan', ''}),
+               bridge_names=frozenset({'br-int', 'eth0'}))])
+    rows = list(_random_rows(rng, 300))
+    expected = [(r.uuid, i) for r in rows
+                if (i := classify(r, policy)) is not None]
+    result = online(rows, policy)
+    assert list(result.items()) == expected
+    assert {type(i) for i in result.values()} <= {Interface}
+    for interface in result.values():
+        # Frozen as any Interface: the twin class is gone.
+        with pytest.raises(AttributeError):
+            interface.name = 'x'
+    assert sum(i.kind is Kind.VM for _, i in expected) > 5

@@ -1,5 +1,7 @@
 """Duplicate iface-ids among online VM interfaces."""
 
+import pytest
+
 from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.events import Kind
@@ -88,3 +90,36 @@ def test_following_the_snapshot_gives_what_its_own_record_gives():
     assert fed.apply(changed, previous) == own.apply(changed) == [
         [vm('a', 'p1'), vm('b', 'p1')]]
     assert fed.conflicts == own.conflicts == 1
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_first_batch_shortcut_is_the_loop(seed):
+    # A first batch into an empty index fed the snapshot's states is
+    # indexed in one go, unless two VMs share an iface-id or one has
+    # none: the same conflicts, the same index (then the same answers to
+    # the batches after it) as an index keeping its own record.
+    import random
+    rng = random.Random(seed)
+    batch = {}
+    for i in range(rng.randrange(0, 40)):
+        uuid, name = 'u%d' % i, 'tap%d' % i
+        roll = rng.random()
+        if roll < 0.1:
+            batch[uuid] = None
+        elif roll < 0.2:
+            batch[uuid] = Interface(Kind.PATCH, name, uuid, 1, peer='q')
+        else:
+            # Mostly distinct iface-ids: some seeds have no duplicate.
+            batch[uuid] = helpers.vm(name, uuid, iface_id=rng.choice(
+                ['p%d' % i] * 30 + ['p1', None, '']))
+    fed, own = IfaceIdIndex(), IfaceIdIndex()
+    assert fed.apply(batch, {}) == own.apply(batch)
+    assert fed._by_id == own._by_id
+    assert fed.conflicts == own.conflicts
+    # And they go on agreeing.
+    later = {uuid: None for uuid in rng.sample(sorted(batch),
+                                               len(batch) // 2)}
+    later['new'] = helpers.vm('new', 'new', iface_id='p1')
+    previous = {u: i for u in later if (i := batch.get(u)) is not None}
+    assert fed.apply(later, previous) == own.apply(later)
+    assert fed._by_id == own._by_id
