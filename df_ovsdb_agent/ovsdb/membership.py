@@ -74,7 +74,21 @@ class Membership:
                       self._port_bridge, self._port_ifaces,
                       self._iface_port, self._bridge_dpid):
             index.clear()
-        self.update(bridges, {}, bridges.keys())
+        # The Bridge rows adopted as update() would adopt them, without
+        # collecting the interfaces that moved (a rebuild reports every
+        # interface anyway): that took one Python step per port.
+        port_bridge = self._port_bridge
+        for uuid, row in bridges.items():
+            ports = frozenset(row['ports'])
+            self._bridge_ports[uuid] = ports
+            self._bridge_name[uuid] = row['name']
+            self._bridge_dpid[uuid] = parse_datapath_id(
+                row.get('datapath_id'))
+            # A port listed by two bridges: the later one wins, as in
+            # update().
+            port_bridge.update(dict.fromkeys(ports, uuid))
+        if bridges:
+            self._index_datapath_ids()
         port_ifaces, iface_port = self._port_ifaces, self._iface_port
         port_ifaces.update(zip(port_interfaces,
                                map(frozenset, port_interfaces.values())))
