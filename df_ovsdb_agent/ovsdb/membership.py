@@ -15,6 +15,7 @@ BRIDGE = 'Bridge'
 PORT = 'Port'
 
 EMPTY: frozenset = frozenset()
+_ONE = {1}
 
 # Bridge.datapath_id as ovs-vswitchd writes it: 16 hex digits.
 DATAPATH_ID = re.compile(r'^[0-9a-fA-F]{16}$')
@@ -95,6 +96,11 @@ class Membership:
         # iface -> port for every pair, in one C-level pass (a port listed
         # later wins, as the loop over the ports would have it).
         sets = port_ifaces.values()
+        if set(map(len, sets)) == _ONE:
+            # Every port holds one interface (a VM port): the ports are
+            # the second column as they are, no repeat() per port.
+            iface_port.update(zip(chain.from_iterable(sets), port_ifaces))
+            return
         iface_port.update(zip(chain.from_iterable(sets), chain.from_iterable(
             map(repeat, port_ifaces, map(len, sets)))))
 

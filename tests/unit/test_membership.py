@@ -142,9 +142,11 @@ def test_rebuild_equals_following_every_row_from_empty(seed):
     bridges and interfaces shared between ports included.
     """
     rnd = random.Random(seed)
+    # Even seeds: one interface per port (VM ports), shared or not.
+    sizes = (lambda: 1) if seed % 2 == 0 else (lambda: rnd.randrange(3))
     ports = {'P%d' % i: port(*('I%d' % rnd.randrange(30)
-                               for _ in range(rnd.randrange(3))))
-             for i in range(rnd.randrange(25))}
+                               for _ in range(sizes())))
+             for i in range(rnd.randrange(1, 25))}
     bridges = {}
     for i in range(rnd.randrange(5)):
         row = bridge('br%d' % rnd.randrange(3),
