@@ -309,7 +309,6 @@ def test_string_map_decoder_on_a_big_map():
         ctype.decoder()(_copy(['map', pairs + [['k', 1]]]))
 
 
-
 @pytest.mark.parametrize('pairs', [
     [['k', 'v'], ['l', 'w', 'x']], [['k', 'v'], ['l']], [['k', 'v', 'x']],
     [['k', 'v'], ['l', 1]], [['k', 'v'], ['l', None]], [['k', 'v'], 'lw'],
