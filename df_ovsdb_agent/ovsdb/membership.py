@@ -15,6 +15,7 @@ BRIDGE = 'Bridge'
 PORT = 'Port'
 
 EMPTY: frozenset = frozenset()
+_ONE = {1}
 
 # Bridge.datapath_id as ovs-vswitchd writes it: 16 hex digits.
 DATAPATH_ID = re.compile(r'^[0-9a-fA-F]{16}$')
@@ -74,13 +75,32 @@ class Membership:
                       self._port_bridge, self._port_ifaces,
                       self._iface_port, self._bridge_dpid):
             index.clear()
-        self.update(bridges, {}, bridges.keys())
+        # The Bridge rows adopted as update() would adopt them, without
+        # collecting the interfaces that moved (a rebuild reports every
+        # interface anyway): that took one Python step per port.
+        port_bridge = self._port_bridge
+        for uuid, row in bridges.items():
+            ports = frozenset(row['ports'])
+            self._bridge_ports[uuid] = ports
+            self._bridge_name[uuid] = row['name']
+            self._bridge_dpid[uuid] = parse_datapath_id(
+                row.get('datapath_id'))
+            # A port listed by two bridges: the later one wins, as in
+            # update().
+            port_bridge.update(dict.fromkeys(ports, uuid))
+        if bridges:
+            self._index_datapath_ids()
         port_ifaces, iface_port = self._port_ifaces, self._iface_port
         port_ifaces.update(zip(port_interfaces,
                                map(frozenset, port_interfaces.values())))
         # iface -> port for every pair, in one C-level pass (a port listed
         # later wins, as the loop over the ports would have it).
         sets = port_ifaces.values()
+        if set(map(len, sets)) == _ONE:
+            # Every port holds one interface (a VM port): the ports are
+            # the second column as they are, no repeat() per port.
+            iface_port.update(zip(chain.from_iterable(sets), port_ifaces))
+            return
         iface_port.update(zip(chain.from_iterable(sets), chain.from_iterable(
             map(repeat, port_ifaces, map(len, sets)))))
 

@@ -236,20 +236,23 @@ class ColumnType:
                 if not pairs:
                     return empty  # shared: stored values are never changed
                 try:
-                    # Each pair a list of two (list.__len__ refuses
-                    # anything else), so zip(*pairs) is (keys, values):
-                    # one C call, no flattened copy to slice; join()
-                    # checks that every key and value is a string.
-                    if set(map(_list_len, pairs)) != _TWO:
-                        return slow(datum)
-                    keys, values = zip(*pairs)
-                    ''.join(keys)
-                    ''.join(values)
-                    result = dict(zip(map(_intern, keys, keys), values))
-                except TypeError:
+                    # zip(strict) takes every pair apart into (keys,
+                    # values) in C, as dict() would in decode(): exactly
+                    # two items each, or ValueError.
+                    keys, values = zip(*pairs, strict=True)
+                    # The interned copy of this key set (rows repeat
+                    # it): one lookup, not one per key.
+                    shared = _interned.get(keys)
+                    if shared is None:
+                        ''.join(keys)  # every key a string
+                        shared = tuple(map(_intern, keys, keys))
+                        if len(set(shared)) != len(shared):
+                            return slow(datum)  # a key twice
+                        _interned[keys] = shared
+                    ''.join(values)  # every value a string
+                    return dict(zip(shared, values))
+                except (TypeError, ValueError):
                     return slow(datum)
-                if len(result) == len(pairs):
-                    return result
             return slow(datum)
         return string_map
 

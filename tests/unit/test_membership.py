@@ -1,5 +1,9 @@
 """Bridge membership of interfaces, followed one transaction at a time."""
 
+import random
+
+import pytest
+
 from df_ovsdb_agent.ovsdb.membership import Membership
 
 
@@ -124,3 +128,34 @@ def test_bridges_of_agrees_with_bridge_of():
     assert list(m.bridges_of(ifaces)) == [
         'br-int', 'br-ex', 'br-ex', None, None, 'br-int']
     assert list(m.bridges_of([])) == []
+
+
+def _state(m):
+    return (m._bridge_name, m._bridge_ports, m._port_bridge,
+            m._port_ifaces, m._iface_port, m._bridge_dpid, m.datapath_ids)
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_rebuild_equals_following_every_row_from_empty(seed):
+    """A rebuild (Bridge rows adopted in bulk) leaves the same indexes
+    as update() following every row from nothing, ports shared between
+    bridges and interfaces shared between ports included.
+    """
+    rnd = random.Random(seed)
+    # Even seeds: one interface per port (VM ports), shared or not.
+    sizes = (lambda: 1) if seed % 2 == 0 else (lambda: rnd.randrange(3))
+    ports = {'P%d' % i: port(*('I%d' % rnd.randrange(30)
+                               for _ in range(sizes())))
+             for i in range(rnd.randrange(1, 25))}
+    bridges = {}
+    for i in range(rnd.randrange(5)):
+        row = bridge('br%d' % rnd.randrange(3),
+                     *rnd.sample(sorted(ports), min(len(ports), 8)))
+        row['datapath_id'] = rnd.choice(
+            ['%016x' % i, 'bad', None, '00000000000000ff'])
+        bridges['B%d' % i] = row
+    rebuilt, followed = Membership(), Membership()
+    rebuilt.rebuild_from(bridges, {u: r['interfaces']
+                                   for u, r in ports.items()})
+    followed.update(bridges, ports, bridges, ports)
+    assert _state(rebuilt) == _state(followed)

@@ -309,6 +309,52 @@ def test_string_map_decoder_on_a_big_map():
         ctype.decoder()(_copy(['map', pairs + [['k', 1]]]))
 
 
+@pytest.mark.parametrize('pairs', [
+    [['k', 'v'], ['l', 'w', 'x']], [['k', 'v'], ['l']], [['k', 'v', 'x']],
+    [['k', 'v'], ['l', 1]], [['k', 'v'], ['l', None]], [['k', 'v'], 'lw'],
+    [['k', 'v'], ['k', 'w']], [['k', 'v'], [['l'], 'w']],
+    [['k', 'v'], {'l': 1, 'w': 2}], [['k', 'v'], 5], [['k', 'v'], []],
+    [[1, 'v'], ['l', 'w']], [['k', 'v'], ['l', ['uuid', U1]]]],
+    ids=repr)
+def test_string_map_with_a_known_key_set_checks_every_pair(pairs):
+    """A key set seen before (shared keys from the cache) takes the same
+    values and refuses the same pairs as decode(): pair lengths, value
+    types and duplicate keys are checked on every map, not once per set.
+    """
+    ctype = ColumnType.from_json(STRMAP)
+    decoder = ctype.decoder()
+    keys = [p[0] for p in pairs if isinstance(p, list) and p and
+            isinstance(p[0], str)]
+    # Teach the cache the good key sets this map could match.
+    for n in range(1, len(keys) + 1):
+        decoder(_copy(['map', [[k, 'x'] for k in keys[:n]]]))
+    expected = _outcome(ctype.decode, _copy(['map', pairs]))
+    got = _outcome(decoder, _copy(['map', pairs]))
+    assert got == expected
+    if got[0] == 'ok':
+        assert type(got[1]) is dict
+
+
+def test_string_map_key_sets_are_shared_and_bounded():
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    decoder = ColumnType.from_json(STRMAP).decoder()
+    first = decoder(_copy(['map', [['iface-id', 'a'], ['vm-uuid', 'b']]]))
+    second = decoder(_copy(['map', [['iface-id', 'c'], ['vm-uuid', 'd']]]))
+    assert first == {'iface-id': 'a', 'vm-uuid': 'b'}
+    assert second == {'iface-id': 'c', 'vm-uuid': 'd'}
+    assert all(a is b for a, b in zip(first, second))
+    # The key sets live in the interned cache: the same bound empties
+    # them (a stager checks it before each row).
+    assert ('iface-id', 'vm-uuid') in replica_lib._interned
+    types = {'T': {'ids': ColumnType.from_json(STRMAP)}}
+    replica = Replica(types)
+    stage = replica.stager('T')
+    for i in range(replica_lib.INTERN_LIMIT + 2):
+        stage(_copy({'initial': {'ids': ['map', [['k%d' % i, 'v']]]}}))
+        assert len(replica_lib._interned) <= replica_lib.INTERN_LIMIT + 2
+    assert ('iface-id', 'vm-uuid') not in replica_lib._interned
+
+
 # -- one decoder per table (replica.row_decoders) ----------------------------
 
 def _decoders_for(specs, names=None):
