@@ -88,8 +88,9 @@ class Membership:
             # A port listed by two bridges: the later one wins, as in
             # update().
             port_bridge.update(dict.fromkeys(ports, uuid))
-        if bridges:
-            self._index_datapath_ids()
+        # Always, with no bridge too: a resync after every bridge was
+        # deleted must not keep the old datapath ids.
+        self._index_datapath_ids()
         port_ifaces, iface_port = self._port_ifaces, self._iface_port
         port_ifaces.update(zip(port_interfaces,
                                map(frozenset, port_interfaces.values())))

@@ -95,6 +95,17 @@ def test_datapath_ids_follow_bridges_and_reject_bad_values():
     assert m.datapath_ids == {'br-new': 0x0a0b0c0d0e0f}
 
 
+def test_a_rebuild_without_bridges_forgets_their_datapath_ids():
+    # A resync after every bridge was deleted while the agent was away.
+    m = Membership()
+    m.rebuild({'B1': dict(bridge('br-int', 'P1'),
+                          datapath_id='00000a0b0c0d0e0f')}, {'P1': port('I1')})
+    assert m.datapath_ids == {'br-int': 0x0a0b0c0d0e0f}
+    m.rebuild_from({}, {})
+    assert m.datapath_ids == {}
+    assert m.bridge_of('I1') is None
+
+
 def test_rebuild_from_the_interfaces_column_equals_rebuild():
     bridges = {'B1': bridge('br-int', 'P1', 'P2'), 'B2': bridge('br-ex', 'P3')}
     ports = {'P1': port('I1'), 'P2': port('I2', 'I3'), 'P3': port('I4'),
