@@ -578,6 +578,10 @@ class Replica:
                 else:
                     for uuid, update in rows.items():
                         self._failed = uuid
+                        # Bounded as in _rows_update2: a peer speaking the
+                        # old protocol can send endless distinct keys too.
+                        if len(_interned) > INTERN_LIMIT:
+                            _interned.clear()
                         self._row_update1(table, uuid, update)
             except (TypeError, ValueError, KeyError) as exc:
                 raise UpdateError('%s row %s: %s: %s' % (

@@ -524,3 +524,17 @@ def test_only_a_table_with_many_rows_is_compiled_and_code_is_shared():
     assert second.stager('T') is not first.stager('T')
     assert second.stager('T').__code__ is first.stager('T').__code__
     assert second.stager('nope') is None
+
+
+def test_the_old_protocol_keeps_the_interned_cache_bounded():
+    # ``update`` (monitor, version 1) from a peer sending endless distinct
+    # map keys: the cache is emptied as for update2, not grown for ever.
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    replica = Replica({'T': {'ids': ColumnType.from_json(STRMAP)}})
+    limit = replica_lib.INTERN_LIMIT
+    rows = {'r%d' % i: {'new': {'ids': ['map', [['k%d' % i, 'v']]]}}
+            for i in range(2 * limit)}
+    replica.apply({'T': rows}, 1)
+    assert len(replica_lib._interned) <= limit + 2
+    assert replica.tables['T']['r%d' % (2 * limit - 1)] == (
+        {'k%d' % (2 * limit - 1): 'v'},)
