@@ -85,6 +85,9 @@ return lost
 #: Distinct skipped records a reader remembers having warned about.
 MAX_WARNED = 10000
 
+#: Loads a reader's ``load_log`` keeps (a benchmark's record).
+MAX_LOAD_LOG = 100000
+
 
 def skip(what: str, where: object, reason: object,
          warned: Optional[set] = None) -> None:
@@ -272,6 +275,16 @@ class RedisStreamReader:
         self.skipped = 0
         self.connects = 0
         self.resets = 0
+        #: Hosts loaded, by what found them: ``connect`` (the first read
+        #: after a (re)connection), ``check`` (the liveness check every
+        #: ``liveness_interval``), ``probe`` (the hosts set read again
+        #: after a check that loaded hosts, see PROBE_MIN), ``lost`` (its
+        #: stream lost entries).
+        self.discovered: dict[str, int] = {}
+        #: None, or a list the reader appends (wall time, host, time of
+        #: the host's last stream entry in ms or None, what found it) to
+        #: at each host it loads, at most MAX_LOAD_LOG: for benchmarks.
+        self.load_log: Optional[list] = None
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -353,7 +366,7 @@ class RedisStreamReader:
         members = pipe.execute()
         self._members = self._good(self.hosts if self.hosts is not None
                                    else members[0])
-        yield from self._check_liveness(client)
+        yield from self._check_liveness(client, how='connect')
 
     def _good(self, hosts: Iterable) -> set[str]:
         """The host names that can be hosts (others skipped, counted)."""
@@ -411,7 +424,8 @@ class RedisStreamReader:
                 new = (self._members - self.positions.keys() -
                        self.view.hosts().keys() - set(self.holds.hosts()))
                 if new:
-                    yield from self._check_liveness(client, sorted(new))
+                    yield from self._check_liveness(client, sorted(new),
+                                                    'probe')
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
         keys = self._keys
@@ -422,7 +436,7 @@ class RedisStreamReader:
             if host in lost:
                 LOG.info('Stream of host %s no longer holds %s; re-reading '
                          'its state', logsafe.safe(host), before[host])
-                yield from self._load(client, [host])
+                yield from self._load(client, [host], 'lost')
                 continue
             for position, fields in items:
                 yield from self._entry(host, position, fields)
@@ -443,11 +457,12 @@ class RedisStreamReader:
 
     # -- liveness ----------------------------------------------------------
 
-    def _check_liveness(self, client,
-                        only: Optional[list[str]] = None) -> Iterator:
+    def _check_liveness(self, client, only: Optional[list[str]] = None,
+                        how: str = 'check') -> Iterator:
         """Follow the hosts that came up, drop those that went down.
 
         :param only: check these hosts only (new ones, see PROBE_MIN).
+        :param how: what found them (see ``discovered``).
         """
         if only is None:
             self._next_check = time.monotonic() + self.liveness_interval
@@ -508,7 +523,8 @@ class RedisStreamReader:
                 yield from self.view.set_host(host, alive)
                 self._alive_seen[host] = (value, alive)
         for start in range(0, len(load), LOAD_BATCH):
-            yield from self._load(client, load[start:start + LOAD_BATCH])
+            yield from self._load(client, load[start:start + LOAD_BATCH],
+                                  how)
         if load and self.hosts is None:
             self._next_probe = time.monotonic() + max(
                 PROBE_MIN, PROBE_COST_FACTOR * cost)
@@ -540,9 +556,11 @@ class RedisStreamReader:
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)
 
-    def _load(self, client, hosts: list[str]) -> Iterator:
+    def _load(self, client, hosts: list[str], how: str = 'check') -> Iterator:
         """Read hosts' state, stream position and liveness in one
         transaction and report each as a whole.
+
+        :param how: what found them (see ``discovered``).
         """
         pipe = client.pipeline(transaction=True)
         for host in hosts:
@@ -551,6 +569,7 @@ class RedisStreamReader:
             pipe.get(self._alive(host))
         self.commands += len(pipe) + 2  # and MULTI, EXEC
         replies = pipe.execute()
+        self._count_loads(hosts, replies, how)
         for index, host in enumerate(hosts):
             values, last, value = replies[3 * index:3 * index + 3]
             alive = self._parse_alive(host, value)
@@ -581,6 +600,21 @@ class RedisStreamReader:
             yield ClusterSync(Sync.FINISHED, host, reset)
             # Only now: its records are handled.
             self.positions[host] = last[0][0] if last else START
+
+    def _count_loads(self, hosts: list[str], replies: list,
+                     how: str) -> None:
+        self.discovered[how] = self.discovered.get(how, 0) + len(hosts)
+        log = self.load_log
+        if log is None or len(log) >= MAX_LOAD_LOG:
+            return
+        now = time.time()
+        for index, host in enumerate(hosts):
+            last = replies[3 * index + 1]
+            written = None
+            if last and STREAM_ID.match(str(last[0][0])):
+                written = int(str(last[0][0]).split('-')[0])
+            log.append((now, host, written, how))
+        LOG.debug('Loaded %d hosts found by %s', len(hosts), how)
 
     # -- stream entries ----------------------------------------------------
 
