@@ -254,6 +254,13 @@ class RedisStreamReader:
         self._next_check = 0.0
         # When to read the hosts set for new hosts only (see PROBE_MIN).
         self._next_probe = float('inf')
+        # The registrations stream (None: not read, a fixed host list),
+        # as the client sends it, and the reader's position in it.
+        self._registrations: Optional[bytes] = None
+        if self.hosts is None:
+            self._registrations = stores.redis_registrations_key(
+                key_prefix).encode('utf-8', 'surrogateescape')
+        self._registered = START
         self._stopped = threading.Event()
         self._lost_script: Any = None
         #: Hosts whose last view is kept after a store reset until they
@@ -279,7 +286,8 @@ class RedisStreamReader:
         #: after a (re)connection), ``check`` (the liveness check every
         #: ``liveness_interval``), ``probe`` (the hosts set read again
         #: after a check that loaded hosts, see PROBE_MIN), ``lost`` (its
-        #: stream lost entries).
+        #: stream lost entries), ``hint`` (an entry of the registrations
+        #: stream).
         self.discovered: dict[str, int] = {}
         #: None, or a list the reader appends (wall time, host, time of
         #: the host's last stream entry in ms or None, what found it) to
@@ -360,12 +368,21 @@ class RedisStreamReader:
                      'state', logsafe.safe(host), self.positions[host])
             del self.positions[host]
         pipe = client.pipeline(transaction=False)
-        if self.hosts is None:
+        if self._registrations is not None:
+            # Before the set: a host registered after this ID is in the
+            # set or in the entries read from it.
+            pipe.xrevrange(self._registrations, count=1)
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
-        members = pipe.execute()
-        self._members = self._good(self.hosts if self.hosts is not None
-                                   else members[0])
+        replies = pipe.execute()
+        if self._registrations is not None:
+            last, members = replies
+            self._registered = START
+            if last and STREAM_ID.match(str(last[0][0])):
+                self._registered = str(last[0][0])
+            self._members = self._good(members)
+        else:
+            self._members = self._good(self.hosts or ())
         yield from self._check_liveness(client, how='connect')
 
     def _good(self, hosts: Iterable) -> set[str]:
@@ -400,19 +417,39 @@ class RedisStreamReader:
         wait = max(0.0, min(self.block, self._next_check - now,
                             self._next_probe - now))
         before = dict(self.positions)
+        keys = self._keys
+        streams = {keys(h)[1]: p for h, p in before.items()}
+        registrations = self._registrations
+        if registrations is not None:
+            # New hosts wake this read up (see _hinted).
+            streams[registrations] = self._registered
         pipe = client.pipeline(transaction=False)
-        if before:
-            keys = self._keys
-            pipe.xread({keys(h)[1]: p for h, p in before.items()},
-                       count=self.count, block=max(1, int(wait * 1000)))
+        if streams:
+            pipe.xread(streams, count=self.count,
+                       block=max(1, int(wait * 1000)))
         if (due or probe) and self.hosts is None:
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
         replies = pipe.execute() if len(pipe) else []
-        if not before:
+        if not streams:
             self._stopped.wait(wait)
-        if before:
-            yield from self._entries(client, before, replies.pop(0) or [])
+        hints: list = []
+        if streams:
+            read = replies.pop(0) or []
+            if registrations is not None:
+                name = registrations.decode('utf-8', 'surrogateescape')
+                for index, (key, items) in enumerate(read):
+                    if key == name:
+                        hints = items
+                        del read[index]
+                        break
+            if read:
+                yield from self._entries(client, before, read)
+        if hints:
+            self._registered = hints[-1][0]
+            if not (due or probe):
+                # (A check or probe reads the whole set after them.)
+                yield from self._hinted(client, hints)
         if due:
             if self.hosts is None:
                 self._members = self._good(replies.pop(0))
@@ -426,6 +463,50 @@ class RedisStreamReader:
                 if new:
                     yield from self._check_liveness(client, sorted(new),
                                                     'probe')
+
+    def _hinted(self, client, entries: list) -> Iterator:
+        """Check and load the hosts that registration ``entries`` name
+        and the reader does not follow yet.  Only a hint: a name must be
+        a good host name and in the hosts set, and the host alive, as for
+        a host found in the set; anything else is skipped with one line.
+        """
+        names = []
+        followed = self.positions
+        known = self.view.hosts()
+        held = self.holds
+        warned = len(self._warned)
+        for position, fields in entries:
+            host = fields.get('host') if isinstance(fields, dict) else None
+            if not _good_host(host, self._warned):
+                continue
+            if (host not in followed and host not in known and
+                    host not in held and host not in names):
+                names.append(host)
+        self.skipped += len(self._warned) - warned
+        if not names:
+            return
+        from redis.exceptions import ResponseError
+        self.commands += 1
+        try:
+            flags = client.smismember(
+                stores.redis_hosts_key(self.key_prefix), names)
+        except ResponseError as exc:
+            # No SMISMEMBER (Redis < 6.2): read the set at the next round.
+            LOG.debug('No SMISMEMBER: %s', stores.describe_error(exc))
+            self._next_probe = 0.0
+            return
+        members = []
+        warned = len(self._warned)
+        for host, member in zip(names, flags):
+            if member:
+                members.append(host)
+            else:
+                skip('registration of host', host, 'not in the hosts set',
+                     self._warned)
+        self.skipped += len(self._warned) - warned
+        if members:
+            self._members.update(members)
+            yield from self._check_liveness(client, members, 'hint')
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
         keys = self._keys
