@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, cast, Iterable, Iterator, Optional
 
 from df_ovsdb_agent.cluster import cluster_event
 from df_ovsdb_agent.cluster import ClusterSync
@@ -470,7 +470,8 @@ class RedisStreamReader:
         a good host name and in the hosts set, and the host alive, as for
         a host found in the set; anything else is skipped with one line.
         """
-        names = []
+        names: list[str] = []
+        seen: set[str] = set()
         followed = self.positions
         known = self.view.hosts()
         held = self.holds
@@ -479,9 +480,11 @@ class RedisStreamReader:
             host = fields.get('host') if isinstance(fields, dict) else None
             if not _good_host(host, self._warned):
                 continue
-            if (host not in followed and host not in known and
-                    host not in held and host not in names):
-                names.append(host)
+            name = cast(str, host)  # checked just above
+            if (name not in followed and name not in known and
+                    name not in held and name not in seen):
+                seen.add(name)
+                names.append(name)
         self.skipped += len(self._warned) - warned
         if not names:
             return
@@ -495,7 +498,7 @@ class RedisStreamReader:
             LOG.debug('No SMISMEMBER: %s', stores.describe_error(exc))
             self._next_probe = 0.0
             return
-        members = []
+        members: list[str] = []
         warned = len(self._warned)
         for host, member in zip(names, flags):
             if member:
