@@ -203,7 +203,15 @@ def run(store: str, args, base: str) -> dict:
         except subprocess.TimeoutExpired:
             consumer.kill()
         server.stop()
-    return {'store': store, 'events': seen, 'consumer_cpu_s': round(cpu, 3),
+    counters = {}
+    if os.path.exists(out + '.loads.json'):
+        # The Redis reader's own counters (see fleet_consumer.write_loads):
+        # rounds and commands do not depend on the machine's load.
+        with open(out + '.loads.json') as loads:
+            counters = {k: v for k, v in json.load(loads).items()
+                        if k != 'loads'}
+    return {**counters, 'store': store, 'events': seen,
+            'consumer_cpu_s': round(cpu, 3),
             'user_s': round(user, 2), 'system_s': round(system, 2),
             'us_per_event': round(1e6 * cpu / seen, 1),
             'drain_s': round(last - started, 2),

@@ -55,6 +55,12 @@ LOAD_BATCH = 100
 PROBE_COST_FACTOR = 20
 PROBE_MIN = 0.1
 
+#: After a round that read registration entries, the registrations
+#: stream is left out of the reads for this many seconds: while a fleet
+#: comes up, new hosts are taken a batch at a time rather than a few per
+#: round (each round names every followed stream).
+HINT_INTERVAL = 0.05
+
 # KEYS = streams, ARGV = the reader's position in each.  Returns the
 # (1-based) indexes of the streams that may have lost entries after that
 # position.  Trimming removes the oldest entries first, so while the
@@ -261,6 +267,7 @@ class RedisStreamReader:
             self._registrations = stores.redis_registrations_key(
                 key_prefix).encode('utf-8', 'surrogateescape')
         self._registered = START
+        self._next_hint = 0.0
         self._stopped = threading.Event()
         self._lost_script: Any = None
         #: Hosts whose last view is kept after a store reset until they
@@ -421,8 +428,12 @@ class RedisStreamReader:
         streams = {keys(h)[1]: p for h, p in before.items()}
         registrations = self._registrations
         if registrations is not None:
-            # New hosts wake this read up (see _hinted).
-            streams[registrations] = self._registered
+            if now >= self._next_hint:
+                # New hosts wake this read up (see _hinted).
+                streams[registrations] = self._registered
+            else:
+                wait = min(wait, self._next_hint - now)
+                registrations = None
         pipe = client.pipeline(transaction=False)
         if streams:
             pipe.xread(streams, count=self.count,
@@ -447,6 +458,7 @@ class RedisStreamReader:
                 yield from self._entries(client, before, read)
         if hints:
             self._registered = hints[-1][0]
+            self._next_hint = time.monotonic() + HINT_INTERVAL
             if not (due or probe):
                 # (A check or probe reads the whole set after them.)
                 yield from self._hinted(client, hints)
@@ -489,27 +501,36 @@ class RedisStreamReader:
         if not names:
             return
         from redis.exceptions import ResponseError
-        self.commands += 1
+        # Membership and liveness in one round trip (a new host's load is
+        # one more): the liveness records of names not in the set are
+        # read but never parsed.
+        pipe = client.pipeline(transaction=False)
+        pipe.smismember(stores.redis_hosts_key(self.key_prefix), names)
+        keys = self._keys
+        pipe.mget([keys(h)[2] for h in names])
+        self.commands += 2
         try:
-            flags = client.smismember(
-                stores.redis_hosts_key(self.key_prefix), names)
+            flags, values = pipe.execute()
         except ResponseError as exc:
             # No SMISMEMBER (Redis < 6.2): read the set at the next round.
             LOG.debug('No SMISMEMBER: %s', stores.describe_error(exc))
             self._next_probe = 0.0
             return
         members: list[str] = []
+        records = []
         warned = len(self._warned)
-        for host, member in zip(names, flags):
+        for host, member, value in zip(names, flags, values):
             if member:
                 members.append(host)
+                records.append(value)
             else:
                 skip('registration of host', host, 'not in the hosts set',
                      self._warned)
         self.skipped += len(self._warned) - warned
         if members:
             self._members.update(members)
-            yield from self._check_liveness(client, members, 'hint')
+            yield from self._check_liveness(client, members, 'hint',
+                                            records)
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
         keys = self._keys
@@ -542,11 +563,13 @@ class RedisStreamReader:
     # -- liveness ----------------------------------------------------------
 
     def _check_liveness(self, client, only: Optional[list[str]] = None,
-                        how: str = 'check') -> Iterator:
+                        how: str = 'check',
+                        read: Optional[list] = None) -> Iterator:
         """Follow the hosts that came up, drop those that went down.
 
         :param only: check these hosts only (new ones, see PROBE_MIN).
         :param how: what found them (see ``discovered``).
+        :param read: the liveness records of ``only``, read already.
         """
         if only is None:
             self._next_check = time.monotonic() + self.liveness_interval
@@ -562,10 +585,13 @@ class RedisStreamReader:
             seen = {}
         if not hosts:
             return
-        self.commands += 1
         keys = self._keys
         started = time.monotonic()
-        records = client.mget([keys(h)[2] for h in hosts])
+        if read is None:
+            self.commands += 1
+            records = client.mget([keys(h)[2] for h in hosts])
+        else:
+            records = read
         cost = time.monotonic() - started
         load = []
         due = set(self.holds.due(time.monotonic()))
@@ -609,7 +635,9 @@ class RedisStreamReader:
         for start in range(0, len(load), LOAD_BATCH):
             yield from self._load(client, load[start:start + LOAD_BATCH],
                                   how)
-        if load and self.hosts is None:
+        if load and self.hosts is None and how != 'hint':
+            # (Hosts that register are found by their entries: no need to
+            # read the whole set again for them.)
             self._next_probe = time.monotonic() + max(
                 PROBE_MIN, PROBE_COST_FACTOR * cost)
 
