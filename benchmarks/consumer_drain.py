@@ -9,16 +9,16 @@ straight into a real store while the benchmark's consumer process
 The consumer starts on an empty store; then each host's records are
 written in the publishers' layout, as a cold start leaves them (etcd: one
 transaction per host with its liveness record and every interface key;
-Redis: the liveness record, the state hash and the stream entries of a
-full sync), from this process, while the consumer runs.  Reported: the
-consumer's CPU seconds (``/proc``) from the first write until it has
-written the last interface event, per event, and the wall time of that
-drain, and each host's lag (from its write to its last interface event
-at the consumer: p50, p99, max); with ``--idle``, its CPU over that
-many seconds after the drain, with nothing changing (a percentage of
-one core).  With ``--profile`` the consumer runs under cProfile
-(slower; the profile goes to ``PATH.STORE``).  Nothing here is a test
-assertion.
+Redis: the liveness record, the state hash, the stream entries of a full
+sync and the registration entry), from this process, while the consumer
+runs.  Reported: the consumer's CPU seconds (``/proc``) from the first
+write until it has written the last interface event, per event, and the
+wall time of that drain, and each host's lag (from its write to its last
+interface event at the consumer: p50, p99, max); with ``--idle``, its CPU
+over that many seconds after the drain, with nothing changing (a
+percentage of one core).  With ``--profile`` the consumer runs under
+cProfile (slower; the profile goes to ``PATH.STORE``).  Nothing here is a
+test assertion.
 """
 
 import argparse
@@ -100,6 +100,10 @@ def fill_redis(url: str, hosts: list, interfaces: int,
         pipe.set(stores.redis_alive_key(prefix, host),
                  alive(host, interfaces), px=600000)
         pipe.sadd(stores.redis_hosts_key(prefix), host)
+        # As a publisher's claim registers the host (see
+        # publishers/redis.py): readers are woken by it.
+        pipe.xadd(stores.redis_registrations_key(prefix), {'host': host},
+                  maxlen=stores.REDIS_REGISTRATIONS_MAXLEN, approximate=True)
         if index % BATCH == BATCH - 1:
             pipe.execute()
             now = time.monotonic()
@@ -199,7 +203,15 @@ def run(store: str, args, base: str) -> dict:
         except subprocess.TimeoutExpired:
             consumer.kill()
         server.stop()
-    return {'store': store, 'events': seen, 'consumer_cpu_s': round(cpu, 3),
+    counters = {}
+    if os.path.exists(out + '.loads.json'):
+        # The Redis reader's own counters (see fleet_consumer.write_loads):
+        # rounds and commands do not depend on the machine's load.
+        with open(out + '.loads.json') as loads:
+            counters = {k: v for k, v in json.load(loads).items()
+                        if k != 'loads'}
+    return {**counters, 'store': store, 'events': seen,
+            'consumer_cpu_s': round(cpu, 3),
             'user_s': round(user, 2), 'system_s': round(system, 2),
             'us_per_event': round(1e6 * cpu / seen, 1),
             'drain_s': round(last - started, 2),

@@ -182,13 +182,31 @@ def main(argv=None) -> int:
                         format='%(asctime)s consumer %(levelname)s '
                                '%(name)s %(message)s')
     reader = make_reader(args.store, args.url)
+    if hasattr(reader, 'load_log'):
+        reader.load_log = []
     signal.signal(signal.SIGTERM, lambda *_: reader.stop())
     out = Output(args.out)
     try:
         follow(reader, out)
     finally:
         out.close()
+        write_loads(reader, args.out + '.loads.json')
     return 0
+
+
+def write_loads(reader, path: str) -> None:
+    """The Redis reader's record of the hosts it loaded (wall time,
+    host, its last stream entry's time in ms, what found it) and its
+    counters, for ``--keep`` runs: how long after a host wrote its data
+    the reader loaded it, a measure that does not depend on the load.
+    """
+    if getattr(reader, 'load_log', None) is None:
+        return
+    with open(path, 'w') as out:
+        json.dump({'loads': reader.load_log,
+                   'discovered': reader.discovered,
+                   'rounds': reader.rounds,
+                   'commands': reader.commands}, out)
 
 
 if __name__ == '__main__':

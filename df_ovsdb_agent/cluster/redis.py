@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import time
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, cast, Iterable, Iterator, Optional
 
 from df_ovsdb_agent.cluster import cluster_event
 from df_ovsdb_agent.cluster import ClusterSync
@@ -55,6 +55,14 @@ LOAD_BATCH = 100
 PROBE_COST_FACTOR = 20
 PROBE_MIN = 0.1
 
+#: After a round that read registration entries, the registrations
+#: stream is left out of the reads for this many seconds, plus
+#: HINT_PER_HOST per host followed: while a fleet comes up, new hosts are
+#: taken a batch at a time rather than a few per round, since each round
+#: names every followed stream (at 10,000 hosts: 0.25 s between batches).
+HINT_INTERVAL = 0.05
+HINT_PER_HOST = 0.00002
+
 # KEYS = streams, ARGV = the reader's position in each.  Returns the
 # (1-based) indexes of the streams that may have lost entries after that
 # position.  Trimming removes the oldest entries first, so while the
@@ -84,6 +92,9 @@ return lost
 
 #: Distinct skipped records a reader remembers having warned about.
 MAX_WARNED = 10000
+
+#: Loads a reader's ``load_log`` keeps (a benchmark's record).
+MAX_LOAD_LOG = 100000
 
 
 def skip(what: str, where: object, reason: object,
@@ -251,6 +262,14 @@ class RedisStreamReader:
         self._next_check = 0.0
         # When to read the hosts set for new hosts only (see PROBE_MIN).
         self._next_probe = float('inf')
+        # The registrations stream (None: not read, a fixed host list),
+        # as the client sends it, and the reader's position in it.
+        self._registrations: Optional[bytes] = None
+        if self.hosts is None:
+            self._registrations = stores.redis_registrations_key(
+                key_prefix).encode('utf-8', 'surrogateescape')
+        self._registered = START
+        self._next_hint = 0.0
         self._stopped = threading.Event()
         self._lost_script: Any = None
         #: Hosts whose last view is kept after a store reset until they
@@ -272,6 +291,17 @@ class RedisStreamReader:
         self.skipped = 0
         self.connects = 0
         self.resets = 0
+        #: Hosts loaded, by what found them: ``connect`` (the first read
+        #: after a (re)connection), ``check`` (the liveness check every
+        #: ``liveness_interval``), ``probe`` (the hosts set read again
+        #: after a check that loaded hosts, see PROBE_MIN), ``lost`` (its
+        #: stream lost entries), ``hint`` (an entry of the registrations
+        #: stream).
+        self.discovered: dict[str, int] = {}
+        #: None, or a list the reader appends (wall time, host, time of
+        #: the host's last stream entry in ms or None, what found it) to
+        #: at each host it loads, at most MAX_LOAD_LOG: for benchmarks.
+        self.load_log: Optional[list] = None
 
     def __iter__(self) -> Iterator:
         return self.events()
@@ -347,13 +377,22 @@ class RedisStreamReader:
                      'state', logsafe.safe(host), self.positions[host])
             del self.positions[host]
         pipe = client.pipeline(transaction=False)
-        if self.hosts is None:
+        if self._registrations is not None:
+            # Before the set: a host registered after this ID is in the
+            # set or in the entries read from it.
+            pipe.xrevrange(self._registrations, count=1)
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
-        members = pipe.execute()
-        self._members = self._good(self.hosts if self.hosts is not None
-                                   else members[0])
-        yield from self._check_liveness(client)
+        replies = pipe.execute()
+        if self._registrations is not None:
+            last, members = replies
+            self._registered = START
+            if last and STREAM_ID.match(str(last[0][0])):
+                self._registered = str(last[0][0])
+            self._members = self._good(members)
+        else:
+            self._members = self._good(self.hosts or ())
+        yield from self._check_liveness(client, how='connect')
 
     def _good(self, hosts: Iterable) -> set[str]:
         """The host names that can be hosts (others skipped, counted)."""
@@ -387,19 +426,45 @@ class RedisStreamReader:
         wait = max(0.0, min(self.block, self._next_check - now,
                             self._next_probe - now))
         before = dict(self.positions)
+        keys = self._keys
+        streams = {keys(h)[1]: p for h, p in before.items()}
+        registrations = self._registrations
+        if registrations is not None:
+            if now >= self._next_hint:
+                # New hosts wake this read up (see _hinted).
+                streams[registrations] = self._registered
+            else:
+                wait = min(wait, self._next_hint - now)
+                registrations = None
         pipe = client.pipeline(transaction=False)
-        if before:
-            keys = self._keys
-            pipe.xread({keys(h)[1]: p for h, p in before.items()},
-                       count=self.count, block=max(1, int(wait * 1000)))
+        if streams:
+            pipe.xread(streams, count=self.count,
+                       block=max(1, int(wait * 1000)))
         if (due or probe) and self.hosts is None:
             pipe.smembers(stores.redis_hosts_key(self.key_prefix))
         self.commands += len(pipe)
         replies = pipe.execute() if len(pipe) else []
-        if not before:
+        if not streams:
             self._stopped.wait(wait)
-        if before:
-            yield from self._entries(client, before, replies.pop(0) or [])
+        hints: list = []
+        if streams:
+            read = replies.pop(0) or []
+            if registrations is not None:
+                name = registrations.decode('utf-8', 'surrogateescape')
+                for index, (key, items) in enumerate(read):
+                    if key == name:
+                        hints = items
+                        del read[index]
+                        break
+            if read:
+                yield from self._entries(client, before, read)
+        if hints:
+            self._registered = hints[-1][0]
+            self._next_hint = time.monotonic() + HINT_INTERVAL + (
+                HINT_PER_HOST * len(before))
+            if not (due or probe):
+                # (A check or probe reads the whole set after them.)
+                yield from self._hinted(client, hints)
         if due:
             if self.hosts is None:
                 self._members = self._good(replies.pop(0))
@@ -411,7 +476,64 @@ class RedisStreamReader:
                 new = (self._members - self.positions.keys() -
                        self.view.hosts().keys() - set(self.holds.hosts()))
                 if new:
-                    yield from self._check_liveness(client, sorted(new))
+                    yield from self._check_liveness(client, sorted(new),
+                                                    'probe')
+
+    def _hinted(self, client, entries: list) -> Iterator:
+        """Check and load the hosts that registration ``entries`` name
+        and the reader does not follow yet.  Only a hint: a name must be
+        a good host name and in the hosts set, and the host alive, as for
+        a host found in the set; anything else is skipped with one line.
+        """
+        names: list[str] = []
+        seen: set[str] = set()
+        followed = self.positions
+        known = self.view.hosts()
+        held = self.holds
+        warned = len(self._warned)
+        for position, fields in entries:
+            host = fields.get('host') if isinstance(fields, dict) else None
+            if not _good_host(host, self._warned):
+                continue
+            name = cast(str, host)  # checked just above
+            if (name not in followed and name not in known and
+                    name not in held and name not in seen):
+                seen.add(name)
+                names.append(name)
+        self.skipped += len(self._warned) - warned
+        if not names:
+            return
+        from redis.exceptions import ResponseError
+        # Membership and liveness in one round trip (a new host's load is
+        # one more): the liveness records of names not in the set are
+        # read but never parsed.
+        pipe = client.pipeline(transaction=False)
+        pipe.smismember(stores.redis_hosts_key(self.key_prefix), names)
+        keys = self._keys
+        pipe.mget([keys(h)[2] for h in names])
+        self.commands += 2
+        try:
+            flags, values = pipe.execute()
+        except ResponseError as exc:
+            # No SMISMEMBER (Redis < 6.2): read the set at the next round.
+            LOG.debug('No SMISMEMBER: %s', stores.describe_error(exc))
+            self._next_probe = 0.0
+            return
+        members: list[str] = []
+        records = []
+        warned = len(self._warned)
+        for host, member, value in zip(names, flags, values):
+            if member:
+                members.append(host)
+                records.append(value)
+            else:
+                skip('registration of host', host, 'not in the hosts set',
+                     self._warned)
+        self.skipped += len(self._warned) - warned
+        if members:
+            self._members.update(members)
+            yield from self._check_liveness(client, members, 'hint',
+                                            records)
 
     def _entries(self, client, before: dict, streams: list) -> Iterator:
         keys = self._keys
@@ -422,7 +544,7 @@ class RedisStreamReader:
             if host in lost:
                 LOG.info('Stream of host %s no longer holds %s; re-reading '
                          'its state', logsafe.safe(host), before[host])
-                yield from self._load(client, [host])
+                yield from self._load(client, [host], 'lost')
                 continue
             for position, fields in items:
                 yield from self._entry(host, position, fields)
@@ -443,11 +565,14 @@ class RedisStreamReader:
 
     # -- liveness ----------------------------------------------------------
 
-    def _check_liveness(self, client,
-                        only: Optional[list[str]] = None) -> Iterator:
+    def _check_liveness(self, client, only: Optional[list[str]] = None,
+                        how: str = 'check',
+                        read: Optional[list] = None) -> Iterator:
         """Follow the hosts that came up, drop those that went down.
 
         :param only: check these hosts only (new ones, see PROBE_MIN).
+        :param how: what found them (see ``discovered``).
+        :param read: the liveness records of ``only``, read already.
         """
         if only is None:
             self._next_check = time.monotonic() + self.liveness_interval
@@ -463,10 +588,13 @@ class RedisStreamReader:
             seen = {}
         if not hosts:
             return
-        self.commands += 1
         keys = self._keys
         started = time.monotonic()
-        records = client.mget([keys(h)[2] for h in hosts])
+        if read is None:
+            self.commands += 1
+            records = client.mget([keys(h)[2] for h in hosts])
+        else:
+            records = read
         cost = time.monotonic() - started
         load = []
         due = set(self.holds.due(time.monotonic()))
@@ -508,8 +636,11 @@ class RedisStreamReader:
                 yield from self.view.set_host(host, alive)
                 self._alive_seen[host] = (value, alive)
         for start in range(0, len(load), LOAD_BATCH):
-            yield from self._load(client, load[start:start + LOAD_BATCH])
-        if load and self.hosts is None:
+            yield from self._load(client, load[start:start + LOAD_BATCH],
+                                  how)
+        if load and self.hosts is None and how != 'hint':
+            # (Hosts that register are found by their entries: no need to
+            # read the whole set again for them.)
             self._next_probe = time.monotonic() + max(
                 PROBE_MIN, PROBE_COST_FACTOR * cost)
 
@@ -540,9 +671,11 @@ class RedisStreamReader:
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)
 
-    def _load(self, client, hosts: list[str]) -> Iterator:
+    def _load(self, client, hosts: list[str], how: str = 'check') -> Iterator:
         """Read hosts' state, stream position and liveness in one
         transaction and report each as a whole.
+
+        :param how: what found them (see ``discovered``).
         """
         pipe = client.pipeline(transaction=True)
         for host in hosts:
@@ -551,6 +684,7 @@ class RedisStreamReader:
             pipe.get(self._alive(host))
         self.commands += len(pipe) + 2  # and MULTI, EXEC
         replies = pipe.execute()
+        self._count_loads(hosts, replies, how)
         for index, host in enumerate(hosts):
             values, last, value = replies[3 * index:3 * index + 3]
             alive = self._parse_alive(host, value)
@@ -581,6 +715,21 @@ class RedisStreamReader:
             yield ClusterSync(Sync.FINISHED, host, reset)
             # Only now: its records are handled.
             self.positions[host] = last[0][0] if last else START
+
+    def _count_loads(self, hosts: list[str], replies: list,
+                     how: str) -> None:
+        self.discovered[how] = self.discovered.get(how, 0) + len(hosts)
+        log = self.load_log
+        if log is None or len(log) >= MAX_LOAD_LOG:
+            return
+        now = time.time()
+        for index, host in enumerate(hosts):
+            last = replies[3 * index + 1]
+            written = None
+            if last and STREAM_ID.match(str(last[0][0])):
+                written = int(str(last[0][0]).split('-')[0])
+            log.append((now, host, written, how))
+        LOG.debug('Loaded %d hosts found by %s', len(hosts), how)
 
     # -- stream entries ----------------------------------------------------
 

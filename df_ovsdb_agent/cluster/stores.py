@@ -10,8 +10,9 @@ write it and the consumers that read it:
 - Redis: ``<key_prefix>:<host>:interfaces`` (hash name -> JSON state
   record), ``<key_prefix>:<host>:events`` (stream, one ``event`` field
   holding the JSON event, with ``action``, or a sync marker),
-  ``<key_prefix>:hosts`` (set of host names) and ``<key_prefix>:<host>:alive``
-  (the liveness record, set with a TTL).
+  ``<key_prefix>:hosts`` (set of host names), ``<key_prefix>:<host>:alive``
+  (the liveness record, set with a TTL) and ``<key_prefix>:registrations``
+  (stream, one ``host`` field per claim of a host id: a hint only).
 
 A *liveness record* (:func:`alive_record`) is
 ``{"host", "owner", "version", "pid", "started", "synced", "interfaces",
@@ -266,6 +267,19 @@ def etcd_client(options: StoreOptions):
 
 def redis_hosts_key(key_prefix: str) -> str:
     return '%s:hosts' % key_prefix
+
+
+#: Entries kept (about: ``MAXLEN ~``) in the registrations stream.
+REDIS_REGISTRATIONS_MAXLEN = 1000
+
+
+def redis_registrations_key(key_prefix: str) -> str:
+    """``<key_prefix>:registrations``: a stream with one entry (field
+    ``host``) per claim of a host id, written with the ``SADD`` to the
+    hosts set; a hint for readers, which it wakes up.  It ends in none of
+    a host's key suffixes, so no host name can collide with it.
+    """
+    return '%s:registrations' % key_prefix
 
 
 def redis_state_key(key_prefix: str, host: str) -> str:

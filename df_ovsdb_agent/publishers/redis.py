@@ -44,7 +44,16 @@ local function mine(r)
 end
 """
 
-# Claim or refresh the host id: KEYS = alive, hosts; ARGV = owner, pid,
+# A claim adds the host to the hosts set and, in the same script, one
+# entry to the registrations stream: a hint that wakes readers blocked in
+# XREAD (the set stays the truth).  KEYS[n] = the stream, ARGV[h] = host.
+_REGISTER = """
+redis.call('SADD', KEYS[%%d], ARGV[%%d])
+redis.call('XADD', KEYS[%%d], 'MAXLEN', '~', '%d', '*', 'host', ARGV[%%d])
+""" % stores.REDIS_REGISTRATIONS_MAXLEN
+
+# Claim or refresh the host id: KEYS = alive, hosts, registrations; ARGV =
+# owner, pid,
 # started, record, ttl ms, mode ('claim' takes over an older process of
 # the same owner; 'refresh' needs the record to be ours), host.
 # Returns {0} done, {1, current} held by another, {2} no record.
@@ -59,12 +68,15 @@ elseif ARGV[6] ~= 'claim' then
   return {2}
 end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
-if ARGV[6] == 'claim' then redis.call('SADD', KEYS[2], ARGV[7]) end
+if ARGV[6] == 'claim' then
+""" + _REGISTER % (2, 7, 3, 7) + """
+end
 return {0}
 """
 
-# Guarded write: KEYS = alive, hash, stream, hosts; ARGV = owner, pid,
-# started, maxlen, number of hash ops N, drop (1: also remove the host),
+# Guarded write: KEYS = alive, hash, stream, hosts, registrations; ARGV =
+# owner, pid, started, maxlen, number of hash ops N, drop (1: also remove
+# the host),
 # host, liveness record to set after the data ('' for none), its ttl ms,
 # mode ('claim': take the host over like CLAIM does; else the record
 # must be ours), then N (name, value or '' to delete) pairs, then stream
@@ -94,7 +106,9 @@ while i <= #ARGV do
 end
 if ARGV[8] ~= '' then
   redis.call('SET', KEYS[1], ARGV[8], 'PX', ARGV[9])
-  if claim then redis.call('SADD', KEYS[4], ARGV[7]) end
+  if claim then
+""" + _REGISTER % (4, 7, 5, 7) + """
+  end
 end
 if ARGV[6] == '1' then
   redis.call('DEL', KEYS[1])
@@ -116,6 +130,7 @@ class RedisStore(store.Store):
         self.options = options
         self.key_prefix = key_prefix
         self.hosts_key = stores.redis_hosts_key(key_prefix)
+        self.registrations_key = stores.redis_registrations_key(key_prefix)
         self.stream_maxlen = stream_maxlen
         self.ttl = liveness_ttl
         self.tick_interval = liveness_ttl / 3.0
@@ -166,7 +181,7 @@ class RedisStore(store.Store):
     def _set_alive(self, alive: dict, mode: str) -> None:
         sent = self.sent = time.monotonic()
         self._check(self._claim_script(
-            keys=[self.alive_key, self.hosts_key],
+            keys=[self.alive_key, self.hosts_key, self.registrations_key],
             args=self._me() + [stores.dumps(alive), int(self.ttl * 1000),
                                mode, self.host]))
         self._expires = sent + self.ttl
@@ -233,7 +248,7 @@ class RedisStore(store.Store):
         sent = self.sent = time.monotonic()
         self._check(self._write(
             keys=[self.alive_key, self.state_key, self.stream_key,
-                  self.hosts_key],
+                  self.hosts_key, self.registrations_key],
             args=self._me() + [
                 self.stream_maxlen, len(write.state), int(drop), self.host,
                 '' if alive is None else stores.dumps(alive),
