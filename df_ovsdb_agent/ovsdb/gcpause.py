@@ -32,8 +32,9 @@ ends (the embedder's included) is freed at the next full collection
 instead of the next young one: in a loop making only cyclic garbage, not
 within 20 million allocations; with 1% of its allocations kept, after 10
 million.  Skipped, so that nothing someone else froze is ever unfrozen,
-when ``gc.get_freeze_count()`` is not 0 (it walks the frozen objects: paid
-only after a big pause); on 3.14+ (incremental collector: its old
+once ``gc.get_freeze_count()`` was not 0 (it walks the frozen objects,
+29 ms for a million, so it is asked until then only: free while nothing
+is frozen); on 3.14+ (incremental collector: its old
 generation is scanned in increments anyway) and free-threaded builds (the
 two calls walk the whole heap).  A thread calling ``gc.freeze()`` in the
 few bytecodes between that check and the two calls would see its objects
@@ -77,13 +78,22 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+# Set once objects frozen by someone else were seen: never promote again
+# in this process (get_freeze_count() walks them: 29 ms for a million).
+_others_freeze = False
+
+
 def promote_young() -> bool:
     """Move every tracked object to the oldest generation without walking
-    it, unless some objects are frozen (never unfreeze another's).
+    it, unless some objects are or were frozen (never unfreeze another's).
 
     Returns whether it did.
     """
+    global _others_freeze
+    if _others_freeze:
+        return False
     if gc.get_freeze_count():
+        _others_freeze = True
         return False
     gc.freeze()
     gc.unfreeze()

@@ -211,6 +211,7 @@ def walks(monkeypatch):
     # Both of the sync's pauses promote (the parse's at any size above
     # ~1,250 interfaces, the sync's above ~5,000 with the default).
     monkeypatch.setattr(gcpause, 'PROMOTE_AFTER', BIG // 2)
+    monkeypatch.setattr(gcpause, '_others_freeze', False)
     made = Walks()
     gc.enable()
     gc.collect()

@@ -11,7 +11,8 @@ from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 
 
 @pytest.fixture(autouse=True)
-def collector_restored():
+def collector_restored(monkeypatch):
+    monkeypatch.setattr(gcpause, '_others_freeze', False)
     was = gc.isenabled()
     yield
     if was:
@@ -123,3 +124,7 @@ def test_what_the_program_froze_stays_frozen():
         assert _generation(theirs) is None
     finally:
         gc.unfreeze()
+    # Not even once they are unfrozen: they were someone's decision.
+    with collector_paused():
+        kept = _young(gcpause.PROMOTE_AFTER)
+    assert _generation(kept[0]) in (0, 1)
