@@ -37,18 +37,59 @@ def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
+# Reporter._next when no target is armed: a count never reached.
+_NEVER = 1 << 62
+# Names in [_MARK_LOW, _MARK_HIGH) start with MARK_PREFIX: two string
+# comparisons per event instead of a method call.
+_MARK_LOW = MARK_PREFIX
+_MARK_HIGH = MARK_PREFIX[:-1] + chr(ord(MARK_PREFIX[-1]) + 1)
+
+
 class Reporter:
-    """Counts deliveries and writes protocol lines to the parent."""
+    """Counts deliveries and writes protocol lines to the parent.
+
+    The count is inside every contender's measured CPU, so ``event`` does
+    the least that still counts each notification and sees the exact one
+    that reaches a target: one addition into a counter that is never
+    reset, one comparison with the nearest armed target (``_next``, an
+    absolute count) and one name check for marks.  Only reaching a target
+    takes the lock.  ``event`` is called from one thread per contender
+    (its subscriber's); ``expect``/``expect_resync`` come from the command
+    thread, re-arm under the lock and then check the count themselves.
+    """
 
     def __init__(self, out) -> None:
         self._out = out
         self._lock = threading.Lock()
-        self.count = 0
-        self.target: Optional[int] = None
+        self._seen = 0  # every notification, never reset
+        self._next = _NEVER
+        self._base = 0  # _seen at the last expect(): count's zero
+        self._resync_base = 0
+        self.target: Optional[int] = None  # relative to _base
+        self._sync_target: Optional[int] = None  # relative to _base
+        self.resync_target: Optional[int] = None  # to _resync_base
         self.synced = False
-        self.resync_count = 0
-        self.resync_target: Optional[int] = None
-        self.sync_target: Optional[int] = None
+
+    @property
+    def count(self) -> int:
+        """Notifications since the last :meth:`expect` (or the start)."""
+        return self._seen - self._base
+
+    @property
+    def resync_count(self) -> int:
+        """Notifications since the last resync began or was expected."""
+        return self._seen - self._resync_base
+
+    @property
+    def sync_target(self) -> Optional[int]:
+        """Notifications that make the initial sync (no sync marker)."""
+        return self._sync_target
+
+    @sync_target.setter
+    def sync_target(self, count: Optional[int]) -> None:
+        with self._lock:
+            self._sync_target = count
+            self._rearm()
 
     def emit(self, **msg) -> None:
         with self._lock:
@@ -60,24 +101,43 @@ class Reporter:
 
     def event(self, name: Optional[str], n: int = 1) -> None:
         """The subscriber got ``n`` notifications (named when known)."""
-        with self._lock:
-            self.count += n
-            self.resync_count += n
-            if name is not None and name.startswith(MARK_PREFIX):
-                self._emit({'ev': 'mark', 'name': name, 't': now_ns()})
-            if self.target is not None and self.count >= self.target:
-                self.target = None
-                self._emit({'ev': 'reached', 't': now_ns(),
-                            'count': self.count})
-            if self.sync_target is not None and self.count >= self.sync_target:
-                self.sync_target = None
-                self.synced = True
-                self._emit({'ev': 'synced', 't': now_ns(),
-                            'events': self.count})
-            if (self.resync_target is not None
-                    and self.resync_count >= self.resync_target):
-                self.resync_target = None
-                self._resynced()
+        seen = self._seen + n
+        self._seen = seen
+        if name is not None and _MARK_LOW <= name < _MARK_HIGH:
+            self.mark(name)
+        if seen >= self._next:
+            with self._lock:
+                self._check()
+
+    def _rearm(self) -> None:
+        """_next: the nearest armed target (lock held)."""
+        nearest = _NEVER
+        if self.target is not None:
+            nearest = self._base + self.target
+        if self._sync_target is not None:
+            nearest = min(nearest, self._base + self._sync_target)
+        if self.resync_target is not None:
+            nearest = min(nearest, self._resync_base + self.resync_target)
+        self._next = nearest
+
+    def _check(self) -> None:
+        """Report every target the count reached (lock held)."""
+        seen = self._seen
+        if self.target is not None and seen - self._base >= self.target:
+            self.target = None
+            self._emit({'ev': 'reached', 't': now_ns(),
+                        'count': seen - self._base})
+        if (self._sync_target is not None
+                and seen - self._base >= self._sync_target):
+            self._sync_target = None
+            self.synced = True
+            self._emit({'ev': 'synced', 't': now_ns(),
+                        'events': seen - self._base})
+        if (self.resync_target is not None
+                and seen - self._resync_base >= self.resync_target):
+            self.resync_target = None
+            self._resynced()
+        self._rearm()
 
     def mark(self, name: str) -> None:
         self.emit(ev='mark', name=name, t=now_ns())
@@ -85,21 +145,29 @@ class Reporter:
     def expect(self, count: int) -> None:
         """Report 'reached' once ``count`` more notifications arrived."""
         with self._lock:
-            self.count = 0
+            self._base = self._seen
             self.target = count
+            self._rearm()
+            # Events counted since _seen was read saw the old _next.
+            if self._seen >= self._next:
+                self._check()
 
     def expect_resync(self, count: Optional[int]) -> None:
         """Report 'resynced' at the next sync_finished, or after ``count``
         notifications for contenders that have no sync marker.
         """
         with self._lock:
-            self.resync_count = 0
+            self._resync_base = self._seen
             self.resync_target = count
+            self._rearm()
+            if self._seen >= self._next:
+                self._check()
 
     def sync_started(self) -> None:
         with self._lock:
             if self.synced:
-                self.resync_count = 0
+                self._resync_base = self._seen
+                self._rearm()
 
     def sync_finished(self) -> None:
         with self._lock:
@@ -142,6 +210,7 @@ class AgentContender(Contender):
         from df_ovsdb_agent.events import SyncEvent
         from df_ovsdb_agent.ovsdb.monitor import OvsdbSettings
         rep = self.rep
+        count = rep.event
 
         def subscriber(event) -> None:
             if isinstance(event, SyncEvent):
@@ -150,7 +219,7 @@ class AgentContender(Contender):
                 else:
                     rep.sync_started()
             else:
-                rep.event(event.interface.name)
+                count(event.interface.name)
 
         _report_connections(rep)
         agent = Agent(settings=OvsdbSettings(connection=self.remote,
@@ -202,13 +271,14 @@ class RawIdlContender(Contender):
         from ovs.db import idl as ovs_idl
         from ovs import poller
         rep = self.rep
+        count = rep.event
 
         class Idl(ovs_idl.Idl):
             def notify(self, event, row, updates=None):
                 # Its subscriber wants interfaces; the other tables are
                 # there because the agent monitors them too.
                 if row._table.name == 'Interface':
-                    rep.event(row.name)
+                    count(row.name)
 
         idl = Idl(self.remote, _raw_helper())
         # Same reconnect backoff as the agent, so resyncs compare parsing.
@@ -297,6 +367,7 @@ class NeutronJsonContender(Contender):
 
     def run(self) -> None:
         rep = self.rep
+        count = rep.event
         proc = self._start_monitor()
         first = True
         for line in proc.stdout:
@@ -307,7 +378,7 @@ class NeutronJsonContender(Contender):
                 if row['action'] == 'old':
                     continue
                 row['external_ids'] = dict(row['external_ids'][1])
-                rep.event(row['name'])
+                count(row['name'])
             if first:
                 first = False
                 rep.sync_finished()

@@ -2,7 +2,9 @@
 ovsdb-server: the collector runs again after a sync, after a dump cut
 short by the connection closing, and after a dump that is not JSON; and a
 dump big enough to be parsed row by row (``jsonrpc.walk_message``) lands
-exactly as the database holds it.
+exactly as the database holds it.  After a big dump no young or middle
+collection walks what the dump left (gcpause promotes it), and objects
+the program froze stay frozen (then nothing is promoted).
 
 A small TCP relay between the agent and the real server cuts or spoils the
 server's bytes on one chosen connection and holds the next one until the
@@ -17,6 +19,7 @@ import pytest
 
 from df_ovsdb_agent.classifier import classify
 from df_ovsdb_agent.classifier import Policy
+from df_ovsdb_agent.ovsdb import gcpause
 from df_ovsdb_agent.ovsdb import jsonrpc
 from df_ovsdb_agent.testing.rpc import Client as Rpc
 from df_ovsdb_agent.testing.sandbox import wait_for
@@ -24,6 +27,9 @@ from tests.functional.ovsdb_ops import interface_rows
 from tests.functional.ovsdb_ops import populate
 
 PORTS = 1000
+# A dump's parse leaves ~4 tracked containers per interface, the sync ~1;
+# a young or middle collection of this process walks far fewer.
+BIG = 10000
 
 
 class Relay:
@@ -175,3 +181,75 @@ def test_collector_runs_after_a_failed_and_a_real_sync(ovsdb, make_agent,
     replica = agent.monitor._replica
     assert all(type(row) is tuple
                for row in replica.tables['Interface'].values())
+
+
+class Walks:
+    """gc callback: the objects each young or middle collection walks
+    (the generations it collects, counted at its start).
+    """
+
+    def __init__(self):
+        self.sizes: list = []
+
+    def __call__(self, phase, info):
+        generation = info['generation']
+        if phase == 'start' and generation < 2:
+            self.sizes.append(sum(len(gc.get_objects(generation=g))
+                                  for g in range(generation + 1)))
+
+    def one_more(self):
+        """Allocate until one more young collection ran; its size."""
+        seen, junk = len(self.sizes), []
+        while len(self.sizes) == seen:
+            junk.append([])
+            assert len(junk) < 10 ** 6, 'no collection'
+        return self.sizes[-1]
+
+
+@pytest.fixture
+def walks(monkeypatch):
+    # Both of the sync's pauses promote (the parse's at any size above
+    # ~1,250 interfaces, the sync's above ~5,000 with the default).
+    monkeypatch.setattr(gcpause, 'PROMOTE_AFTER', BIG // 2)
+    monkeypatch.setattr(gcpause, '_others_freeze', False)
+    made = Walks()
+    gc.enable()
+    gc.collect()
+    gc.callbacks.append(made)
+    yield made
+    gc.callbacks.remove(made)
+
+
+def _big_sync(ovsdb, make_agent):
+    populate(ovsdb.unix_remote, BIG)
+    agent = make_agent(ovsdb.remote)
+    agent.start_async()
+    assert agent.wait_synced(120)
+    assert len(agent.interfaces()) == BIG
+    return agent
+
+
+@pytest.mark.skipif(not gcpause._PROMOTES, reason='no O(1) promotion')
+def test_no_young_collection_walks_a_big_dump(ovsdb, make_agent, walks):
+    _big_sync(ovsdb, make_agent)
+    walks.one_more()
+    assert gc.isenabled()
+    # Without the promotion the first collection after the parse walks
+    # >= 4 * BIG objects, the one after the sync >= BIG.
+    assert max(walks.sizes) < BIG, walks.sizes
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_the_program_froze_stay_frozen(ovsdb, make_agent, walks):
+    theirs = [[]]
+    gc.freeze()
+    try:
+        _big_sync(ovsdb, make_agent)
+        walks.one_more()
+        assert not any(o is theirs for o in gc.get_objects())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert any(o is theirs for o in gc.get_objects(generation=2))
+    # Nothing was promoted: a young collection walked the dump.
+    assert max(walks.sizes) >= BIG, walks.sizes
