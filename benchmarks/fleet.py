@@ -240,6 +240,8 @@ class StoreRun:
                 key = (line['h'], line['n'])
                 self.seen.append((line['t'], key, line['a'], line['r']))
                 self.seen_view.apply(key, line['a'], line['r'])
+            elif line['e'] in ('c', 'w'):
+                continue  # the consumer's trace (DF_FLEET_TRACE=1)
             else:
                 self.markers.append((line['t'], line['e'], line.get('h'),
                                      line.get('s'), line.get('reset')))

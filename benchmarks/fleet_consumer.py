@@ -22,6 +22,7 @@ import argparse
 import collections
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -172,6 +173,41 @@ def follow(reader, out: Output) -> None:
         holds_line(out, reader, downs)
 
 
+def trace_etcd(reader, out: Output) -> None:
+    """Timeline of the etcd watch (DF_FLEET_TRACE=1): per chunk read, the
+    time blocked on the socket (``"e": "c"``, ``w`` seconds, ``b``
+    bytes); per watch message, its header revision, events and the
+    seconds the reader spent on it (``"e": "w"``).  Wraps private
+    helpers: benchmark instrumentation only.
+    """
+    from df_ovsdb_agent.cluster import etcd
+    lines = etcd._lines
+    message = reader._message
+
+    def timed(chunks):
+        while True:
+            began = time.monotonic()
+            chunk = next(chunks, None)
+            now = time.monotonic()
+            if chunk is None:
+                return
+            out.write({'t': now, 'e': 'c', 'w': now - began,
+                       'b': len(chunk)})
+            yield chunk
+
+    def traced(client, data):
+        began = time.monotonic()
+        events = message(client, data)
+        result = data.get('result') or {}
+        out.write({'t': began, 'e': 'w', 'd': time.monotonic() - began,
+                   'rev': (result.get('header') or {}).get('revision'),
+                   'n': len(result.get('events') or ())})
+        return events
+
+    etcd._lines = lambda chunks: lines(timed(iter(chunks)))
+    reader._message = traced
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--store', choices=('etcd', 'redis'), required=True)
@@ -186,6 +222,8 @@ def main(argv=None) -> int:
         reader.load_log = []
     signal.signal(signal.SIGTERM, lambda *_: reader.stop())
     out = Output(args.out)
+    if args.store == 'etcd' and os.environ.get('DF_FLEET_TRACE'):
+        trace_etcd(reader, out)
     try:
         follow(reader, out)
     finally:
