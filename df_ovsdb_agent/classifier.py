@@ -5,7 +5,11 @@ That keeps the rules in one table-testable place.
 """
 
 import dataclasses
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+import functools
+from itertools import repeat
+import operator
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Optional
+from typing import Sequence
 
 from df_ovsdb_agent.events import _Filling
 from df_ovsdb_agent.events import Interface
@@ -93,6 +97,48 @@ def classify(row: RowValues, policy: Policy) -> Optional[Interface]:
     return None
 
 
+class InterfaceRows:
+    """A sync's Interface rows as the replica holds them, iterating as
+    :class:`RowValues` (uuid, stored values, None pads, bridge).
+
+    Three parallel sequences: the uuids, the stored rows (tuples of
+    RowValues' Interface fields in their order, the last ``pad`` optional
+    ones absent from the server's schema) and the bridge names.
+    :func:`online` walks them without building a RowValues per row; any
+    other consumer sees RowValues, as from a list of them.
+    """
+
+    __slots__ = ('uuids', 'values', 'bridges', 'pad')
+
+    def __init__(self, uuids: Sequence[str], values: Sequence[tuple],
+                 bridges: Sequence[Optional[str]], pad: int = 0) -> None:
+        if not len(uuids) == len(values) == len(bridges):
+            raise ValueError('InterfaceRows: %d uuids, %d rows, %d bridges'
+                             % (len(uuids), len(values), len(bridges)))
+        if not 0 <= pad <= len(RowValues._fields) - 2:
+            raise ValueError('InterfaceRows: pad %r out of range' % (pad,))
+        self.uuids = uuids
+        self.values = values
+        self.bridges = bridges
+        self.pad = pad
+
+    def __iter__(self) -> Iterator[RowValues]:
+        # (uuid,) + values + (None for an absent column..., bridge), by
+        # C-level iteration.
+        nones = (repeat(None),) * self.pad
+        return map(_new_row_values, map(_add, map(
+            _add, zip(self.uuids), self.values),
+            zip(*nones, self.bridges)))
+
+    def __len__(self) -> int:
+        return len(self.uuids)
+
+
+_add = operator.add
+_new_row = tuple.__new__
+_new_row_values = functools.partial(_new_row, RowValues)
+
+
 def online(rows: Iterable[RowValues], policy: Policy
            ) -> dict[str, Interface]:
     """uuid -> the online :class:`Interface` of each row that describes
@@ -110,6 +156,8 @@ def online(rows: Iterable[RowValues], policy: Policy
     # of classify() -> vm_interface() -> _filled(): 0.8 vs 1.3 us per
     # interface at 100k.  Any other type goes through classify().
     others = policy.tunnel_types | _NOT_VM_TYPES
+    if type(rows) is InterfaceRows and not rows.pad:
+        return _online_parts(rows, policy, others)
     vm = Kind.VM
     new = _new
     filling = _Filling
@@ -140,6 +188,52 @@ def online(rows: Iterable[RowValues], policy: Policy
             current[uuid] = this
             continue
         interface = classify(row, policy)
+        if interface is not None:
+            current[interface.uuid] = interface
+    return current
+
+
+def _online_parts(rows: InterfaceRows, policy: Policy,
+                  others: frozenset) -> dict[str, Interface]:
+    """:func:`online`'s default-policy loop over an :class:`InterfaceRows`
+    without a pad: each stored row unpacked where it is, a RowValues built
+    only for a row that goes to :func:`classify` (not a VM port); about
+    1 us per interface less at a first sync than iterating RowValues.
+    """
+    current: dict[str, Interface] = {}
+    vm = Kind.VM
+    new = _new
+    filling = _Filling
+    final = Interface
+    new_row = _new_row
+    for uuid, (name, type_, ofport, external_ids, options, mac_in_use,
+               link_state, admin_state), bridge in zip(
+                   rows.uuids, rows.values, rows.bridges):
+        if type_ not in others and ofport is not None and ofport > 0:
+            iface_id = external_ids.get('iface-id')
+            if not iface_id:
+                continue
+            this: Any = new(filling)
+            this.kind = vm
+            this.name = name
+            this.uuid = uuid
+            this.ofport = ofport
+            this.bridge = bridge
+            this.iface_id = iface_id
+            this.attached_mac = external_ids.get('attached-mac')
+            this.mac_in_use = mac_in_use
+            this.link_state = link_state
+            this.admin_state = admin_state
+            this.tunnel_type = None
+            this.remote_ip = None
+            this.local_ip = None
+            this.peer = None
+            this.__class__ = final
+            current[uuid] = this
+            continue
+        interface = classify(new_row(RowValues, (
+            uuid, name, type_, ofport, external_ids, options, mac_in_use,
+            link_state, admin_state, bridge)), policy)
         if interface is not None:
             current[interface.uuid] = interface
     return current

@@ -79,6 +79,9 @@ _NEXT = re.compile(r'[ \t\n\r]*([,}\]])')
 # Between two rows of a table: the comma and the next plain key.
 _NEXT_ROW = re.compile(r'[ \t\n\r]*,[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:'
                        r'[ \t\n\r]*')
+# Between two rows, ovsdb-server's compact ,"<uuid>":{ is taken by string
+# comparison before _NEXT_ROW (the tests compare with it off).
+_COMPACT_KEYS = True
 # Containers down to this depth are walked in Python; deeper values go to
 # the C scanner whole.  A monitor reply's or update's table -> rows object
 # is at depth 1 or 2.
@@ -192,9 +195,20 @@ def _rows(text: str, pos: int, stage: Callable[[Any], Any],
         return rows, pos + 1
     uuid, pos = _key(text, pos)
     scan_once, next_row = _scan_once, _NEXT_ROW.match
+    compact = _COMPACT_KEYS
     while True:
         update, pos = scan_once(text, pos)
         rows[uuid] = stage(update)
+        # ovsdb-server's compact form, by comparison and slicing (~0.2 us
+        # less per row than the match): ,"<36-character uuid>":{ with no
+        # quote or backslash in the key, exactly what the match takes.
+        if compact and text[pos + 38:pos + 41] == '":{' and \
+                text[pos:pos + 2] == ',"':
+            key = text[pos + 2:pos + 38]
+            if '"' not in key and '\\' not in key:
+                uuid = key
+                pos += 40
+                continue
         # The common case in one match: a comma and the next plain key.
         match = next_row(text, pos)
         if match is not None:

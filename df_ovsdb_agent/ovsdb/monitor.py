@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from df_ovsdb_agent.backoff import Backoff
+from df_ovsdb_agent.classifier import InterfaceRows
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.deadline import remaining
 from df_ovsdb_agent.exceptions import AgentError
@@ -193,6 +194,25 @@ def interface_rows(replica: Replica,
 
 _add = operator.add
 _new_row_values = functools.partial(_new_row, RowValues)
+
+
+def sync_rows(replica: Replica,
+              bridges_of: Callable[[Iterable[str]], Iterable[Optional[str]]]
+              ) -> Iterable[RowValues]:
+    """Every Interface row of the replica for ``Sink.on_synced``: what
+    :func:`interface_rows` gives, without building the RowValues when the
+    replica's columns are RowValues' own (an :class:`InterfaceRows` over
+    a copy of the table's uuids and rows; the classifier walks those).
+    """
+    rows = replica.tables[INTERFACE]
+    columns = replica.columns[INTERFACE]
+    if columns != _ROW_COLUMNS[:len(columns)]:
+        return interface_rows(replica, bridges_of)
+    # Copies: the replica's table changes with the next update, a sink
+    # may keep what it was given.
+    return InterfaceRows(list(rows), list(rows.values()),
+                         list(bridges_of(rows)),
+                         len(_ROW_COLUMNS) - len(columns))
 
 
 def _table(replica: Replica, table: str) -> Mapping[str, Any]:
@@ -589,7 +609,7 @@ class Monitor:
                 _table(replica, BRIDGE),
                 replica.rows(PORT).column('interfaces')
                 if PORT in replica.tables else {})
-            self._sink.on_synced(interface_rows(
+            self._sink.on_synced(sync_rows(
                 replica, self._membership.bridges_of))
         self._sync_open = False
         self._last_error = None

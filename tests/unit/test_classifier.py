@@ -1,6 +1,7 @@
 import pytest
 
 from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import InterfaceRows
 from df_ovsdb_agent.classifier import keep_ephemeral
 from df_ovsdb_agent.classifier import online
 from df_ovsdb_agent.classifier import Policy
@@ -232,3 +233,78 @@ def test_online_vm_shortcut_is_classify(seed):
         with pytest.raises(AttributeError):
             interface.name = 'x'
     assert sum(i.kind is Kind.VM for _, i in expected) > 5
+
+
+# -- InterfaceRows: a sync's rows as the replica holds them -----------------
+
+def _parts(rows, pad):
+    """``rows`` as InterfaceRows' three sequences, the last ``pad``
+    optional columns cut from the stored values (a server without them).
+    """
+    width = len(RowValues._fields) - 2 - pad
+    return ([r.uuid for r in rows], [tuple(r[1:1 + width]) for r in rows],
+            [r.bridge for r in rows])
+
+
+def _padded(rows, pad):
+    """What InterfaceRows must iterate as: the cut columns None."""
+    keep = len(RowValues._fields) - 1 - pad
+    return [RowValues(*r[:keep], *(None,) * pad, r.bridge) for r in rows]
+
+
+@pytest.mark.parametrize('pad', range(4))
+def test_interface_rows_iterate_as_row_values(pad):
+    import random
+    rows = list(_random_rows(random.Random(pad), 200))
+    parts = InterfaceRows(*_parts(rows, pad), pad=pad)
+    expected = _padded(rows, pad)
+    assert len(parts) == len(rows)
+    assert list(parts) == expected
+    # Any number of times, each one a RowValues (not only a tuple).
+    assert list(parts) == expected
+    assert {type(r) for r in parts} == {RowValues}
+    assert list(InterfaceRows([], [], [], pad)) == []
+
+
+@pytest.mark.parametrize('seed', range(30))
+def test_online_of_interface_rows_is_online_of_row_values(seed):
+    # online() walks InterfaceRows' stored rows where they are: the same
+    # interfaces (every attribute, the class), in the same order, as from
+    # the RowValues they iterate as, under every policy and pad.
+    import random
+    rng = random.Random(seed)
+    policy = rng.choice([
+        POLICY, POLICY, Policy(require_ofport=False),
+        Policy(vm_bridges=frozenset({'br-x'})),
+        Policy(tunnel_types=frozenset({'vxlan', ''}),
+               bridge_names=frozenset({'br-int', 'eth0'}))])
+    pad = rng.choice([0, 0, 1, 3])
+    rows = _padded(list(_random_rows(rng, 300)), pad)
+    expected = online(rows, policy)
+    result = online(InterfaceRows(*_parts(rows, pad), pad=pad), policy)
+    assert list(result.items()) == list(expected.items())
+    assert {type(i) for i in result.values()} <= {Interface}
+    for interface in result.values():
+        with pytest.raises(AttributeError):
+            interface.name = 'x'
+    assert sum(i.kind is Kind.VM for i in expected.values()) > 5
+
+
+def test_interface_rows_hostile_shapes():
+    # Sequences of different lengths or a pad past the optional columns:
+    # refused at once, not a silently short sync.
+    with pytest.raises(ValueError):
+        InterfaceRows(['u1'], [], [None])
+    with pytest.raises(ValueError):
+        InterfaceRows(['u1'], [('n', '', 1, {}, {})], [])
+    for pad in (-1, 9):
+        with pytest.raises(ValueError):
+            InterfaceRows([], [], [], pad)
+    # A stored row of the wrong width fails as the RowValues it makes
+    # fails in online(): a ValueError from the unpacking, both ways.
+    bad = InterfaceRows(['u1'], [('tap1', '', 3, {'iface-id': 'p'}, {})],
+                        ['br-int'])
+    with pytest.raises(ValueError):
+        online(list(bad), POLICY)
+    with pytest.raises(ValueError):
+        online(bad, POLICY)

@@ -396,3 +396,83 @@ def test_a_tcp_remote_connects_without_the_idna_codec(hosts):
     out = subprocess.run([sys.executable, '-c', _CONNECT] + hosts,
                          check=True, capture_output=True, text=True).stdout
     assert out.strip() == 'False'
+
+
+# -- the compact row key (,"<uuid>":{) taken without the regex --------------
+
+class _Identity:
+    """Stages every table's rows as they are parsed (no replica)."""
+
+    def stager(self, table):
+        return lambda update: update
+
+    def staged_rows(self):
+        return {}
+
+
+def _walk_outcome(text):
+    try:
+        return 'ok', jsonrpc.walk_message(text, _Identity())
+    except (ValueError, IndexError, StopIteration, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _hostile_keys(rng):
+    """Keys around the compact form's 36 characters: uuids, escapes,
+    quotes, backslashes, control and non-ASCII characters.
+    """
+    uuid = '%08x-%04x-%04x-%04x-%012x' % (
+        rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(16),
+        rng.getrandbits(16), rng.getrandbits(48))
+    return [uuid, uuid[:35], uuid + 'a', uuid[:30] + '"' + uuid[31:],
+            uuid[:30] + '\\' + uuid[31:], uuid[:20] + '\u00e9' + uuid[21:],
+            uuid[:10] + '\n' + uuid[11:], '', 'x', '"', '\\',
+            uuid[:34] + '":', uuid[:33] + '":{']
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_compact_row_keys_parse_as_the_general_path(seed, monkeypatch):
+    # The same values, ends and errors with the shortcut on and off, on
+    # compact and spaced text, whole and cut short anywhere.
+    import random
+    rng = random.Random(seed)
+    keys = _hostile_keys(rng)
+    rows = [(rng.choice(keys), rng.choice([{'initial': {'n': i}}, {}, [i],
+                                           'v', {'k': '":{'}]))
+            for i in range(rng.randint(1, 12))]
+    separators = rng.choice([(',', ':'), (', ', ': '), (' ,\n', ' :\t')])
+    body = separators[0].join(
+        json.dumps(key, ensure_ascii=rng.random() < 0.5) + separators[1]
+        + json.dumps(value, separators=(',', ':')) for key, value in rows)
+    text = '{"id":1,"result":[false,"t",{"T":{%s},"U":{}}]}' % body
+    if rng.random() < 0.3:
+        # Raw escapes the JSON encoder would not write, and bad JSON.
+        text = text.replace('-', rng.choice(['\\u002d', '\\"', '"', '\\']),
+                            1)
+    texts = [text] + [text[:cut] for cut in range(len(text))]
+    fast = [_walk_outcome(t) for t in texts]
+    monkeypatch.setattr(jsonrpc, '_COMPACT_KEYS', False)
+    assert fast == [_walk_outcome(t) for t in texts]
+    if fast[0][0] == 'ok':
+        assert fast[0][1] == json.JSONDecoder().raw_decode(text)
+
+
+def test_a_compact_dump_takes_its_row_keys_without_the_regex(monkeypatch):
+    # ovsdb-server's own form: the regex is asked once per table (its
+    # end), not once per row, and the walk still equals json.loads.
+    calls = []
+
+    class Counting:
+        def match(self, text, pos):
+            calls.append(pos)
+            return None
+
+    monkeypatch.setattr(jsonrpc, '_NEXT_ROW', Counting())
+    tables = {'T': {'%08x-0000-4000-8000-%012x' % (i, i): {
+        'initial': {'name': 'tap%d' % i}} for i in range(50)},
+        'U': {'12345678-0000-4000-8000-000000000000': {'initial': {}}}}
+    text = json.dumps({'id': 1, 'result': [False, 't', tables]},
+                      separators=(',', ':'))
+    value, end = jsonrpc.walk_message(text, _Identity())
+    assert (value, end) == json.JSONDecoder().raw_decode(text)
+    assert len(calls) == 2

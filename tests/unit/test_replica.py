@@ -5,10 +5,12 @@ import json
 import pytest
 
 from df_ovsdb_agent.classifier import COLUMNS
+from df_ovsdb_agent.classifier import InterfaceRows
 from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.ovsdb.monitor import interface_builder
 from df_ovsdb_agent.ovsdb.monitor import interface_row
 from df_ovsdb_agent.ovsdb.monitor import interface_rows
+from df_ovsdb_agent.ovsdb.monitor import sync_rows
 from df_ovsdb_agent.ovsdb.replica import ColumnType
 from df_ovsdb_agent.ovsdb.replica import Replica
 from df_ovsdb_agent.ovsdb.replica import row_decoders
@@ -471,6 +473,41 @@ def test_interface_rows_agree_with_interface_builder():
         assert all(type(row) is RowValues for row in got)
         assert got[0].bridge == 'br-int' and got[1].bridge is None
         assert got[0].link_state == ('up' if types is full else None)
+
+
+def test_sync_rows_iterate_as_interface_rows():
+    """What a sync hands the sink: the same RowValues as interface_rows(),
+    without building them when the replica's columns are RowValues' own
+    (InterfaceRows), a list of them otherwise; a copy the next update
+    does not change.
+    """
+    from df_ovsdb_agent.testing import sandbox
+    with open(sandbox.SCHEMA) as f:
+        full = schema_lib.monitored_types(json.load(f))
+    partial = {table: dict(types) for table, types in full.items()}
+    del partial[INTERFACE]['link_state']
+    base = {table: dict(types) for table, types in full.items()}
+    for column in ('mac_in_use', 'link_state', 'admin_state'):
+        del base[INTERFACE][column]
+    for types in (full, partial, base):
+        replica = Replica(types)
+        replica.apply({INTERFACE: {
+            U1: {'initial': {'name': 'tap0', 'ofport': 3,
+                             'link_state': 'up',
+                             'external_ids': ['map', [['iface-id', 'p']]]}},
+            U2: {'initial': {'name': 'tap1'}}}}, 2)
+        bridges = {U1: 'br-int'}
+
+        def bridges_of(uuids):
+            return map(bridges.get, uuids)
+        expected = interface_rows(replica, bridges_of)
+        got = sync_rows(replica, bridges_of)
+        assert type(got) is (list if types is partial else InterfaceRows)
+        assert list(got) == expected
+        assert {type(row) for row in got} == {RowValues}
+        replica.apply({INTERFACE: {U1: {'delete': None},
+                                   U2: {'modify': {'name': 'x'}}}}, 2)
+        assert list(got) == expected
 
 
 # -- compiled only when worth it (replica.COMPILE_ROWS) ----------------------
