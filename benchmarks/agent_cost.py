@@ -1,5 +1,5 @@
 """The agent's own CPU per interface at the first sync, stage by stage,
-without a server: from the RowValues the monitor hands over to the
+without a server: from the Interface rows the monitor hands over to the
 benchmark subscriber's callback.
 
     .venv/bin/python -m benchmarks.agent_cost [--rows 100000] [--repeats 3]
@@ -42,8 +42,8 @@ from benchmarks import contenders
 from df_ovsdb_agent.agent import Agent
 from df_ovsdb_agent.bus import EventBus
 from df_ovsdb_agent.classifier import classify
+from df_ovsdb_agent.classifier import InterfaceRows
 from df_ovsdb_agent.classifier import Policy
-from df_ovsdb_agent.classifier import RowValues
 from df_ovsdb_agent.conflicts import IfaceIdIndex
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
@@ -54,13 +54,17 @@ from df_ovsdb_agent.ovsdb.gcpause import collector_paused
 from df_ovsdb_agent.snapshot import Snapshot
 
 
-def rows(n: int) -> list[RowValues]:
-    """``n`` online VM interface rows (fresh objects every call)."""
-    return [RowValues(
-        '%08x-0000-4000-8000-%012x' % (i, i), 'tap%d' % i, '', i + 1,
+def rows(n: int) -> InterfaceRows:
+    """``n`` online VM interface rows (fresh objects every call), in the
+    form a sync hands them over (the stored rows, not RowValues).
+    """
+    uuids = ['%08x-0000-4000-8000-%012x' % (i, i) for i in range(n)]
+    values = [(
+        'tap%d' % i, '', i + 1,
         {'iface-id': 'port-%d' % i, 'attached-mac': 'fa:16:3e:%06x' % i,
          'vm-uuid': 'vm-%d' % (i // 4), 'iface-status': 'active'},
-        {}, 'fa:16:3e:%06x' % i, 'up', 'up', 'br-int') for i in range(n)]
+        {}, 'fa:16:3e:%06x' % i, 'up', 'up') for i in range(n)]
+    return InterfaceRows(uuids, values, ['br-int'] * n)
 
 
 class _Counter:
@@ -95,7 +99,7 @@ def _cpu(func) -> float:
     return time.process_time() - start
 
 
-def total(data: list[RowValues], profile: bool = False) -> float:
+def total(data: InterfaceRows, profile: bool = False) -> float:
     """Process CPU seconds of one first sync of ``data`` to the subscriber.
 
     With ``profile``, print the cProfile of the agent's thread and of the
@@ -155,7 +159,7 @@ class _Finish:
             self.finished.set()
 
 
-def stages(data: list[RowValues]) -> dict[str, float]:
+def stages(data: InterfaceRows) -> dict[str, float]:
     """CPU seconds of each stage of the path, run on its own, in order.
 
     The first five are the path, one after the other (their sum is what

@@ -10,10 +10,7 @@ never a silently wrong view.
 
 import collections
 import dataclasses
-import functools
-from itertools import repeat
 import logging
-import operator
 import ssl
 import threading
 import time
@@ -170,11 +167,14 @@ def interface_builder(replica: Replica) -> RowBuilder:
         uuid, Row(values, positions), bridge)
 
 
-def interface_rows(replica: Replica,
-                   bridges_of: Callable[[Iterable[str]],
-                                        Iterable[Optional[str]]]
-                   ) -> list[RowValues]:
-    """Every Interface row of the replica as RowValues (a sync's report).
+def sync_rows(replica: Replica,
+              bridges_of: Callable[[Iterable[str]], Iterable[Optional[str]]]
+              ) -> Iterable[RowValues]:
+    """Every Interface row of the replica as RowValues, for
+    ``Sink.on_synced``: when the replica's columns are RowValues' own, an
+    :class:`~df_ovsdb_agent.classifier.InterfaceRows` over a copy of the
+    table's uuids and rows (the classifier walks those without building
+    a RowValues per row), else a list of RowValues.
 
     :param bridges_of: the bridge names of interfaces, in order
         (:meth:`~.membership.Membership.bridges_of`).
@@ -185,34 +185,19 @@ def interface_rows(replica: Replica,
         build = interface_builder(replica)
         return [build(uuid, values, bridge) for (uuid, values), bridge
                 in zip(rows.items(), bridges_of(rows))]
-    # What interface_builder does per row, by C-level iteration:
-    # (uuid,) + values + (None for an absent optional column..., bridge).
-    nones = (repeat(None),) * (len(_ROW_COLUMNS) - len(columns))
-    return list(map(_new_row_values, map(_add, map(
-        _add, zip(rows), rows.values()), zip(*nones, bridges_of(rows)))))
-
-
-_add = operator.add
-_new_row_values = functools.partial(_new_row, RowValues)
-
-
-def sync_rows(replica: Replica,
-              bridges_of: Callable[[Iterable[str]], Iterable[Optional[str]]]
-              ) -> Iterable[RowValues]:
-    """Every Interface row of the replica for ``Sink.on_synced``: what
-    :func:`interface_rows` gives, without building the RowValues when the
-    replica's columns are RowValues' own (an :class:`InterfaceRows` over
-    a copy of the table's uuids and rows; the classifier walks those).
-    """
-    rows = replica.tables[INTERFACE]
-    columns = replica.columns[INTERFACE]
-    if columns != _ROW_COLUMNS[:len(columns)]:
-        return interface_rows(replica, bridges_of)
     # Copies: the replica's table changes with the next update, a sink
     # may keep what it was given.
     return InterfaceRows(list(rows), list(rows.values()),
                          list(bridges_of(rows)),
                          len(_ROW_COLUMNS) - len(columns))
+
+
+def interface_rows(replica: Replica,
+                   bridges_of: Callable[[Iterable[str]],
+                                        Iterable[Optional[str]]]
+                   ) -> list[RowValues]:
+    """:func:`sync_rows` as a list of RowValues."""
+    return list(sync_rows(replica, bridges_of))
 
 
 def _table(replica: Replica, table: str) -> Mapping[str, Any]:
