@@ -45,7 +45,6 @@ threads such as the agent's run.
 import contextlib
 import gc
 import sys
-import sysconfig
 from typing import Iterator
 
 #: Young containers a pause must leave behind to be promoted (measured:
@@ -53,9 +52,21 @@ from typing import Iterator
 #: a few hundred); walking 5,000 costs a young collection ~0.5 ms.
 PROMOTE_AFTER = 5000
 
-# Where freeze()/unfreeze() were read to be O(1) generation splices.
-_PROMOTES = ((3, 10) <= sys.version_info[:2] < (3, 14)
-             and not sysconfig.get_config_var('Py_GIL_DISABLED'))
+
+def _promotes() -> bool:
+    """Whether freeze()/unfreeze() were read to be O(1) generation
+    splices on this interpreter.
+    """
+    version = sys.version_info[:2]
+    if version == (3, 13):
+        # The first release with free-threaded builds.  sysconfig only
+        # here: importing it and reading its data costs ~2 ms at start.
+        import sysconfig
+        return not sysconfig.get_config_var('Py_GIL_DISABLED')
+    return (3, 10) <= version < (3, 13)
+
+
+_PROMOTES = _promotes()
 
 
 @contextlib.contextmanager
