@@ -446,40 +446,12 @@ def test_a_table_staged_whole_is_stored_at_once():
     assert replica.rows('T')['t']['name'] == 't'
 
 
-def test_interface_rows_agree_with_interface_builder():
-    from df_ovsdb_agent.testing import sandbox
-    with open(sandbox.SCHEMA) as f:
-        full = schema_lib.monitored_types(json.load(f))
-    # Without an optional column in the middle the rows are built by the
-    # other path; without all three, padded with None.
-    partial = {table: dict(types) for table, types in full.items()}
-    del partial[INTERFACE]['link_state']
-    base = {table: dict(types) for table, types in full.items()}
-    for column in ('mac_in_use', 'link_state', 'admin_state'):
-        del base[INTERFACE][column]
-    for types in (full, partial, base):
-        replica = Replica(types)
-        replica.apply({INTERFACE: {
-            U1: {'initial': {'name': 'tap0', 'ofport': 3,
-                             'link_state': 'up',
-                             'external_ids': ['map', [['iface-id', 'p']]]}},
-            U2: {'initial': {'name': 'tap1'}}}}, 2)
-        bridges = {U1: 'br-int'}
-        build = interface_builder(replica)
-        expected = [build(uuid, values, bridges.get(uuid))
-                    for uuid, values in replica.tables[INTERFACE].items()]
-        got = interface_rows(replica, lambda uuids: map(bridges.get, uuids))
-        assert got == expected
-        assert all(type(row) is RowValues for row in got)
-        assert got[0].bridge == 'br-int' and got[1].bridge is None
-        assert got[0].link_state == ('up' if types is full else None)
-
-
-def test_sync_rows_iterate_as_interface_rows():
-    """What a sync hands the sink: the same RowValues as interface_rows(),
-    without building them when the replica's columns are RowValues' own
-    (InterfaceRows), a list of them otherwise; a copy the next update
-    does not change.
+def test_sync_rows_agree_with_interface_builder():
+    """What a sync hands the sink: the RowValues interface_builder makes
+    of each stored row, without building them when the replica's columns
+    are RowValues' own (InterfaceRows, padded with None when the schema
+    lacks the optional columns), a list of them otherwise (a column in
+    the middle missing); a copy the next update does not change.
     """
     from df_ovsdb_agent.testing import sandbox
     with open(sandbox.SCHEMA) as f:
@@ -500,11 +472,17 @@ def test_sync_rows_iterate_as_interface_rows():
 
         def bridges_of(uuids):
             return map(bridges.get, uuids)
-        expected = interface_rows(replica, bridges_of)
+        build = interface_builder(replica)
+        expected = [build(uuid, values, bridges.get(uuid))
+                    for uuid, values in replica.tables[INTERFACE].items()]
         got = sync_rows(replica, bridges_of)
         assert type(got) is (list if types is partial else InterfaceRows)
         assert list(got) == expected
+        assert interface_rows(replica, bridges_of) == expected
         assert {type(row) for row in got} == {RowValues}
+        rows = list(got)
+        assert rows[0].bridge == 'br-int' and rows[1].bridge is None
+        assert rows[0].link_state == ('up' if types is full else None)
         replica.apply({INTERFACE: {U1: {'delete': None},
                                    U2: {'modify': {'name': 'x'}}}}, 2)
         assert list(got) == expected
