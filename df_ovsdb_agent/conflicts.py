@@ -21,7 +21,6 @@ class IfaceIdIndex:
         # iface-id -> its interface, or {uuid: interface} while several
         # carry it: no dict per interface in the common case.
         self._by_id: dict[str, Union[Interface, dict[str, Interface]]] = {}
-        self._id_of: dict[str, str] = {}
 
     @property
     def conflicts(self) -> int:
@@ -29,26 +28,22 @@ class IfaceIdIndex:
         return sum(1 for vms in self._by_id.values() if type(vms) is dict)
 
     def apply(self, batch: Mapping[str, Optional[Interface]],
-              previous: Optional[Mapping[str, Interface]] = None
-              ) -> list[list[Interface]]:
+              previous: Mapping[str, Interface]) -> list[list[Interface]]:
         """Follow ``batch`` (uuid -> online state, None: not online); return
         the conflicts it started, each as the interfaces sharing one
         iface-id (sorted by name).
 
         ``previous``: the states before ``batch`` (uuid -> online
         Interface, at least for its uuids), e.g. the owner's snapshot
-        before the commit; then the index keeps no uuid -> iface-id record
-        of its own. An index is fed with ``previous`` always or never.
+        before the commit: the index keeps no uuid -> iface-id record of
+        its own (a 100k-entry dict at 100k interfaces).
         """
         started: dict[str, dict[str, Interface]] = {}
-        by_id, id_of = self._by_id, self._id_of
+        by_id = self._by_id
         vm = Kind.VM
-        # Nothing to forget when nothing is held (a first sync): one
-        # lookup per interface less, and with ``previous`` no record to
-        # build (a 100k-entry dict at 100k interfaces).
-        own = previous is None
-        fresh = not id_of if own else not previous
-        if fresh and not own and not by_id:
+        # Nothing to forget (a first sync): one lookup per interface less.
+        fresh = not previous
+        if fresh and not by_id:
             # Nothing held, nothing to forget (a first sync): the index is
             # the VM interfaces by iface-id, made in C (0.22 vs 0.33 us
             # per interface at 100k), unless two share one or one has
@@ -61,13 +56,7 @@ class IfaceIdIndex:
                 self._by_id = index
                 return []
         for uuid, interface in batch.items():
-            if fresh:
-                pass
-            elif own:
-                if uuid in id_of:
-                    self._forget(uuid, id_of.pop(uuid))
-            else:
-                assert previous is not None
+            if not fresh:
                 old = previous.get(uuid)
                 if old is not None and old.iface_id and old.kind is vm:
                     self._forget(uuid, old.iface_id)
@@ -76,8 +65,6 @@ class IfaceIdIndex:
             iface_id = interface.iface_id
             if not iface_id or interface.kind is not vm:
                 continue
-            if own:
-                id_of[uuid] = iface_id
             held = by_id.setdefault(iface_id, interface)
             if held is interface:
                 continue
