@@ -53,9 +53,8 @@ redis.call('XADD', KEYS[%%d], 'MAXLEN', '~', '%d', '*', 'host', ARGV[%%d])
 """ % stores.REDIS_REGISTRATIONS_MAXLEN
 
 # Claim or refresh the host id: KEYS = alive, hosts, registrations; ARGV =
-# owner, pid,
-# started, record, ttl ms, mode ('claim' takes over an older process of
-# the same owner; 'refresh' needs the record to be ours), host.
+# owner, pid, started, record, ttl ms, mode ('claim' takes over an older
+# process of the same owner; 'refresh' needs the record to be ours), host.
 # Returns {0} done, {1, current} held by another, {2} no record.
 CLAIM = _MINE + """
 if cur then
@@ -76,11 +75,10 @@ return {0}
 
 # Guarded write: KEYS = alive, hash, stream, hosts, registrations; ARGV =
 # owner, pid, started, maxlen, number of hash ops N, drop (1: also remove
-# the host),
-# host, liveness record to set after the data ('' for none), its ttl ms,
-# mode ('claim': take the host over like CLAIM does; else the record
-# must be ours), then N (name, value or '' to delete) pairs, then stream
-# events.  Returns like CLAIM.
+# the host), host, liveness record to set after the data ('' for none), its
+# ttl ms, mode ('claim': take the host over like CLAIM does; else the
+# record must be ours), then N (name, value or '' to delete) pairs, then
+# stream events.  Returns like CLAIM.
 WRITE = _MINE + """
 local claim = ARGV[10] == 'claim'
 if cur then
