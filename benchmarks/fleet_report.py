@@ -59,10 +59,10 @@ def cpu_split(result: dict) -> str:
     split = result.get('worker_cpu_ms_per_host')
     if not split:
         return ''
-    return (', worker CPU/host %.2f ms (synthetic agents %.2f + ports %.2f '
-            '+ publisher start %.2f + writers %.2f)' % (
-                split['total'], split['sync'], split['ports'],
-                split['launch'], split['writers']))
+    return (', worker CPU/host %.2f ms (synthetic agents %.2f + publisher '
+            'start %.2f + writers %.2f; ports made up before: %.2f)' % (
+                split['total'], split['sync'], split['launch'],
+                split['writers'], split['ports']))
 
 
 def load(result: dict) -> str:
