@@ -70,6 +70,14 @@ class Tail:
         return [line for line in lines if line.strip()]
 
 
+def interface_events(lines: list) -> int:
+    """How many of the consumer's raw JSON ``lines`` are interface
+    events, without parsing them: each line has one ``"e"`` key, and in
+    a string value (a name, say) the quotes would be escaped.
+    """
+    return sum(line.count(b'"e":"i"') for line in lines)
+
+
 class WorkerProc:
     """A fleet_worker child and its command pipe."""
 
@@ -246,9 +254,7 @@ class StoreRun:
         """
         raw = self.consumer_tail.read_raw()
         self._raw.extend(raw)
-        # Each line has one "e" key; in a string value its quotes would
-        # be escaped, so the count is exact.
-        self._raw_events += sum(line.count(b'"e":"i"') for line in raw)
+        self._raw_events += interface_events(raw)
         now = time.monotonic()
         return (len(self.seen) + self._raw_events >= need or
                 now - self._parsed_at >= FULL_PARSE_EVERY)

@@ -40,7 +40,7 @@ ETCD_COUNTERS = {
 #: (events); Redis counts commands called from scripts too.
 REDIS_COMMANDS = ('evalsha', 'set', 'hset', 'hdel', 'xadd', 'xread',
                   'xinfo|stream', 'xrange', 'xrevrange', 'hgetall',
-                  'smembers', 'multi', 'exec', 'sadd')
+                  'smembers', 'multi', 'exec', 'sadd', 'script|load', 'eval')
 
 
 class EtcdServer(stores.EtcdServer):

@@ -1,6 +1,8 @@
 """The fleet benchmark's pure parts: the synthetic agent and the comparison
 of what a consumer saw with the real changes."""
 
+import random
+
 import pytest
 
 from benchmarks import fleet
@@ -323,7 +325,41 @@ def test_cold_start_cpu_split_is_per_host_and_sums_up():
     replies = [{'cpu_launch': 0.1, 'cpu_ports': 0.2, 'cpu_sync': 0.3,
                 'cpu_total': 1.0}] * 2
     split = fleet._cpu_split(replies, 100)['worker_cpu_ms_per_host']
+    # The ports are made up before the window: not part of the total.
     assert split == {'launch': 2.0, 'ports': 4.0, 'sync': 6.0,
-                     'total': 20.0, 'writers': 8.0}
+                     'total': 20.0, 'writers': 12.0}
     # A paced start does not split it.
     assert fleet._cpu_split([{'cpu_total': 1.0}], 100) == {}
+
+
+def test_interface_events_are_counted_in_raw_lines_exactly():
+    from benchmarks import fleet_consumer
+    rng = random.Random(7)
+    for _ in range(200):
+        lines = []
+        for _ in range(rng.randrange(20)):
+            kind = rng.choice('ihsd')
+            # Hostile names: the very key and value, quotes, backslashes.
+            name = rng.choice(['tap1', '"e":"i"', '\\"e\\":\\"i\\"',
+                               '{"t":1,"e":"i"}', 'é"e":"i"'])
+            line = {'t': rng.random(), 'e': kind, 'h': name}
+            if kind == 'i':
+                line.update(a='online', n=name, r={'name': name})
+            lines.append(line)
+        raw = fleet_consumer.encode_lines(lines).encode().split(b'\n')[:-1]
+        assert len(raw) == len(lines)
+        assert fleet.interface_events(raw) == sum(
+            line['e'] == 'i' for line in lines)
+
+
+def test_tail_returns_complete_lines_only(tmp_path):
+    path = tmp_path / 'out.jsonl'
+    tail = fleet.Tail(str(path))
+    assert tail.read_raw() == []
+    with open(path, 'ab') as f:
+        f.write(b'{"t":1}\n{"t":2')
+    assert tail.read_raw() == [b'{"t":1}']
+    with open(path, 'ab') as f:
+        f.write(b'}\n\n{"t":3}\n')
+    assert tail.read() == [{'t': 2}, {'t': 3}]
+    assert tail.read_raw() == []
