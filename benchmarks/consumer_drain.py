@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 
+from benchmarks import fleet_consumer
 from benchmarks.fleet_stores import EtcdServer
 from benchmarks.fleet_stores import RedisServer
 from benchmarks.fleet_worker import vm_port
@@ -115,22 +116,17 @@ def fill_redis(url: str, hosts: list, interfaces: int,
     client.close()
 
 
-def count_events(path: str, offset: int,
-                 last_of: dict) -> tuple[int, int, float]:
-    """Interface events in ``path`` from ``offset``: (count, new offset,
-    time of the last one); ``last_of``: host -> time of its last one.
+def count_events(frames: fleet_consumer.Frames,
+                 last_of: dict) -> tuple[int, float]:
+    """New interface events of the consumer's output: (count, time of the
+    last one); ``last_of``: host -> time of its last one.
     """
     count, last = 0, 0.0
-    with open(path, 'rb') as out:
-        out.seek(offset)
-        data = out.read()
-    end = data.rfind(b'\n') + 1
-    for line in data[:end].splitlines():
-        if b'"e":"i"' in line:
+    for line in frames.read():
+        if line['e'] == 'i':
             count += 1
-            data = json.loads(line)
-            last = last_of[data['h']] = data['t']
-    return count, offset + end, last
+            last = last_of[line['h']] = line['t']
+    return count, last
 
 
 def lags(written: dict, last_of: dict) -> dict:
@@ -150,7 +146,7 @@ def run(store: str, args, base: str) -> dict:
     server = (EtcdServer if store == 'etcd' else RedisServer)(
         os.path.join(base, store))
     server.start()
-    out = os.path.join(base, store + '.jsonl')
+    out = os.path.join(base, store + '.out')
     command = [sys.executable]
     if args.profile:
         command += ['-m', 'cProfile', '-o', '%s.%s' % (args.profile, store)]
@@ -176,12 +172,13 @@ def run(store: str, args, base: str) -> dict:
         filler = threading.Thread(target=fill, args=(
             server.url, hosts, args.interfaces, written))
         filler.start()
-        seen, offset, last = 0, 0, started
+        seen, last = 0, started
+        frames = fleet_consumer.Frames(out)
         while seen < want:
             if time.monotonic() - started > args.timeout:
                 raise RuntimeError('%d of %d events after %ss'
                                    % (seen, want, args.timeout))
-            count, offset, t = count_events(out, offset, last_of)
+            count, t = count_events(frames, last_of)
             seen += count
             last = t or last
             time.sleep(0.05)

@@ -27,6 +27,7 @@ import requests
 
 from benchmarks.fleet_analysis import compare
 from benchmarks.fleet_analysis import View
+from benchmarks import fleet_consumer
 from benchmarks import fleet_report
 from benchmarks import fleet_stores
 from benchmarks.fleet_worker import publisher_config
@@ -68,14 +69,6 @@ class Tail:
         lines = data.split(b'\n')
         self._partial = lines.pop()
         return [line for line in lines if line.strip()]
-
-
-def interface_events(lines: list) -> int:
-    """How many of the consumer's raw JSON ``lines`` are interface
-    events, without parsing them: each line has one ``"e"`` key, and in
-    a string value (a name, say) the quotes would be escaped.
-    """
-    return sum(line.count(b'"e":"i"') for line in lines)
 
 
 class WorkerProc:
@@ -172,8 +165,8 @@ class StoreRun:
         self.hosts = ['host%05d' % i for i in range(args.hosts)]
         self.workers: list = []
         self.consumer: Optional[subprocess.Popen] = None
-        self.consumer_out = os.path.join(self.workdir, 'consumer.jsonl')
-        self.consumer_tail = Tail(self.consumer_out)
+        self.consumer_out = os.path.join(self.workdir, 'consumer.out')
+        self.consumer_tail = fleet_consumer.Frames(self.consumer_out)
         self.change_tails: list = []
         self.expected = View()
         self.seen_view = View()
@@ -223,7 +216,8 @@ class StoreRun:
             if self.store == 'etcd':
                 # Its first (empty) list is done.
                 if any(line.get('e') == 's' and line.get('s') == 'finished'
-                       for line in Tail(self.consumer_out).read()):
+                       for line in fleet_consumer.Frames(
+                           self.consumer_out).read()):
                     return
             elif self.server.connections() >= 2:  # the reader and INFO
                 return
@@ -247,14 +241,14 @@ class StoreRun:
     def poll(self, need: int) -> bool:
         """Whether it is worth parsing the consumer's lines now: they hold
         at least ``need`` interface events, or the last full parse is
-        older than FULL_PARSE_EVERY.  Counting is one C scan of the new
-        bytes; parsing every line at every poll made this process, the
+        older than FULL_PARSE_EVERY.  Each batch's header counts its
+        events; parsing every line at every poll made this process, the
         observer, take a fifth of a core from the fleet it observes
         while the consumer caught up.
         """
         raw = self.consumer_tail.read_raw()
         self._raw.extend(raw)
-        self._raw_events += interface_events(raw)
+        self._raw_events += sum(events for events, _ in raw)
         now = time.monotonic()
         return (len(self.seen) + self._raw_events >= need or
                 now - self._parsed_at >= FULL_PARSE_EVERY)
@@ -264,7 +258,7 @@ class StoreRun:
         self.collect_changes()
         raw, self._raw, self._raw_events = self._raw, [], 0
         raw.extend(self.consumer_tail.read_raw())
-        for line in map(json.loads, raw):
+        for line in fleet_consumer.Frames.decode(raw):
             if line['e'] == 'd':
                 self.downs = (line['held'], line['ridden'])
             elif line['e'] == 'i':

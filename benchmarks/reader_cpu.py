@@ -11,9 +11,10 @@ liveness record, base64 as the JSON gateway sends them) through
 ``EtcdWatcher._message`` (``json.loads``, key parsing, validation, view,
 events); Redis: each host's state hash, already decoded as redis-py
 returns it, through the reader's ``_records`` and
-``ClusterView.replace_quietly``; output: the fleet consumer's lines for
+``ClusterView.replace_quietly``; output: the fleet consumer's record of
 those events (``benchmarks.fleet_consumer.follow``: one line per event,
-encoded and written to a file in ``/dev/shm``).  Reported: the minimum
+encoded in batches and written to a file in ``/dev/shm``; JSON lines
+before session 14, ``marshal`` batches since).  Reported: the minimum
 over the repeats of CPU seconds (``time.process_time``) per item yielded
 (etcd's include each host's ``up`` and ``synced``), which a shared
 machine disturbs less than the end-to-end figure.  Nothing here is a test
@@ -92,7 +93,7 @@ def redis_once(records: dict) -> tuple[float, list]:
 def output_once(events: list, workdir: str) -> tuple[float, list]:
     with tempfile.TemporaryDirectory(prefix='reader-cpu-',
                                      dir=workdir) as base:
-        out = fleet_consumer.Output(os.path.join(base, 'out.jsonl'))
+        out = fleet_consumer.Output(os.path.join(base, 'out.bin'))
         started = time.process_time()
         fleet_consumer.follow(iter(events), out)
         out.close()
