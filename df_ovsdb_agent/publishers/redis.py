@@ -185,7 +185,8 @@ class RedisStore(store.Store):
         # as an error: see read_state.
         self._claim = None
         self._client = stores.redis_client(self.options,
-                                           encoding_errors='surrogateescape')
+                                           encoding_errors='surrogateescape',
+                                           resp2=True)
         self._claim_script = self._client.register_script(CLAIM)
         self._write = self._client.register_script(WRITE)
 

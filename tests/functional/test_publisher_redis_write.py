@@ -167,3 +167,27 @@ def test_a_change_event_of_a_record_is_its_json_with_the_action(
     finally:
         store.close()
         raw.close()
+
+
+def test_a_connection_costs_one_round_trip_before_the_read(redis_server):
+    """The store's connection speaks RESP2: no ``HELLO`` round trip (which
+    redis-py 8 sends for RESP3) before its first command, the read.
+    """
+    admin = redis_server.client()
+
+    def calls():
+        stats = admin.info('commandstats')
+        return {name: stats.get('cmdstat_' + name, {}).get('calls', 0)
+                for name in ('hello', 'hgetall')}
+
+    try:
+        before = calls()
+        store = bound_store(redis_server)
+        try:
+            assert store.read_state() == ({}, frozenset())
+        finally:
+            store.close()
+        after = calls()
+        assert after == dict(before, hgetall=before['hgetall'] + 1)
+    finally:
+        admin.close()
