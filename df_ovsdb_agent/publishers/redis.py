@@ -91,10 +91,6 @@ local function unpack_args(i)
 end
 """
 
-#: Hash fields set per HSET call of the write script (Lua's unpack has a
-#: limit of a few thousand values).
-HSET_BATCH = 100
-
 # Guarded write: KEYS = alive, hash, stream, hosts, registrations; ARGV =
 # owner, pid, started, maxlen, drop (1: also remove the host), host,
 # liveness record to set after the data ('' for none), its ttl ms, mode
@@ -113,28 +109,21 @@ elseif not claim then
 end
 local ops = unpack_args(10)
 local events = unpack_args(12)
-if #ops %% 2 ~= 0 then error('hash operations come in pairs') end
-local sets = {}
+if #ops % 2 ~= 0 then error('hash operations come in pairs') end
 for i = 1, #ops, 2 do
   if ops[i + 1] == '' then
     redis.call('HDEL', KEYS[2], ops[i])
   else
-    sets[#sets + 1] = ops[i]
-    sets[#sets + 1] = ops[i + 1]
-    if #sets >= %d then
-      redis.call('HSET', KEYS[2], unpack(sets))
-      sets = {}
-    end
+    redis.call('HSET', KEYS[2], ops[i], ops[i + 1])
   end
 end
-if #sets > 0 then redis.call('HSET', KEYS[2], unpack(sets)) end
 for _, event in ipairs(events) do
   redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'event', event)
 end
 if ARGV[7] ~= '' then
   redis.call('SET', KEYS[1], ARGV[7], 'PX', ARGV[8])
   if claim then
-""" % (2 * HSET_BATCH) + _REGISTER % (4, 6, 5, 6) + """
+""" + _REGISTER % (4, 6, 5, 6) + """
   end
 end
 if ARGV[5] == '1' then

@@ -1,7 +1,7 @@
 """The Redis publisher's write script against a real redis-server: the
 hash operations and stream events travel packed (lengths, then the bytes
 concatenated) and come out exactly, whatever bytes a name holds, in
-writes larger than one HSET batch; packing that does not add up is
+writes of hundreds of records; packing that does not add up is
 refused before anything is written.
 """
 
@@ -56,7 +56,7 @@ def hostile_names(rng):
     pool = ',:0123456789\x00\n\r "\\\x7féü€\U0001f600abc'
     names = {',', '0', '12', '3,4', '\x00', 'tap\n1', '€' * 15,
              '\U0001f600', 'a' * 300}
-    while len(names) < 260:  # over two HSET batches
+    while len(names) < 260:
         names.add(''.join(rng.choices(pool, k=rng.randint(1, 24))))
     return sorted(names)
 
@@ -104,7 +104,7 @@ def test_hostile_names_and_garbage_fields_are_written_exactly(
                                 if change.value is not records.UNREADABLE]
         assert [e['name'] for e in events[1:-1]] == names
 
-        # Deletes and updates mixed, across batches: exact again.
+        # Deletes and updates mixed: exact again.
         gone = rng.sample(names, 130)
         changed = {name: dict(batch[name], ofport=None)
                    for name in names if name not in gone}
