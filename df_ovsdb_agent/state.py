@@ -230,6 +230,13 @@ class KeyedState(Generic[K, V]):
             else:
                 values[key] = value
 
+    def set(self, key: K, value: Optional[V]) -> None:
+        """:meth:`put` of one key (None: gone)."""
+        if value is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = value
+
     def replace(self, state: Mapping[K, V]) -> list[Change]:
         """Adopt a complete fresh state and return the changes to it."""
         changes = diff(self._values, state, self.identity)

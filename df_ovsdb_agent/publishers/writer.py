@@ -155,7 +155,14 @@ class Writer:
         """Record an agent event in the desired state (bus callback)."""
         with self._cond:
             if isinstance(event, InterfaceEvent):
-                self._offer_interface(event)
+                # Inlined _offer_interface for the common case (runs per
+                # event).
+                if event.action is not Action.OFFLINE:
+                    name = event.name
+                    self._desired.set(name, event.interface)
+                    self._dirty.add(name)
+                else:
+                    self._offer_interface(event)
                 if not self._ready:
                     # Nobody waits for this: the writer thread waits for
                     # the first sync, and no flush can be complete yet.
@@ -177,9 +184,9 @@ class Writer:
             # A name reused by a newer interface stays with the newer one.
             if current is None or current.uuid != event.uuid:
                 return
-            self._desired.put({name: None})
+            self._desired.set(name, None)
         else:
-            self._desired.put({name: event.interface})
+            self._desired.set(name, event.interface)
         self._dirty.add(name)
 
     # -- life cycle -------------------------------------------------------

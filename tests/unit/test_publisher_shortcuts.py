@@ -1,8 +1,8 @@
 """The writer's per-record shortcuts give what the general paths give:
 ``stores.dumps`` is ``json.dumps``, ``check_record``'s one-pass common
 case is the full check, ``KeyedState.changes`` is the rules of
-``transition`` in ``ordered`` order, ``put`` is ``update`` -- over
-randomised, hostile inputs (seeded: a failure names its seed).
+``transition`` in ``ordered`` order, ``put`` and ``set`` are ``update``
+-- over randomised, hostile inputs (seeded: a failure names its seed).
 """
 
 import json
@@ -12,7 +12,11 @@ import pytest
 
 from df_ovsdb_agent.cluster import stores
 from df_ovsdb_agent.events import Action
+from df_ovsdb_agent.events import Interface
+from df_ovsdb_agent.events import InterfaceEvent
+from df_ovsdb_agent.events import Kind
 from df_ovsdb_agent.publishers import records
+from df_ovsdb_agent.publishers.writer import Writer
 from df_ovsdb_agent.state import Change
 from df_ovsdb_agent.state import KeyedState
 from df_ovsdb_agent.state import ordered
@@ -178,9 +182,12 @@ def test_changes_are_the_transitions_in_order(seed):
         assert found == expected
         assert all(type(change) is Change for change in found)
         twin = KeyedState(state.identity, state.copy())
+        single = KeyedState(state.identity, state.copy())
         assert state.update(batch) == expected
         twin.put(batch)
-        assert twin.copy() == state.copy()
+        for key, value in batch.items():
+            single.set(key, value)
+        assert twin.copy() == single.copy() == state.copy()
 
 
 def test_changes_of_a_cold_start_are_all_online():
@@ -189,3 +196,29 @@ def test_changes_of_a_cold_start_are_all_online():
     assert changes == [Change(Action.ONLINE, key, value)
                        for key, value in batch.items()]
     assert changes[0].previous is None and changes[0].action is Action.ONLINE
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_offered_events_make_the_desired_state(seed):
+    """Writer.offer's inlined common case keeps the rules: an interface
+    event sets its name, an offline one removes the name only while the
+    name is still that interface's (a reused name stays with the newer).
+    """
+    rng = random.Random(seed)
+    writer = Writer(store=None, identify=None, max_backoff=1.0)
+    oracle: dict = {}
+    touched = set()
+    for _ in range(300):
+        name = 'tap%d' % rng.randint(0, 9)
+        interface = Interface(Kind.VM, name, 'u%d' % rng.randint(0, 3),
+                              rng.randint(1, 3))
+        action = rng.choice([Action.ONLINE, Action.UPDATED, Action.OFFLINE])
+        writer.offer(InterfaceEvent(action, interface))
+        if action is not Action.OFFLINE:
+            oracle[name] = interface
+            touched.add(name)
+        elif name in oracle and oracle[name].uuid == interface.uuid:
+            del oracle[name]
+            touched.add(name)
+    assert writer.desired() == oracle
+    assert writer._dirty == touched
