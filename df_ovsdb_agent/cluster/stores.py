@@ -118,8 +118,28 @@ def describe_error(exc: Exception) -> str:
     return '%s: %s' % (type(exc).__name__, text[:300] or '-')
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(',', ':'))
+# json.dumps with these arguments builds a JSONEncoder, and its encode a
+# C encoder, per call (3-4 of the ~6 us of a record): the C encoder is
+# built once here, with what JSONEncoder.encode would give it except the
+# circular-reference check, whose ``markers`` dict is state shared by
+# every call (an error leaves entries in it).  Nothing passed here is
+# circular: the callers' records are flat (check_record) and their events
+# and liveness records built here; a circular value raises RecursionError
+# instead of ValueError.
+_MAKE_C_ENCODER = getattr(json.encoder, 'c_make_encoder', None)
+_C_ENCODE = None if _MAKE_C_ENCODER is None else _MAKE_C_ENCODER(
+    None, _ENCODER.default, json.encoder.encode_basestring_ascii, None,
+    _ENCODER.key_separator, _ENCODER.item_separator, True, False, True)
+
+
 def dumps(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, separators=(',', ':'))
+    """``json.dumps(data, sort_keys=True, separators=(',', ':'))``: the
+    same text, for a dict that holds no reference to itself.
+    """
+    if _C_ENCODE is None:  # an interpreter without the _json module
+        return _ENCODER.encode(data)
+    return ''.join(_C_ENCODE(data, 0))
 
 
 def record_identity(record: dict) -> tuple:
@@ -313,7 +333,7 @@ def check_redis(options: StoreOptions) -> bool:
 
 
 def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
-                 encoding_errors: str = 'strict'):
+                 encoding_errors: str = 'strict', resp2: bool = False):
     """A ``redis-py`` client that never retries by itself.
 
     The publishers and readers own retrying (with their own backoff and a
@@ -323,6 +343,10 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
     :param encoding_errors: how replies that are not UTF-8 are decoded
         (readers: ``surrogateescape``, so that one bad key or value cannot
         fail a whole reply).
+    :param resp2: speak RESP2, as redis-py < 8 does by default: redis-py
+        8 opens every connection with a ``HELLO 3`` round trip (without
+        credentials; with them it is the AUTH), for replies a caller that
+        reads only lists, strings and hashes does not need.
     """
     import redis
     from redis.backoff import NoBackoff
@@ -339,6 +363,8 @@ def redis_client(options: StoreOptions, extra_timeout: float = 0.0,
     if options.password:
         kwargs['password'] = options.password
     kwargs.update(_no_optional_handshake())
+    if resp2:
+        kwargs.update(_resp2())
     try:
         return redis.Redis.from_url(
             options.url, socket_timeout=options.timeout + extra_timeout,
@@ -382,6 +408,21 @@ def _no_optional_handshake() -> dict[str, Any]:
         found['maint_notifications_config'] = MaintNotificationsConfig(
             enabled=False)
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _resp2() -> dict[str, Any]:
+    """The redis-py argument for RESP2 where it has one (>= 5.0; older
+    versions speak only RESP2).
+    """
+    import inspect
+
+    import redis.connection
+
+    connection = getattr(redis.connection, 'AbstractConnection',
+                         redis.connection.Connection)
+    params = inspect.signature(connection.__init__).parameters
+    return {'protocol': 2} if 'protocol' in params else {}
 
 
 def reconnecting(stopped: threading.Event, target: str, max_backoff: float,

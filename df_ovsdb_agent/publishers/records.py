@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Union
 
 from df_ovsdb_agent.cluster import Record
 from df_ovsdb_agent.cluster import stores
+from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import Interface
 from df_ovsdb_agent.logsafe import safe
 from df_ovsdb_agent.state import Change
@@ -55,7 +56,9 @@ def printable(value: str, limit: int = 64) -> str:
 
 def record_of(interface: Interface, host: str) -> Record:
     """The stored state record of an interface: no ``action``."""
-    return dict(interface.to_dict(), host=host)
+    record = interface.to_dict()  # a new dict: no copy of it needed
+    record['host'] = host
+    return record
 
 
 def event_of(change: Change) -> dict:
@@ -71,9 +74,13 @@ def event_text(change: Change, record_text: Optional[str] = None) -> str:
     """
     record = change.value
     if record_text is not None and record and min(record) > 'action':
-        return '{"action":%s,%s' % (json.dumps(change.action.value),
-                                    record_text[1:])
+        return _ACTION_HEADS[change.action] + record_text[1:]
     return stores.dumps(event_of(change))
+
+
+#: '{"action":"<action>",' per action: what event_text puts in front.
+_ACTION_HEADS = {action: '{"action":%s,' % json.dumps(action.value)
+                 for action in Action}
 
 
 def check_record(record: Mapping) -> Optional[Aside]:
@@ -85,6 +92,33 @@ def check_record(record: Mapping) -> Optional[Aside]:
     number, a boolean or None, and the JSON record at most
     :data:`MAX_RECORD_BYTES`.
     """
+    # The common case in one pass, no sorting (runs per record): every
+    # string ASCII (its size its length) and under the limit, every other
+    # value None, an int, a bool or a float, the name set, and the same
+    # bound as below under the record limit: None, as the full check
+    # would say.  Anything else: the full check, which names the first
+    # problem in key order.
+    size = 0
+    for value in record.values():
+        kind = value.__class__
+        if kind is str:
+            if len(value) > MAX_VALUE_BYTES or not value.isascii():
+                return _check_record(record)
+            size += len(value)
+        elif value is not None and kind not in _NUMBERS:
+            return _check_record(record)
+    if (not record.get('name') or 16 + 6 * size + 32 * len(record) +
+            sum(map(len, record)) > MAX_RECORD_BYTES):
+        return _check_record(record)
+    return None
+
+
+#: The exact types check_record takes for a value besides str and None.
+_NUMBERS = (int, float, bool)
+
+
+def _check_record(record: Mapping) -> Optional[Aside]:
+    """:func:`check_record`, every case: the first problem in key order."""
     # JSON escapes make a value at most 6 times its UTF-8 size: encode the
     # record only when that bound is over the limit.
     bound = 16
@@ -105,7 +139,7 @@ def check_record(record: Mapping) -> Optional[Aside]:
                 return Aside('too_large', '%s is %d bytes, over the %d-byte '
                              'limit per value' % (key, size,
                                                   MAX_VALUE_BYTES))
-        elif value is not None and type(value) not in (int, float, bool):
+        elif value is not None and type(value) not in _NUMBERS:
             return Aside('bad_type',
                          '%s is a %s' % (key, type(value).__name__))
     if not record.get('name'):

@@ -73,14 +73,33 @@ end
 return {0}
 """
 
+# ARGV[i + 1] cut into the pieces whose byte lengths ARGV[i] lists
+# (decimal, comma-separated): a few arguments instead of three per record
+# (redis-py handles every argument in Python).  Pieces may hold any byte;
+# lengths that do not add up to the whole are an error, before any write.
+_UNPACK = """
+local function unpack_args(i)
+  local lengths, blob = ARGV[i], ARGV[i + 1]
+  local pieces, pos = {}, 1
+  for size in string.gmatch(lengths, '%d+') do
+    local stop = pos + tonumber(size)
+    pieces[#pieces + 1] = string.sub(blob, pos, stop - 1)
+    pos = stop
+  end
+  if pos ~= #blob + 1 then error('packed arguments do not add up') end
+  return pieces
+end
+"""
+
 # Guarded write: KEYS = alive, hash, stream, hosts, registrations; ARGV =
-# owner, pid, started, maxlen, number of hash ops N, drop (1: also remove
-# the host), host, liveness record to set after the data ('' for none), its
-# ttl ms, mode ('claim': take the host over like CLAIM does; else the
-# record must be ours), then N (name, value or '' to delete) pairs, then
-# stream events.  Returns like CLAIM.
-WRITE = _MINE + """
-local claim = ARGV[10] == 'claim'
+# owner, pid, started, maxlen, drop (1: also remove the host), host,
+# liveness record to set after the data ('' for none), its ttl ms, mode
+# ('claim': take the host over like CLAIM does; else the record must be
+# ours), then two packed lists (_UNPACK): the hash operations (name,
+# value or '' to delete, name, value...) and the stream events.  Returns
+# like CLAIM.
+WRITE = _MINE + _UNPACK + """
+local claim = ARGV[9] == 'claim'
 if cur then
   local older = claim and rec ~= nil and rec.owner == ARGV[1]
     and type(rec.started) == 'number' and rec.started < tonumber(ARGV[3])
@@ -88,29 +107,28 @@ if cur then
 elseif not claim then
   return {2}
 end
-local n = tonumber(ARGV[5])
-local i = 11
-for _ = 1, n do
-  if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[2], ARGV[i])
+local ops = unpack_args(10)
+local events = unpack_args(12)
+if #ops % 2 ~= 0 then error('hash operations come in pairs') end
+for i = 1, #ops, 2 do
+  if ops[i + 1] == '' then
+    redis.call('HDEL', KEYS[2], ops[i])
   else
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ops[i], ops[i + 1])
   end
-  i = i + 2
 end
-while i <= #ARGV do
-  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'event', ARGV[i])
-  i = i + 1
+for _, event in ipairs(events) do
+  redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'event', event)
 end
-if ARGV[8] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[8], 'PX', ARGV[9])
+if ARGV[7] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[7], 'PX', ARGV[8])
   if claim then
-""" + _REGISTER % (4, 7, 5, 7) + """
+""" + _REGISTER % (4, 6, 5, 6) + """
   end
 end
-if ARGV[6] == '1' then
+if ARGV[5] == '1' then
   redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[4], ARGV[7])
+  redis.call('SREM', KEYS[4], ARGV[6])
 end
 return {0}
 """
@@ -156,7 +174,8 @@ class RedisStore(store.Store):
         # as an error: see read_state.
         self._claim = None
         self._client = stores.redis_client(self.options,
-                                           encoding_errors='surrogateescape')
+                                           encoding_errors='surrogateescape',
+                                           resp2=True)
         self._claim_script = self._client.register_script(CLAIM)
         self._write = self._client.register_script(WRITE)
 
@@ -224,16 +243,24 @@ class RedisStore(store.Store):
                                                   redis.exceptions.DataError)
 
     def apply(self, write: plan.Write, drop: bool = False) -> None:
-        pairs: list = []
+        state = write.state
+        names = sorted(state)
+        # Hash operations: name, value ('' deletes), name, value...
+        ops: list = [b''] * (2 * len(names))
+        ops[0::2] = [_encode(name) for name in names]
         # id of a record written -> its JSON: an online event is that
         # record plus its action (records.event_text), not serialised
         # twice.  The records live in write.state: their ids are stable.
         texts: dict[int, str] = {}
-        for name, record in sorted(write.state.items()):
-            text = ''
-            if record is not None:
+        values = []
+        for name in names:
+            record = state[name]
+            if record is None:
+                values.append('')
+            else:
                 text = texts[id(record)] = stores.dumps(record)
-            pairs += [_encode(name), text]
+                values.append(text)
+        ops[1::2] = map(str.encode, values)
         # No event is owed for garbage that was in the hash.
         events = [records.event_text(change, texts.get(id(change.value)))
                   for change in write.changes
@@ -248,11 +275,11 @@ class RedisStore(store.Store):
             keys=[self.alive_key, self.state_key, self.stream_key,
                   self.hosts_key, self.registrations_key],
             args=self._me() + [
-                self.stream_maxlen, len(write.state), int(drop), self.host,
+                self.stream_maxlen, int(drop), self.host,
                 '' if alive is None else stores.dumps(alive),
                 int(self.ttl * 1000),
                 'claim' if self._claim is not None else 'write'
-            ] + pairs + events))
+            ] + _pack(ops) + _pack(list(map(str.encode, events)))))
         self._claim = None
         if drop:
             self._expires = None
@@ -277,6 +304,13 @@ def _encode(name: str) -> bytes:
     UTF-8) is its original bytes again.
     """
     return name.encode('utf-8', 'surrogateescape')
+
+
+def _pack(pieces: list) -> list:
+    """Byte strings as the two arguments the write script unpacks: their
+    lengths (decimal, comma-separated) and their concatenation.
+    """
+    return [','.join(map(str, map(len, pieces))), b''.join(pieces)]
 
 
 def _parse_alive(value) -> Optional[dict]:

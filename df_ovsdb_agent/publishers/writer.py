@@ -155,7 +155,18 @@ class Writer:
         """Record an agent event in the desired state (bus callback)."""
         with self._cond:
             if isinstance(event, InterfaceEvent):
-                self._offer_interface(event)
+                # Inlined _offer_interface for the common case (runs per
+                # event).
+                if event.action is not Action.OFFLINE:
+                    name = event.name
+                    self._desired.set(name, event.interface)
+                    self._dirty.add(name)
+                else:
+                    self._offer_interface(event)
+                if not self._ready:
+                    # Nobody waits for this: the writer thread waits for
+                    # the first sync, and no flush can be complete yet.
+                    return
             elif event.sync is Sync.FINISHED:
                 # The agent's view was just rebuilt from OVSDB: make the
                 # store match it exactly, whatever happened to the store.
@@ -173,9 +184,9 @@ class Writer:
             # A name reused by a newer interface stays with the newer one.
             if current is None or current.uuid != event.uuid:
                 return
-            self._desired.update({name: None})
+            self._desired.set(name, None)
         else:
-            self._desired.update({name: event.interface})
+            self._desired.set(name, event.interface)
         self._dirty.add(name)
 
     # -- life cycle -------------------------------------------------------
@@ -532,20 +543,25 @@ class Writer:
         very record the store refused).
         """
         host = self._identity().host
+        refused = self._refused
         records: dict[str, Optional[Record]] = {}
         for name, interface in interfaces.items():
             records[name] = None
             if interface is None:
-                self._refused.pop(name, None)
-                with self._cond:
-                    self._aside.pop(name, None)
+                refused.pop(name, None)
+                # Only this thread changes _aside: no lock to look.
+                if name in self._aside:
+                    with self._cond:
+                        self._aside.pop(name, None)
                 continue
             record = record_of(interface, host)
             aside = check_record(record)
             if aside is not None:
                 self._set_aside(name, aside)
-            elif self._refused.get(name) != record:
-                self._refused.pop(name, None)
+            elif not refused:  # the common case: nothing refused
+                records[name] = record
+            elif refused.get(name) != record:
+                refused.pop(name, None)
                 records[name] = record
         return records
 
@@ -575,15 +591,20 @@ class Writer:
         write = plan(current, batch, rewrite, resync)
         write.alive = alive
         refused = self._write(write)
-        current.update({n: v for n, v in batch.items() if n not in refused})
+        # put, not update: the changes were in the plan.
+        if refused:
+            current.put({n: v for n, v in batch.items() if n not in refused})
+        else:
+            current.put(batch)
         stale = {n: None for n in refused if current.get(n) is not None}
         if stale:
             self._write(plan(current, stale))
-        current.update(dict.fromkeys(refused))
-        for name, record in batch.items():
-            if (record is not None and name in self._aside and
-                    name not in refused):
-                self._published(name)
+        current.put(dict.fromkeys(refused))
+        if self._aside:  # only this thread changes it: no lock to look
+            for name, record in batch.items():
+                if (record is not None and name in self._aside and
+                        name not in refused):
+                    self._published(name)
         return write
 
     def _published(self, name: str) -> None:
