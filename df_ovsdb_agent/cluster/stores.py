@@ -118,28 +118,15 @@ def describe_error(exc: Exception) -> str:
     return '%s: %s' % (type(exc).__name__, text[:300] or '-')
 
 
+#: json.dumps with non-default arguments builds a JSONEncoder per call
+#: (about 3 of the ~6 us of a record): one, built once, gives the same text
+#: through its public ``encode``.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(',', ':'))
-# json.dumps with these arguments builds a JSONEncoder, and its encode a
-# C encoder, per call (3-4 of the ~6 us of a record): the C encoder is
-# built once here, with what JSONEncoder.encode would give it except the
-# circular-reference check, whose ``markers`` dict is state shared by
-# every call (an error leaves entries in it).  Nothing passed here is
-# circular: the callers' records are flat (check_record) and their events
-# and liveness records built here; a circular value raises RecursionError
-# instead of ValueError.
-_MAKE_C_ENCODER = getattr(json.encoder, 'c_make_encoder', None)
-_C_ENCODE = None if _MAKE_C_ENCODER is None else _MAKE_C_ENCODER(
-    None, _ENCODER.default, json.encoder.encode_basestring_ascii, None,
-    _ENCODER.key_separator, _ENCODER.item_separator, True, False, True)
 
 
 def dumps(data: dict) -> str:
-    """``json.dumps(data, sort_keys=True, separators=(',', ':'))``: the
-    same text, for a dict that holds no reference to itself.
-    """
-    if _C_ENCODE is None:  # an interpreter without the _json module
-        return _ENCODER.encode(data)
-    return ''.join(_C_ENCODE(data, 0))
+    """``json.dumps(data, sort_keys=True, separators=(',', ':'))``."""
+    return _ENCODER.encode(data)
 
 
 def record_identity(record: dict) -> tuple:
