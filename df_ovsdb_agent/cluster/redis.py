@@ -118,23 +118,36 @@ def _records(host: str, values: dict,
              warned: Optional[set] = None) -> tuple[dict, int]:
     """(host, name) -> record of a host's hash, and how many fields were
     skipped as not records.
+
+    The plain values (nearly all) are parsed with one JSON parse for the
+    whole hash (:func:`schema.loads_many_text`); each one still gets
+    :func:`schema.parse_record`'s outcome.
     """
     state = {}
     skipped = 0
+    names = list(values)
+    raws = list(values.values())
     # The host once, not once per record (a bad one: each record's own
     # check says so, as before).
     try:
         schema.check_name(host, 'host')
         checked = True
+        parsed = schema.loads_many_text(raws)
     except schema.BadRecord:
         checked = False
+        parsed = [None] * len(raws)
     check_name = schema.check_name
     parse_record = schema.parse_record
-    for name, value in values.items():
+    check_plain = schema.check_plain_record
+    for name, value, data in zip(names, raws, parsed):
         try:
             if checked:
                 check_name(name)
-            state[(host, name)] = parse_record(value, host, name, checked)
+            if data is not None:
+                state[(host, name)] = check_plain(data, host, name, True)
+            else:
+                state[(host, name)] = parse_record(value, host, name,
+                                                   checked)
         except schema.BadRecord as exc:
             skipped += 1
             skip('interface', '%s of host %s' % (

@@ -7,9 +7,10 @@ short reason, so that the reader skips that one record and goes on.  The
 records and limits: doc/source/publishers.rst, "What the readers accept".
 """
 
+import itertools
 import json
 import re
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import COMMON_ATTRIBUTES
@@ -49,6 +50,11 @@ _KINDS = {kind.value: kind for kind in Kind}
 _ACTIONS = {action.value: action for action in Action}
 # json.loads without its wrapper (two regular expressions per call).
 _raw_decode = json.JSONDecoder().raw_decode
+# loads_many's separator: a newline, which strict JSON refuses inside a
+# string, so that a string cannot run from one value into the next.
+_SEPARATOR = ',\n'
+_repeat = itertools.repeat
+_JUST_STR = {str}
 
 
 class BadRecord(ValueError):
@@ -283,13 +289,67 @@ def loads_many(values: list) -> list:
     outside a string closes it, and anything between that and the value's
     last ``}`` would be a syntax error.  The count is checked anyway.
     """
-    out: list = [None] * len(values)
     plain = [i for i, value in enumerate(values) if _plain(value)]
     if not plain:
-        return out
+        return [None] * len(values)
+    return _split(b',\n'.join([values[i] for i in plain]), plain,
+                  len(values))
+
+
+def _plain_text(value: object) -> bool:
+    """:func:`_plain` of a value a Redis client decoded: the same
+    conditions on text (a lone surrogate, from undecodable bytes, is not
+    ASCII).
+    """
+    return (type(value) is str and len(value) <= MAX_STRING and
+            value[:1] == '{' and value[-1:] == '}' and
+            value.count('{') == 1 and '[' not in value and
+            value.isascii() and '\\u' not in value)
+
+
+def loads_many_text(values: list) -> list:
+    """:func:`loads_many` of text ``values`` (a Redis hash's, as the
+    reader's client decodes them): the same one parse for the plain ones
+    (see :func:`_plain_text`), the same None for the others.
+
+    All of a host's values are usually plain: that is checked on the
+    joined text and the values' lengths and ends, a few C-level scans
+    instead of :func:`_plain_text` per value (the joined text is ASCII,
+    holds no ``\\u`` and no ``[`` exactly when every value does; with as
+    many ``{`` as values, each one starting with ``{``, each holds only
+    that one).  Otherwise each value is looked at.
+    """
+    count = len(values)
+    if not count:
+        return []
+    plain: Sequence[int] = range(count)
+    joined = ''
+    if set(map(type, values)) == _JUST_STR:
+        joined = _SEPARATOR.join(values)
+    if not (joined.isascii() and '\\u' not in joined and
+            '[' not in joined and joined.count('{') == count and
+            max(map(len, values)) <= MAX_STRING and
+            all(map(str.startswith, values, _repeat('{'))) and
+            all(map(str.endswith, values, _repeat('}')))):
+        plain = [i for i, value in enumerate(values) if _plain_text(value)]
+        if not plain:
+            return [None] * count
+        joined = _SEPARATOR.join([values[i] for i in plain])
+    return _split(joined, plain, count)
+
+
+def _split(joined: Union[bytes, str], plain: Sequence[int],
+           count: int) -> list:
+    """The values at indexes ``plain`` of ``count``, parsed from their
+    ``joined`` text (see :func:`loads_many`); None where there is none.
+    """
+    out: list = [None] * count
+    if type(joined) is bytes:
+        text: Union[bytes, str] = b'[' + joined + b']'
+    else:
+        text = '[' + joined + ']'
     try:
-        data = json.loads(b'[' + b',\n'.join(
-            [values[i] for i in plain]) + b']')
+        data = json.loads(text)
     except (ValueError, RecursionError):
         return out
     if type(data) is not list or len(data) != len(plain):
