@@ -13,6 +13,7 @@ number of hosts.  Details (lost positions, reconnects, holds after a reset
 or a lease blip): doc/source/publishers.rst, "Following Redis".
 """
 
+import itertools
 import logging
 import re
 import threading
@@ -125,8 +126,14 @@ def _records(host: str, values: dict,
     """
     state = {}
     skipped = 0
+    # In name order (the view sorts them: a sorted list costs it one
+    # pass; strings sort faster than its (host, name) keys).
     names = list(values)
-    raws = list(values.values())
+    try:
+        names.sort()
+    except TypeError:  # not all text: each is refused below
+        pass
+    raws = list(map(values.__getitem__, names))
     # The host once, not once per record (a bad one: each record's own
     # check says so, as before).
     try:
@@ -136,6 +143,13 @@ def _records(host: str, values: dict,
     except schema.BadRecord:
         checked = False
         parsed = [None] * len(raws)
+    if checked and schema.plain_names(names):
+        # Usually every record takes the fast path: checked field by
+        # field over all of them at once.
+        records = schema.check_plain_records(parsed, host, names)
+        if records is not None:
+            return dict(zip(zip(itertools.repeat(host), names),
+                            records)), 0
     check_name = schema.check_name
     parse_record = schema.parse_record
     check_plain = schema.check_plain_record

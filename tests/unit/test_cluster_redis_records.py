@@ -243,3 +243,71 @@ def test_a_hostile_value_costs_only_itself(hostile):
             schema._plain_text(hostile) and
             _same(parsed[at]) == _same(schema.loads(hostile)))
         assert _got(HOST, values) == _oracle(HOST, values)
+
+
+def _item(rng: random.Random, i: int, odd: float) -> dict:
+    """A parsed record: as a publisher writes it (any kind, fields left
+    out), or with a share ``odd`` of _record()'s deviations.
+    """
+    if rng.random() < odd:
+        return _record(rng, 'tap%d' % i, 0.0)
+    data = _publishers(i)
+    data['kind'] = rng.choice(['vm', 'tunnel', 'patch', 'bridge'])
+    data['ofport'] = rng.choice([None, -1, 0, i + 1, 2 ** 31 - 1])
+    for field in list(data):
+        if field not in ('kind', 'uuid') and rng.random() < 0.1:
+            del data[field]
+    if rng.random() < 0.05:
+        data['action'] = rng.choice(['online', 'updated', None])
+    return data
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_a_hash_checked_at_once_is_each_record_checked(seed):
+    """check_plain_records gives the records _fast_record gives, in
+    place, when every item takes that fast path, and None (the items
+    untouched) when any does not; ofports 1, 1.0 and True side by side.
+    """
+    rng = random.Random(seed)
+    outcomes = {True: 0, False: 0}
+    for _ in range(3000):
+        size = rng.choice([1, 2, 3, 5, 50])
+        odd = rng.choice([0.0, 0.0, 0.02, 0.2, 1.0])
+        items = [_item(rng, i, odd) for i in range(size)]
+        names = ['tap%d' % i for i in range(size)]
+        host = rng.choice([HOST, HOST, 'hv2'])
+        each = [schema._fast_record(dict(d), host, name, True)
+                for d, name in zip(items, names)]
+        batch = [dict(d) for d in items]
+        got = schema.check_plain_records(batch, host, names)
+        taken = None not in each
+        outcomes[taken] += 1
+        if taken:
+            assert got is batch
+            assert [list(d.items()) for d in got] == [
+                list(d.items()) for d in each]
+        else:
+            assert got is None
+            assert [list(d.items()) for d in batch] == [
+                list(d.items()) for d in items]
+    # Both outcomes, often.
+    assert min(outcomes.values()) > 500
+    assert schema.check_plain_records([], HOST, []) is None
+    assert schema.check_plain_records([None], HOST, ['tap0']) is None
+    for lacking in ({'kind': 'vm'}, {'uuid': 'u'}, {}):
+        assert schema.check_plain_records([lacking], HOST, ['tap0']) is None
+
+
+@pytest.mark.parametrize('names', [
+    ['tap0'], ['tap0', 'tap1'], [''], ['tap0', ''], ['t\udcff'],
+    ['täp'], ['x' * schema.MAX_NAME], ['x' * (schema.MAX_NAME + 1)],
+    ['tap0', None], ['tap0', b'tap1'], [5], []])
+def test_names_checked_at_once_as_check_name_each(names):
+    def good(name):
+        try:
+            schema.check_name(name)
+        except schema.BadRecord:
+            return False
+        return name.isascii()
+    assert schema.plain_names(names) == (bool(names) and
+                                         all(map(good, names)))
