@@ -304,7 +304,7 @@ class ClusterView:
                host: str) -> Optional[list[ClusterEvent]]:
         """:meth:`replace_quietly` of ``host``, of which the view holds
         nothing (a host coming up), when every key of ``state`` is
-        ``host``'s and new and every record is one: an ``online`` for
+        ``host``'s and every record is one: an ``online`` for
         each, in key order, as :meth:`update` would give; None (nothing
         changed) if not so.  A cold start's loads: a few C-level passes
         instead of update()'s checks per key.
@@ -313,12 +313,11 @@ class ClusterView:
         if not keys or set(map(_first, keys)) != {host}:
             return None
         records = list(map(state.__getitem__, keys))
-        values = self._interfaces
-        # (The index says no key of ``host`` is in the view; a C-level
-        # pass makes sure.)
-        if None in records or not values.keys().isdisjoint(keys):
+        if None in records:
             return None
-        values.update(zip(keys, records))
+        # No key of ``host`` is in the view: every method that changes
+        # it keeps _names the index of _interfaces.
+        self._interfaces.update(zip(keys, records))
         self._names[host] = set(keys)
         return list(map(cluster_event, _repeat(ONLINE), _repeat(host),
                         records))
