@@ -9,8 +9,11 @@ on 127.0.0.1.  For Redis, one :class:`RedisStreamReader` reads them all;
 then ``--changes`` single-interface changes on random hosts are made one
 at a time, each waited for at the reader, and the commands the reader
 sent are counted on the server (``INFO commandstats``, top-level commands
-only).  For etcd, one :func:`list_state` of every host is timed (what a
-relist costs).  Nothing here is a test assertion.
+only); the reader's first load of every host is timed, and its CPU per
+record reported (``load_cpu_us_per_record``: this process's CPU, whose
+main thread only waits meanwhile).  For etcd, one :func:`list_state` of
+every host is timed (what a relist costs).  Nothing here is a test
+assertion.
 """
 
 import argparse
@@ -105,10 +108,14 @@ def redis_cost(base: str, count: int, changes: int) -> dict:
         hosts = ['hv%05d' % i for i in range(count)]
         fill_redis(client, hosts)
         started = time.monotonic()
+        cpu = time.process_time()
         reader = RedisStreamReader(StoreOptions(server.url), block=1.0)
         collector = Collector(reader)
         collector.wait(count * INTERFACES)
         loaded = time.monotonic() - started
+        # This process's CPU while the reader loaded every host (the
+        # main thread only waits): the reader's CPU per record.
+        load_cpu = time.process_time() - cpu
         client.config_resetstat()
         rounds = reader.rounds
         rng = random.Random(1)
@@ -126,7 +133,10 @@ def redis_cost(base: str, count: int, changes: int) -> dict:
         server.stop()
     sent = sum(stats.get(name, 0) for name in ROUND_COMMANDS)
     lags.sort()
-    return {'hosts': count, 'load_s': loaded, 'rounds': rounds,
+    return {'hosts': count, 'load_s': loaded,
+            'load_cpu_us_per_record': round(
+                1e6 * load_cpu / (count * INTERFACES), 2),
+            'rounds': rounds,
             'commands': sent, 'per_round': sent / max(rounds, 1),
             'lag_p50_ms': 1000 * lags[len(lags) // 2],
             'per_host_design': 2 * count + 1}

@@ -13,6 +13,7 @@ number of hosts.  Details (lost positions, reconnects, holds after a reset
 or a lease blip): doc/source/publishers.rst, "Following Redis".
 """
 
+import itertools
 import logging
 import re
 import threading
@@ -89,6 +90,20 @@ end
 return lost
 """
 
+# KEYS = per host loaded, its stream and its liveness key.  Returns per
+# host the stream's last ID (nil: no entry) and the liveness record (nil:
+# none): what a load reads besides the hash, in one command for a batch
+# of hosts instead of two per host (each cost the reader more than its
+# share of the hash's parse).  Run inside the load's MULTI/EXEC.
+LOAD_SCRIPT = """
+local out = {}
+for i = 1, #KEYS, 2 do
+  local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+  if last[1] then out[i] = last[1][1] else out[i] = false end
+  out[i + 1] = redis.call('GET', KEYS[i + 1])
+end
+return out
+"""
 
 #: Distinct skipped records a reader remembers having warned about.
 MAX_WARNED = 10000
@@ -118,23 +133,49 @@ def _records(host: str, values: dict,
              warned: Optional[set] = None) -> tuple[dict, int]:
     """(host, name) -> record of a host's hash, and how many fields were
     skipped as not records.
+
+    The plain values (nearly all) are parsed with one JSON parse for the
+    whole hash (:func:`schema.loads_many_text`); each one still gets
+    :func:`schema.parse_record`'s outcome.
     """
     state = {}
     skipped = 0
+    # In name order (the view sorts them: a sorted list costs it one
+    # pass; strings sort faster than its (host, name) keys).
+    names = list(values)
+    try:
+        names.sort()
+    except TypeError:  # not all text: each is refused below
+        pass
+    raws = list(map(values.__getitem__, names))
     # The host once, not once per record (a bad one: each record's own
     # check says so, as before).
     try:
         schema.check_name(host, 'host')
         checked = True
+        parsed = schema.loads_many_text(raws)
     except schema.BadRecord:
         checked = False
+        parsed = [None] * len(raws)
+    if checked and schema.plain_names(names):
+        # Usually every record takes the fast path: checked field by
+        # field over all of them at once.
+        records = schema.check_plain_records(parsed, host, names)
+        if records is not None:
+            return dict(zip(zip(itertools.repeat(host), names),
+                            records)), 0
     check_name = schema.check_name
     parse_record = schema.parse_record
-    for name, value in values.items():
+    check_plain = schema.check_plain_record
+    for name, value, data in zip(names, raws, parsed):
         try:
             if checked:
                 check_name(name)
-            state[(host, name)] = parse_record(value, host, name, checked)
+            if data is not None:
+                state[(host, name)] = check_plain(data, host, name, True)
+            else:
+                state[(host, name)] = parse_record(value, host, name,
+                                                   checked)
         except schema.BadRecord as exc:
             skipped += 1
             skip('interface', '%s of host %s' % (
@@ -272,6 +313,7 @@ class RedisStreamReader:
         self._next_hint = 0.0
         self._stopped = threading.Event()
         self._lost_script: Any = None
+        self._load_script: Any = None
         #: Hosts whose last view is kept after a store reset until they
         #: re-synced or their grace passed.
         self.holds = Holds(reset_grace)
@@ -342,6 +384,7 @@ class RedisStreamReader:
     def _follow(self, client) -> Iterator:
         self.connects += 1
         self._lost_script = client.register_script(LOST_SCRIPT)
+        self._load_script = client.register_script(LOAD_SCRIPT)
         yield from self._reconnected(client)
         while not self._stopped.is_set():
             yield from self._round(client)
@@ -597,6 +640,7 @@ class RedisStreamReader:
             records = read
         cost = time.monotonic() - started
         load = []
+        parsed: dict[str, tuple] = {}
         due = set(self.holds.due(time.monotonic()))
         alive_of = self.view.alive
         for host, value in zip(hosts, records):
@@ -630,6 +674,7 @@ class RedisStreamReader:
                     yield from self._down(host)
             elif host not in self.positions:
                 load.append(host)
+                parsed[host] = (value, alive)
             else:
                 # Followed already (a resumed host too: its stream goes
                 # on from the position given): only markers can change.
@@ -637,7 +682,7 @@ class RedisStreamReader:
                 self._alive_seen[host] = (value, alive)
         for start in range(0, len(load), LOAD_BATCH):
             yield from self._load(client, load[start:start + LOAD_BATCH],
-                                  how)
+                                  how, parsed)
         if load and self.hosts is None and how != 'hint':
             # (Hosts that register are found by their entries: no need to
             # read the whole set again for them.)
@@ -671,23 +716,38 @@ class RedisStreamReader:
         yield from self.view.set_host(host, None)
         yield from self.view.replace_quietly({}, host)
 
-    def _load(self, client, hosts: list[str], how: str = 'check') -> Iterator:
+    def _load(self, client, hosts: list[str], how: str = 'check',
+              known: Optional[dict] = None) -> Iterator:
         """Read hosts' state, stream position and liveness in one
         transaction and report each as a whole.
 
         :param how: what found them (see ``discovered``).
+        :param known: host -> (liveness record as read, as parsed) by
+            the check that found it: read the same, not parsed again.
         """
         pipe = client.pipeline(transaction=True)
+        keys: list[bytes] = []
         for host in hosts:
             pipe.hgetall(stores.redis_state_key(self.key_prefix, host))
-            pipe.xrevrange(self._stream(host), count=1)
-            pipe.get(self._alive(host))
-        self.commands += len(pipe) + 2  # and MULTI, EXEC
+            keys += self._keys(host)[1:]
+        assert self._load_script is not None  # registered in _follow()
+        self._load_script(keys=keys, client=pipe)
+        # (And MULTI, EXEC, and the SCRIPT EXISTS the pipeline sends
+        # before them.)
+        self.commands += len(pipe) + 3
         replies = pipe.execute()
-        self._count_loads(hosts, replies, how)
-        for index, host in enumerate(hosts):
-            values, last, value = replies[3 * index:3 * index + 3]
-            alive = self._parse_alive(host, value)
+        tails = replies.pop()
+        lasts = tails[0::2]
+        self._count_loads(hosts, lasts, how)
+        known = known or {}
+        for host, values, last, value in zip(hosts, replies, lasts,
+                                             tails[1::2]):
+            seen = known.get(host)
+            if seen is not None and seen[0] == value:
+                # Parsed by the liveness check that found the host.
+                alive: Optional[dict] = seen[1]
+            else:
+                alive = self._parse_alive(host, value)
             if alive is None:
                 if host not in self.holds:
                     yield from self._down(host)
@@ -718,20 +778,19 @@ class RedisStreamReader:
             yield from (m for m in markers if m.state is not HostState.UP)
             yield ClusterSync(Sync.FINISHED, host, reset)
             # Only now: its records are handled.
-            self.positions[host] = last[0][0] if last else START
+            self.positions[host] = last or START
 
-    def _count_loads(self, hosts: list[str], replies: list,
+    def _count_loads(self, hosts: list[str], lasts: list,
                      how: str) -> None:
         self.discovered[how] = self.discovered.get(how, 0) + len(hosts)
         log = self.load_log
         if log is None or len(log) >= MAX_LOAD_LOG:
             return
         now = time.time()
-        for index, host in enumerate(hosts):
-            last = replies[3 * index + 1]
+        for host, last in zip(hosts, lasts):
             written = None
-            if last and STREAM_ID.match(str(last[0][0])):
-                written = int(str(last[0][0]).split('-')[0])
+            if last and STREAM_ID.match(str(last)):
+                written = int(str(last).split('-')[0])
             log.append((now, host, written, how))
         LOG.debug('Loaded %d hosts found by %s', len(hosts), how)
 

@@ -7,9 +7,11 @@ short reason, so that the reader skips that one record and goes on.  The
 records and limits: doc/source/publishers.rst, "What the readers accept".
 """
 
+import itertools
 import json
+import operator
 import re
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from df_ovsdb_agent.events import Action
 from df_ovsdb_agent.events import COMMON_ATTRIBUTES
@@ -49,6 +51,12 @@ _KINDS = {kind.value: kind for kind in Kind}
 _ACTIONS = {action.value: action for action in Action}
 # json.loads without its wrapper (two regular expressions per call).
 _raw_decode = json.JSONDecoder().raw_decode
+# loads_many's separator: a newline, which strict JSON refuses inside a
+# string, so that a string cannot run from one value into the next.
+_SEPARATOR = ',\n'
+_repeat = itertools.repeat
+_JUST_STR = {str}
+_JUST_DICT = {dict}
 
 
 class BadRecord(ValueError):
@@ -97,6 +105,15 @@ def check_name(value: object, what: str = 'name') -> str:
     if not _is_text(value):
         raise BadRecord('%s is not valid UTF-8' % what)
     return value
+
+
+def plain_names(names: list) -> bool:
+    """Whether every one of ``names`` passes :func:`check_name` (its fast
+    path, ASCII text: checked on all of them at once).
+    """
+    return bool(names) and set(map(type, names)) == _JUST_STR and (
+        0 < min(map(len, names)) and max(map(len, names)) <= MAX_NAME and
+        ''.join(names).isascii())
 
 
 def _nesting(text: str) -> int:
@@ -283,21 +300,147 @@ def loads_many(values: list) -> list:
     outside a string closes it, and anything between that and the value's
     last ``}`` would be a syntax error.  The count is checked anyway.
     """
-    out: list = [None] * len(values)
     plain = [i for i, value in enumerate(values) if _plain(value)]
     if not plain:
-        return out
+        return [None] * len(values)
+    return _split(b',\n'.join([values[i] for i in plain]), plain,
+                  len(values))
+
+
+def _plain_text(value: object) -> bool:
+    """:func:`_plain` of a value a Redis client decoded: the same
+    conditions on text (a lone surrogate, from undecodable bytes, is not
+    ASCII).
+    """
+    return (type(value) is str and len(value) <= MAX_STRING and
+            value[:1] == '{' and value[-1:] == '}' and
+            value.count('{') == 1 and '[' not in value and
+            value.isascii() and '\\u' not in value)
+
+
+def loads_many_text(values: list) -> list:
+    """:func:`loads_many` of text ``values`` (a Redis hash's, as the
+    reader's client decodes them): the same one parse for the plain ones
+    (see :func:`_plain_text`), the same None for the others.
+
+    All of a host's values are usually plain: that is checked on the
+    joined text and the values' lengths and ends, a few C-level scans
+    instead of :func:`_plain_text` per value (the joined text is ASCII,
+    holds no ``\\u`` and no ``[`` exactly when every value does; with as
+    many ``{`` as values, each one starting with ``{``, each holds only
+    that one).  Otherwise each value is looked at.
+    """
+    count = len(values)
+    if not count:
+        return []
+    plain: Sequence[int] = range(count)
+    joined = ''
+    if set(map(type, values)) == _JUST_STR:
+        joined = _SEPARATOR.join(values)
+    # (A backslash, one character, is looked for faster than "\\u".)
+    if not (joined.isascii() and
+            ('\\' not in joined or '\\u' not in joined) and
+            '[' not in joined and joined.count('{') == count and
+            max(map(len, values)) <= MAX_STRING and
+            all(map(str.startswith, values, _repeat('{'))) and
+            all(map(str.endswith, values, _repeat('}')))):
+        plain = [i for i, value in enumerate(values) if _plain_text(value)]
+        if not plain:
+            return [None] * count
+        joined = _SEPARATOR.join([values[i] for i in plain])
+    return _split(joined, plain, count)
+
+
+def _split(joined: Union[bytes, str], plain: Sequence[int],
+           count: int) -> list:
+    """The values at indexes ``plain`` of ``count``, parsed from their
+    ``joined`` text (see :func:`loads_many`); None where there is none.
+    """
+    out: list = [None] * count
+    text = (b'[' + joined + b']' if isinstance(joined, bytes)
+            else '[' + joined + ']')
     try:
-        data = json.loads(b'[' + b',\n'.join(
-            [values[i] for i in plain]) + b']')
+        data = json.loads(text)
     except (ValueError, RecursionError):
         return out
     if type(data) is not list or len(data) != len(plain):
         return out
+    if len(plain) == count and set(map(type, data)) == _JUST_DICT:
+        return data  # all of them (the usual case)
     for i, item in zip(plain, data):
         if type(item) is dict:
             out[i] = item
     return out
+
+
+_KIND_VALUES = frozenset(_KINDS)
+_OFPORT_TYPES = frozenset((int, type(None)))
+_NEEDED = frozenset(('kind', 'uuid'))
+_chain = itertools.chain.from_iterable
+
+
+def check_plain_records(items: list, host: str,
+                        names: list) -> Optional[list]:
+    """:func:`_fast_record` of each of ``items`` (dicts that
+    :func:`loads_many_text` parsed, so their strings are clean) and its
+    ``names`` (passed :func:`check_name`, as ``host`` did): the records,
+    completed in place, if every one of them takes that fast path; None
+    if any does not (nothing is changed then: check each on its own).
+
+    The same checks, a field at a time over all the items (C-level
+    passes) instead of an item at a time.
+    """
+    count = len(items)
+    if not count or set(map(type, items)) != _JUST_DICT:
+        return None
+    fields = set().union(*items)
+    if not _NEEDED <= fields <= _KNOWN_FIELDS:
+        return None
+    get = dict.get
+    try:
+        # Every field of the schema is checked below: each value is a
+        # scalar of the type its field allows.
+        strings = sorted(fields & _STRING_FIELDS)
+        if len(strings) > 1:
+            try:
+                # One pass for all the string fields if every item has
+                # them all (a publisher writes every field).
+                types = set(map(type, _chain(map(
+                    operator.itemgetter(*strings), items))))
+            except KeyError:
+                types = set(map(type, _chain(
+                    map(get, items, _repeat(field)) for field in strings)))
+        else:
+            types = set(map(type, map(get, items, _repeat(strings[0]))))
+        # (Types of the list, not of a set: 1, 1.0 and True are equal.)
+        ofports = list(map(get, items, _repeat('ofport')))
+        if not (types <= _STRING_OR_NONE and
+                set(map(get, items, _repeat('kind'))) <= _KIND_VALUES and
+                all(map(get, items, _repeat('uuid'))) and
+                set(map(type, ofports)) <= _OFPORT_TYPES):
+            return None
+    except TypeError:  # unhashable: not a scalar
+        return None
+    ports: set[Any] = set(ofports)  # ints and None, checked just above
+    ports.discard(None)
+    if ports and not (-1 <= min(ports) and max(ports) <= _OFPORT_MAX):
+        return None
+    if 'name' in fields and list(map(
+            get, items, _repeat('name'), names)) != names:
+        return None
+    if 'host' in fields and list(map(
+            get, items, _repeat('host'), _repeat(host))).count(host) != count:
+        return None
+    if 'action' in fields:
+        if not set(map(type, map(get, items, _repeat('action')))) <= (
+                _SCALARS):
+            return None
+        for data in items:
+            data.pop('action', None)
+    for data, name in zip(items, names):
+        data['host'] = host
+        data['name'] = name
+    return items
 
 
 def check_plain_record(data: dict, host: str, name: str,

@@ -203,3 +203,61 @@ def test_cluster_event_builds_what_the_constructor_builds():
     assert came == [ClusterEvent(Action.ONLINE, 'hv1', rec('a'), '1-0')]
     assert vars(came[0]) == vars(
         ClusterEvent(Action.ONLINE, 'hv1', rec('a'), '1-0'))
+
+
+def test_a_new_hosts_replace_gives_what_the_general_path_gives():
+    """replace_quietly's shortcut for a host the view holds nothing of
+    (_adopt) gives the events, records and per-host index the general
+    path gives, whatever else is in the state it is handed (other hosts'
+    keys, keys known already, None, nothing).
+    """
+    rng = random.Random(11)
+    fast, slow = ClusterView(), ClusterView()
+    slow._adopt = lambda state, host: None  # type: ignore[method-assign]
+    hosts = ('hv1', 'hv2', 'hv3', 'hv4')
+    adopted = []
+    adopt = fast._adopt
+
+    def counted(state, host):
+        events = adopt(state, host)
+        adopted.append(events is not None)
+        return events
+
+    fast._adopt = counted  # type: ignore[method-assign]
+
+    def record(key):
+        return {'kind': rng.choice(['vm', 'tunnel']), 'name': key[1],
+                'uuid': rng.choice(['u1', 'u2']), 'host': key[0],
+                'ofport': rng.choice([1, 2])}
+
+    def state(host):
+        names = rng.sample('abcdefgh', rng.randint(0, 8))
+        keys = [(host, n) for n in names]
+        roll = rng.random()
+        if roll < 0.1:
+            keys.append((rng.choice(hosts), rng.choice('abcdefgh')))
+        out = {key: record(key) for key in keys}
+        if roll > 0.95 and out:
+            out[rng.choice(list(out))] = None
+        return out
+
+    for position in range(3000):
+        roll = rng.random()
+        host = rng.choice(hosts)
+        if roll < 0.6:
+            batch = state(host)
+            got = fast.replace_quietly(dict(batch), host)
+            want = slow.replace_quietly(dict(batch), host)
+        elif roll < 0.8:
+            got = fast.forget(host)
+            want = slow.forget(host)
+        else:
+            key = (host, rng.choice('abcdefgh'))
+            new = None if rng.random() < 0.5 else record(key)
+            got = fast.apply(host, key[1], new, str(position))
+            want = slow.apply(host, key[1], new, str(position))
+        assert got == want
+        assert fast.records() == slow.records()
+        assert fast._names == slow._names
+    # The shortcut was taken often, and declined often.
+    assert adopted.count(True) > 300 and adopted.count(False) > 50
