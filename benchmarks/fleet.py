@@ -45,29 +45,16 @@ POLL = 0.2
 FULL_PARSE_EVERY = 1.0
 
 
-class Tail:
+class Tail(fleet_consumer.Appended):
     """New complete JSON lines of a file that another process appends to."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._offset = 0
-        self._partial = b''
 
     def read(self) -> list:
         return [json.loads(line) for line in self.read_raw()]
 
     def read_raw(self) -> list:
         """New complete lines, as bytes, unparsed."""
-        try:
-            with open(self.path, 'rb') as f:
-                f.seek(self._offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(data)
-        data = self._partial + data
-        lines = data.split(b'\n')
-        self._partial = lines.pop()
+        lines = self._new().split(b'\n')
+        self._keep(lines.pop())
         return [line for line in lines if line.strip()]
 
 

@@ -116,24 +116,39 @@ def encode_frame(lines: list) -> bytes:
     return FRAME.pack(len(payload), events) + payload
 
 
-class Frames:
-    """The batches another process appends to a file, as they come."""
+class Appended:
+    """What another process appends to a file: each read returns the
+    bytes not returned yet, after what the last read left incomplete.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._offset = 0
         self._partial = b''
 
-    def read_raw(self) -> list:
-        """New complete batches: (interface events, payload) each."""
+    def _new(self) -> bytes:
+        """The incomplete rest of the last read and the new bytes; the
+        caller hands back what it cannot use yet (:meth:`_keep`).
+        """
         try:
             with open(self.path, 'rb') as f:
                 f.seek(self._offset)
                 data = f.read()
         except FileNotFoundError:
-            return []
+            return self._partial
         self._offset += len(data)
-        data = self._partial + data
+        return self._partial + data
+
+    def _keep(self, rest: bytes) -> None:
+        self._partial = rest
+
+
+class Frames(Appended):
+    """The batches another process appends to a file, as they come."""
+
+    def read_raw(self) -> list:
+        """New complete batches: (interface events, payload) each."""
+        data = self._new()
         batches = []
         at = 0
         while len(data) - at >= FRAME.size:
@@ -143,7 +158,7 @@ class Frames:
             at += FRAME.size
             batches.append((events, data[at:at + size]))
             at += size
-        self._partial = data[at:]
+        self._keep(data[at:])
         return batches
 
     @staticmethod
