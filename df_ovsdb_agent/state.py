@@ -212,11 +212,7 @@ class KeyedState(Generic[K, V]):
         ``batch`` maps key -> new value (None: gone).
         """
         changes = self.changes(batch)
-        for key, value in batch.items():
-            if value is None:
-                self._values.pop(key, None)
-            else:
-                self._values[key] = value
+        self.put(batch)
         return changes
 
     def put(self, batch: Mapping[K, Optional[V]]) -> None:

@@ -378,13 +378,7 @@ def _no_optional_handshake() -> dict[str, Any]:
     feature), turned off too.  Older versions send neither and take none
     of these arguments.
     """
-    import inspect
-
-    import redis.connection
-
-    connection = getattr(redis.connection, 'AbstractConnection',
-                         redis.connection.Connection)
-    params = inspect.signature(connection.__init__).parameters
+    params = _connection_params()
     found: dict[str, Any] = {}
     if 'driver_info' in params:
         found['driver_info'] = None
@@ -402,14 +396,19 @@ def _resp2() -> dict[str, Any]:
     """The redis-py argument for RESP2 where it has one (>= 5.0; older
     versions speak only RESP2).
     """
+    return {'protocol': 2} if 'protocol' in _connection_params() else {}
+
+
+@functools.lru_cache(maxsize=None)
+def _connection_params() -> frozenset:
+    """The parameters this redis-py's connections take."""
     import inspect
 
     import redis.connection
 
     connection = getattr(redis.connection, 'AbstractConnection',
                          redis.connection.Connection)
-    params = inspect.signature(connection.__init__).parameters
-    return {'protocol': 2} if 'protocol' in params else {}
+    return frozenset(inspect.signature(connection.__init__).parameters)
 
 
 def reconnecting(stopped: threading.Event, target: str, max_backoff: float,

@@ -155,14 +155,12 @@ class Writer:
         """Record an agent event in the desired state (bus callback)."""
         with self._cond:
             if isinstance(event, InterfaceEvent):
-                # Inlined _offer_interface for the common case (runs per
-                # event).
                 if event.action is not Action.OFFLINE:
                     name = event.name
                     self._desired.set(name, event.interface)
                     self._dirty.add(name)
                 else:
-                    self._offer_interface(event)
+                    self._offer_offline(event)
                 if not self._ready:
                     # Nobody waits for this: the writer thread waits for
                     # the first sync, and no flush can be complete yet.
@@ -177,16 +175,13 @@ class Writer:
                 self._agent_synced = False
             self._cond.notify_all()
 
-    def _offer_interface(self, event: InterfaceEvent) -> None:
+    def _offer_offline(self, event: InterfaceEvent) -> None:
         name = event.name
-        if event.action is Action.OFFLINE:
-            current = self._desired.get(name)
-            # A name reused by a newer interface stays with the newer one.
-            if current is None or current.uuid != event.uuid:
-                return
-            self._desired.set(name, None)
-        else:
-            self._desired.set(name, event.interface)
+        current = self._desired.get(name)
+        # A name reused by a newer interface stays with the newer one.
+        if current is None or current.uuid != event.uuid:
+            return
+        self._desired.set(name, None)
         self._dirty.add(name)
 
     # -- life cycle -------------------------------------------------------
