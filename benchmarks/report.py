@@ -294,24 +294,35 @@ def cost_table(res: dict) -> list[str]:
     lines = ['| rows | sync (s) | agent CPU at sync (s) | CPU per interface '
              '(us) | peak RSS (MB) | peak RSS per interface (KB) | RSS '
              'added by the sync, per interface (KB) | sync time vs the '
-             'previous size |', '|---|---|---|---|---|---|---|---|']
+             'previous size | C floor\'s own CPU per interface (us) | '
+             'agent / C floor CPU |', '|---|---|---|---|---|---|---|---|---|'
+             '---|']
     previous = None
+    floor = res.get('c_floor', {})
     for size, cell in sorted(res.get('agent', {}).items(),
                              key=lambda kv: int(kv[0])):
         rows, seconds = int(size), cell.get('median')
         cpu, rss = cell.get('sync_cpu_median'), cell.get('rss_median')
+        # The floor's own CPU in the same run is the speed reference: the
+        # same C code from run to run, so a slower machine shows in it.
+        floor_cpu = floor.get(size, {}).get('sync_cpu_median')
         start = median_of(cell.get('rss_start', []))
         growth = '-'
         if previous and seconds:
             growth = '%.1fx for %.0fx the rows' % (
                 seconds / previous[1], rows / previous[0])
-        lines.append('| %d | %s | %s | %s | %s | %s | %s | %s |' % (
-            rows, _f(seconds), _f(cpu),
-            _f(cpu / rows * 1e6 if cpu is not None else None, '%.1f'),
-            _f(rss / 1e6 if rss else None, '%.0f'),
-            _f(rss / rows / 1e3 if rss else None, '%.2f'),
-            _f((rss - start) / rows / 1e3 if rss and start else None,
-               '%.2f'), growth))
+        lines.append('| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |'
+                     % (rows, _f(seconds), _f(cpu),
+                        _f(cpu / rows * 1e6 if cpu is not None else None,
+                           '%.1f'),
+                        _f(rss / 1e6 if rss else None, '%.0f'),
+                        _f(rss / rows / 1e3 if rss else None, '%.2f'),
+                        _f((rss - start) / rows / 1e3 if rss and start
+                           else None, '%.2f'), growth,
+                        _f(floor_cpu / rows * 1e6 if floor_cpu is not None
+                           else None, '%.1f'),
+                        _f(cpu / floor_cpu if cpu is not None and floor_cpu
+                           else None, '%.2fx')))
         if seconds:
             previous = (rows, seconds)
     return lines

@@ -164,9 +164,16 @@ class TestTargets:
         res = results([sample()] * 3, [sample()] * 3)
         lines = report.cost_table(res['sync'])
         assert lines[2] == ('| 10000 | 0.900 | 0.150 | 15.0 | 40 | 4.00 | '
-                            '1.00 | - |')
+                            '1.00 | - | 50.0 | 0.30x |')
         assert lines[3] == ('| 100000 | 9.000 | 2.500 | 25.0 | 400 | 4.00 '
-                            '| 3.70 | 10.0x for 10x the rows |')
+                            '| 3.70 | 10.0x for 10x the rows | 50.0 | '
+                            '0.50x |')
+
+    def test_cost_table_without_the_floor(self):
+        res = results([sample()] * 3, [sample()] * 3)
+        del res['sync']['c_floor']
+        lines = report.cost_table(res['sync'])
+        assert lines[2].endswith('| - | - | - |')
 
     def test_machine_table_counts_comparable_samples(self):
         res = results([sample(), sample(load=1.4)], [sample()])
