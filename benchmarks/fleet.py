@@ -49,13 +49,10 @@ class Tail(fleet_consumer.Appended):
     """New complete JSON lines of a file that another process appends to."""
 
     def read(self) -> list:
-        return [json.loads(line) for line in self.read_raw()]
-
-    def read_raw(self) -> list:
-        """New complete lines, as bytes, unparsed."""
+        """The new complete lines, parsed (a partial last line waits)."""
         lines = self._new().split(b'\n')
         self._keep(lines.pop())
-        return [line for line in lines if line.strip()]
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 class WorkerProc:

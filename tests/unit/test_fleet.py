@@ -333,11 +333,11 @@ def test_cold_start_cpu_split_is_per_host_and_sums_up():
 def test_tail_returns_complete_lines_only(tmp_path):
     path = tmp_path / 'out.jsonl'
     tail = fleet.Tail(str(path))
-    assert tail.read_raw() == []
+    assert tail.read() == []
     with open(path, 'ab') as f:
         f.write(b'{"t":1}\n{"t":2')
-    assert tail.read_raw() == [b'{"t":1}']
+    assert tail.read() == [{'t': 1}]
     with open(path, 'ab') as f:
         f.write(b'}\n\n{"t":3}\n')
     assert tail.read() == [{'t': 2}, {'t': 3}]
-    assert tail.read_raw() == []
+    assert tail.read() == []
