@@ -27,7 +27,9 @@ HEAVY = ('oslo_log', 'oslo_serialization', 'oslo_utils', 'oslo_context',
          'etcd3gw', 'requests', 'urllib3', 'redis', 'ovsdbapp', 'os_ken',
          'df_ovsdb_agent.agent', 'df_ovsdb_agent.ovsdb.monitor',
          'df_ovsdb_agent.ovsdb.client', 'df_ovsdb_agent.ovsdb.schema',
-         'df_ovsdb_agent.testing')
+         'df_ovsdb_agent.testing',
+         # What deferred bodies would import (df_ovsdb_agent.cmd.DEFERRED).
+         'netaddr.core', 'dateutil.tz.tz', '_ssl', 'socketserver')
 
 OSLO_CONFIG = ('oslo_config.cfg',)
 OSLO_LOG = ('oslo_config.cfg', 'oslo_log.log')
