@@ -17,8 +17,22 @@ import types
 # formatters oslo_serialization.jsonutils (for JSON log lines).  Each body
 # runs when one of its attributes is first read: a value of such a type
 # parsed, a plugin loaded, a JSON log line formatted.
+# The daemon's path to its first OVSDB connection (issue 19; instructions
+# counted by callgrind from exec to the connect(), wheel install, 471 M
+# before): oslo_log's formatters import dateutil.tz, whose body runs at the
+# first log line, and its _tzdata_impl (importlib.resources, pathlib,
+# tempfile: with netaddr's, -9%) and calendar, only for named zones, win
+# (ctypes) only on Windows; oslo_log imports logging.config,
+# logging.handlers (pickle, queue, socketserver) and configparser for a
+# log_config_append file or a log_file; oslo_context imports uuid (with
+# platform) for request ids; oslo_config pickle to copy a namespace;
+# traceback textwrap to print one; the read path ssl for ssl: remotes
+# (-6%: its body runs in the monitor thread's first read).
 DEFERRED = ('rfc3986', 'netaddr', 'stevedore', 'debtcollector',
-            'oslo_serialization.jsonutils')
+            'oslo_serialization.jsonutils', 'dateutil.tz',
+            'dateutil._tzdata_impl', 'calendar', 'ctypes', 'logging.config',
+            'logging.handlers', 'configparser', 'uuid', 'pickle', 'textwrap',
+            'ssl')
 
 # What the import system reads from a module already in sys.modules: it
 # must not run the body (``import x`` of a deferred x would load it).
@@ -46,23 +60,38 @@ class _Deferred(types.ModuleType):
     """
 
     def __getattribute__(self, attr: str):
-        get = object.__getattribute__
         if attr in _METADATA:
-            return get(self, attr)
-        with _the_lock():
-            if type(self) is _Deferred and id(self) not in _loading:
-                _loading.add(id(self))
-                try:
-                    get(self, '__spec__').loader.exec_module(self)
-                    # Plain again: later reads cost nothing extra.
-                    object.__setattr__(self, '__class__', types.ModuleType)
-                except BaseException:
-                    # As an eager import would: no half-run module left.
-                    sys.modules.pop(get(self, '__name__'), None)
-                    raise
-                finally:
-                    _loading.discard(id(self))
-        return get(self, attr)
+            return object.__getattribute__(self, attr)
+        _run_body(self)
+        return object.__getattribute__(self, attr)
+
+    def __setattr__(self, attr: str, value) -> None:
+        # The body first: run later, it would undo what is set now (a
+        # monkey-patch: eventlet's replaces ssl's classes).
+        _run_body(self)
+        object.__setattr__(self, attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        _run_body(self)
+        object.__delattr__(self, attr)
+
+
+def _run_body(module: types.ModuleType) -> None:
+    """Run a deferred module's body unless it ran or is running."""
+    get = object.__getattribute__
+    with _the_lock():
+        if type(module) is _Deferred and id(module) not in _loading:
+            _loading.add(id(module))
+            try:
+                get(module, '__spec__').loader.exec_module(module)
+                # Plain again: later reads cost nothing extra.
+                object.__setattr__(module, '__class__', types.ModuleType)
+            except BaseException:
+                # As an eager import would: no half-run module left.
+                sys.modules.pop(get(module, '__name__'), None)
+                raise
+            finally:
+                _loading.discard(id(module))
 
 
 # Loader and finder by their methods, not importlib.abc's classes: that

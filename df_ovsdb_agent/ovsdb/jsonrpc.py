@@ -12,6 +12,8 @@ scan, never a character loop in Python.
 sockets in blocking mode with timeouts, for one reader thread.
 """
 
+from __future__ import annotations
+
 import grp
 import json
 import logging

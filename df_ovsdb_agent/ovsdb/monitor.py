@@ -8,6 +8,8 @@ the socket and the sink is logged, counted and ends in a fresh full sync:
 never a silently wrong view.
 """
 
+from __future__ import annotations
+
 import collections
 import dataclasses
 import logging

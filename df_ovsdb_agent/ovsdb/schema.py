@@ -8,6 +8,8 @@ replica decodes with; the monitor calls it on every connection, since the
 schema can change while the agent runs (``ovsdb-client convert``).
 """
 
+from __future__ import annotations
+
 import logging
 import ssl
 import time

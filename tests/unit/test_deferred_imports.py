@@ -124,3 +124,40 @@ def test_names_outside_the_list_are_left_to_the_other_finders():
     assert cmd._Finder(('a',)).find_spec('json', None) is None
     assert cmd._Finder(('nowhere_such_module',)).find_spec(
         'nowhere_such_module', None) is None
+
+
+def test_setting_an_attribute_runs_the_body_first(fake):
+    """A monkey-patch (eventlet's of ssl) is not undone by the body
+    running at a later read.
+    """
+    import lone
+    lone.VALUE = 'patched'
+    assert _runs() == ['lone'] and cmd.loaded('lone')
+    assert lone.VALUE == 'patched'
+    from pkg import sub
+    del sub.VALUE
+    assert _runs() == ['lone', 'pkg.sub']
+    assert not hasattr(sub, 'VALUE')
+
+
+def test_submodule_of_a_deferred_package_binds_during_its_body(
+        tmp_path, monkeypatch):
+    """A deferred package whose body imports its own submodule (the
+    import system sets it on the package while the body runs): one run,
+    the submodule bound.
+    """
+    (tmp_path / 'dpkg').mkdir()
+    (tmp_path / 'dpkg' / '__init__.py').write_text(
+        'from . import part\nVALUE = part.VALUE\n')
+    (tmp_path / 'dpkg' / 'part.py').write_text('VALUE = 7\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, 'meta_path',
+                        [cmd._Finder(('dpkg',))] + sys.meta_path)
+    try:
+        import dpkg
+        assert not cmd.loaded('dpkg') and 'dpkg.part' not in sys.modules
+        assert dpkg.VALUE == 7 and dpkg.part is sys.modules['dpkg.part']
+        assert cmd.loaded('dpkg')
+    finally:
+        sys.modules.pop('dpkg', None)
+        sys.modules.pop('dpkg.part', None)

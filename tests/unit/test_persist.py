@@ -134,6 +134,39 @@ def test_state_dir_owner_id_is_stable_and_lock_is_exclusive(tmp_path):
     second.close()
 
 
+@pytest.mark.parametrize('text,kept', [
+    # What owner_id() writes, checked without the uuid module.
+    ('0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9', True),
+    # Other spellings uuid.UUID accepts: kept, as they always were.
+    ('0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9', True),
+    ('{0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9}', True),
+    ('0f1e2d3c4b5a49788695a4b3c2d1e0f9', True),
+    # Not a UUID: replaced by a new one.
+    ('0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f', False),
+    ('0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fg', False),
+    ('owner\n0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9', False),
+    ('', False),
+])
+def test_owner_id_file_is_kept_only_when_a_uuid(tmp_path, text, kept):
+    import uuid
+    path = tmp_path / 'sd'
+    path.mkdir(mode=0o700)
+    (path / persist.OWNER_FILE).write_text(text + '\n')
+    state = persist.StateDir(str(path))
+    state.open()
+    try:
+        owner = state.owner_id()
+    finally:
+        state.close()
+    if kept:
+        assert owner == text
+    else:
+        assert owner != text
+        assert persist.CANONICAL_UUID.match(owner)
+        assert str(uuid.UUID(owner)) == owner
+        assert (path / persist.OWNER_FILE).read_text() == owner + '\n'
+
+
 # -- the state directory: owner-only, no symbolic links ----------------------
 
 @pytest.mark.parametrize('mode', [0o777, 0o1777, 0o770, 0o757])

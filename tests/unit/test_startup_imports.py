@@ -27,7 +27,9 @@ HEAVY = ('oslo_log', 'oslo_serialization', 'oslo_utils', 'oslo_context',
          'etcd3gw', 'requests', 'urllib3', 'redis', 'ovsdbapp', 'os_ken',
          'df_ovsdb_agent.agent', 'df_ovsdb_agent.ovsdb.monitor',
          'df_ovsdb_agent.ovsdb.client', 'df_ovsdb_agent.ovsdb.schema',
-         'df_ovsdb_agent.testing')
+         'df_ovsdb_agent.testing',
+         # What deferred bodies would import (df_ovsdb_agent.cmd.DEFERRED).
+         'netaddr.core', 'dateutil.tz.tz', '_ssl', 'socketserver')
 
 OSLO_CONFIG = ('oslo_config.cfg',)
 OSLO_LOG = ('oslo_config.cfg', 'oslo_log.log')
@@ -178,7 +180,11 @@ NOT_BEFORE_CONNECTING = (
     'importlib.metadata', 'xmlrpc', 'http.client', 'email', 'zipfile',
     'oslo_utils.timeutils', 'prometheus_client', 'ovs', 'eventlet',
     'requests', 'etcd3gw', 'redis', 'df_ovsdb_agent.publishers',
-    'df_ovsdb_agent.testing')
+    'df_ovsdb_agent.testing',
+    # What the deferred bodies (netaddr's, dateutil's tzdata, uuid's,
+    # ssl's...) and persist's atomic writes would import.
+    'importlib.resources', 'pathlib', 'tempfile', 'netaddr.core', '_ssl',
+    'queue', 'socketserver')
 
 
 def _connect_probe(module, tmp_path, *args):
@@ -198,10 +204,19 @@ def _under(modules, packages):
                          for p in packages))
 
 
-# Deferred modules that oslo.config imports, and oslo.log (the daemon).
-BY_OSLO_CONFIG = {'rfc3986', 'netaddr', 'stevedore'}
-BY_OSLO_LOG = BY_OSLO_CONFIG | {'debtcollector',
-                                'oslo_serialization.jsonutils'}
+# Deferred modules that oslo.config imports, and oslo.log (the daemon),
+# and the read path (ssl).
+BY_OSLO_CONFIG = {'rfc3986', 'netaddr', 'stevedore', 'pickle', 'textwrap'}
+BY_OSLO_LOG = BY_OSLO_CONFIG | {
+    'debtcollector', 'oslo_serialization.jsonutils', 'dateutil.tz',
+    'dateutil._tzdata_impl', 'calendar', 'logging.config',
+    'logging.handlers', 'configparser', 'uuid'}
+# Whose body runs before the daemon's first connection: the first log
+# line's time stamp ("No saved state", or "Loaded saved state").
+AGENT_RUNS = {'dateutil.tz'}
+# The daemon restarts: its state directory has an owner id (the first
+# start makes one, with uuid and tempfile).
+OWNER_ID = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9'
 
 
 # What oslo.config and oslo.log import by themselves, the cmd package
@@ -230,29 +245,36 @@ def _deferral_applies():
     return int(major) >= 10
 
 
-@pytest.mark.parametrize('module,args,deferred,oslo_log', [
-    ('df_ovsdb_agent.cmd.agent', (), BY_OSLO_LOG, True),
-    ('df_ovsdb_agent.cmd.events', ('--once',), BY_OSLO_CONFIG, False),
+@pytest.mark.parametrize('module,args,deferred,oslo_log,runs', [
+    ('df_ovsdb_agent.cmd.agent', (), BY_OSLO_LOG | {'ssl'}, True,
+     AGENT_RUNS),
+    ('df_ovsdb_agent.cmd.events', ('--once',), BY_OSLO_CONFIG | {'ssl'},
+     False, set()),
 ], ids=['agent', 'events-once'])
-def test_first_connection_imports(module, args, deferred, oslo_log,
-                                  tmp_path):
+def test_first_connection_imports(module, args, deferred, oslo_log, runs,
+                                  tmp_path, monkeypatch):
     """Until the command's first OVSDB connection: the deferred modules'
-    bodies have not run (except netaddr: oslo.config checks the IPOpt
-    default of ``[metrics] host`` with it), nothing of
+    bodies have not run (the daemon's: except ``runs``; netaddr's neither:
+    ``[metrics] host``'s default is checked without it), nothing of
     :data:`NOT_BEFORE_CONNECTING` is imported, and what the connection
     needs is (the probe is not blind).  Beyond, that is, what oslo.config
     (and oslo.log) import by themselves: nothing with the versions the
     deferral was built for (see the next test), more with the oldest.
     """
     from df_ovsdb_agent import cmd
+    from df_ovsdb_agent import persist
     alone, alone_loaded = _libraries_alone(oslo_log)
+    (tmp_path / 'state').mkdir(mode=0o700)
+    (tmp_path / 'state' / persist.OWNER_FILE).write_text(OWNER_ID + '\n')
+    # Over the conftest's (the environment wins over the config file).
+    monkeypatch.setenv('OS_AGENT__STATE_DIR', str(tmp_path / 'state'))
     found = _connect_probe(module, tmp_path, *args)
     assert 'df_ovsdb_agent.ovsdb.jsonrpc' in found['modules']
     assert 'oslo_config.cfg' in found['loaded']
     assert _under(found['modules'], NOT_BEFORE_CONNECTING) == \
         _under(alone, NOT_BEFORE_CONNECTING)
     assert sorted(set(cmd.DEFERRED) & set(found['loaded'])) == \
-        sorted({'netaddr'} | (set(cmd.DEFERRED) & set(alone_loaded)))
+        sorted(runs | (set(cmd.DEFERRED) & set(alone_loaded)))
     # Imported (by oslo.config, oslo.log), never run.
     assert deferred <= set(found['modules'])
     assert deferred <= set(cmd.DEFERRED)
