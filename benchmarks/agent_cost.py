@@ -9,8 +9,9 @@ benchmark subscriber's callback.
 With ``--server`` the rows come from a real ovsdb-server filled by
 ``benchmarks/dataset.py``, and the thread CPU of the monitor (all of it,
 and its time in ``Agent.on_synced``) and of the subscriber's worker are
-reported per interface: what this module's path costs beside the read
-path before it.
+reported per interface (the process's user and system time and minor
+page faults too: memory first touched costs system time): what this
+module's path costs beside the read path before it.
 
 Rows are synthetic VM interfaces filled like ``benchmarks/dataset.py``
 fills them (iface-id, attached-mac, mac_in_use, link_state, admin_state,
@@ -35,6 +36,7 @@ import cProfile
 import importlib
 import io
 import pstats
+import resource
 import threading
 import time
 
@@ -238,17 +240,25 @@ def server_split(n: int, repeats: int) -> None:
                 times['sink'] = times['mon1'] - begin
             agent.on_sync_started = on_sync_started  # type: ignore
             agent.on_synced = on_synced  # type: ignore
+            before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.process_time()
             agent.start()
             counter.finished.wait()
             agent.bus.wait_idle()
             cpu = time.process_time() - start
-            print('%d rows: process %.2f us per interface; monitor thread '
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            print('%d rows: process %.2f us per interface (user %.2f, '
+                  'system %.2f, %.2f minor page faults); monitor thread '
                   '%.2f, of which Agent.on_synced %.2f; subscriber thread '
-                  '%.2f' % (n, cpu / n * 1e6,
-                            (times['mon1'] - times['mon0']) / n * 1e6,
-                            times['sink'] / n * 1e6,
-                            (times['sub1'] - times['sub0']) / n * 1e6))
+                  '%.2f; peak RSS %.1f MB' % (
+                      n, cpu / n * 1e6,
+                      (after.ru_utime - before.ru_utime) / n * 1e6,
+                      (after.ru_stime - before.ru_stime) / n * 1e6,
+                      (after.ru_minflt - before.ru_minflt) / n,
+                      (times['mon1'] - times['mon0']) / n * 1e6,
+                      times['sink'] / n * 1e6,
+                      (times['sub1'] - times['sub0']) / n * 1e6,
+                      after.ru_maxrss / 1024))
             agent.stop(2)
     finally:
         db.box.stop()

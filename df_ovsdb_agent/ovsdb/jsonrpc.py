@@ -106,6 +106,13 @@ class RowHook(Protocol):
         """A new, empty mapping for one table's staged rows."""
 
 
+# Optional on a RowHook: ``run_stager(table)``, a function (text, pos,
+# rows) -> end staging into ``rows`` the rows from ``pos`` on that it can
+# take straight from the text, returning the end of the last one (``pos``:
+# none); the rows after it are staged one by one (see _run_rows).
+RunStager = Callable[[str, int, dict], int]
+
+
 class ProtocolError(Exception):
     """The peer sent something that is not a JSON-RPC message."""
 
@@ -164,7 +171,12 @@ def _walk(text: str, pos: int, depth: int, hook: RowHook) -> tuple[Any, int]:
             key, pos = _key(text, pos)
             stage = hook.stager(key) if text[pos] == '{' else None
             if stage is not None:
-                obj[key], pos = _rows(text, pos, stage, hook.staged_rows())
+                run_stager = getattr(hook, 'run_stager', None)
+                run: Optional[RunStager] = run_stager(key) \
+                    if run_stager is not None else None
+                obj[key], pos = _rows(text, pos, stage, hook.staged_rows()) \
+                    if run is None else _run_rows(text, pos, stage, run,
+                                                  hook.staged_rows())
             else:
                 obj[key], pos = _walk(text, pos, depth + 1, hook)
         match = _NEXT.match(text, pos)
@@ -223,6 +235,28 @@ def _rows(text: str, pos: int, stage: Callable[[Any], Any],
         if match.group(1) == '}':
             return rows, pos
         uuid, pos = _key(text, pos)  # a key with escapes
+
+
+def _run_rows(text: str, pos: int, stage: Callable[[Any], Any],
+              run: RunStager, rows: dict) -> tuple[dict, int]:
+    """:func:`_rows` for a table with a run stager: runs of rows it takes
+    in one go, each row it does not take staged on its own between them.
+    """
+    pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+    if text[pos] == '}':
+        return rows, pos + 1
+    while True:
+        end = run(text, pos, rows)
+        if end == pos:
+            uuid, pos = _key(text, pos)
+            update, end = _scan_once(text, pos)
+            rows[uuid] = stage(update)
+        match = _NEXT.match(text, end)
+        if match is None or match.group(1) == ']':
+            raise ValueError('expected , or } at %d' % end)
+        pos = match.end()
+        if match.group(1) == '}':
+            return rows, pos
 
 
 def _end(pattern: 're.Pattern[bytes]', buf: bytearray, pos: int,

@@ -29,6 +29,7 @@ import collections.abc
 import functools
 import math
 from operator import itemgetter
+import re
 import textwrap
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -447,6 +448,66 @@ _CODE_LIMIT = 64
 COMPILE_ROWS = 512
 
 
+# A uuid as ovsdb-server writes it: the only strings a run takes (no
+# escapes, so the text is the value).
+_UUID = r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+# A schema column name a run's pattern may hold as it is.
+_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
+# Rows one regex match of a run takes at most: what a run holds at once
+# beside the rows (the matched pairs) stays ~1 MB.
+RUN_ROWS = 1024
+
+
+def one_uuid_run(column: str) -> Optional[Callable[[str, int, dict], int]]:
+    """For a table whose only monitored column is a set of uuids (Port's
+    ``interfaces``): a function staging, from ``pos`` in ``text``, every
+    row written exactly as ovsdb-server writes a dump's row with one uuid
+    in that set::
+
+        "<uuid>":{"initial":{"<column>":["uuid","<uuid>"]}},"<uuid>":...
+
+    into ``rows`` as :meth:`Replica.stager` would stage them, with no
+    parse tree and no Python step per row; it returns the position after
+    the last row it took (``pos`` itself when the first row is not of that
+    form: the caller stages that one row by row, and may try again after
+    it).  None when the column name is not a plain identifier.
+    """
+    if not _NAME.fullmatch(column):
+        return None
+    row = r'"%s":\{"initial":\{"' + column + r'":\["uuid","%s"\]\}\}'
+    bare = row % (_UUID, _UUID)
+    # Every row of this form with its comma has the same length: a batch
+    # of n matches that spans exactly n * size characters tiles them, so
+    # one pass both reads the rows and proves them contiguous.
+    size = len('"":{"initial":{"%s":["uuid",""]}},' % column) + 2 * 36
+    tiles = re.compile(row % ('(%s)' % _UUID, '(%s)' % _UUID) + ',').findall
+    pairs = re.compile(row % ('(%s)' % _UUID, '(%s)' % _UUID)).findall
+    # Where a batch does not tile (the table's last row, a row of another
+    # form): how far the rows of this form go, then those rows alone.
+    extent = re.compile(r'%s(?:,%s){0,%d}' % (bare, bare, RUN_ROWS - 1))
+
+    def run(text: str, pos: int, rows: dict) -> int:
+        end = pos
+        while True:
+            stop = pos + RUN_ROWS * size
+            found = tiles(text, pos, stop)
+            if not found or len(found) * size != stop - pos:
+                match = extent.match(text, pos)
+                if match is None:
+                    return end  # at the comma before a row it does not take
+                end = match.end()
+                found = pairs(text, pos, end)
+            else:
+                end = stop - 1  # the comma after the last row
+            # uuid -> (frozenset((interface,)),): the stager's tuple.
+            rows.update(zip(map(_first, found),
+                            zip(map(frozenset, zip(map(_second, found))))))
+            if end != stop - 1:
+                return end
+            pos = stop
+    return run
+
+
 class Row(collections.abc.Mapping):
     """One stored row as a read-only {column: value} mapping (a view)."""
 
@@ -537,6 +598,8 @@ class Replica:
                           for table, cols in types.items()}
         # table -> (decode_row, stage), built when first worth it.
         self._compiled: dict[str, tuple] = {}
+        # table -> run_stager's function (None: none for that table).
+        self._runs: dict[str, Any] = {}
         # The row being applied, for the error that names it.
         self._failed: Any = None
         self.tables: dict[str, dict[str, tuple]] = {t: {} for t in types}
@@ -600,6 +663,23 @@ class Replica:
         """
         return self._row_decoders(table)[1] if table in self.types \
             else None
+
+    def run_stager(self, table: str
+                   ) -> Optional[Callable[[str, int, dict], int]]:
+        """For :class:`~.jsonrpc.RowHook`: a function staging many rows of
+        ``table`` at once straight from the text (see :func:`one_uuid_run`),
+        or None: the table is staged row by row only.
+        """
+        if table not in self.types:
+            return None
+        ctypes = self._ctypes[table]
+        if len(ctypes) != 1 or ctypes[0].key != 'uuid' or \
+                ctypes[0].value is not None or ctypes[0].n_max <= 1:
+            return None
+        run = self._runs.get(table)
+        if run is None:
+            run = self._runs[table] = one_uuid_run(self.columns[table][0])
+        return run
 
     def _row_decoders(self, table: str) -> tuple:
         built = self._compiled.get(table)

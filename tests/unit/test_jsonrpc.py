@@ -476,3 +476,103 @@ def test_a_compact_dump_takes_its_row_keys_without_the_regex(monkeypatch):
     value, end = jsonrpc.walk_message(text, _Identity())
     assert (value, end) == json.JSONDecoder().raw_decode(text)
     assert len(calls) == 2
+
+
+# -- a run of rows staged straight from the text (Replica.run_stager) ------
+
+def _port_replica():
+    from df_ovsdb_agent.ovsdb.replica import ColumnType
+    from df_ovsdb_agent.ovsdb.replica import Replica
+    return Replica({'P': {
+        'interfaces': ColumnType('uuid', None, 1, float('inf'))}})
+
+
+def _staged_outcome(text, run):
+    from df_ovsdb_agent.ovsdb.replica import UpdateError
+    replica = _port_replica()
+    if not run:
+        replica.run_stager = lambda table: None
+    try:
+        value, end = jsonrpc.walk_message(text, replica)
+    except (ValueError, IndexError, StopIteration, RecursionError) as exc:
+        return type(exc).__name__, str(exc)
+    rows = value['result'][2].get('P')
+    staged = dict(rows) if isinstance(rows, dict) else rows
+    try:
+        replica.apply(value['result'][2], 2, consume=True)
+    except UpdateError as exc:
+        return 'ok', staged, end, 'UpdateError', str(exc)
+    return 'ok', staged, end, replica.tables
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_run_rows_stage_as_the_general_path(seed, monkeypatch):
+    # ovsdb-server's compact one-uuid rows among every other form, in
+    # batches of 1-4 rows: the same staged rows, replica, ends and errors
+    # with the run and without it, whole and cut short.
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    rng = random.Random(seed)
+    monkeypatch.setattr(replica_lib, 'RUN_ROWS', rng.randint(1, 4))
+    keys = _hostile_keys(rng)
+
+    def uuid():
+        return rng.choice(keys) if rng.random() < 0.1 else \
+            _hostile_keys(rng)[0]
+
+    def update():
+        one = ['uuid', uuid()]
+        return rng.choice([
+            {'initial': {'interfaces': one}}] * 6 + [
+            {'initial': {'interfaces': ['set', [one, ['uuid', uuid()]]]}},
+            {'initial': {'interfaces': ['set', []]}},
+            {'initial': {'interfaces': ['uuid', uuid().upper()]}},
+            {'initial': {'interfaces': ['uuid', 5]}},
+            {'initial': {'interfaces': one, 'name': 'x'}},
+            {'initial': {}}, {'insert': {'interfaces': one}},
+            {'modify': {'interfaces': one}}, {'delete': None}, {}, [1]])
+    count = rng.randint(0, 30)
+    rows = [(uuid(), update()) for _ in range(count)]
+    if rows and rng.random() < 0.3:
+        rows.append(rng.choice(rows))  # a row twice: the later one wins
+    separators = (',', ':') if rng.random() < 0.8 else (', ', ': ')
+    body = ','.join(
+        json.dumps(key) + ':' + json.dumps(value, separators=separators)
+        for key, value in rows)
+    text = '{"id":1,"result":[false,"t",{"P":{%s},"U":{}}]}' % body
+    if rng.random() < 0.2:
+        text = text.replace('-', rng.choice(['\\u002d', '\\"', '"']), 1)
+    texts = [text] + [text[:cut] for cut in
+                      sorted(rng.sample(range(len(text)),
+                                        min(len(text), 40)))]
+    for one in texts:
+        assert _staged_outcome(one, True) == _staged_outcome(one, False)
+
+
+def test_a_dump_of_one_uuid_rows_is_staged_by_the_run(monkeypatch):
+    # ovsdb-server's Port dump: every row taken by the run (no row
+    # parsed), in batches, and the replica holds what apply() makes of
+    # the rows parsed whole.
+    from df_ovsdb_agent.ovsdb import replica as replica_lib
+    monkeypatch.setattr(replica_lib, 'RUN_ROWS', 7)
+    rows = {'%08x-0000-4000-8000-%012x' % (i, i): {'initial': {
+        'interfaces': ['uuid', '%08x-1111-4000-8000-%012x' % (i, i)]}}
+        for i in range(50)}
+    text = json.dumps({'id': 1, 'result': [False, 't', {'P': rows}]},
+                      separators=(',', ':'))
+    replica = _port_replica()
+    scanned = []
+
+    def scan_once(text, pos):
+        scanned.append(pos)
+        return json.JSONDecoder().raw_decode(text, pos)
+    monkeypatch.setattr(jsonrpc, '_scan_once', scan_once)
+    value, end = jsonrpc.walk_message(text, replica)
+    # Only the values before the table were parsed.
+    assert end == len(text) and scanned
+    assert max(scanned) < text.index('"P"')
+    replica.apply(value['result'][2], 2)
+    plain = _port_replica()
+    plain.apply({'P': rows}, 2)
+    assert replica.tables == plain.tables
+    assert replica.rows('P')['%08x-0000-4000-8000-%012x' % (3, 3)] == {
+        'interfaces': frozenset({'00000003-1111-4000-8000-000000000003'})}
