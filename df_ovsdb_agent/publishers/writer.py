@@ -508,7 +508,7 @@ class Writer:
                 alive = self._alive(key=key)
         actual: KeyedState[str, Record] = KeyedState(stores.record_identity)
         if (with_alive and self.store.writes_first and not self._stored and
-                self._refused_by is None):
+                self._refused_by is None and self._streak == 0):
             write, found = self._write_first(actual, desired, alive)
         else:
             found = self.store.read_state()
@@ -532,8 +532,10 @@ class Writer:
         empty) with :meth:`Store.first_write`: (the write, None) if that
         was so and ``actual`` is now what the store holds, else (the write,
         what the store holds) -- nothing was written, plan again from it.
-        Not for a host held by another (:attr:`refused`) or one with keys
-        the writer knows of: a read is cheaper than this write there.
+        Not for a host held by another (:attr:`refused`), one with keys
+        the writer knows of, nor a retry after a failure (whose attempt
+        may have written, to a store that is struggling): a read is
+        cheaper than this write there.
         """
         write = plan(actual, desired, resync=True)
         write.alive = alive

@@ -244,6 +244,22 @@ def test_writer_held_by_another_reads_first():
     assert store.calls[:2] == ['claim', 'read']
 
 
+def test_writer_retrying_after_a_failure_reads_first():
+    store = FirstWritingStore()
+    writer = ready_writer(store)
+    writer._streak = 1  # the attempt before failed (Writer._failed)
+    writer._establish()
+    assert store.calls == ['claim', 'read',
+                           ('apply', ['tap1', 'tap2'], True, True)]
+    # Once an attempt went well, a cold reconnection writes first again.
+    writer._streak = 0
+    writer._stored.clear()
+    store.data = {}
+    store.calls = []
+    writer._establish()
+    assert store.calls[:2] == ['claim', 'first']
+
+
 def test_a_store_without_the_capability_reads_as_before():
     store = MergingStore()
     assert not store.writes_first
