@@ -201,19 +201,24 @@ class EtcdStore(store.Store):
                      if lease in self._deadlines]
         return min(deadlines) if deadlines else None
 
-    def _keepalive(self, lease: int) -> int:
-        sent = time.monotonic()
+    def _post_within(self, lease: int, path: str, body: dict) -> dict:
+        """:meth:`_post` with the timeout measured against the time
+        ``lease`` has left (:meth:`refresh_timeout`): a slow etcd gets
+        time to answer, a dead connection none to waste.
+        """
         deadline = self._deadlines.get(lease)
         timeout = self._client.timeout
         if deadline is not None:
-            # A slow etcd gets time to answer, a dead connection none to
-            # waste: see refresh_timeout.
             self._client.timeout = self.refresh_timeout(
-                self.options.timeout, deadline - sent)
+                self.options.timeout, deadline - time.monotonic())
         try:
-            reply = self._post('/lease/keepalive', {'ID': lease})
+            return self._post(path, body)
         finally:
             self._client.timeout = timeout
+
+    def _keepalive(self, lease: int) -> int:
+        sent = time.monotonic()
+        reply = self._post_within(lease, '/lease/keepalive', {'ID': lease})
         result = reply.get('result')
         if not isinstance(result, dict):
             # The gateway streams an error ("etcdserver: request timed
@@ -450,8 +455,13 @@ class EtcdStore(store.Store):
         compare = dict(host_range, target='CREATE', create_revision=0,
                        result='EQUAL')
         try:
-            reply = self._txn([compare], chunks[0],
-                              [{'request_range': host_range}])
+            # Timed against our fresh lease (a quarter of its TTL), not
+            # the plain timeout: nothing is at risk while etcd works
+            # through a cold start's backlog, and a timeout would only add
+            # a retry to it (one more transaction for etcd to apply).
+            reply = self._post_within(self.leases[0], '/kv/txn', {
+                'compare': [compare], 'success': chunks[0],
+                'failure': [{'request_range': host_range}]})
         except Exception as exc:
             self._lease_of = {}
             if not self.refuses(exc):

@@ -36,10 +36,12 @@ class Client:
         self.replies = {path: list(rs) for path, rs in replies.items()}
         self.timeout = 5.0
         self.sent = []
+        self.timeouts = []
 
     def post(self, url, json):
         path = url[len(self.base_url + self.api_path) - 1:]
         self.sent.append((path, json))
+        self.timeouts.append(self.timeout)
         reply = self.replies[path].pop(0)
         if isinstance(reply, Exception):
             raise reply
@@ -94,6 +96,10 @@ def test_a_cold_host_is_a_grant_and_one_transaction():
         '/p/hv1/interfaces/tap1', '/p/hv1/interfaces/tap2', '/p/hv1/alive']
     assert {p['lease'] for p in puts} == {7}
     assert base64.b64decode(puts[-1]['value']) == b'{"synced":true}'
+    # The transaction waits a quarter of the fresh lease's 60 s (a cold
+    # start's backlog), the grant the configured 5 s.
+    assert client.timeouts[0] == 5.0 and 14.0 < client.timeouts[1] <= 15.0
+    assert client.timeout == 5.0
     # The claim is made: later writes carry the lease guard.
     assert store._claim is None and store._claim_compare is None
     assert store._lease_of == {'tap1': 7, 'tap2': 7}
