@@ -8,8 +8,11 @@ leases -- never writes or deletes the host's keys.  Key layout:
 doc/source/publishers.rst.
 A (re)connection costs one range, a lease grant when needed and one
 transaction (claim, reconcile, then the ``synced`` liveness record); the
-client's API path and HTTP environment are resolved once per process, not
-per request or per publisher (:func:`settle_environment`).
+first one of a writer that knows of no key of its host skips the range:
+its transaction holds only if the host has no key, and brings the range
+back when it has one (:meth:`EtcdStore.first_write`).  The client's API
+path and HTTP environment are resolved once per process, not per request
+or per publisher (:func:`settle_environment`).
 """
 
 import base64
@@ -72,6 +75,7 @@ class EtcdStore(store.Store):
     """One host's keys under a prefix, on that host's leases."""
 
     writes_alive = True
+    writes_first = True
 
     def __init__(self, options: stores.StoreOptions, prefix: str,
                  lease_ttl: int) -> None:
@@ -95,8 +99,8 @@ class EtcdStore(store.Store):
         self._base: Optional[str] = None
         self._api: Optional[str] = None
         # A claim made by the next write: the liveness record to put, the
-        # compare on the liveness key as read_state found it (None: not
-        # read yet), the predecessor's leases adopted when it succeeds.
+        # compare on the liveness key as the host's range showed it (None:
+        # not read yet), the predecessor's leases adopted when it succeeds.
         self._claim: Optional[dict] = None
         self._claim_compare: Optional[dict] = None
         self._adopt: list[int] = []
@@ -197,19 +201,24 @@ class EtcdStore(store.Store):
                      if lease in self._deadlines]
         return min(deadlines) if deadlines else None
 
-    def _keepalive(self, lease: int) -> int:
-        sent = time.monotonic()
+    def _post_within(self, lease: int, path: str, body: dict) -> dict:
+        """:meth:`_post` with the timeout measured against the time
+        ``lease`` has left (:meth:`refresh_timeout`): a slow etcd gets
+        time to answer, a dead connection none to waste.
+        """
         deadline = self._deadlines.get(lease)
         timeout = self._client.timeout
         if deadline is not None:
-            # A slow etcd gets time to answer, a dead connection none to
-            # waste: see refresh_timeout.
             self._client.timeout = self.refresh_timeout(
-                self.options.timeout, deadline - sent)
+                self.options.timeout, deadline - time.monotonic())
         try:
-            reply = self._post('/lease/keepalive', {'ID': lease})
+            return self._post(path, body)
         finally:
             self._client.timeout = timeout
+
+    def _keepalive(self, lease: int) -> int:
+        sent = time.monotonic()
+        reply = self._post_within(lease, '/lease/keepalive', {'ID': lease})
         result = reply.get('result')
         if not isinstance(result, dict):
             # The gateway streams an error ("etcdserver: request timed
@@ -311,6 +320,10 @@ class EtcdStore(store.Store):
             # Changed between our read and our write: decide again.
             raise RuntimeError('liveness key %s changed while claiming it'
                                % self.alive_key)
+        self._claimed()
+
+    def _claimed(self) -> None:
+        """The claim's transaction succeeded: adopt what it decided to."""
         self._claim = self._claim_compare = None
         adopted = [lease for lease in self._adopt if lease not in self.leases]
         self._adopt = []
@@ -354,18 +367,26 @@ class EtcdStore(store.Store):
 
     # -- state -----------------------------------------------------------
 
-    def read_state(self) -> tuple[dict, frozenset]:
-        state = {}
-        rewrite = set()
-        self._lease_of = {}
-        top = self.host_prefix
+    def read_state(self) -> store.State:
         # One range for the liveness key and the interface keys.
         root = self.host_root
         reply = self._post('/kv/range', {'key': etcd_b64(root),
                                          'range_end': etcd_range_end(root)})
+        return self._state_of(reply.get('kvs') or [])
+
+    def _state_of(self, kvs: list) -> store.State:
+        """The state of :meth:`read_state` from the host's ``kvs`` (the
+        range over :attr:`host_root`, from a range request or a failed
+        :meth:`first_write`): the pending claim decided, the leases of our
+        keys learnt.
+        """
+        state = {}
+        rewrite = set()
+        self._lease_of = {}
+        top = self.host_prefix
         alive_kv = None
-        kvs = []
-        for kv in reply.get('kvs', []):
+        found = []
+        for kv in kvs:
             # Surrogate escapes keep a key that is not UTF-8 exact, so
             # that it can be deleted.
             key = base64.b64decode(kv['key']).decode(
@@ -373,11 +394,11 @@ class EtcdStore(store.Store):
             if key == self.alive_key:
                 alive_kv = kv
             elif key.startswith(top):
-                kvs.append((key[len(top):], kv))
+                found.append((key[len(top):], kv))
         if self._claim is not None:
-            self._check_claim(alive_kv, [kv for _, kv in kvs])
+            self._check_claim(alive_kv, [kv for _, kv in found])
         ours = set(self.leases) | set(self._adopt)
-        for name, kv in kvs:
+        for name, kv in found:
             lease = int(kv.get('lease', 0))
             record, bad = records.stored_form(
                 base64.b64decode(kv.get('value', '')))
@@ -393,22 +414,72 @@ class EtcdStore(store.Store):
             state[name] = record
         return state, frozenset(rewrite)
 
+    def first_write(self, write: plan.Write) -> Optional[store.State]:
+        """The claim and ``write`` in one transaction that succeeds only
+        if no key of the host exists (see :meth:`store.Store.first_write`;
+        a cold host then costs a lease grant and this one transaction);
+        its failure branch returns the host's keys, read as by
+        :meth:`read_state`.  A write that is not all puts, needs more than
+        one transaction or is refused for its content reads instead (as
+        without this shortcut), and writes nothing.
+        """
+        if (self._claim is None or write.alive is None or
+                len(write.state) >= MAX_TXN_OPS or
+                any(record is None for record in write.state.values())):
+            return self.read_state()
+        # Every key is written anew, on our leases, or nothing is.
+        self._lease_of = {}
+        granted = not self.leases
+        if granted:
+            self._grant()
+        try:
+            return self._write_first(write)
+        except store.NotOwner:
+            if granted:
+                # A lease that holds nothing: let it expire rather than
+                # keep it alive (a keepalive per retry) while refused.
+                for lease in self.leases:
+                    self._deadlines.pop(lease, None)
+                self.leases = []
+            raise
+
+    def _write_first(self, write: plan.Write) -> Optional[store.State]:
+        chunks = self._with_alive(self._ops(write), write.alive)
+        if len(chunks) > 1:  # too many bytes for one transaction
+            return self.read_state()
+        root = self.host_root
+        host_range = {'key': etcd_b64(root),
+                      'range_end': etcd_range_end(root)}
+        # CREATE == 0 over a range holds iff no key is in it: etcd
+        # compares an empty range as one absent key.
+        compare = dict(host_range, target='CREATE', create_revision=0,
+                       result='EQUAL')
+        try:
+            # Timed against our fresh lease (a quarter of its TTL), not
+            # the plain timeout: nothing is at risk while etcd works
+            # through a cold start's backlog, and a timeout would only add
+            # a retry to it (one more transaction for etcd to apply).
+            reply = self._post_within(self.leases[0], '/kv/txn', {
+                'compare': [compare], 'success': chunks[0],
+                'failure': [{'request_range': host_range}]})
+        except Exception as exc:
+            self._lease_of = {}
+            if not self.refuses(exc):
+                raise
+            # Nothing written: the usual path sets the culprit aside.
+            return self.read_state()
+        if reply.get('succeeded'):
+            self._claimed()
+            return None
+        kvs = ((reply.get('responses') or [{}])[0].get(
+            'response_range') or {}).get('kvs') or []
+        return self._state_of(kvs)
+
     def apply(self, write: plan.Write) -> None:
         known = set(self._lease_of)
-        ops = []
         if not self.leases:
             self._grant()
-        counts = collections.Counter(self._lease_of.values())
-        counts[self.leases[0]] += 1  # the liveness key
-        for name, record in sorted(write.state.items()):
-            key = _key_b64(self.host_prefix + name)
-            if record is None:
-                ops.append({'request_delete_range': {'key': key}})
-                continue
-            lease = self._lease_for(name, counts)
-            put: dict[str, Any] = {'key': key, 'lease': lease,
-                                   'value': etcd_b64(stores.dumps(record))}
-            ops.append({'request_put': put})
+        ops = self._ops(write)
         try:
             for i, chunk in enumerate(self._with_alive(ops, write.alive)):
                 if i == 0 and self._claim is not None:
@@ -424,6 +495,24 @@ class EtcdStore(store.Store):
         for name, record in write.state.items():
             if record is None:
                 self._lease_of.pop(name, None)
+
+    def _ops(self, write: plan.Write) -> list:
+        """The operations of ``write``'s data, by name; a new key goes on
+        a lease with room (granted if none has).
+        """
+        ops = []
+        counts = collections.Counter(self._lease_of.values())
+        counts[self.leases[0]] += 1  # the liveness key
+        for name, record in sorted(write.state.items()):
+            key = _key_b64(self.host_prefix + name)
+            if record is None:
+                ops.append({'request_delete_range': {'key': key}})
+                continue
+            lease = self._lease_for(name, counts)
+            put: dict[str, Any] = {'key': key, 'lease': lease,
+                                   'value': etcd_b64(stores.dumps(record))}
+            ops.append({'request_put': put})
+        return ops
 
     def _with_alive(self, ops: list, alive: Optional[dict]) -> list[list]:
         """``ops`` in transactions, the liveness record ``alive`` last.

@@ -12,6 +12,10 @@ from typing import Mapping, Optional
 
 from df_ovsdb_agent.publishers.plan import Write
 
+#: What a store holds for a host, as :meth:`Store.read_state` returns it:
+#: (name -> record, names to rewrite even if their value is right).
+State = tuple[dict, frozenset]
+
 
 @dataclasses.dataclass(frozen=True)
 class Instance:
@@ -74,6 +78,10 @@ class Store(abc.ABC):
     #: (raising :class:`NotOwner` there): a (re)connection then costs one
     #: store write, not three.
     writes_alive: bool = False
+    #: Whether :meth:`first_write` can write without reading first: a
+    #: (re)connection to a store holding nothing of the host then costs
+    #: no read.
+    writes_first: bool = False
 
     def __init__(self) -> None:
         self.instance: Optional[Instance] = None
@@ -134,10 +142,21 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def read_state(self) -> tuple[dict, frozenset]:
+    def read_state(self) -> State:
         """(name -> record of what the store holds for this host, names
         to rewrite even if their value is right).
         """
+
+    def first_write(self, write: Write) -> Optional[State]:
+        """Apply ``write`` -- the whole desired state, planned as if the
+        store held nothing of this host, with the pending claim -- only if
+        the store holds nothing of the host; None when it was written.
+        Otherwise write nothing and return what the store holds, as
+        :meth:`read_state` would: the caller plans again from that.
+
+        This default reads (see :attr:`writes_first`).
+        """
+        return self.read_state()
 
     @abc.abstractmethod
     def apply(self, write: Write) -> None:

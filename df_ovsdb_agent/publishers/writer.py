@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 import time
-from typing import Mapping, Optional, Union
+from typing import Collection, Mapping, Optional, Union
 
 from df_ovsdb_agent.backoff import Backoff
 from df_ovsdb_agent.backoff import jittered
@@ -38,6 +38,7 @@ from df_ovsdb_agent.publishers.records import printable
 from df_ovsdb_agent.publishers.records import record_of
 from df_ovsdb_agent.publishers.store import Instance
 from df_ovsdb_agent.publishers.store import NotOwner
+from df_ovsdb_agent.publishers.store import State
 from df_ovsdb_agent.publishers.store import Store
 from df_ovsdb_agent.state import KeyedState
 
@@ -486,7 +487,10 @@ class Writer:
         :param with_alive: write the liveness record (as after this
             reconcile, the writer connected) after the data, in the same
             write, if the store cannot refuse any of it (else it is
-            ``None`` in the returned write: put it separately).
+            ``None`` in the returned write: put it separately).  With a
+            store that :attr:`~Store.writes_first`, a writer that knows of
+            no key of its host (a cold start) writes without reading:
+            :meth:`_write_first`.
         """
         with self._cond:
             interfaces = self._desired.copy()
@@ -496,23 +500,49 @@ class Writer:
         for name in [n for n in self._refused if n not in interfaces]:
             del self._refused[name]
         desired = self._records(interfaces)
-        stored, rewrite = self.store.read_state()
-        actual: KeyedState[str, Record] = KeyedState(
-            stores.record_identity, stored)
-        batch: dict[str, Optional[Record]] = dict.fromkeys(stored)
-        batch.update(desired)
         alive = key = None
         if with_alive:
             # After _records: what it set aside is not counted.
             with self._cond:
                 key = self._alive_key(connected=True)
                 alive = self._alive(key=key)
-        write = self._sync(actual, batch, rewrite, resync=True, alive=alive)
+        actual: KeyedState[str, Record] = KeyedState(stores.record_identity)
+        if (with_alive and self.store.writes_first and not self._stored and
+                self._refused_by is None and self._streak == 0):
+            write, found = self._write_first(actual, desired, alive)
+        else:
+            found = self.store.read_state()
+        if found is not None:
+            stored, rewrite = found
+            actual = KeyedState(stores.record_identity, stored)
+            batch: dict[str, Optional[Record]] = dict.fromkeys(stored)
+            batch.update(desired)
+            write = self._sync(actual, batch, rewrite, resync=True,
+                               alive=alive)
         if write.alive is not None:
             self._alive_written = key
             self._alive_due = None
         self._stored = actual
         return write
+
+    def _write_first(self, actual: KeyedState,
+                     desired: Mapping[str, Optional[Record]],
+                     alive: Optional[dict]) -> tuple[Write, Optional[State]]:
+        """Write ``desired`` as if the store held nothing (``actual`` is
+        empty) with :meth:`Store.first_write`: (the write, None) if that
+        was so and ``actual`` is now what the store holds, else (the write,
+        what the store holds) -- nothing was written, plan again from it.
+        Not for a host held by another (:attr:`refused`), one with keys
+        the writer knows of, nor a retry after a failure (whose attempt
+        may have written, to a store that is struggling): a read is
+        cheaper than this write there.
+        """
+        write = plan(actual, desired, resync=True)
+        write.alive = alive
+        found = self.store.first_write(write)
+        if found is None:
+            self._settle(actual, desired)
+        return write, found
 
     def _reconciled(self, write: Write) -> None:
         """Count and log the reconcile that made ``write``; schedule the
@@ -585,7 +615,16 @@ class Writer:
         """
         write = plan(current, batch, rewrite, resync)
         write.alive = alive
-        refused = self._write(write)
+        self._settle(current, batch, self._write(write))
+        return write
+
+    def _settle(self, current: KeyedState,
+                batch: Mapping[str, Optional[Record]],
+                refused: Collection[str] = frozenset()) -> None:
+        """``batch`` was written but for the ``refused`` names: make
+        ``current`` what the store holds now (deleting the stale values of
+        the refused names) and note which set-aside records are published.
+        """
         # put, not update: the changes were in the plan.
         if refused:
             current.put({n: v for n, v in batch.items() if n not in refused})
@@ -600,7 +639,6 @@ class Writer:
                 if (record is not None and name in self._aside and
                         name not in refused):
                     self._published(name)
-        return write
 
     def _published(self, name: str) -> None:
         with self._cond:
