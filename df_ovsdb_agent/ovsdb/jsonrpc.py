@@ -228,13 +228,20 @@ def _rows(text: str, pos: int, stage: Callable[[Any], Any],
         if match is not None:
             uuid, pos = match.group(1), match.end()
             continue
-        match = _NEXT.match(text, pos)
-        if match is None or match.group(1) == ']':
-            raise ValueError('expected , or } at %d' % pos)
-        pos = match.end()
-        if match.group(1) == '}':
+        pos, closed = _after_row(text, pos)
+        if closed:
             return rows, pos
         uuid, pos = _key(text, pos)  # a key with escapes
+
+
+def _after_row(text: str, pos: int) -> tuple[int, bool]:
+    """Past the ``,`` or ``}`` after a table's row: (where the next key
+    or what follows the table begins, whether the table ended).
+    """
+    match = _NEXT.match(text, pos)
+    if match is None or match.group(1) == ']':
+        raise ValueError('expected , or } at %d' % pos)
+    return match.end(), match.group(1) == '}'
 
 
 def _run_rows(text: str, pos: int, stage: Callable[[Any], Any],
@@ -251,11 +258,8 @@ def _run_rows(text: str, pos: int, stage: Callable[[Any], Any],
             uuid, pos = _key(text, pos)
             update, end = _scan_once(text, pos)
             rows[uuid] = stage(update)
-        match = _NEXT.match(text, end)
-        if match is None or match.group(1) == ']':
-            raise ValueError('expected , or } at %d' % end)
-        pos = match.end()
-        if match.group(1) == '}':
+        pos, closed = _after_row(text, end)
+        if closed:
             return rows, pos
 
 

@@ -134,6 +134,16 @@ def test_state_dir_owner_id_is_stable_and_lock_is_exclusive(tmp_path):
     second.close()
 
 
+def _owner_id(path) -> str:
+    """The owner id of the state directory at ``path``, opened and closed."""
+    state = persist.StateDir(str(path))
+    state.open()
+    try:
+        return state.owner_id()
+    finally:
+        state.close()
+
+
 @pytest.mark.parametrize('text,kept', [
     # What owner_id() writes, checked without the uuid module.
     ('0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9', True),
@@ -152,12 +162,7 @@ def test_owner_id_file_is_kept_only_when_a_uuid(tmp_path, text, kept):
     path = tmp_path / 'sd'
     path.mkdir(mode=0o700)
     (path / persist.OWNER_FILE).write_text(text + '\n')
-    state = persist.StateDir(str(path))
-    state.open()
-    try:
-        owner = state.owner_id()
-    finally:
-        state.close()
+    owner = _owner_id(path)
     if kept:
         assert owner == text
     else:
@@ -241,12 +246,7 @@ def test_planted_state_file_links_are_not_followed(tmp_path, caplog):
 
     owner = path / persist.OWNER_FILE
     owner.symlink_to(target)
-    state = persist.StateDir(str(path))
-    state.open()
-    try:
-        made = state.owner_id()
-    finally:
-        state.close()
+    made = _owner_id(path)
     assert not owner.is_symlink() and owner.read_text() == made + '\n'
     assert json.loads(target.read_text()) == body
 
