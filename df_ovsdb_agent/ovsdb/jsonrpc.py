@@ -105,11 +105,15 @@ class RowHook(Protocol):
     def staged_rows(self) -> dict:
         """A new, empty mapping for one table's staged rows."""
 
+    def run_stager(self, table: str) -> Optional[RunStager]:
+        """For ``table``, a function (text, pos, rows) -> end that stages
+        into ``rows`` the rows from ``pos`` on that it can take straight
+        from the text, and returns the end of the last one (``pos``:
+        none); the rows after it are staged one by one (see _run_rows).
+        None: every row is staged on its own.
+        """
 
-# Optional on a RowHook: ``run_stager(table)``, a function (text, pos,
-# rows) -> end staging into ``rows`` the rows from ``pos`` on that it can
-# take straight from the text, returning the end of the last one (``pos``:
-# none); the rows after it are staged one by one (see _run_rows).
+
 RunStager = Callable[[str, int, dict], int]
 
 
@@ -171,12 +175,13 @@ def _walk(text: str, pos: int, depth: int, hook: RowHook) -> tuple[Any, int]:
             key, pos = _key(text, pos)
             stage = hook.stager(key) if text[pos] == '{' else None
             if stage is not None:
-                run_stager = getattr(hook, 'run_stager', None)
-                run: Optional[RunStager] = run_stager(key) \
-                    if run_stager is not None else None
-                obj[key], pos = _rows(text, pos, stage, hook.staged_rows()) \
-                    if run is None else _run_rows(text, pos, stage, run,
-                                                  hook.staged_rows())
+                run = hook.run_stager(key)
+                if run is None:
+                    obj[key], pos = _rows(text, pos, stage,
+                                          hook.staged_rows())
+                else:
+                    obj[key], pos = _run_rows(text, pos, stage, run,
+                                              hook.staged_rows())
             else:
                 obj[key], pos = _walk(text, pos, depth + 1, hook)
         match = _NEXT.match(text, pos)

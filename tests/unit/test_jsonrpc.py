@@ -269,6 +269,9 @@ class _NoStaging:
     def staged_rows(self):
         return {}
 
+    def run_stager(self, table):
+        return None
+
 
 def _replica():
     from df_ovsdb_agent.ovsdb.replica import ColumnType
@@ -408,6 +411,9 @@ class _Identity:
 
     def staged_rows(self):
         return {}
+
+    def run_stager(self, table):
+        return None
 
 
 def _walk_outcome(text):
